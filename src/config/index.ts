@@ -1,0 +1,2 @@
+export { ConfigError, envName, type LoadOptions, loadConfig, maskSecrets } from './load.js';
+export { type Config, type ConfigInput, ConfigSchema } from './schema.js';

@@ -1,0 +1,42 @@
+import { parseDigest, parseRangeHeader, RegistryError, rangeNotSatisfiable } from '../registry/index.js';
+import { type Call, repositoryOf } from './context.js';
+
+/** GET/HEAD /v2/<name>/blobs/<digest>, with single byte ranges (distribution-spec "Pulling blobs"). */
+export async function getBlob(call: Call): Promise<unknown> {
+  const { reply, request, options } = call;
+  const digest = parseDigest(call.params.digest);
+  const size = await options.registry.blobs.stat(repositoryOf(call), digest);
+  reply.header('docker-content-digest', digest.value);
+  reply.header('accept-ranges', 'bytes');
+  reply.header('etag', `"${digest.value}"`);
+  reply.header('cache-control', 'max-age=31536000');
+  reply.type('application/octet-stream');
+  const range = parseRangeHeader(request.headers.range, size);
+  if (range.kind === 'unsatisfiable') throw rangeNotSatisfiable(size);
+  if (range.kind === 'range') {
+    const { start, end } = range.range;
+    reply
+      .code(206)
+      .header('content-range', `bytes ${start}-${end}/${size}`)
+      .header('content-length', end - start + 1);
+    if (request.method === 'HEAD') return reply.send();
+    return reply.send(await options.registry.blobs.open(digest, range.range));
+  }
+  reply.code(200).header('content-length', size);
+  if (request.method === 'HEAD') return reply.send();
+  return reply.send(await options.registry.blobs.open(digest));
+}
+
+/** DELETE /v2/<name>/blobs/<digest>: unlinks it from the repository; bytes go at garbage collection. */
+export async function deleteBlob(call: Call): Promise<unknown> {
+  if (!call.options.deletesEnabled) throw deletesDisabled();
+  const digest = parseDigest(call.params.digest);
+  await call.options.registry.blobs.delete(repositoryOf(call), digest);
+  return call.reply.code(202).header('content-length', 0).send();
+}
+
+export function deletesDisabled(): RegistryError {
+  return new RegistryError('UNSUPPORTED', {
+    message: 'deletes are disabled on this registry (deletes.enabled)',
+  });
+}

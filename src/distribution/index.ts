@@ -1,0 +1,2 @@
+export type { DistributionOptions } from './context.js';
+export { distributionRoutes } from './router.js';

@@ -1,0 +1,42 @@
+import { MediaType, parseDigest } from '../registry/index.js';
+import { type Call, repositoryOf } from './context.js';
+import { paginate, parsePage } from './pagination.js';
+
+/** GET /v2/ (distribution-spec "API Version Check"). */
+export async function apiVersion(call: Call): Promise<unknown> {
+  return call.reply.code(200).type('application/json').send({});
+}
+
+/** GET /v2/<name>/tags/list?n=&last= : tags in lexical order, paginated with Link. */
+export async function listTags(call: Call): Promise<unknown> {
+  const name = repositoryOf(call);
+  const manifests = call.options.registry.manifests;
+  const page = await paginate(parsePage(call.query), `/v2/${name}/tags/list`, (limit, last) =>
+    manifests.tags(name, limit, last),
+  );
+  if (page.link) call.reply.header('link', page.link);
+  return call.reply.code(200).type('application/json').send({ name, tags: page.items });
+}
+
+/** GET /v2/_catalog?n=&last= */
+export async function catalog(call: Call): Promise<unknown> {
+  const registry = call.options.registry;
+  const page = await paginate(parsePage(call.query), '/v2/_catalog', (limit, last) =>
+    registry.catalog(limit, last),
+  );
+  if (page.link) call.reply.header('link', page.link);
+  return call.reply.code(200).type('application/json').send({ repositories: page.items });
+}
+
+/** GET /v2/<name>/referrers/<digest>?artifactType= (distribution-spec v1.1 "Listing Referrers"). */
+export async function listReferrers(call: Call): Promise<unknown> {
+  const digest = parseDigest(call.params.digest);
+  const artifactType = call.query.get('artifactType') ?? undefined;
+  const index = await call.options.registry.manifests.referrers(
+    repositoryOf(call),
+    digest.value,
+    artifactType,
+  );
+  if (artifactType !== undefined) call.reply.header('oci-filters-applied', 'artifactType');
+  return call.reply.code(200).type(MediaType.OciIndex).send(JSON.stringify(index));
+}

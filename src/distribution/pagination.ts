@@ -1,0 +1,38 @@
+import { RegistryError } from '../registry/index.js';
+
+export const DEFAULT_PAGE = 1000;
+export const MAX_PAGE = 10000;
+
+export interface Page {
+  limit: number;
+  last?: string;
+}
+
+/** `n` and `last` of tags/list and _catalog (distribution-spec "Listing Tags"). */
+export function parsePage(query: URLSearchParams): Page {
+  const n = query.get('n');
+  let limit = DEFAULT_PAGE;
+  if (n !== null && n !== '') {
+    if (!/^\d{1,9}$/.test(n)) throw new RegistryError('PAGINATION_NUMBER_INVALID', { detail: { n } });
+    limit = Math.min(Number(n), MAX_PAGE);
+  }
+  const last = query.get('last');
+  return last === null || last === '' ? { limit } : { limit, last };
+}
+
+/**
+ * Fetches one item more than asked to learn whether a next page exists; returns the page and, if there is a
+ * next one, the RFC 5988 Link header that points to it.
+ */
+export async function paginate(
+  page: Page,
+  path: string,
+  fetch: (limit: number, last?: string) => Promise<string[]>,
+): Promise<{ items: string[]; link?: string }> {
+  if (page.limit === 0) return { items: [] };
+  const rows = await fetch(page.limit + 1, page.last);
+  if (rows.length <= page.limit) return { items: rows };
+  const items = rows.slice(0, page.limit);
+  const last = encodeURIComponent(items[items.length - 1] as string);
+  return { items, link: `<${path}?n=${page.limit}&last=${last}>; rel="next"` };
+}

@@ -1,0 +1,4 @@
+export { openDatabase } from './database.js';
+export type { ManifestRow, NewManifest, ReferrerRow, UploadRow } from './metadata-store.js';
+export { MetadataStore } from './metadata-store.js';
+export type { Database } from './schema.js';

@@ -1,0 +1,360 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { Database } from './schema.js';
+
+export interface ManifestRow {
+  digest: string;
+  mediaType: string;
+  size: number;
+  content: Buffer;
+}
+
+export interface NewManifest extends ManifestRow {
+  subject: string | null;
+  artifactType: string | null;
+  annotations: string | null;
+  references: { digest: string; kind: 'blob' | 'manifest' }[];
+}
+
+export interface ReferrerRow {
+  digest: string;
+  mediaType: string;
+  size: number;
+  artifactType: string | null;
+  annotations: string | null;
+}
+
+export interface UploadRow {
+  id: string;
+  repository: string;
+  offset: number;
+  startedAt: number;
+  updatedAt: number;
+}
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** Rows of the registry: repositories, blob links, manifests, tags and upload sessions. */
+export class MetadataStore {
+  constructor(readonly db: Kysely<Database>) {}
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+
+  async ping(): Promise<void> {
+    await this.db.selectFrom('repositories').select('id').limit(1).execute();
+  }
+
+  async repositoryId(name: string, db: Db = this.db): Promise<number | undefined> {
+    const row = await db.selectFrom('repositories').select('id').where('name', '=', name).executeTakeFirst();
+    return row?.id;
+  }
+
+  private async ensureRepository(db: Db, name: string, now: number): Promise<number> {
+    await db
+      .insertInto('repositories')
+      .values({ name, created_at: now })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .execute();
+    const id = await this.repositoryId(name, db);
+    if (id === undefined) throw new Error(`repository ${name} vanished while being created`);
+    return id;
+  }
+
+  // --- blobs ---------------------------------------------------------------------------------------------
+
+  /** Size of a blob linked into the repository, or undefined when the repository cannot see it. */
+  async linkedBlobSize(repository: string, digest: string): Promise<number | undefined> {
+    const row = await this.db
+      .selectFrom('repository_blobs as l')
+      .innerJoin('repositories as r', 'r.id', 'l.repository_id')
+      .innerJoin('blobs as b', 'b.digest', 'l.digest')
+      .select('b.size')
+      .where('r.name', '=', repository)
+      .where('l.digest', '=', digest)
+      .executeTakeFirst();
+    return row === undefined ? undefined : Number(row.size);
+  }
+
+  async blobSize(digest: string): Promise<number | undefined> {
+    const row = await this.db
+      .selectFrom('blobs')
+      .select('size')
+      .where('digest', '=', digest)
+      .executeTakeFirst();
+    return row === undefined ? undefined : Number(row.size);
+  }
+
+  /** Records a stored blob (once) and links it into the repository, in one transaction. */
+  async linkBlob(repository: string, digest: string, size: number): Promise<void> {
+    const now = Date.now();
+    await this.db.transaction().execute(async (trx) => {
+      const repositoryId = await this.ensureRepository(trx, repository, now);
+      await trx
+        .insertInto('blobs')
+        .values({ digest, size, created_at: now })
+        .onConflict((oc) => oc.column('digest').doNothing())
+        .execute();
+      await trx
+        .insertInto('repository_blobs')
+        .values({ repository_id: repositoryId, digest, created_at: now })
+        .onConflict((oc) => oc.columns(['repository_id', 'digest']).doNothing())
+        .execute();
+    });
+  }
+
+  /** Removes a repository's link to a blob; the bytes stay for garbage collection. */
+  async unlinkBlob(repository: string, digest: string): Promise<boolean> {
+    const id = await this.repositoryId(repository);
+    if (id === undefined) return false;
+    const result = await this.db
+      .deleteFrom('repository_blobs')
+      .where('repository_id', '=', id)
+      .where('digest', '=', digest)
+      .executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  /** Repositories that link the blob, for mounts without `from`. */
+  async repositoriesWithBlob(digest: string, limit = 50): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('repository_blobs as l')
+      .innerJoin('repositories as r', 'r.id', 'l.repository_id')
+      .select('r.name')
+      .where('l.digest', '=', digest)
+      .orderBy('r.name')
+      .limit(limit)
+      .execute();
+    return rows.map((row) => row.name);
+  }
+
+  // --- manifests and tags --------------------------------------------------------------------------------
+
+  async manifestByDigest(repository: string, digest: string): Promise<ManifestRow | undefined> {
+    const row = await this.db
+      .selectFrom('manifests as m')
+      .innerJoin('repositories as r', 'r.id', 'm.repository_id')
+      .select(['m.digest', 'm.media_type', 'm.size', 'm.content'])
+      .where('r.name', '=', repository)
+      .where('m.digest', '=', digest)
+      .executeTakeFirst();
+    return row && toManifestRow(row);
+  }
+
+  async manifestByTag(repository: string, tag: string): Promise<ManifestRow | undefined> {
+    const row = await this.db
+      .selectFrom('tags as t')
+      .innerJoin('repositories as r', 'r.id', 't.repository_id')
+      .innerJoin('manifests as m', (join) =>
+        join.onRef('m.repository_id', '=', 't.repository_id').onRef('m.digest', '=', 't.manifest_digest'),
+      )
+      .select(['m.digest', 'm.media_type', 'm.size', 'm.content'])
+      .where('r.name', '=', repository)
+      .where('t.name', '=', tag)
+      .executeTakeFirst();
+    return row && toManifestRow(row);
+  }
+
+  /** Digest → media type and size of the given manifests present in the repository. */
+  async manifestsIn(
+    repository: string,
+    digests: string[],
+  ): Promise<Map<string, { mediaType: string; size: number }>> {
+    const found = new Map<string, { mediaType: string; size: number }>();
+    if (digests.length === 0) return found;
+    const rows = await this.db
+      .selectFrom('manifests as m')
+      .innerJoin('repositories as r', 'r.id', 'm.repository_id')
+      .select(['m.digest', 'm.media_type', 'm.size'])
+      .where('r.name', '=', repository)
+      .where('m.digest', 'in', digests)
+      .execute();
+    for (const row of rows) found.set(row.digest, { mediaType: row.media_type, size: Number(row.size) });
+    return found;
+  }
+
+  /** Digest → size of the given blobs linked into the repository. */
+  async blobsIn(repository: string, digests: string[]): Promise<Map<string, number>> {
+    const found = new Map<string, number>();
+    if (digests.length === 0) return found;
+    const rows = await this.db
+      .selectFrom('repository_blobs as l')
+      .innerJoin('repositories as r', 'r.id', 'l.repository_id')
+      .innerJoin('blobs as b', 'b.digest', 'l.digest')
+      .select(['b.digest', 'b.size'])
+      .where('r.name', '=', repository)
+      .where('l.digest', 'in', digests)
+      .execute();
+    for (const row of rows) found.set(row.digest, Number(row.size));
+    return found;
+  }
+
+  /** Stores a manifest with its references and, when given, points the tag at it: one transaction. */
+  async putManifest(repository: string, manifest: NewManifest, tag: string | undefined): Promise<void> {
+    const now = Date.now();
+    await this.db.transaction().execute(async (trx) => {
+      const repositoryId = await this.ensureRepository(trx, repository, now);
+      const inserted = await trx
+        .insertInto('manifests')
+        .values({
+          repository_id: repositoryId,
+          digest: manifest.digest,
+          media_type: manifest.mediaType,
+          size: manifest.size,
+          content: manifest.content,
+          subject: manifest.subject,
+          artifact_type: manifest.artifactType,
+          annotations: manifest.annotations,
+          created_at: now,
+        })
+        .onConflict((oc) => oc.columns(['repository_id', 'digest']).doNothing())
+        .executeTakeFirst();
+      if ((inserted.numInsertedOrUpdatedRows ?? 0n) > 0n && manifest.references.length > 0) {
+        const unique = new Map(manifest.references.map((ref) => [ref.digest, ref.kind]));
+        await trx
+          .insertInto('manifest_references')
+          .values(
+            [...unique].map(([child, kind]) => ({
+              repository_id: repositoryId,
+              manifest_digest: manifest.digest,
+              child_digest: child,
+              kind,
+            })),
+          )
+          .execute();
+      }
+      if (tag !== undefined) {
+        await trx
+          .insertInto('tags')
+          .values({
+            repository_id: repositoryId,
+            name: tag,
+            manifest_digest: manifest.digest,
+            updated_at: now,
+          })
+          .onConflict((oc) =>
+            oc
+              .columns(['repository_id', 'name'])
+              .doUpdateSet({ manifest_digest: manifest.digest, updated_at: now }),
+          )
+          .execute();
+      }
+    });
+  }
+
+  /** Deletes a manifest; its tags and references go with it (foreign keys cascade). */
+  async deleteManifest(repository: string, digest: string): Promise<boolean> {
+    const id = await this.repositoryId(repository);
+    if (id === undefined) return false;
+    const result = await this.db
+      .deleteFrom('manifests')
+      .where('repository_id', '=', id)
+      .where('digest', '=', digest)
+      .executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  async deleteTag(repository: string, tag: string): Promise<boolean> {
+    const id = await this.repositoryId(repository);
+    if (id === undefined) return false;
+    const result = await this.db
+      .deleteFrom('tags')
+      .where('repository_id', '=', id)
+      .where('name', '=', tag)
+      .executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  /** Tags in lexical (byte) order after `last`, at most `limit`; undefined when the repository is unknown. */
+  async listTags(repository: string, limit: number, last?: string): Promise<string[] | undefined> {
+    const id = await this.repositoryId(repository);
+    if (id === undefined) return undefined;
+    let query = this.db.selectFrom('tags').select('name').where('repository_id', '=', id);
+    if (last !== undefined) query = query.where('name', '>', last);
+    const rows = await query.orderBy('name').limit(limit).execute();
+    return rows.map((row) => row.name);
+  }
+
+  async listRepositories(limit: number, last?: string): Promise<string[]> {
+    let query = this.db.selectFrom('repositories').select('name');
+    if (last !== undefined) query = query.where('name', '>', last);
+    const rows = await query.orderBy('name').limit(limit).execute();
+    return rows.map((row) => row.name);
+  }
+
+  async referrers(repository: string, subject: string, artifactType?: string): Promise<ReferrerRow[]> {
+    let query = this.db
+      .selectFrom('manifests as m')
+      .innerJoin('repositories as r', 'r.id', 'm.repository_id')
+      .select(['m.digest', 'm.media_type', 'm.size', 'm.artifact_type', 'm.annotations'])
+      .where('r.name', '=', repository)
+      .where('m.subject', '=', subject);
+    if (artifactType !== undefined) query = query.where('m.artifact_type', '=', artifactType);
+    const rows = await query.orderBy('m.created_at').orderBy('m.digest').execute();
+    return rows.map((row) => ({
+      digest: row.digest,
+      mediaType: row.media_type,
+      size: Number(row.size),
+      artifactType: row.artifact_type,
+      annotations: row.annotations,
+    }));
+  }
+
+  // --- upload sessions -----------------------------------------------------------------------------------
+
+  async createUpload(id: string, repository: string): Promise<void> {
+    const now = Date.now();
+    await this.db
+      .insertInto('uploads')
+      .values({ id, repository, offset: 0, started_at: now, updated_at: now })
+      .execute();
+  }
+
+  async upload(id: string): Promise<UploadRow | undefined> {
+    const row = await this.db.selectFrom('uploads').selectAll().where('id', '=', id).executeTakeFirst();
+    return (
+      row && {
+        id: row.id,
+        repository: row.repository,
+        offset: Number(row.offset),
+        startedAt: Number(row.started_at),
+        updatedAt: Number(row.updated_at),
+      }
+    );
+  }
+
+  /** Moves the upload's offset forward only if nobody else did first (compare-and-set); false when it lost. */
+  async advanceUpload(id: string, from: number, to: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('uploads')
+      .set({ offset: to, updated_at: Date.now() })
+      .where('id', '=', id)
+      .where('offset', '=', from)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  async deleteUpload(id: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('uploads').where('id', '=', id).executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  async staleUploads(updatedBefore: number, limit = 100): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('uploads')
+      .select('id')
+      .where('updated_at', '<', updatedBefore)
+      .limit(limit)
+      .execute();
+    return rows.map((row) => row.id);
+  }
+}
+
+function toManifestRow(row: {
+  digest: string;
+  media_type: string;
+  size: number;
+  content: Buffer;
+}): ManifestRow {
+  return { digest: row.digest, mediaType: row.media_type, size: Number(row.size), content: row.content };
+}

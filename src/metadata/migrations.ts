@@ -1,0 +1,119 @@
+import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
+
+/** The same migrations serve SQLite and PostgreSQL; only a few column types differ. */
+export type Dialect = 'sqlite' | 'postgres';
+
+function migrations(dialect: Dialect): Record<string, Migration> {
+  const bytes = dialect === 'postgres' ? 'bytea' : 'blob';
+  const id = dialect === 'postgres' ? 'bigserial' : 'integer';
+  return {
+    '0001_core': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('repositories')
+          .addColumn('id', sql.raw(id), (c) =>
+            dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+          )
+          .addColumn('name', 'text', (c) => c.notNull().unique())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('blobs')
+          .addColumn('digest', 'text', (c) => c.primaryKey())
+          .addColumn('size', 'bigint', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('repository_blobs')
+          .addColumn('repository_id', 'bigint', (c) =>
+            c.notNull().references('repositories.id').onDelete('cascade'),
+          )
+          .addColumn('digest', 'text', (c) => c.notNull().references('blobs.digest'))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('repository_blobs_pk', ['repository_id', 'digest'])
+          .execute();
+        await db.schema
+          .createIndex('repository_blobs_digest')
+          .on('repository_blobs')
+          .column('digest')
+          .execute();
+        await db.schema
+          .createTable('manifests')
+          .addColumn('repository_id', 'bigint', (c) =>
+            c.notNull().references('repositories.id').onDelete('cascade'),
+          )
+          .addColumn('digest', 'text', (c) => c.notNull())
+          .addColumn('media_type', 'text', (c) => c.notNull())
+          .addColumn('size', 'bigint', (c) => c.notNull())
+          .addColumn('content', sql.raw(bytes), (c) => c.notNull())
+          .addColumn('subject', 'text')
+          .addColumn('artifact_type', 'text')
+          .addColumn('annotations', 'text')
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('manifests_pk', ['repository_id', 'digest'])
+          .execute();
+        await db.schema
+          .createIndex('manifests_subject')
+          .on('manifests')
+          .columns(['repository_id', 'subject'])
+          .execute();
+        await db.schema
+          .createTable('manifest_references')
+          .addColumn('repository_id', 'bigint', (c) => c.notNull())
+          .addColumn('manifest_digest', 'text', (c) => c.notNull())
+          .addColumn('child_digest', 'text', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('manifest_references_pk', [
+            'repository_id',
+            'manifest_digest',
+            'child_digest',
+          ])
+          .addForeignKeyConstraint(
+            'manifest_references_manifest',
+            ['repository_id', 'manifest_digest'],
+            'manifests',
+            ['repository_id', 'digest'],
+            (c) => c.onDelete('cascade'),
+          )
+          .execute();
+        await db.schema
+          .createIndex('manifest_references_child')
+          .on('manifest_references')
+          .column('child_digest')
+          .execute();
+        await db.schema
+          .createTable('tags')
+          .addColumn('repository_id', 'bigint', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('manifest_digest', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('tags_pk', ['repository_id', 'name'])
+          .addForeignKeyConstraint(
+            'tags_manifest',
+            ['repository_id', 'manifest_digest'],
+            'manifests',
+            ['repository_id', 'digest'],
+            (c) => c.onDelete('cascade'),
+          )
+          .execute();
+        await db.schema
+          .createTable('uploads')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('repository', 'text', (c) => c.notNull())
+          .addColumn('offset', 'bigint', (c) => c.notNull())
+          .addColumn('started_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('uploads_updated_at').on('uploads').column('updated_at').execute();
+      },
+    },
+  };
+}
+
+export class StaticMigrationProvider implements MigrationProvider {
+  constructor(private readonly dialect: Dialect) {}
+
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return migrations(this.dialect);
+  }
+}

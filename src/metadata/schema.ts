@@ -1,0 +1,27 @@
+import type { Generated } from 'kysely';
+
+/** Row types of the metadata database; times are milliseconds since the epoch. */
+export interface Database {
+  repositories: { id: Generated<number>; name: string; created_at: number };
+  /** One row per stored blob, whatever the number of repositories linking it. */
+  blobs: { digest: string; size: number; created_at: number };
+  /** A repository sees a blob only through a link: pushed or mounted there. */
+  repository_blobs: { repository_id: number; digest: string; created_at: number };
+  manifests: {
+    repository_id: number;
+    digest: string;
+    media_type: string;
+    size: number;
+    /** The exact bytes pushed; never re-serialised. */
+    content: Buffer;
+    subject: string | null;
+    artifact_type: string | null;
+    /** JSON of the manifest's annotations, for referrers responses. */
+    annotations: string | null;
+    created_at: number;
+  };
+  /** What a manifest needs: its blobs (kind 'blob') and, for an index, its child manifests (kind 'manifest'). */
+  manifest_references: { repository_id: number; manifest_digest: string; child_digest: string; kind: string };
+  tags: { repository_id: number; name: string; manifest_digest: string; updated_at: number };
+  uploads: { id: string; repository: string; offset: number; started_at: number; updated_at: number };
+}

@@ -1,0 +1,2 @@
+export { type HealthOptions, healthRoutes } from './health.js';
+export { Metrics } from './metrics.js';

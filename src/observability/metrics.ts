@@ -1,0 +1,47 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Prometheus metrics of one server; a registry per instance keeps tests independent. */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'berth_http_requests_total',
+    help: 'HTTP requests by route, method and status',
+    labelNames: ['route', 'method', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly duration = new Histogram({
+    name: 'berth_http_request_duration_seconds',
+    help: 'HTTP request latency by route and method',
+    labelNames: ['route', 'method'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+  readonly bytesIn = new Counter({
+    name: 'berth_http_request_bytes_total',
+    help: 'Bytes received in blob and manifest bodies',
+    registers: [this.registry],
+  });
+  readonly bytesOut = new Counter({
+    name: 'berth_http_response_bytes_total',
+    help: 'Bytes sent in response bodies (by Content-Length)',
+    registers: [this.registry],
+  });
+
+  constructor(uploadsInFlight: () => number) {
+    new Gauge({
+      name: 'berth_uploads_in_flight',
+      help: 'Upload requests writing data right now',
+      registers: [this.registry],
+      collect() {
+        this.set(uploadsInFlight());
+      },
+    });
+    collectDefaultMetrics({ register: this.registry, prefix: 'berth_' });
+  }
+
+  observe(route: string, method: string, status: number, seconds: number, bytesOut: number): void {
+    this.requests.inc({ route, method, status: String(status) });
+    this.duration.observe({ route, method }, seconds);
+    if (bytesOut > 0 && method !== 'HEAD') this.bytesOut.inc(bytesOut);
+  }
+}

@@ -1,0 +1,77 @@
+import type { Readable } from 'node:stream';
+import type { MetadataStore } from '../metadata/index.js';
+import type { BlobStore } from '../storage/index.js';
+import type { Digest } from './digest.js';
+import { RegistryError } from './errors.js';
+import { blobKey } from './storage-keys.js';
+
+/** Decides whether a repository's content may be mounted by the caller; the auth layer narrows it. */
+export type MountPolicy = (sourceRepository: string) => boolean | Promise<boolean>;
+
+/** Content-addressed blobs: stored once, visible in a repository only through a link. */
+export class BlobService {
+  constructor(
+    private readonly store: BlobStore,
+    private readonly meta: MetadataStore,
+  ) {}
+
+  /** Size of the blob as the repository sees it; BLOB_UNKNOWN when it is not linked there. */
+  async stat(repository: string, digest: Digest): Promise<number> {
+    const size = await this.meta.linkedBlobSize(repository, digest.value);
+    if (size === undefined) throw new RegistryError('BLOB_UNKNOWN', { detail: { digest: digest.value } });
+    return size;
+  }
+
+  async open(digest: Digest, range?: { start: number; end: number }): Promise<Readable> {
+    try {
+      return await this.store.read(blobKey(digest), range);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        // Metadata says yes but the bytes are gone: report unknown rather than fail the request.
+        throw new RegistryError('BLOB_UNKNOWN', { detail: { digest: digest.value } });
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Moves verified upload bytes to the blob's content address and links the blob into the repository.
+   * The link is written only after the bytes are durable in place: a crash in between leaves an unlinked
+   * blob that nobody can see, which garbage collection removes.
+   */
+  async commit(repository: string, tempKey: string, digest: Digest, size: number): Promise<void> {
+    const key = blobKey(digest);
+    const existing = await this.store.stat(key);
+    if (existing?.size === size) await this.store.delete(tempKey);
+    else await this.store.commit(tempKey, key);
+    await this.meta.linkBlob(repository, digest.value, size);
+  }
+
+  /**
+   * Links an existing blob into `repository` from `from`, or from any repository the policy allows when
+   * `from` is absent (distribution-spec v1.1 "Mounting a blob from another repository"). False when not possible.
+   */
+  async mount(
+    repository: string,
+    digest: Digest,
+    from: string | undefined,
+    policy: MountPolicy,
+  ): Promise<boolean> {
+    const candidates = from === undefined ? await this.meta.repositoriesWithBlob(digest.value) : [from];
+    for (const source of candidates) {
+      const size = await this.meta.linkedBlobSize(source, digest.value);
+      if (size === undefined || !(await policy(source))) continue;
+      // The bytes must still be there: never link a blob that a crash or an operator removed.
+      if (!(await this.store.stat(blobKey(digest)))) return false;
+      await this.meta.linkBlob(repository, digest.value, size);
+      return true;
+    }
+    return false;
+  }
+
+  async delete(repository: string, digest: Digest): Promise<void> {
+    if (!(await this.meta.unlinkBlob(repository, digest.value))) {
+      throw new RegistryError('BLOB_UNKNOWN', { detail: { digest: digest.value } });
+    }
+  }
+}

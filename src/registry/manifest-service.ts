@@ -1,0 +1,196 @@
+import type { ManifestRow, MetadataStore } from '../metadata/index.js';
+import { digestOf, parseDigest, tryParseDigest } from './digest.js';
+import { RegistryError } from './errors.js';
+import { negotiate } from './manifest-negotiation.js';
+import { type Descriptor, parseManifest } from './manifest-parser.js';
+import { MediaType } from './media-types.js';
+import { isValidTag } from './names.js';
+
+/** A manifest reference from the URL: a tag or a digest (distribution-spec "Pulling manifests"). */
+export type Reference = { kind: 'tag'; tag: string } | { kind: 'digest'; digest: string };
+
+/**
+ * Parses `<reference>`; a malformed one is MANIFEST_INVALID when pushing and MANIFEST_UNKNOWN when reading,
+ * since nothing can ever be stored under it.
+ */
+export function parseReference(reference: string, forWrite: boolean): Reference {
+  if (reference.includes(':')) return { kind: 'digest', digest: parseDigest(reference).value };
+  if (isValidTag(reference)) return { kind: 'tag', tag: reference };
+  throw new RegistryError(forWrite ? 'MANIFEST_INVALID' : 'MANIFEST_UNKNOWN', {
+    message: 'invalid tag: must match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}',
+    detail: { reference },
+  });
+}
+
+export interface PutResult {
+  digest: string;
+  subject?: string;
+}
+
+export interface ManifestServiceOptions {
+  maxManifestBytes: number;
+}
+
+export class ManifestService {
+  constructor(
+    private readonly meta: MetadataStore,
+    readonly options: ManifestServiceOptions,
+  ) {}
+
+  /** Validates and stores a manifest exactly as received; points the tag at it when the reference is a tag. */
+  async put(
+    repository: string,
+    reference: string,
+    body: Buffer,
+    contentType: string | undefined,
+  ): Promise<PutResult> {
+    const ref = parseReference(reference, true);
+    if (body.byteLength > this.options.maxManifestBytes) throw this.tooLarge();
+    const manifest = parseManifest(body, contentType);
+
+    const digest =
+      ref.kind === 'digest' ? digestOf(body, parseDigest(ref.digest).algorithm) : digestOf(body, 'sha256');
+    if (ref.kind === 'digest' && digest !== ref.digest) {
+      throw new RegistryError('DIGEST_INVALID', {
+        message: 'the manifest digest does not match the reference',
+        detail: { reference: ref.digest, actual: digest },
+      });
+    }
+    await this.checkReferences(repository, manifest.blobs, manifest.manifests);
+
+    const result: PutResult = { digest };
+    if (manifest.subject) result.subject = manifest.subject.digest;
+    await this.meta.putManifest(
+      repository,
+      {
+        digest,
+        mediaType: manifest.mediaType,
+        size: body.byteLength,
+        content: body,
+        subject: manifest.subject?.digest ?? null,
+        artifactType: manifest.artifactType ?? null,
+        annotations: manifest.annotations ? JSON.stringify(manifest.annotations) : null,
+        references: [
+          ...manifest.blobs.map((d) => ({ digest: d.digest, kind: 'blob' as const })),
+          ...manifest.manifests.map((d) => ({ digest: d.digest, kind: 'manifest' as const })),
+        ],
+      },
+      ref.kind === 'tag' ? ref.tag : undefined,
+    );
+    return result;
+  }
+
+  tooLarge(): RegistryError {
+    return new RegistryError('SIZE_INVALID', {
+      status: 413,
+      message: `manifest larger than ${this.options.maxManifestBytes} bytes`,
+      detail: { limit: this.options.maxManifestBytes },
+    });
+  }
+
+  /** Every blob and child manifest must be in the repository, with the size the descriptor claims. */
+  private async checkReferences(
+    repository: string,
+    blobs: Descriptor[],
+    manifests: Descriptor[],
+  ): Promise<void> {
+    const blobSizes = await this.meta.blobsIn(
+      repository,
+      blobs.map((d) => d.digest),
+    );
+    for (const blob of blobs) {
+      const size = blobSizes.get(blob.digest);
+      if (size === undefined)
+        throw new RegistryError('MANIFEST_BLOB_UNKNOWN', { detail: { digest: blob.digest } });
+      if (size !== blob.size) throw sizeMismatch(blob, size);
+    }
+    const children = await this.meta.manifestsIn(
+      repository,
+      manifests.map((d) => d.digest),
+    );
+    for (const child of manifests) {
+      const found = children.get(child.digest);
+      if (!found) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', { detail: { digest: child.digest } });
+      if (found.size !== child.size) throw sizeMismatch(child, found.size);
+    }
+  }
+
+  /** The manifest a GET should answer with, after Accept negotiation. */
+  async get(repository: string, reference: string, accept: string | undefined): Promise<ManifestRow> {
+    const ref = parseReference(reference, false);
+    const row =
+      ref.kind === 'tag'
+        ? await this.meta.manifestByTag(repository, ref.tag)
+        : await this.meta.manifestByDigest(repository, ref.digest);
+    if (!row) throw await this.unknown(repository, reference);
+    const decision = negotiate(row.mediaType, accept);
+    if (decision === 'serve') return row;
+    if (decision === 'platform') {
+      const child = await this.defaultPlatformChild(repository, row);
+      if (child && negotiate(child.mediaType, accept) === 'serve') return child;
+    }
+    throw new RegistryError('MANIFEST_UNKNOWN', {
+      message: `the manifest is a ${row.mediaType}, which the Accept header does not allow`,
+      detail: { mediaType: row.mediaType, accept },
+    });
+  }
+
+  /** Docker's fallback for clients that cannot read a list: the linux/amd64 image of it. */
+  private async defaultPlatformChild(
+    repository: string,
+    index: ManifestRow,
+  ): Promise<ManifestRow | undefined> {
+    const parsed = parseManifest(index.content, index.mediaType);
+    const child = parsed.manifests.find(
+      (d) => d.platform?.os === 'linux' && d.platform.architecture === 'amd64',
+    );
+    return child && this.meta.manifestByDigest(repository, child.digest);
+  }
+
+  async delete(repository: string, reference: string): Promise<void> {
+    const ref = parseReference(reference, false);
+    const deleted =
+      ref.kind === 'tag'
+        ? await this.meta.deleteTag(repository, ref.tag)
+        : await this.meta.deleteManifest(repository, ref.digest);
+    if (!deleted) throw await this.unknown(repository, reference);
+  }
+
+  async tags(repository: string, limit: number, last?: string): Promise<string[]> {
+    const tags = await this.meta.listTags(repository, limit, last);
+    if (tags === undefined) throw new RegistryError('NAME_UNKNOWN', { detail: { name: repository } });
+    return tags;
+  }
+
+  /** distribution-spec v1.1 "Listing Referrers": an image index of the manifests whose subject is `digest`. */
+  async referrers(repository: string, digest: string, artifactType?: string): Promise<object> {
+    const subject = parseDigest(digest).value;
+    const rows = await this.meta.referrers(repository, subject, artifactType);
+    return {
+      schemaVersion: 2,
+      mediaType: MediaType.OciIndex,
+      manifests: rows.map((row) => {
+        const descriptor: Descriptor = { mediaType: row.mediaType, digest: row.digest, size: row.size };
+        if (row.artifactType !== null) descriptor.artifactType = row.artifactType;
+        if (row.annotations !== null) descriptor.annotations = JSON.parse(row.annotations);
+        return descriptor;
+      }),
+    };
+  }
+
+  private async unknown(repository: string, reference: string): Promise<RegistryError> {
+    if ((await this.meta.repositoryId(repository)) === undefined) {
+      return new RegistryError('NAME_UNKNOWN', { detail: { name: repository } });
+    }
+    return new RegistryError('MANIFEST_UNKNOWN', {
+      detail: tryParseDigest(reference) ? { digest: reference } : { tag: reference },
+    });
+  }
+}
+
+function sizeMismatch(descriptor: Descriptor, actual: number): RegistryError {
+  return new RegistryError('MANIFEST_INVALID', {
+    message: `descriptor size ${descriptor.size} does not match the stored size ${actual}`,
+    detail: { digest: descriptor.digest, size: descriptor.size, stored: actual },
+  });
+}

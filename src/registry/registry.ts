@@ -1,0 +1,36 @@
+import type { MetadataStore } from '../metadata/index.js';
+import type { BlobStore } from '../storage/index.js';
+import { BlobService } from './blob-service.js';
+import { ManifestService } from './manifest-service.js';
+import { UploadService } from './upload-service.js';
+
+export interface RegistryOptions {
+  maxManifestBytes: number;
+  uploadTtlMs: number;
+  onBytesIn?: (bytes: number) => void;
+}
+
+/** The registry core, free of HTTP: blobs, uploads, manifests, tags, referrers, catalog. */
+export class Registry {
+  readonly blobs: BlobService;
+  readonly uploads: UploadService;
+  readonly manifests: ManifestService;
+
+  constructor(
+    readonly store: BlobStore,
+    readonly meta: MetadataStore,
+    options: RegistryOptions,
+  ) {
+    this.blobs = new BlobService(store, meta);
+    const uploadOptions = {
+      ttlMs: options.uploadTtlMs,
+      ...(options.onBytesIn && { onBytes: options.onBytesIn }),
+    };
+    this.uploads = new UploadService(store, meta, this.blobs, uploadOptions);
+    this.manifests = new ManifestService(meta, { maxManifestBytes: options.maxManifestBytes });
+  }
+
+  async catalog(limit: number, last?: string): Promise<string[]> {
+    return this.meta.listRepositories(limit, last);
+  }
+}

@@ -1,0 +1,218 @@
+import type { Hash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import type { MetadataStore, UploadRow } from '../metadata/index.js';
+import type { BlobStore } from '../storage/index.js';
+import type { BlobService } from './blob-service.js';
+import { createDigester, type Digest } from './digest.js';
+import { RegistryError } from './errors.js';
+import type { ByteRange } from './range.js';
+import { UPLOADS_PREFIX, uploadKey } from './storage-keys.js';
+
+const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** A chunk of an upload: the request body, with what the client claimed about it. */
+export interface Chunk {
+  body: AsyncIterable<Uint8Array>;
+  /** Content-Range of a chunked PATCH, when sent. */
+  range?: ByteRange | undefined;
+  /** Content-Length, when sent. */
+  length?: number | undefined;
+}
+
+export interface UploadServiceOptions {
+  /** Sessions untouched for this long are removed. */
+  ttlMs: number;
+  /** Called with the number of bytes received, for metrics. */
+  onBytes?: (bytes: number) => void;
+}
+
+/**
+ * Upload sessions (distribution-spec "Pushing blobs"). A session is a metadata row plus a temporary object;
+ * the row's offset is the truth, so a session survives a restart and can continue on another node.
+ * The sha256 state of a session that stays on this process is kept in memory; otherwise the digest is
+ * computed by re-reading the stored bytes when the upload is closed.
+ */
+export class UploadService {
+  private readonly hashes = new Map<string, { offset: number; hash: Hash }>();
+  private readonly busy = new Set<string>();
+
+  constructor(
+    private readonly store: BlobStore,
+    private readonly meta: MetadataStore,
+    private readonly blobs: BlobService,
+    private readonly options: UploadServiceOptions,
+  ) {}
+
+  /** Sessions with a request writing to them right now (a gauge for metrics). */
+  get inFlight(): number {
+    return this.busy.size;
+  }
+
+  async start(repository: string): Promise<UploadRow> {
+    const id = randomUUID();
+    await this.store.write(uploadKey(id), [], 0);
+    await this.meta.createUpload(id, repository);
+    this.hashes.set(id, { offset: 0, hash: createDigester('sha256') });
+    const now = Date.now();
+    return { id, repository, offset: 0, startedAt: now, updatedAt: now };
+  }
+
+  /** The session, or BLOB_UPLOAD_UNKNOWN when the id is malformed, unknown or of another repository. */
+  async get(repository: string, id: string): Promise<UploadRow> {
+    const row = UPLOAD_ID.test(id) ? await this.meta.upload(id) : undefined;
+    if (!row || row.repository !== repository) {
+      throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { detail: { uuid: id } });
+    }
+    return row;
+  }
+
+  /** Appends a chunk (PATCH); returns the new offset. */
+  async append(repository: string, id: string, chunk: Chunk): Promise<number> {
+    const session = await this.get(repository, id);
+    return this.exclusive(session, () => this.write(session, chunk));
+  }
+
+  /** Closes the session (PUT): appends the final chunk if any, verifies the digest, commits the blob. */
+  async finish(repository: string, id: string, digest: Digest, chunk?: Chunk): Promise<number> {
+    const session = await this.get(repository, id);
+    return this.exclusive(session, async () => {
+      const size = chunk ? await this.write(session, chunk) : session.offset;
+      const actual = await this.digestOf(session.id, size, digest);
+      if (actual !== digest.hex) {
+        await this.discard(session.id);
+        throw new RegistryError('DIGEST_INVALID', {
+          detail: { expected: digest.value, actual: `${digest.algorithm}:${actual}` },
+        });
+      }
+      await this.blobs.commit(repository, uploadKey(session.id), digest, size);
+      await this.meta.deleteUpload(session.id);
+      this.hashes.delete(session.id);
+      return size;
+    });
+  }
+
+  /** A whole blob in one request (POST ?digest=). */
+  async uploadWhole(repository: string, digest: Digest, chunk: Chunk): Promise<number> {
+    const session = await this.start(repository);
+    try {
+      return await this.finish(repository, session.id, digest, chunk);
+    } catch (error) {
+      await this.discard(session.id);
+      throw error;
+    }
+  }
+
+  async cancel(repository: string, id: string): Promise<void> {
+    const session = await this.get(repository, id);
+    await this.discard(session.id);
+  }
+
+  /** Removes sessions idle for longer than the TTL, and temporary objects no session owns. */
+  async purgeStale(now = Date.now()): Promise<number> {
+    const cutoff = now - this.options.ttlMs;
+    let removed = 0;
+    for (const id of await this.meta.staleUploads(cutoff)) {
+      if (this.busy.has(id)) continue;
+      await this.discard(id);
+      removed++;
+    }
+    for await (const { key, modified } of this.store.list(`${UPLOADS_PREFIX}/`)) {
+      const id = key.slice(UPLOADS_PREFIX.length + 1);
+      if (modified.getTime() >= cutoff || this.busy.has(id)) continue;
+      if (!UPLOAD_ID.test(id) || !(await this.meta.upload(id))) {
+        await this.store.delete(key);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  private async discard(id: string): Promise<void> {
+    this.hashes.delete(id);
+    await this.meta.deleteUpload(id);
+    await this.store.delete(uploadKey(id));
+  }
+
+  /** One writer per session on this process; across processes the offset compare-and-set decides. */
+  private async exclusive<T>(session: UploadRow, work: () => Promise<T>): Promise<T> {
+    if (this.busy.has(session.id))
+      throw this.outOfOrder(session, 'another request is writing to this upload');
+    this.busy.add(session.id);
+    try {
+      return await work();
+    } finally {
+      this.busy.delete(session.id);
+    }
+  }
+
+  private outOfOrder(session: UploadRow, message: string, offset = session.offset): RegistryError {
+    return new RegistryError('BLOB_UPLOAD_INVALID', {
+      status: 416,
+      message,
+      detail: { offset },
+      headers: {
+        location: `/v2/${session.repository}/blobs/uploads/${session.id}`,
+        range: `0-${Math.max(offset - 1, 0)}`,
+        'docker-upload-uuid': session.id,
+      },
+    });
+  }
+
+  /** Writes a chunk at the session's offset and advances it; returns the new offset. */
+  private async write(session: UploadRow, chunk: Chunk): Promise<number> {
+    const { range, length } = chunk;
+    if (range) {
+      // distribution-spec: a chunk must start where the previous one ended, else 416.
+      if (range.start !== session.offset) {
+        throw this.outOfOrder(session, `chunk starts at ${range.start}, expected ${session.offset}`);
+      }
+      if (length !== undefined && length !== range.end - range.start + 1) {
+        throw this.outOfOrder(session, 'Content-Range does not match Content-Length');
+      }
+    }
+    const expected = range ? range.end - range.start + 1 : length;
+    const state = this.hashes.get(session.id);
+    this.hashes.delete(session.id);
+    const hash = state?.offset === session.offset ? state.hash : undefined;
+    let received = 0;
+    const onBytes = this.options.onBytes;
+    const tap = async function* (source: AsyncIterable<Uint8Array>) {
+      for await (const piece of source) {
+        received += piece.byteLength;
+        if (expected !== undefined && received > expected) {
+          throw new RegistryError('SIZE_INVALID', {
+            message: 'body longer than declared',
+            detail: { expected },
+          });
+        }
+        hash?.update(piece);
+        onBytes?.(piece.byteLength);
+        yield piece;
+      }
+    };
+    await this.store.write(uploadKey(session.id), tap(chunk.body), session.offset);
+    if (expected !== undefined && received !== expected) {
+      throw new RegistryError('SIZE_INVALID', { detail: { expected, received } });
+    }
+    const offset = session.offset + received;
+    if (!(await this.meta.advanceUpload(session.id, session.offset, offset))) {
+      throw this.outOfOrder(session, 'the upload moved on concurrently');
+    }
+    if (hash) this.hashes.set(session.id, { offset, hash });
+    session.offset = offset;
+    return offset;
+  }
+
+  /** Hex digest of the session's first `size` bytes, from the running hash when possible. */
+  private async digestOf(id: string, size: number, digest: Digest): Promise<string> {
+    const state = this.hashes.get(id);
+    if (digest.algorithm === 'sha256' && state?.offset === size) return state.hash.digest('hex');
+    const hash = createDigester(digest.algorithm);
+    if (size > 0) {
+      for await (const piece of await this.store.read(uploadKey(id), { start: 0, end: size - 1 })) {
+        hash.update(piece as Uint8Array);
+      }
+    }
+    return hash.digest('hex');
+  }
+}

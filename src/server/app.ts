@@ -1,0 +1,131 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import type { Config } from '../config/index.js';
+import { distributionRoutes } from '../distribution/index.js';
+import { MetadataStore, openDatabase } from '../metadata/index.js';
+import { healthRoutes, Metrics } from '../observability/index.js';
+import { Registry, RegistryError } from '../registry/index.js';
+import { FilesystemBlobStore } from '../storage/index.js';
+import { errorHandler } from './error-handler.js';
+
+export interface Berth {
+  app: FastifyInstance;
+  registry: Registry;
+  metrics: Metrics;
+  /** Starts listening; resolves to the bound address (e.g. http://127.0.0.1:5000). */
+  listen(): Promise<string>;
+  /** Graceful stop: refuses new requests, lets in-flight ones finish (up to the configured timeout). */
+  close(): Promise<void>;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Builds a whole Berth server from a Config: storage, metadata, registry core, HTTP. */
+export async function createBerth(config: Config): Promise<Berth> {
+  const store = new FilesystemBlobStore(config.storage.root);
+  await store.ping();
+  const meta = new MetadataStore(await openDatabase(config.metadata.url));
+  let bytesIn = (_bytes: number) => {};
+  const registry = new Registry(store, meta, {
+    maxManifestBytes: config.manifests.maxBytes,
+    uploadTtlMs: config.uploads.ttlSeconds * 1000,
+    onBytesIn: (bytes) => bytesIn(bytes),
+  });
+  const metrics = new Metrics(() => registry.uploads.inFlight);
+  bytesIn = (bytes) => metrics.bytesIn.inc(bytes);
+
+  const tls = config.http.tlsCert
+    ? { https: { cert: readFileSync(config.http.tlsCert), key: readFileSync(config.http.tlsKey) } }
+    : {};
+  const app = Fastify({
+    ...tls,
+    logger: { level: config.log.level },
+    // One log line per request, written by the onResponse hook below.
+    logController: new LogController({ disableRequestLogging: true }),
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    // Layers can take minutes to upload; idle sockets are still reaped by keepAliveTimeout.
+    requestTimeout: 0,
+    return503OnClosing: true,
+  }) as unknown as FastifyInstance;
+
+  // Bodies are streamed by the handlers themselves: no parsing, no buffering, no body limit here.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, _payload, done) => done(null));
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) =>
+    errorHandler(
+      new RegistryError('UNSUPPORTED', { status: 404, message: `no such endpoint: ${request.url}` }),
+      request,
+      reply,
+    ),
+  );
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.berthRoute ?? request.routeOptions.url ?? 'unknown';
+    const seconds = reply.elapsedTime / 1000;
+    const bytes = Number(reply.getHeader('content-length') ?? 0);
+    metrics.observe(route, request.method, reply.statusCode, seconds, bytes);
+    request.log.info(
+      {
+        method: request.method,
+        url: request.url,
+        route,
+        status: reply.statusCode,
+        bytes,
+        ms: Math.round(reply.elapsedTime),
+      },
+      'request',
+    );
+  });
+
+  let accepting = true;
+  await app.register(healthRoutes, {
+    metrics,
+    isAccepting: () => accepting,
+    check: async () => {
+      await meta.ping();
+      await store.ping();
+    },
+  });
+  await app.register(distributionRoutes, {
+    registry,
+    deletesEnabled: config.deletes.enabled,
+    onBytesIn: bytesIn,
+  });
+
+  const purge = setInterval(() => {
+    registry.uploads.purgeStale().catch((error) => app.log.error({ err: error }, 'upload purge failed'));
+  }, config.uploads.purgeIntervalSeconds * 1000);
+  purge.unref();
+  app.addHook('onClose', async () => {
+    clearInterval(purge);
+    await meta.close();
+  });
+
+  return {
+    app,
+    registry,
+    metrics,
+    listen: () => app.listen({ host: config.http.host, port: config.http.port }),
+    async close() {
+      accepting = false;
+      const timer = setTimeout(
+        () => app.server.closeAllConnections(),
+        config.http.shutdownTimeoutSeconds * 1000,
+      );
+      timer.unref();
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}

@@ -1,0 +1,1 @@
+export { type Berth, createBerth } from './app.js';

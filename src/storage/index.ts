@@ -1,0 +1,2 @@
+export type { BlobStore } from './blob-store.js';
+export { FilesystemBlobStore } from './filesystem.js';

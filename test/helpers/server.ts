@@ -1,0 +1,50 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/index.js';
+import { type Berth, createBerth } from '../../src/server/index.js';
+
+export interface TestBerth {
+  /** http://127.0.0.1:PORT */
+  url: string;
+  /** 127.0.0.1:PORT, for clients such as skopeo. */
+  host: string;
+  port: number;
+  dataDir: string;
+  berth: Berth;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a real Berth on an ephemeral loopback port. With `dataDir`, the directory is reused (and kept), so a
+ * second server on it sees the first one's data; without, a temp directory is made and removed on close.
+ * `config` entries are dotted keys, as flags would give them: { 'deletes.enabled': false }.
+ */
+export async function startBerth(
+  opts: { dataDir?: string; config?: Record<string, unknown> } = {},
+): Promise<TestBerth> {
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'berth-test-')));
+  const config = loadConfig({
+    overrides: {
+      dataDir,
+      'http.host': '127.0.0.1',
+      'http.port': 0,
+      'log.level': process.env.BERTH_TEST_LOG ?? 'silent',
+      ...opts.config,
+    },
+  });
+  const berth = await createBerth(config);
+  const address = await berth.listen();
+  const port = Number(new URL(address).port);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    host: `127.0.0.1:${port}`,
+    port,
+    dataDir,
+    berth,
+    async close() {
+      await berth.close();
+      if (!opts.dataDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
