@@ -65,7 +65,10 @@ async function serve(flags: ConfigFlags): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   const address = await berth.listen();
-  berth.app.log.info({ address, port: Number(new URL(address).port), dataDir: config.dataDir }, 'berth listening');
+  berth.app.log.info(
+    { address, port: Number(new URL(address).port), dataDir: config.dataDir },
+    'berth listening',
+  );
 }
 
 const program = new Command()

@@ -79,12 +79,18 @@ export function loadConfig(options: LoadOptions = {}): Config {
       const keys =
         issue.code === 'unrecognized_keys' ? issue.keys.map((k) => [...issue.path, k].join('.')) : [];
       const key = keys.length > 0 ? keys.join(', ') : issue.path.join('.');
-      const source = sources.get(issue.path.join('.'));
+      const source = sources.get(keys[0] ?? key) ?? sourceBelow(sources, keys[0] ?? key);
       return `  ${key || '(root)'}: ${issue.message}${source ? ` (from ${source})` : ''}`;
     });
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   return resolveDerived(result.data);
+}
+
+/** The source of any value set under `prefix` (an unknown key may be a whole mapping). */
+function sourceBelow(sources: Map<string, string>, prefix: string): string | undefined {
+  for (const [path, source] of sources) if (path.startsWith(`${prefix}.`)) return source;
+  return undefined;
 }
 
 /** Fills the settings whose defaults follow dataDir. */
@@ -96,14 +102,14 @@ function resolveDerived(config: Config): Config {
   };
 }
 
-const SECRET_KEY = /password|secret|token|credential|accesskey/i;
+const SECRET_KEY = /password|secret|token|credential|accesskey|apikey|privatekey/i;
 
 /** A copy safe to print: secret-looking values and URL passwords masked. */
 export function maskSecrets(value: unknown, key = ''): unknown {
-  if (typeof value === 'string') {
-    if (SECRET_KEY.test(key) && value !== '') return '********';
-    return value.replace(/(\/\/[^:/@\s]+:)[^@/\s]+@/, '$1********@');
+  if (SECRET_KEY.test(key) && (typeof value === 'string' || typeof value === 'number') && value !== '') {
+    return '********';
   }
+  if (typeof value === 'string') return value.replace(/(\/\/[^:/@\s]*:)[^@/\s]+@/g, '$1********@');
   if (Array.isArray(value)) return value.map((v) => maskSecrets(v, key));
   if (typeof value === 'object' && value !== null) {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskSecrets(v, k)]));

@@ -1,7 +1,12 @@
 import { z } from 'zod';
 
-const port = z.coerce.number().int().min(0).max(65535);
-const positiveInt = z.coerce.number().int().positive();
+/** Numbers from the environment or flags are strings; an empty one is a mistake, not 0. */
+const number = z.preprocess(
+  (v) => (typeof v === 'string' && v.trim() === '' ? Number.NaN : v),
+  z.coerce.number(),
+);
+const port = number.pipe(z.number().int().min(0).max(65535));
+const positiveInt = number.pipe(z.number().int().positive());
 /** Environment variables and flags arrive as strings: accept true/false/1/0 only, never "any non-empty string". */
 const bool = z.preprocess(
   (v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v),

@@ -13,8 +13,8 @@ export function parsePage(query: URLSearchParams): Page {
   const n = query.get('n');
   let limit = DEFAULT_PAGE;
   if (n !== null && n !== '') {
-    if (!/^\d{1,9}$/.test(n)) throw new RegistryError('PAGINATION_NUMBER_INVALID', { detail: { n } });
-    limit = Math.min(Number(n), MAX_PAGE);
+    if (!/^\d+$/.test(n)) throw new RegistryError('PAGINATION_NUMBER_INVALID', { detail: { n } });
+    limit = n.length > 6 ? MAX_PAGE : Math.min(Number(n), MAX_PAGE);
   }
   const last = query.get('last');
   return last === null || last === '' ? { limit } : { limit, last };

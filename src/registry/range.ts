@@ -35,7 +35,9 @@ export function parseRangeHeader(header: string | undefined, size: number): Rang
   if (first === '' && last === '') return { kind: 'none' };
   if (first === '') {
     const suffix = Number(last);
-    if (suffix === 0 || size === 0) return { kind: 'unsatisfiable' };
+    if (suffix === 0) return { kind: 'unsatisfiable' };
+    // A suffix range of an empty blob is satisfiable, but 206 cannot describe zero bytes: send it whole.
+    if (size === 0) return { kind: 'none' };
     return { kind: 'range', range: { start: Math.max(0, size - suffix), end: size - 1 } };
   }
   const start = Number(first);
