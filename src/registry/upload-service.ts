@@ -84,6 +84,9 @@ export class UploadService {
           detail: { expected: digest.value, actual: `${digest.algorithm}:${actual}` },
         });
       }
+      // A failed or cut-off chunk may have left bytes past the offset: the blob is exactly the first `size`.
+      const stored = await this.store.stat(uploadKey(session.id));
+      if (stored?.size !== size) await this.store.write(uploadKey(session.id), [], size);
       await this.blobs.commit(repository, uploadKey(session.id), digest, size);
       await this.meta.deleteUpload(session.id);
       this.hashes.delete(session.id);

@@ -64,8 +64,11 @@ export async function createBerth(config: Config): Promise<Berth> {
       reply,
     ),
   );
+  let accepting = true;
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // While shutting down, let no keep-alive connection outlive its last in-flight response.
+    if (!accepting) reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.berthRoute ?? request.routeOptions.url ?? 'unknown';
@@ -85,7 +88,6 @@ export async function createBerth(config: Config): Promise<Berth> {
     );
   });
 
-  let accepting = true;
   await app.register(healthRoutes, {
     metrics,
     isAccepting: () => accepting,
