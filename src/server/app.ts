@@ -118,15 +118,20 @@ export async function createBerth(config: Config): Promise<Berth> {
     listen: () => app.listen({ host: config.http.host, port: config.http.port }),
     async close() {
       accepting = false;
-      const timer = setTimeout(
+      const force = setTimeout(
         () => app.server.closeAllConnections(),
         config.http.shutdownTimeoutSeconds * 1000,
       );
-      timer.unref();
+      // server.close() drops idle keep-alive sockets only once; a response that ends later leaves its socket
+      // idle and open, so keep sweeping until every in-flight request is done.
+      const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+      force.unref();
+      sweep.unref();
       try {
         await app.close();
       } finally {
-        clearTimeout(timer);
+        clearTimeout(force);
+        clearInterval(sweep);
       }
     },
   };

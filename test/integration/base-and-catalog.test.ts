@@ -98,7 +98,13 @@ describe('GET /v2/_catalog', () => {
     expect(res.status).toBe(200);
     const body = (await res.json()) as { repositories: string[] };
     expect(body.repositories).toEqual(full.slice(0, 2));
-    expect(res.headers.get('link')).toBe(`</v2/_catalog?n=2&last=${full[1]}>; rel="next"`);
+    // `</v2/_catalog?n=2&last=R>; rel="next"`; R may be percent-encoded (`/` as %2F), so compare decoded.
+    const link = res.headers.get('link') ?? '';
+    const target = /^<([^>]+)>; rel="next"$/.exec(link)?.[1];
+    expect(target, link).toBeDefined();
+    const next = new URL(target as string, berth.url);
+    expect(next.pathname).toBe('/v2/_catalog');
+    expect(Object.fromEntries(next.searchParams)).toEqual({ n: '2', last: full[1] });
   });
 
   it('?n=2&last=R returns the two repositories after R', async () => {

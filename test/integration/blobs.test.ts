@@ -1,5 +1,7 @@
 // Blobs: single-POST monolithic push (end-4b), pull and HEAD (end-2), ranged pulls ("Resumable Pull"),
 // repository scoping, deletion (end-10) and cross-repository mount (end-11).
+import { existsSync, readdirSync } from 'node:fs';
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBerth } from '../helpers/server.js';
 import {
@@ -11,6 +13,7 @@ import {
   randomDigest,
   sha256,
   sha512,
+  sleep,
   uniqueRepo,
 } from './oci-client.js';
 
@@ -318,5 +321,81 @@ describe('mount: POST /v2/<name>/blobs/uploads/?mount=<digest>&from=<other> (end
     await res.arrayBuffer();
     expect(res.status).toBe(201);
     expect(await bytesOf(await client.get(`/v2/${to}/blobs/${digest}`))).toEqual(data);
+  });
+});
+
+describe('client disconnect mid-download', () => {
+  // The server runs in this process, so its descriptors are ours: count them around aborted downloads.
+  const openFds = (): number => readdirSync('/proc/self/fd').length;
+
+  /** GET over a fresh connection, read the first chunk of the body, then drop the connection. */
+  function abortAfterFirstChunk(path: string, headers: Record<string, string> = {}): Promise<void> {
+    const { hostname, port } = new URL(berth.url);
+    return new Promise((resolve, reject) => {
+      const req = http.get({ host: hostname, port, path, headers, agent: false }, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+        res.once('end', resolve);
+      });
+      req.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' ? resolve() : reject(e)));
+    });
+  }
+
+  it.skipIf(!existsSync('/proc/self/fd'))('does not leak file descriptors and keeps serving', async () => {
+    const repo = uniqueRepo('abort');
+    const data = randomBytes(4 * 1024 * 1024);
+    const digest = await client.pushBlob(repo, data);
+    await abortAfterFirstChunk(`/v2/${repo}/blobs/${digest}`); // warm up lazily opened descriptors
+    await sleep(100);
+    const before = openFds();
+    for (let i = 0; i < 40; i++) {
+      await abortAfterFirstChunk(`/v2/${repo}/blobs/${digest}`, i % 2 ? { range: 'bytes=100-' } : {});
+    }
+    await sleep(300);
+    expect(openFds()).toBeLessThanOrEqual(before + 5);
+    const res = await client.get(`/v2/${repo}/blobs/${digest}`);
+    expect(sha256(await bytesOf(res))).toBe(digest);
+  });
+});
+
+describe('close() while a download is in flight', () => {
+  it('lets the download finish, then closes promptly instead of waiting for the shutdown timeout', async () => {
+    // The response started before close(); once it completes, its keep-alive connection must not hold the
+    // shutdown open until http.shutdownTimeoutSeconds (Node's server.close() reaps only connections idle at
+    // the moment it is called).
+    const own = await startBerth({ config: { 'http.shutdownTimeoutSeconds': 10 } });
+    const agent = new http.Agent({ keepAlive: true });
+    try {
+      const ownClient = new OciClient(own.url);
+      const repo = uniqueRepo('drain');
+      const data = randomBytes(32 * 1024 * 1024);
+      const digest = await ownClient.pushBlob(repo, data);
+
+      const { hostname, port } = new URL(own.url);
+      const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+        http
+          .get({ host: hostname, port, path: `/v2/${repo}/blobs/${digest}`, agent }, resolve)
+          .on('error', reject);
+      });
+      expect(res.statusCode).toBe(200);
+      res.pause(); // hold the download mid-body while the server starts closing
+
+      const closing = own.close().then(() => Date.now());
+      await sleep(200);
+      const chunks: Buffer[] = [];
+      for await (const chunk of res) chunks.push(chunk as Buffer);
+      const downloaded = Date.now();
+      expect(sha256(Buffer.concat(chunks))).toBe(digest);
+
+      const closedAt = await Promise.race([closing, sleep(8000).then(() => Number.POSITIVE_INFINITY)]);
+      expect(closedAt - downloaded, 'close() resolved this long after the download ended (ms)').toBeLessThan(
+        3000,
+      );
+    } finally {
+      agent.destroy();
+      await own.close().catch(() => {});
+    }
   });
 });
