@@ -54,7 +54,11 @@ export const ConfigSchema = z
       .strict()
       .prefault({}),
     manifests: z
-      .object({ maxBytes: positiveInt.default(4 * 1024 * 1024) })
+      .object({
+        maxBytes: positiveInt.default(4 * 1024 * 1024),
+        /** Memory for hot manifests and tag lookups; 0 turns the cache off. */
+        cacheBytes: number.pipe(z.number().int().min(0)).default(64 * 1024 * 1024),
+      })
       .strict()
       .prefault({}),
     deletes: z

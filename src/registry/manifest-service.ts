@@ -1,6 +1,7 @@
 import type { ManifestRow, MetadataStore } from '../metadata/index.js';
 import { digestOf, parseDigest, tryParseDigest } from './digest.js';
 import { RegistryError } from './errors.js';
+import { ManifestCache } from './manifest-cache.js';
 import { negotiate } from './manifest-negotiation.js';
 import { type Descriptor, parseManifest } from './manifest-parser.js';
 import { MediaType } from './media-types.js';
@@ -29,13 +30,19 @@ export interface PutResult {
 
 export interface ManifestServiceOptions {
   maxManifestBytes: number;
+  /** Memory for cached manifests; 0 turns the cache off. */
+  cacheBytes: number;
 }
 
 export class ManifestService {
+  private readonly cache: ManifestCache;
+
   constructor(
     private readonly meta: MetadataStore,
     readonly options: ManifestServiceOptions,
-  ) {}
+  ) {
+    this.cache = new ManifestCache(options.cacheBytes);
+  }
 
   /** Validates and stores a manifest exactly as received; points the tag at it when the reference is a tag. */
   async put(
@@ -77,6 +84,7 @@ export class ManifestService {
       },
       ref.kind === 'tag' ? ref.tag : undefined,
     );
+    if (ref.kind === 'tag') this.cache.tagChanged(repository, ref.tag);
     return result;
   }
 
@@ -120,8 +128,8 @@ export class ManifestService {
     const ref = parseReference(reference, false);
     const row =
       ref.kind === 'tag'
-        ? await this.meta.manifestByTag(repository, ref.tag)
-        : await this.meta.manifestByDigest(repository, ref.digest);
+        ? await this.byTag(repository, ref.tag)
+        : await this.byDigest(repository, ref.digest);
     if (!row) throw await this.unknown(repository, reference);
     const decision = negotiate(row.mediaType, accept);
     if (decision === 'serve') return row;
@@ -135,6 +143,28 @@ export class ManifestService {
     });
   }
 
+  private async byDigest(repository: string, digest: string): Promise<ManifestRow | undefined> {
+    const cached = this.cache.manifest(repository, digest);
+    if (cached) return cached;
+    const snapshot = this.cache.snapshot;
+    const row = await this.meta.manifestByDigest(repository, digest);
+    if (row) this.cache.rememberManifest(repository, row, snapshot);
+    return row;
+  }
+
+  private async byTag(repository: string, tag: string): Promise<ManifestRow | undefined> {
+    const digest = this.cache.tag(repository, tag);
+    const cached = digest === undefined ? undefined : this.cache.manifest(repository, digest);
+    if (cached) return cached;
+    const snapshot = this.cache.snapshot;
+    const row = await this.meta.manifestByTag(repository, tag);
+    if (row) {
+      this.cache.rememberTag(repository, tag, row.digest, snapshot);
+      this.cache.rememberManifest(repository, row, snapshot);
+    }
+    return row;
+  }
+
   /** Docker's fallback for clients that cannot read a list: the linux/amd64 image of it. */
   private async defaultPlatformChild(
     repository: string,
@@ -144,15 +174,19 @@ export class ManifestService {
     const child = parsed.manifests.find(
       (d) => d.platform?.os === 'linux' && d.platform.architecture === 'amd64',
     );
-    return child && this.meta.manifestByDigest(repository, child.digest);
+    return child && this.byDigest(repository, child.digest);
   }
 
   async delete(repository: string, reference: string): Promise<void> {
     const ref = parseReference(reference, false);
-    const deleted =
-      ref.kind === 'tag'
-        ? await this.meta.deleteTag(repository, ref.tag)
-        : await this.meta.deleteManifest(repository, ref.digest);
+    let deleted: boolean;
+    if (ref.kind === 'tag') {
+      deleted = await this.meta.deleteTag(repository, ref.tag);
+      this.cache.tagChanged(repository, ref.tag);
+    } else {
+      deleted = await this.meta.deleteManifest(repository, ref.digest);
+      this.cache.manifestDeleted(repository, ref.digest);
+    }
     if (!deleted) throw await this.unknown(repository, reference);
   }
 

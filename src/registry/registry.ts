@@ -6,6 +6,7 @@ import { UploadService } from './upload-service.js';
 
 export interface RegistryOptions {
   maxManifestBytes: number;
+  manifestCacheBytes: number;
   uploadTtlMs: number;
   onBytesIn?: (bytes: number) => void;
 }
@@ -27,7 +28,10 @@ export class Registry {
       ...(options.onBytesIn && { onBytes: options.onBytesIn }),
     };
     this.uploads = new UploadService(store, meta, this.blobs, uploadOptions);
-    this.manifests = new ManifestService(meta, { maxManifestBytes: options.maxManifestBytes });
+    this.manifests = new ManifestService(meta, {
+      maxManifestBytes: options.maxManifestBytes,
+      cacheBytes: options.manifestCacheBytes,
+    });
   }
 
   async catalog(limit: number, last?: string): Promise<string[]> {

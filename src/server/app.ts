@@ -29,6 +29,7 @@ export async function createBerth(config: Config): Promise<Berth> {
   let bytesIn = (_bytes: number) => {};
   const registry = new Registry(store, meta, {
     maxManifestBytes: config.manifests.maxBytes,
+    manifestCacheBytes: config.manifests.cacheBytes,
     uploadTtlMs: config.uploads.ttlSeconds * 1000,
     onBytesIn: (bytes) => bytesIn(bytes),
   });

@@ -42,7 +42,7 @@ const DEFAULTS: Config = {
   storage: { driver: 'filesystem', root: './data' },
   metadata: { url: `sqlite:${join('./data', 'berth.db')}` },
   uploads: { ttlSeconds: 86400, purgeIntervalSeconds: 600 },
-  manifests: { maxBytes: 4 * 1024 * 1024 },
+  manifests: { maxBytes: 4 * 1024 * 1024, cacheBytes: 64 * 1024 * 1024 },
   deletes: { enabled: true },
   log: { level: 'info' },
 };
@@ -141,6 +141,7 @@ describe('loadConfig: YAML file', () => {
         '  purgeIntervalSeconds: 60',
         'manifests:',
         '  maxBytes: 1048576',
+        '  cacheBytes: 0',
         'deletes:',
         '  enabled: false',
         'log:',
@@ -160,7 +161,7 @@ describe('loadConfig: YAML file', () => {
       storage: { driver: 'filesystem', root: '/srv/berth' },
       metadata: { url: 'sqlite:/srv/berth/berth.db' },
       uploads: { ttlSeconds: 3600, purgeIntervalSeconds: 60 },
-      manifests: { maxBytes: 1048576 },
+      manifests: { maxBytes: 1048576, cacheBytes: 0 },
       deletes: { enabled: false },
       log: { level: 'debug' },
     });

@@ -1,0 +1,58 @@
+import { LRUCache } from 'lru-cache';
+import type { ManifestRow } from '../metadata/index.js';
+
+/**
+ * In-memory copies of hot manifests and tag → digest lookups, so a pull's manifest GET costs no query.
+ *
+ * Correctness against concurrent writes: every write bumps `epoch` after it commits and then forgets the keys
+ * it touched; a reader notes the epoch before its database read and caches the result only if no write
+ * happened meanwhile. A read that raced a write is therefore served but never cached stale.
+ * This invalidates within one process; several nodes need the same signal broadcast (PostgreSQL
+ * LISTEN/NOTIFY, issue #4) before they may share a database.
+ */
+export class ManifestCache {
+  private epoch = 0;
+  private readonly manifests: LRUCache<string, ManifestRow> | undefined;
+  private readonly tags: LRUCache<string, string> | undefined;
+
+  constructor(maxBytes: number) {
+    if (maxBytes <= 0) return;
+    this.manifests = new LRUCache({ maxSize: maxBytes, sizeCalculation: (row) => row.size + 200 });
+    this.tags = new LRUCache({ max: 100_000 });
+  }
+
+  /** The epoch to pass back to a later `remember*` call. */
+  get snapshot(): number {
+    return this.epoch;
+  }
+
+  manifest(repository: string, digest: string): ManifestRow | undefined {
+    return this.manifests?.get(`${repository}@${digest}`);
+  }
+
+  tag(repository: string, tag: string): string | undefined {
+    return this.tags?.get(`${repository}:${tag}`);
+  }
+
+  rememberManifest(repository: string, row: ManifestRow, snapshot: number): void {
+    if (snapshot === this.epoch) this.manifests?.set(`${repository}@${row.digest}`, row);
+  }
+
+  rememberTag(repository: string, tag: string, digest: string, snapshot: number): void {
+    if (snapshot === this.epoch) this.tags?.set(`${repository}:${tag}`, digest);
+  }
+
+  /** After a tag was written or deleted. */
+  tagChanged(repository: string, tag: string): void {
+    this.epoch++;
+    this.tags?.delete(`${repository}:${tag}`);
+  }
+
+  /** After a manifest was deleted: it and every tag of the repository (its tags went with it). */
+  manifestDeleted(repository: string, digest: string): void {
+    this.epoch++;
+    this.manifests?.delete(`${repository}@${digest}`);
+    const prefix = `${repository}:`;
+    for (const key of this.tags?.keys() ?? []) if (key.startsWith(prefix)) this.tags?.delete(key);
+  }
+}

@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import type { ManifestRow } from '../../src/metadata/index.js';
+import { ManifestCache } from '../../src/registry/manifest-cache.js';
+
+function row(digest: string): ManifestRow {
+  return {
+    digest,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    size: 10,
+    content: Buffer.alloc(10),
+  };
+}
+
+describe('ManifestCache', () => {
+  it('remembers manifests and tags read while nothing was written', () => {
+    const cache = new ManifestCache(1024 * 1024);
+    const snapshot = cache.snapshot;
+    cache.rememberManifest('a/b', row('sha256:1'), snapshot);
+    cache.rememberTag('a/b', 'latest', 'sha256:1', snapshot);
+    expect(cache.manifest('a/b', 'sha256:1')?.digest).toBe('sha256:1');
+    expect(cache.tag('a/b', 'latest')).toBe('sha256:1');
+    expect(cache.manifest('other', 'sha256:1')).toBeUndefined();
+  });
+
+  it('does not cache a read that raced a tag write (it may hold the old digest)', () => {
+    const cache = new ManifestCache(1024 * 1024);
+    const snapshot = cache.snapshot; // reader starts
+    cache.tagChanged('a/b', 'latest'); // writer commits a new digest
+    cache.rememberTag('a/b', 'latest', 'sha256:old', snapshot); // reader finishes with what it read
+    expect(cache.tag('a/b', 'latest')).toBeUndefined();
+  });
+
+  it('forgets a moved or deleted tag', () => {
+    const cache = new ManifestCache(1024 * 1024);
+    cache.rememberTag('a/b', 'latest', 'sha256:1', cache.snapshot);
+    cache.tagChanged('a/b', 'latest');
+    expect(cache.tag('a/b', 'latest')).toBeUndefined();
+  });
+
+  it('forgets a deleted manifest and every tag of its repository, not of others', () => {
+    const cache = new ManifestCache(1024 * 1024);
+    const s = cache.snapshot;
+    cache.rememberManifest('a/b', row('sha256:1'), s);
+    cache.rememberTag('a/b', 'v1', 'sha256:1', s);
+    cache.rememberTag('a/b', 'v2', 'sha256:2', s);
+    cache.rememberTag('a/bc', 'v1', 'sha256:1', s);
+    cache.manifestDeleted('a/b', 'sha256:1');
+    expect(cache.manifest('a/b', 'sha256:1')).toBeUndefined();
+    expect(cache.tag('a/b', 'v1')).toBeUndefined();
+    expect(cache.tag('a/b', 'v2')).toBeUndefined();
+    expect(cache.tag('a/bc', 'v1')).toBe('sha256:1');
+  });
+
+  it('stays within its byte budget and can be turned off', () => {
+    const cache = new ManifestCache(1000);
+    for (let i = 0; i < 50; i++) cache.rememberManifest('r', row(`sha256:${i}`), cache.snapshot);
+    let kept = 0;
+    for (let i = 0; i < 50; i++) if (cache.manifest('r', `sha256:${i}`)) kept++;
+    expect(kept).toBeGreaterThan(0);
+    expect(kept * 210).toBeLessThanOrEqual(1000);
+    const off = new ManifestCache(0);
+    off.rememberManifest('r', row('sha256:1'), off.snapshot);
+    expect(off.manifest('r', 'sha256:1')).toBeUndefined();
+  });
+});
