@@ -85,10 +85,15 @@ export class MetadataStore {
     return row === undefined ? undefined : Number(row.size);
   }
 
-  /** Records a stored blob (once) and links it into the repository, in one transaction. */
-  async linkBlob(repository: string, digest: string, size: number): Promise<void> {
+  /**
+   * Records a stored blob (once) and links it into the repository, in one transaction that also ends the
+   * upload session the blob came from, if any.
+   */
+  async linkBlob(repository: string, digest: string, size: number, completedUpload?: string): Promise<void> {
     const now = Date.now();
     await this.db.transaction().execute(async (trx) => {
+      if (completedUpload !== undefined)
+        await trx.deleteFrom('uploads').where('id', '=', completedUpload).execute();
       const repositoryId = await this.ensureRepository(trx, repository, now);
       await trx
         .insertInto('blobs')

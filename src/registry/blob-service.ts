@@ -39,12 +39,18 @@ export class BlobService {
    * The link is written only after the bytes are durable in place: a crash in between leaves an unlinked
    * blob that nobody can see, which garbage collection removes.
    */
-  async commit(repository: string, tempKey: string, digest: Digest, size: number): Promise<void> {
+  async commit(
+    repository: string,
+    tempKey: string,
+    digest: Digest,
+    size: number,
+    uploadId?: string,
+  ): Promise<void> {
     const key = blobKey(digest);
     const existing = await this.store.stat(key);
     if (existing?.size === size) await this.store.delete(tempKey);
     else await this.store.commit(tempKey, key);
-    await this.meta.linkBlob(repository, digest.value, size);
+    await this.meta.linkBlob(repository, digest.value, size, uploadId);
   }
 
   /**

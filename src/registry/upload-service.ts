@@ -50,7 +50,7 @@ export class UploadService {
 
   async start(repository: string): Promise<UploadRow> {
     const id = randomUUID();
-    await this.store.write(uploadKey(id), [], 0);
+    // The temporary object is created by the first write (or, for an empty blob, when the upload closes).
     await this.meta.createUpload(id, repository);
     this.hashes.set(id, { offset: 0, hash: createDigester('sha256') });
     const now = Date.now();
@@ -87,8 +87,7 @@ export class UploadService {
       // A failed or cut-off chunk may have left bytes past the offset: the blob is exactly the first `size`.
       const stored = await this.store.stat(uploadKey(session.id));
       if (stored?.size !== size) await this.store.write(uploadKey(session.id), [], size);
-      await this.blobs.commit(repository, uploadKey(session.id), digest, size);
-      await this.meta.deleteUpload(session.id);
+      await this.blobs.commit(repository, uploadKey(session.id), digest, size, session.id);
       this.hashes.delete(session.id);
       return size;
     });

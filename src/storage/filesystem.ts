@@ -10,6 +10,7 @@ const KEY_PATTERN = /^[a-zA-Z0-9._-]+(?:\/[a-zA-Z0-9._-]+)*\/?$/;
 /** A BlobStore on a local directory. */
 export class FilesystemBlobStore implements BlobStore {
   readonly root: string;
+  private readonly knownDirs = new Set<string>();
 
   constructor(root: string) {
     this.root = resolve(root);
@@ -49,7 +50,7 @@ export class FilesystemBlobStore implements BlobStore {
     offset: number,
   ): Promise<number> {
     const path = this.path(key);
-    await mkdir(dirname(path), { recursive: true });
+    await this.ensureDir(dirname(path));
     const handle = await open(path, constants.O_RDWR | constants.O_CREAT);
     let written = 0;
     try {
@@ -83,7 +84,7 @@ export class FilesystemBlobStore implements BlobStore {
     } finally {
       await handle.close();
     }
-    await mkdir(dirname(target), { recursive: true });
+    await this.ensureDir(dirname(target));
     await rename(source, target);
     // Make the rename itself durable.
     const dir = await open(dirname(target), 'r');
@@ -92,6 +93,13 @@ export class FilesystemBlobStore implements BlobStore {
     } finally {
       await dir.close();
     }
+  }
+
+  /** mkdir -p, remembered: directories are never removed by Berth, and a syscall per write adds up. */
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.knownDirs.has(dir)) return;
+    await mkdir(dir, { recursive: true });
+    if (this.knownDirs.size < 100_000) this.knownDirs.add(dir);
   }
 
   async delete(key: string): Promise<void> {
