@@ -1,304 +1,311 @@
 /**
- * `npm run bench`: starts Berth as a separate process (built JS, as users run it) on a temp data directory and
- * measures the workloads a registry lives on. `--quick` shrinks every workload so CI can keep this working.
- * Blob data is generated on the fly from a small pattern; nothing large is held in memory.
- * The side-by-side comparison with CNCF Distribution is issue #6; this prints Berth's own figures.
+ * `npm run bench`: Berth side by side with CNCF Distribution (Debian's docker-registry 2.8), each a separate
+ * process on loopback with a fresh data directory, measured one at a time with the same client code on the same
+ * OCI API workloads. `--quick` shrinks every workload so CI can keep this working in under a minute.
+ * Prints a table and writes bench/results.json.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { Agent, request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { spawnSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { availableParallelism, loadavg } from 'node:os';
+import { MiB } from './client.js';
+import { ensureTools, type Server, startBerth, startDistribution } from './servers.js';
+import { type Figures, makeFixtures, runSuite, type SuiteResult, sizesFor } from './workloads.js';
 
 const quick = process.argv.includes('--quick');
-const MiB = 1024 * 1024;
-const agent = new Agent({ keepAlive: true, maxSockets: 128 });
+const sizes = sizesFor(quick);
+const log = (line: string) => console.error(line);
 
-interface Response {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  bytes: number;
-  digest?: string;
+/** Servers still running, stopped on the way out whatever happens. */
+const running = new Set<Server>();
+let interrupted = false;
+async function stopAll(): Promise<void> {
+  await Promise.allSettled([...running].map((server) => server.stop()));
+  running.clear();
 }
-
-function call(
-  base: string,
-  method: string,
-  path: string,
-  body?: Readable | Buffer,
-  headers = {},
-): Promise<Response> {
-  return new Promise((resolve, reject) => {
-    const req = request(new URL(path, base), { method, agent, headers }, (res) => {
-      const hash = createHash('sha256');
-      let bytes = 0;
-      res.on('data', (chunk: Buffer) => {
-        bytes += chunk.length;
-        if (method === 'GET') hash.update(chunk);
-      });
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          bytes,
-          digest: `sha256:${hash.digest('hex')}`,
-        }),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    if (body instanceof Readable) body.pipe(req);
-    else req.end(body);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    interrupted = true;
+    log(`bench: ${signal}, stopping the registries`);
+    void stopAll().finally(() => process.exit(130));
   });
 }
 
-/** A deterministic stream of `size` bytes from a 1 MiB pattern, and its digest computed the same way. */
-function patternStream(size: number, seed: Buffer): Readable {
-  let sent = 0;
-  return new Readable({
-    read() {
-      if (sent >= size) return this.push(null);
-      const n = Math.min(seed.length, size - sent);
-      sent += n;
-      this.push(seed.subarray(0, n));
-    },
+function loud(lines: string[]): void {
+  const bar = '!'.repeat(100);
+  log(`\n${bar}\n${lines.map((l) => `!!! ${l}`).join('\n')}\n${bar}\n`);
+}
+
+/** `openssl speed -evp sha256 -bytes 16384 -seconds 1`: one core's SHA-256 rate in MB/s, for reference. */
+function opensslSha256(): number | undefined {
+  const run = spawnSync('openssl', ['speed', '-evp', 'sha256', '-bytes', '16384', '-seconds', '1'], {
+    encoding: 'utf8',
   });
+  const match = /^sha256\s+([\d.]+)k\s*$/m.exec(run.stdout ?? '');
+  return match ? (Number(match[1]) * 1000) / 1e6 : undefined;
 }
 
-function patternDigest(size: number, seed: Buffer): string {
-  const hash = createHash('sha256');
-  for (let sent = 0; sent < size; sent += seed.length)
-    hash.update(seed.subarray(0, Math.min(seed.length, size - sent)));
-  return `sha256:${hash.digest('hex')}`;
+async function cpuModel(): Promise<string> {
+  const info = await readFile('/proc/cpuinfo', 'utf8').catch(() => '');
+  return /^model name\s*:\s*(.+)$/m.exec(info)?.[1]?.trim() ?? 'unknown';
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-}
+type Measured = SuiteResult & { version: string };
 
-async function startServer(): Promise<{ url: string; child: ChildProcess; dataDir: string }> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'berth-bench-'));
-  const child = spawn(
-    process.execPath,
-    [
-      'dist/cli/main.js',
-      'serve',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-      '--data-dir',
-      dataDir,
-      '--log-level',
-      'info',
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BERTH_LOG_LEVEL: 'info' } },
-  );
-  const port = await new Promise<number>((resolve, reject) => {
-    let buffered = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      for (const line of buffered.split('\n')) {
-        if (line.includes('"berth listening"')) {
-          resolve(JSON.parse(line).port);
-          // Stop parsing (and buffering) request logs; just drain them.
-          child.stdout?.removeAllListeners('data');
-          child.stdout?.resume();
-          return;
-        }
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`berth exited with ${code}`)));
-  });
-  return { url: `http://127.0.0.1:${port}`, child, dataDir };
-}
-
-async function peakRssMiB(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return kb / 1024;
-}
-
-async function pushWhole(url: string, repo: string, size: number, seed: Buffer): Promise<string> {
-  const digest =
-    size <= seed.length
-      ? `sha256:${createHash('sha256').update(seed.subarray(0, size)).digest('hex')}`
-      : patternDigest(size, seed);
-  const res = await call(
-    url,
-    'POST',
-    `/v2/${repo}/blobs/uploads/?digest=${digest}`,
-    patternStream(size, seed),
-    {
-      'content-length': size,
-      'content-type': 'application/octet-stream',
-    },
-  );
-  if (res.status !== 201) throw new Error(`push ${size} bytes: ${res.status}`);
-  return digest;
-}
-
-async function pushChunked(
-  url: string,
-  repo: string,
-  size: number,
-  chunk: number,
-  seed: Buffer,
-): Promise<string> {
-  const digest = patternDigest(size, seed);
-  const start = await call(url, 'POST', `/v2/${repo}/blobs/uploads/`, Buffer.alloc(0));
-  let location = start.headers.location as string;
-  for (let offset = 0; offset < size; offset += chunk) {
-    const n = Math.min(chunk, size - offset);
-    // Chunks are multiples of the 1 MiB pattern, so each one starts the pattern afresh.
-    const res = await call(url, 'PATCH', location, patternStream(n, seed), {
-      'content-length': n,
-      'content-range': `${offset}-${offset + n - 1}`,
-    });
-    if (res.status !== 202) throw new Error(`PATCH: ${res.status}`);
-    location = res.headers.location as string;
-  }
-  const res = await call(url, 'PUT', `${location}?digest=${digest}`, Buffer.alloc(0));
-  if (res.status !== 201) throw new Error(`PUT: ${res.status}`);
-  return digest;
-}
-
-async function timed<T>(work: () => Promise<T>): Promise<{ seconds: number; value: T }> {
-  const t0 = process.hrtime.bigint();
-  const value = await work();
-  return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, value };
-}
-
-async function concurrently(
-  total: number,
-  workers: number,
-  task: (i: number) => Promise<void>,
-): Promise<number[]> {
-  const latencies: number[] = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: workers }, async () => {
-      while (next < total) {
-        const i = next++;
-        const t0 = process.hrtime.bigint();
-        await task(i);
-        latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      }
-    }),
-  );
-  return latencies.sort((a, b) => a - b);
-}
-
-async function main(): Promise<void> {
-  const { url, child, dataDir } = await startServer();
-  const results: Record<string, unknown> = { date: new Date().toISOString(), quick };
-  const rows: string[][] = [];
+async function measure(start: () => Promise<Server>, catalogQuery: string, wrk?: string): Promise<Measured> {
+  const server = await start();
+  running.add(server);
+  log(`bench: ${server.name} (${server.version}) at ${server.url}, pid ${server.pid}`);
   try {
-    const seed = randomBytes(MiB);
-    // Small blobs: distinct 64 KiB blobs, 16 concurrent clients.
-    const smallCount = quick ? 200 : 2000;
-    const small = await timed(() =>
-      concurrently(smallCount, 16, async (i) => {
-        const blob = Buffer.concat([
-          seed.subarray(0, 64 * 1024 - 8),
-          Buffer.from(i.toString().padStart(8, '0')),
-        ]);
-        const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
-        const res = await call(url, 'POST', `/v2/bench/small/blobs/uploads/?digest=${digest}`, blob);
-        if (res.status !== 201) throw new Error(`small push ${res.status}`);
-      }),
-    );
-    rows.push([
-      'push 64 KiB blobs, 16 clients',
-      `${(smallCount / small.seconds).toFixed(0)} blobs/s`,
-      `p50 ${percentile(small.value, 50).toFixed(1)} ms, p99 ${percentile(small.value, 99).toFixed(1)} ms`,
-    ]);
-
-    const largeSize = (quick ? 32 : 256) * MiB;
-    const mono = await timed(() => pushWhole(url, 'bench/large', largeSize, seed));
-    rows.push([
-      `push ${largeSize / MiB} MiB monolithic`,
-      `${(largeSize / MiB / mono.seconds).toFixed(0)} MiB/s`,
-      '',
-    ]);
-    const chunkSeed = randomBytes(MiB);
-    const chunked = await timed(() => pushChunked(url, 'bench/large', largeSize, 16 * MiB, chunkSeed));
-    rows.push([
-      `push ${largeSize / MiB} MiB in 16 MiB PATCHes`,
-      `${(largeSize / MiB / chunked.seconds).toFixed(0)} MiB/s`,
-      '',
-    ]);
-
-    const pulls = await timed(() =>
-      Promise.all(
-        Array.from({ length: 4 }, async () => {
-          const res = await call(url, 'GET', `/v2/bench/large/blobs/${mono.value}`);
-          if (res.digest !== mono.value) throw new Error('pulled bytes do not match the digest');
-        }),
-      ),
-    );
-    rows.push([
-      'pull large blob, 4 concurrent',
-      `${((4 * largeSize) / MiB / pulls.seconds).toFixed(0)} MiB/s`,
-      'digests verified',
-    ]);
-
-    // A manifest to GET by tag.
-    const config = Buffer.from('{"architecture":"amd64","os":"linux"}');
-    const configDigest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
-    await call(url, 'POST', `/v2/bench/app/blobs/uploads/?digest=${configDigest}`, config);
-    await call(
-      url,
-      'POST',
-      `/v2/bench/app/blobs/uploads/?mount=${mono.value}&from=bench/large`,
-      Buffer.alloc(0),
-    );
-    const manifest = Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        config: {
-          mediaType: 'application/vnd.oci.image.config.v1+json',
-          digest: configDigest,
-          size: config.length,
-        },
-        layers: [
-          { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: mono.value, size: largeSize },
-        ],
-      }),
-    );
-    const put = await call(url, 'PUT', '/v2/bench/app/manifests/latest', manifest, {
-      'content-type': 'application/vnd.oci.image.manifest.v1+json',
+    const result = await runSuite({
+      server,
+      sizes,
+      fixtures,
+      catalogQuery,
+      log,
+      interrupted: () => interrupted,
+      ...(wrk && { wrk }),
     });
-    if (put.status !== 201) throw new Error(`manifest PUT ${put.status}`);
-    const getCount = quick ? 2000 : 20000;
-    const gets = await timed(() =>
-      concurrently(getCount, 64, async () => {
-        const res = await call(url, 'GET', '/v2/bench/app/manifests/latest', undefined, {
-          accept: 'application/vnd.oci.image.manifest.v1+json',
-        });
-        if (res.status !== 200) throw new Error(`manifest GET ${res.status}`);
-      }),
-    );
-    rows.push([
-      'manifest GET by tag, 64 connections',
-      `${(getCount / gets.seconds).toFixed(0)} req/s`,
-      `p50 ${percentile(gets.value, 50).toFixed(1)} ms, p99 ${percentile(gets.value, 99).toFixed(1)} ms`,
-    ]);
-    rows.push(['server peak RSS', `${(await peakRssMiB(child.pid as number)).toFixed(0)} MiB`, '']);
+    if (Object.keys(result.errors).length > 0) log(`${server.name}'s last output:\n${server.output()}`);
+    return { ...result, version: server.version };
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
-    await rm(dataDir, { recursive: true, force: true });
-    agent.destroy();
+    await server.stop();
+    running.delete(server);
+    // Let the page cache write back this run's data so the next registry starts on a quiet disk.
+    spawnSync('sync');
   }
-  const width = Math.max(...rows.map((r) => (r[0] as string).length));
-  for (const [name, value, extra] of rows)
-    console.log(`${(name as string).padEnd(width)}  ${(value as string).padStart(14)}  ${extra}`);
-  results.rows = rows;
-  await writeFile('bench/results.json', `${JSON.stringify(results, null, 2)}\n`);
 }
 
-await main();
+interface Row {
+  label: string;
+  unit: string;
+  better: 'higher' | 'lower';
+  value: (f: Figures) => number | undefined;
+  /** Extra text after the value, e.g. how many requests a listing took. */
+  note?: (f: Figures) => string;
+  digits: number;
+}
+
+const num = (key: string) => (f: Figures) => (typeof f[key] === 'number' ? (f[key] as number) : undefined);
+const requests = (key: string) => (f: Figures) =>
+  typeof f[key] === 'number' ? ` (${f[key]} req${f[key] === 1 ? '' : 's'})` : '';
+
+const tools = ensureTools();
+if (tools.problems.length > 0) {
+  loud([
+    ...tools.problems.flatMap((p) => p.split('\n')),
+    tools.distribution
+      ? 'wrk is missing: the manifest GET storm uses the node client instead.'
+      : 'CNCF Distribution is unavailable: BENCHMARKING BERTH ALONE, there is nothing to compare with.',
+  ]);
+}
+const large = `${sizes.largeBytes / MiB} MiB`;
+const rows: Row[] = [
+  {
+    label: `push ${sizes.smallCount} × 64 KiB blobs, ${sizes.smallClients} clients`,
+    unit: 'blobs/s',
+    better: 'higher',
+    value: num('smallBlobsPerSecond'),
+    digits: 0,
+  },
+  { label: '  latency p50 (POST + PUT)', unit: 'ms', better: 'lower', value: num('smallP50Ms'), digits: 1 },
+  { label: '  latency p99 (POST + PUT)', unit: 'ms', better: 'lower', value: num('smallP99Ms'), digits: 1 },
+  {
+    label: `push ${large}, monolithic (POST + PUT)`,
+    unit: 'MB/s',
+    better: 'higher',
+    value: num('monolithicMBps'),
+    digits: 0,
+  },
+  {
+    label: `push ${large}, ${sizes.chunkBytes / MiB} MiB PATCHes + PUT`,
+    unit: 'MB/s',
+    better: 'higher',
+    value: num('chunkedMBps'),
+    digits: 0,
+  },
+  {
+    label: `pull ${large}, ${sizes.pulls} concurrent GETs`,
+    unit: 'MB/s',
+    better: 'higher',
+    value: num('pullMBps'),
+    digits: 0,
+  },
+  {
+    label: tools.wrk
+      ? `manifest GET by tag, wrk -t1 -c${sizes.getConnections} -d${sizes.getSeconds}s`
+      : `manifest GET by tag, node client, ${sizes.getConnections} conns, ${sizes.getSeconds} s`,
+    unit: 'req/s',
+    better: 'higher',
+    value: num('manifestRps'),
+    digits: 0,
+  },
+  { label: '  latency p50', unit: 'ms', better: 'lower', value: num('manifestP50Ms'), digits: 2 },
+  { label: '  latency p99', unit: 'ms', better: 'lower', value: num('manifestP99Ms'), digits: 2 },
+  {
+    label: `manifest PUT under ${sizes.tags} tags, ${sizes.putConcurrency} clients`,
+    unit: 'PUT/s',
+    better: 'higher',
+    value: num('tagPutsPerSecond'),
+    digits: 0,
+  },
+  {
+    label: `tag list, ${sizes.tags} tags, whole (median of ${sizes.listRuns})`,
+    unit: 'ms',
+    better: 'lower',
+    value: num('tagListMs'),
+    note: requests('tagListRequests'),
+    digits: 1,
+  },
+  {
+    label: `tag list, walk by n=${sizes.pageSize} (median of ${sizes.listRuns})`,
+    unit: 'ms',
+    better: 'lower',
+    value: num('tagWalkMs'),
+    note: requests('tagWalkRequests'),
+    digits: 1,
+  },
+  {
+    label: `fill ${sizes.repositories} repos (2 mounts + manifest PUT)`,
+    unit: 'repos/s',
+    better: 'higher',
+    value: num('repositoriesPerSecond'),
+    digits: 0,
+  },
+  {
+    label: `catalog, ${sizes.repositories}+ repos (median of ${sizes.listRuns})`,
+    unit: 'ms',
+    better: 'lower',
+    value: num('catalogMs'),
+    note: requests('catalogRequests'),
+    digits: 1,
+  },
+  {
+    label: 'peak RSS after the above (VmHWM)',
+    unit: 'MiB',
+    better: 'lower',
+    value: num('hwmAfterWorkloadsMiB'),
+    digits: 0,
+  },
+  {
+    label: `${sizes.finalUploads} × ${sizes.finalBytes / MiB} MiB concurrent uploads`,
+    unit: 'MB/s',
+    better: 'higher',
+    value: num('finalMBps'),
+    digits: 0,
+  },
+  {
+    label: '  peak RSS during (VmRSS every 100 ms)',
+    unit: 'MiB',
+    better: 'lower',
+    value: num('finalPeakRssMiB'),
+    digits: 0,
+  },
+  { label: '  VmHWM at the end', unit: 'MiB', better: 'lower', value: num('finalHwmMiB'), digits: 0 },
+];
+
+function cell(row: Row, result: SuiteResult | undefined): string {
+  if (!result) return '—';
+  const value = row.value(result.figures);
+  if (value === undefined) return 'FAILED';
+  return `${value.toFixed(row.digits)} ${row.unit}${row.note?.(result.figures) ?? ''}`;
+}
+
+function ratio(row: Row, berth: SuiteResult | undefined, distribution: SuiteResult | undefined): string {
+  const b = berth && row.value(berth.figures);
+  const d = distribution && row.value(distribution.figures);
+  if (b === undefined || d === undefined || d === 0) return '—';
+  return `${(b / d).toFixed(2)}× (${row.better} is better)`;
+}
+
+function table(berth: SuiteResult | undefined, distribution: SuiteResult | undefined): string {
+  const lines = [
+    ['workload', 'Berth', 'Distribution', 'Berth/Distribution'],
+    ...rows.map((row) => [
+      row.label,
+      cell(row, berth),
+      cell(row, distribution),
+      ratio(row, berth, distribution),
+    ]),
+  ];
+  const widths = [0, 1, 2, 3].map((i) => Math.max(...lines.map((l) => (l[i] as string).length)));
+  const format = (l: string[]) =>
+    l
+      .map((c, i) => (i === 0 || i === 3 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number)))
+      .join('  ')
+      .trimEnd();
+  const rule = widths.map((w) => '-'.repeat(w)).join('  ');
+  return [format(lines[0] as string[]), rule, ...lines.slice(1).map(format)].join('\n');
+}
+
+const sha256MBps = opensslSha256();
+const machine = {
+  nproc: availableParallelism(),
+  kernel: spawnSync('uname', ['-r'], { encoding: 'utf8' }).stdout.trim(),
+  node: process.version,
+  cpu: await cpuModel(),
+  loadAverageAtStart: loadavg().map((l) => Number(l.toFixed(2))),
+  opensslSha256MBps: sha256MBps,
+};
+log(`bench: ${quick ? 'quick' : 'full'} run on ${machine.nproc} cores, load ${machine.loadAverageAtStart}`);
+log('bench: generating blob patterns and digests…');
+const fixtures = makeFixtures(sizes);
+
+let berth: Measured | undefined;
+let distribution: Measured | undefined;
+let fatal: string | undefined;
+try {
+  berth = await measure(startBerth, '', tools.wrk);
+  const binary = tools.distribution;
+  if (binary && !interrupted)
+    distribution = await measure(() => startDistribution(binary), '?n=10000', tools.wrk);
+} catch (error) {
+  fatal = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  loud(['the benchmark stopped:', ...fatal.split('\n')]);
+} finally {
+  await stopAll();
+}
+
+console.log(
+  `\nBerth vs CNCF Distribution — ${quick ? 'quick' : 'full'} run, ${machine.nproc} cores (${machine.cpu}), ` +
+    `Linux ${machine.kernel}, Node ${machine.node}`,
+);
+console.log(
+  sha256MBps === undefined
+    ? 'openssl speed -evp sha256: no figure'
+    : `openssl speed -evp sha256 -bytes 16384 (one core): ${sha256MBps.toFixed(0)} MB/s`,
+);
+console.log(`Berth ${berth?.version ?? '?'}; Distribution: ${distribution?.version ?? 'not run'}`);
+console.log(`MB = 10^6 bytes; ratios are Berth's figure divided by Distribution's.\n`);
+console.log(table(berth, distribution));
+const failures = [
+  ...Object.entries(berth?.errors ?? {}).map(([w, e]) => `Berth / ${w}: ${e}`),
+  ...Object.entries(distribution?.errors ?? {}).map(([w, e]) => `Distribution / ${w}: ${e}`),
+];
+if (failures.length > 0) console.log(`\nFailures:\n${failures.join('\n\n')}`);
+if (!tools.distribution) console.log('\nDistribution was not benchmarked: see the message above.');
+
+await writeFile(
+  'bench/results.json',
+  `${JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      quick,
+      machine,
+      sizes,
+      tools: { distribution: tools.distribution ?? null, wrk: tools.wrk ?? null, problems: tools.problems },
+      berth: berth ?? null,
+      distribution: distribution ?? null,
+      table: rows.map((row) => ({
+        workload: row.label,
+        unit: row.unit,
+        better: row.better,
+        berth: berth ? (row.value(berth.figures) ?? null) : null,
+        distribution: distribution ? (row.value(distribution.figures) ?? null) : null,
+      })),
+      fatal: fatal ?? null,
+    },
+    null,
+    2,
+  )}\n`,
+);
+if (fatal || failures.length > 0) process.exitCode = 1;

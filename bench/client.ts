@@ -1,0 +1,236 @@
+/**
+ * The benchmark's HTTP client and data helpers, shared by every workload and every registry so both servers see
+ * exactly the same requests: node:http with a keep-alive agent, bodies streamed from a 1 MiB pattern, response
+ * bodies hashed or counted as they arrive and kept only when small.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { Agent, type IncomingHttpHeaders, type OutgoingHttpHeaders, request } from 'node:http';
+import { Readable } from 'node:stream';
+
+export const KiB = 1024;
+export const MiB = 1024 * 1024;
+/** Throughputs are reported in MB/s (10^6 bytes per second), the unit `openssl speed` uses. */
+export const MB = 1_000_000;
+
+/** Response bodies up to this size are kept (error documents, JSON listings); larger ones are only counted. */
+const KEEP_BODY_BYTES = 1 * MiB;
+
+export interface Reply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  bytes: number;
+  /** The body, when it is at most KEEP_BODY_BYTES. */
+  body?: Buffer;
+  /** `sha256:<hex>` of the body, when `hash` was asked for. */
+  digest?: string;
+}
+
+export interface CallOptions {
+  headers?: OutgoingHttpHeaders;
+  body?: Buffer | (() => Readable);
+  /** Hash the response body as it arrives. */
+  hash?: boolean;
+}
+
+/** An unexpected response, with everything needed to reproduce it. */
+export class UnexpectedResponse extends Error {
+  constructor(
+    readonly what: string,
+    readonly request: {
+      method: string;
+      url: string;
+      headers: OutgoingHttpHeaders;
+      bodyBytes: number | string;
+    },
+    readonly reply: Reply,
+  ) {
+    const body = reply.body ? reply.body.toString('utf8', 0, Math.min(reply.body.length, 2000)) : '';
+    super(
+      [
+        `${what}: unexpected HTTP ${reply.status}`,
+        `  request:  ${request.method} ${request.url}`,
+        `            headers ${JSON.stringify(request.headers)}, body ${request.bodyBytes}`,
+        `  response: ${reply.status} headers ${JSON.stringify(reply.headers)}`,
+        `            body ${JSON.stringify(body)}`,
+      ].join('\n'),
+    );
+    this.name = 'UnexpectedResponse';
+  }
+}
+
+/** One registry's client: a base URL and its own keep-alive agent. */
+export class Client {
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 64 });
+
+  constructor(readonly base: string) {}
+
+  url(path: string): URL {
+    return new URL(path, this.base);
+  }
+
+  async call(method: string, path: string, options: CallOptions = {}): Promise<Reply> {
+    const target = this.url(path);
+    const headers = options.headers ?? {};
+    return new Promise<Reply>((resolve, reject) => {
+      const req = request(target, { method, agent: this.agent, headers }, (res) => {
+        const hash = options.hash ? createHash('sha256') : undefined;
+        const kept: Buffer[] = [];
+        let bytes = 0;
+        res.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+          hash?.update(chunk);
+          if (bytes <= KEEP_BODY_BYTES) kept.push(chunk);
+        });
+        res.on('end', () => {
+          const reply: Reply = { status: res.statusCode ?? 0, headers: res.headers, bytes };
+          if (bytes <= KEEP_BODY_BYTES) reply.body = Buffer.concat(kept);
+          if (hash) reply.digest = `sha256:${hash.digest('hex')}`;
+          resolve(reply);
+        });
+        res.on('error', reject);
+      });
+      req.on('error', (error) => reject(new Error(`${method} ${target.href}: ${error.message}`)));
+      const body = options.body;
+      if (body === undefined || Buffer.isBuffer(body)) req.end(body);
+      else {
+        const stream = body();
+        stream.on('error', (error) => req.destroy(error));
+        stream.pipe(req);
+      }
+    });
+  }
+
+  /** `call`, then fail with the whole exchange unless the status is one of `expected`. */
+  async expect(
+    what: string,
+    expected: number | number[],
+    method: string,
+    path: string,
+    options: CallOptions = {},
+  ): Promise<Reply> {
+    const reply = await this.call(method, path, options);
+    const ok = Array.isArray(expected) ? expected.includes(reply.status) : reply.status === expected;
+    if (!ok) {
+      const body = options.body;
+      const bodyBytes =
+        body === undefined
+          ? 0
+          : Buffer.isBuffer(body)
+            ? body.length
+            : `${options.headers?.['content-length'] ?? '?'} (streamed)`;
+      throw new UnexpectedResponse(
+        what,
+        { method, url: this.url(path).href, headers: options.headers ?? {}, bodyBytes },
+        reply,
+      );
+    }
+    return reply;
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+/** The Location header of a reply, resolved against the registry's base URL. */
+export function locationOf(client: Client, reply: Reply, what: string): URL {
+  const location = reply.headers.location;
+  if (typeof location !== 'string' || location === '') throw new Error(`${what}: no Location header`);
+  return client.url(location);
+}
+
+/** `path?query` of a URL, for Client.call. */
+export function pathOf(url: URL): string {
+  return `${url.pathname}${url.search}`;
+}
+
+/** The target of an RFC 5988 `Link: <…>; rel="next"` header, if any. */
+export function nextLink(reply: Reply): string | undefined {
+  const link = reply.headers.link;
+  if (typeof link !== 'string') return undefined;
+  return /<([^>]+)>\s*;\s*rel="?next"?/.exec(link)?.[1];
+}
+
+/** A fresh random 1 MiB pattern. */
+export function newPattern(): Buffer {
+  return randomBytes(MiB);
+}
+
+/** A stream of `size` bytes: the pattern repeated (the pattern's own buffers, never copied). */
+export function patternStream(size: number, pattern: Buffer): Readable {
+  let sent = 0;
+  return new Readable({
+    read() {
+      if (sent >= size) {
+        this.push(null);
+        return;
+      }
+      const n = Math.min(pattern.length, size - sent);
+      sent += n;
+      this.push(pattern.subarray(0, n));
+    },
+  });
+}
+
+/** The digest of `patternStream(size, pattern)`, computed the same way, a pattern at a time. */
+export function patternDigest(size: number, pattern: Buffer): string {
+  const hash = createHash('sha256');
+  for (let sent = 0; sent < size; sent += pattern.length) {
+    hash.update(pattern.subarray(0, Math.min(pattern.length, size - sent)));
+  }
+  return `sha256:${hash.digest('hex')}`;
+}
+
+export function bufferDigest(data: Buffer): string {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+}
+
+export function median(values: number[]): number {
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
+}
+
+export function now(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+/** Runs `work` and returns how long it took, in milliseconds. */
+export async function timed<T>(work: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const t0 = now();
+  const value = await work();
+  return { ms: now() - t0, value };
+}
+
+/** Runs `task(0..total-1)` on `workers` concurrent loops; returns each task's latency in ms, sorted. */
+export async function concurrently(
+  total: number,
+  workers: number,
+  task: (i: number) => Promise<void>,
+): Promise<number[]> {
+  const latencies: number[] = [];
+  let next = 0;
+  let failed = false;
+  await Promise.all(
+    Array.from({ length: Math.min(workers, total) }, async () => {
+      while (next < total && !failed) {
+        const i = next++;
+        const t0 = now();
+        try {
+          await task(i);
+        } catch (error) {
+          failed = true;
+          throw error;
+        }
+        latencies.push(now() - t0);
+      }
+    }),
+  );
+  return latencies.sort((a, b) => a - b);
+}
