@@ -1,7 +1,9 @@
 import { RegistryError } from '../registry/index.js';
 
-export const DEFAULT_PAGE = 1000;
+/** The most entries one response holds; more are reached through the Link header. */
 export const MAX_PAGE = 10000;
+/** Without `n` a client expects the whole list (Distribution sends every tag), so give as much as one page may. */
+export const DEFAULT_PAGE = MAX_PAGE;
 
 export interface Page {
   limit: number;

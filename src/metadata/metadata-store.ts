@@ -272,11 +272,14 @@ export class MetadataStore {
 
   /** Tags in lexical (byte) order after `last`, at most `limit`; undefined when the repository is unknown. */
   async listTags(repository: string, limit: number, last?: string): Promise<string[] | undefined> {
-    const id = await this.repositoryId(repository);
-    if (id === undefined) return undefined;
-    let query = this.db.selectFrom('tags').select('name').where('repository_id', '=', id);
-    if (last !== undefined) query = query.where('name', '>', last);
-    const rows = await query.orderBy('name').limit(limit).execute();
+    let query = this.db
+      .selectFrom('tags as t')
+      .innerJoin('repositories as r', 'r.id', 't.repository_id')
+      .select('t.name')
+      .where('r.name', '=', repository);
+    if (last !== undefined) query = query.where('t.name', '>', last);
+    const rows = await query.orderBy('t.name').limit(limit).execute();
+    if (rows.length === 0 && (await this.repositoryId(repository)) === undefined) return undefined;
     return rows.map((row) => row.name);
   }
 

@@ -4,7 +4,7 @@ import { RegistryError } from '../../src/registry/errors.js';
 
 describe('parsePage', () => {
   it('has the documented bounds', () => {
-    expect(DEFAULT_PAGE).toBe(1000);
+    expect(DEFAULT_PAGE).toBe(10000);
     expect(MAX_PAGE).toBe(10000);
   });
 
