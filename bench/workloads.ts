@@ -385,6 +385,13 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
       const path = '/v2/bench/app/manifests/latest';
       const headers = { Accept: OCI_MANIFEST };
       if (options.wrk) {
+        // A short unmeasured run first, for both registries alike: the figures are steady-state ones, not
+        // those of a cold JIT (Berth) or of cold caches (either).
+        await runWrk(options.wrk, `${server.url}${path}`, {
+          connections: sizes.getConnections,
+          seconds: 2,
+          headers,
+        });
         const result = await runWrk(options.wrk, `${server.url}${path}`, {
           connections: sizes.getConnections,
           seconds: sizes.getSeconds,

@@ -14,11 +14,17 @@ export class ManifestCache {
   private epoch = 0;
   private readonly manifests: LRUCache<string, ManifestRow> | undefined;
   private readonly tags: LRUCache<string, string> | undefined;
+  /** Whole sorted tag lists of repositories, for tags/list pages without a query. */
+  private readonly tagLists: LRUCache<string, string[]> | undefined;
 
   constructor(maxBytes: number) {
     if (maxBytes <= 0) return;
     this.manifests = new LRUCache({ maxSize: maxBytes, sizeCalculation: (row) => row.size + 200 });
     this.tags = new LRUCache({ max: 100_000 });
+    this.tagLists = new LRUCache({
+      maxSize: Math.max(1, Math.floor(maxBytes / 4)),
+      sizeCalculation: (list) => list.length * 64 + 64,
+    });
   }
 
   /** The epoch to pass back to a later `remember*` call. */
@@ -34,6 +40,14 @@ export class ManifestCache {
     return this.tags?.get(`${repository}:${tag}`);
   }
 
+  tagList(repository: string): string[] | undefined {
+    return this.tagLists?.get(repository);
+  }
+
+  rememberTagList(repository: string, tags: string[], snapshot: number): void {
+    if (snapshot === this.epoch) this.tagLists?.set(repository, tags);
+  }
+
   rememberManifest(repository: string, row: ManifestRow, snapshot: number): void {
     if (snapshot === this.epoch) this.manifests?.set(`${repository}@${row.digest}`, row);
   }
@@ -46,12 +60,14 @@ export class ManifestCache {
   tagChanged(repository: string, tag: string): void {
     this.epoch++;
     this.tags?.delete(`${repository}:${tag}`);
+    this.tagLists?.delete(repository);
   }
 
   /** After a manifest was deleted: it and every tag of the repository (its tags went with it). */
   manifestDeleted(repository: string, digest: string): void {
     this.epoch++;
     this.manifests?.delete(`${repository}@${digest}`);
+    this.tagLists?.delete(repository);
     const prefix = `${repository}:`;
     for (const key of this.tags?.keys() ?? []) if (key.startsWith(prefix)) this.tags?.delete(key);
   }

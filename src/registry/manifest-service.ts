@@ -190,10 +190,22 @@ export class ManifestService {
     if (!deleted) throw await this.unknown(repository, reference);
   }
 
+  /** Tags in lexical order after `last`; served from the cached whole list when the repository is not huge. */
   async tags(repository: string, limit: number, last?: string): Promise<string[]> {
-    const tags = await this.meta.listTags(repository, limit, last);
-    if (tags === undefined) throw new RegistryError('NAME_UNKNOWN', { detail: { name: repository } });
-    return tags;
+    let all = this.cache.tagList(repository);
+    if (!all) {
+      const snapshot = this.cache.snapshot;
+      const listed = await this.meta.listTags(repository, CACHED_TAG_LIST_MAX + 1);
+      if (listed === undefined) throw new RegistryError('NAME_UNKNOWN', { detail: { name: repository } });
+      if (listed.length > CACHED_TAG_LIST_MAX) {
+        const page = await this.meta.listTags(repository, limit, last);
+        return page ?? [];
+      }
+      this.cache.rememberTagList(repository, listed, snapshot);
+      all = listed;
+    }
+    const start = last === undefined ? 0 : firstAfter(all, last);
+    return all.slice(start, start + limit);
   }
 
   /** distribution-spec v1.1 "Listing Referrers": an image index of the manifests whose subject is `digest`. */
@@ -220,6 +232,21 @@ export class ManifestService {
       detail: tryParseDigest(reference) ? { digest: reference } : { tag: reference },
     });
   }
+}
+
+/** Repositories with more tags than this are paged by the database instead of from a cached list. */
+const CACHED_TAG_LIST_MAX = 50_000;
+
+/** Index of the first entry greater than `last` in a sorted list (binary search). */
+function firstAfter(sorted: string[], last: string): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if ((sorted[mid] as string) <= last) low = mid + 1;
+    else high = mid;
+  }
+  return low;
 }
 
 function sizeMismatch(descriptor: Descriptor, actual: number): RegistryError {

@@ -97,6 +97,17 @@ describe('GET /v2/<name>/tags/list', () => {
     expect(res.headers.get('link')).toBeNull();
   });
 
+  it('reflects a tag added after the list was read (no stale cached list)', async () => {
+    const extra = uniqueRepo('tags-fresh');
+    const image = await client.pushRandomImage(extra, 'one');
+    expect((await list(`/v2/${extra}/tags/list`)).body.tags).toEqual(['one']);
+    await client.putManifest(extra, 'two', image.manifest, image.mediaType);
+    expect((await list(`/v2/${extra}/tags/list`)).body.tags).toEqual(['one', 'two']);
+    expect((await list(`/v2/${extra}/tags/list?last=one`)).body.tags).toEqual(['two']);
+    expect((await client.delete(`/v2/${extra}/manifests/${image.digest}`)).status).toBe(202);
+    expect((await list(`/v2/${extra}/tags/list`)).body.tags).toEqual([]);
+  });
+
   it('reflects tag deletion', async () => {
     const other = uniqueRepo('tags');
     const image = await client.pushRandomImage(other, 'one');

@@ -51,6 +51,26 @@ describe('ManifestCache', () => {
     expect(cache.tag('a/bc', 'v1')).toBe('sha256:1');
   });
 
+  it('keeps a whole tag list until a tag of that repository changes or a manifest is deleted', () => {
+    const cache = new ManifestCache(1024 * 1024);
+    cache.rememberTagList('a/b', ['v1', 'v2'], cache.snapshot);
+    cache.rememberTagList('a/c', ['x'], cache.snapshot);
+    expect(cache.tagList('a/b')).toEqual(['v1', 'v2']);
+    cache.tagChanged('a/b', 'v3');
+    expect(cache.tagList('a/b')).toBeUndefined();
+    expect(cache.tagList('a/c')).toEqual(['x']);
+    cache.manifestDeleted('a/c', 'sha256:1');
+    expect(cache.tagList('a/c')).toBeUndefined();
+  });
+
+  it('does not cache a tag list read that raced a tag write', () => {
+    const cache = new ManifestCache(1024 * 1024);
+    const snapshot = cache.snapshot;
+    cache.tagChanged('a/b', 'new');
+    cache.rememberTagList('a/b', ['old'], snapshot);
+    expect(cache.tagList('a/b')).toBeUndefined();
+  });
+
   it('stays within its byte budget and can be turned off', () => {
     const cache = new ManifestCache(1000);
     for (let i = 0; i < 50; i++) cache.rememberManifest('r', row(`sha256:${i}`), cache.snapshot);
