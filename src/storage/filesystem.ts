@@ -41,8 +41,7 @@ export class FilesystemBlobStore implements BlobStore {
     const path = this.path(key);
     // Open first so a missing file fails here, not later mid-response.
     const handle = await open(path, 'r');
-    // 1 MiB reads: fewer, larger socket writes (4 concurrent 256 MiB pulls ~1.2 → ~1.4 GB/s to curl).
-    return handle.createReadStream({ start: range?.start, end: range?.end, highWaterMark: 1024 * 1024 });
+    return handle.createReadStream({ start: range?.start, end: range?.end, highWaterMark: 256 * 1024 });
   }
 
   async write(
