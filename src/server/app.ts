@@ -26,15 +26,15 @@ export async function createBerth(config: Config): Promise<Berth> {
   const store = new FilesystemBlobStore(config.storage.root);
   await store.ping();
   const meta = new MetadataStore(await openDatabase(config.metadata.url));
-  let bytesIn = (_bytes: number) => {};
+  // The gauge reads the registry only when scraped, so the metrics can exist first.
+  const metrics = new Metrics(() => registry.uploads.inFlight);
+  const bytesIn = (bytes: number) => metrics.bytesIn.inc(bytes);
   const registry = new Registry(store, meta, {
     maxManifestBytes: config.manifests.maxBytes,
     manifestCacheBytes: config.manifests.cacheBytes,
     uploadTtlMs: config.uploads.ttlSeconds * 1000,
-    onBytesIn: (bytes) => bytesIn(bytes),
+    onBytesIn: bytesIn,
   });
-  const metrics = new Metrics(() => registry.uploads.inFlight);
-  bytesIn = (bytes) => metrics.bytesIn.inc(bytes);
 
   const tls = config.http.tlsCert
     ? { https: { cert: readFileSync(config.http.tlsCert), key: readFileSync(config.http.tlsKey) } }
