@@ -13,6 +13,7 @@ import {
   patchChunk,
   randomBytes,
   send,
+  settled,
   sha256,
   startSession,
   uniqueRepo,
@@ -32,10 +33,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await berth?.close();
 });
-
-async function settled(): Promise<void> {
-  await waitFor('no upload request in flight', () => berth.berth.registry.uploads.inFlight === 0);
-}
 
 /** HEAD is 404 and no file exists at the digest's content address. */
 async function expectNotStored(repo: string, ...digests: string[]): Promise<void> {
@@ -123,7 +120,7 @@ describe('size lies', () => {
     });
     upload.abort();
     await expect(upload.reply).rejects.toThrow();
-    await settled();
+    await settled(berth);
     await waitFor(
       'the temp file to be removed',
       async () => (await filesUnder(join(berth.dataDir, 'uploads'))).length === 0,
@@ -150,7 +147,7 @@ describe('size lies', () => {
     );
     lie.abort();
     await expect(lie.reply).rejects.toThrow();
-    await settled();
+    await settled(berth);
     expect(await uploadOffset(location)).toBe(`0-${chunk1.length - 1}`);
     await expectNotStored(repo, sha256(blob));
 
@@ -215,7 +212,7 @@ describe('size lies', () => {
     await waitFor('the bytes sent to be on disk', async () => (await uploadFileSize(berth.dataDir, id)) > 0);
     lie.abort();
     await expect(lie.reply).rejects.toThrow();
-    await settled();
+    await settled(berth);
     expect(await uploadOffset(location)).toBe('0-0');
     // Closing the session now can only describe the empty blob: the partial bytes do not count.
     const put = await send(berth.url, 'PUT', withDigest(location, sha256(chunk)));

@@ -13,6 +13,7 @@ import {
   pushBlob,
   randomBytes,
   send,
+  settled,
   sha256,
   startSession,
   uniqueRepo,
@@ -37,11 +38,6 @@ afterEach(async () => {
 async function uploadedBytes(): Promise<number> {
   const files = await filesUnder(join(berth.dataDir, 'uploads'));
   return files.reduce((sum, file) => sum + file.size, 0);
-}
-
-/** Waits until the server has finished with every upload request, aborted ones included. */
-async function settled(): Promise<void> {
-  await waitFor('no upload request in flight', () => berth.berth.registry.uploads.inFlight === 0);
 }
 
 async function expectServing(): Promise<void> {
@@ -78,7 +74,7 @@ describe('client disconnect mid-upload', () => {
     upload.abort();
     await expect(upload.reply).rejects.toThrow();
 
-    await settled();
+    await settled(berth);
     // The aborted monolithic upload's session and temp file are discarded.
     await waitFor('the temp file to be removed', async () => (await uploadedBytes()) === 0);
     expect(await filesUnder(join(berth.dataDir, 'uploads'))).toEqual([]);
@@ -114,7 +110,7 @@ describe('client disconnect mid-upload', () => {
     );
     second.abort();
     await expect(second.reply).rejects.toThrow();
-    await settled();
+    await settled(berth);
     await expectServing();
 
     const status = await send(berth.url, 'GET', location);
@@ -152,7 +148,7 @@ describe('client disconnect mid-upload', () => {
     );
     put.abort();
     await expect(put.reply).rejects.toThrow();
-    await settled();
+    await settled(berth);
 
     await expectBlobAbsent(repo, digest);
     const status = await send(berth.url, 'GET', location);
@@ -179,7 +175,7 @@ describe('client disconnect mid-upload', () => {
       await waitFor('part of the body on disk', async () => (await uploadedBytes()) > 0);
       upload.abort();
       await expect(upload.reply).rejects.toThrow();
-      await settled();
+      await settled(berth);
       await waitFor('the temp file to be removed', async () => (await uploadedBytes()) === 0);
     }
     expect(await filesUnder(join(berth.dataDir, 'uploads'))).toEqual([]);

@@ -4,6 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import http, { type Agent, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
+import type { TestBerth } from '../helpers/server.js';
 
 export { randomBytes };
 
@@ -243,4 +244,9 @@ export function buildImage(layerSize = 64 * 1024): {
     }),
   );
   return { config, layer, manifest, digest: sha256(manifest) };
+}
+
+/** Waits until the server has finished with every upload request, aborted ones included. */
+export async function settled(berth: TestBerth): Promise<void> {
+  await waitFor('no upload request in flight', () => berth.berth.registry.uploads.inFlight === 0);
 }
