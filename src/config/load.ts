@@ -98,7 +98,10 @@ function resolveDerived(config: Config): Config {
   return {
     ...config,
     storage: { ...config.storage, root: config.storage.root || config.dataDir },
-    metadata: { url: config.metadata.url || `sqlite:${join(config.dataDir, 'berth.db')}` },
+    metadata: {
+      ...config.metadata,
+      url: config.metadata.url || `sqlite:${join(config.dataDir, 'berth.db')}`,
+    },
   };
 }
 

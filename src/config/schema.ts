@@ -30,18 +30,43 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** Processes serving one port on this machine (node:cluster); 1 serves in this process. */
+    workers: positiveInt.default(1),
     storage: z
       .object({
-        driver: z.enum(['filesystem']).default('filesystem'),
+        driver: z.enum(['filesystem', 's3']).default('filesystem'),
         /** Filesystem root; defaults to dataDir. */
         root: z.string().default(''),
+        s3: z
+          .object({
+            /** For S3-compatible stores (MinIO, Ceph RGW, Swift s3api, R2); empty means AWS. */
+            endpoint: z.string().default(''),
+            region: z.string().min(1).default('us-east-1'),
+            bucket: z.string().default(''),
+            /** Key prefix inside the bucket, so several registries can share one. */
+            prefix: z.string().default(''),
+            /** Path-style addressing (http://host/bucket/key), which most non-AWS stores need. */
+            forcePathStyle: bool.default(false),
+            /** Empty: the standard AWS environment and credential chain. */
+            accessKeyId: z.string().default(''),
+            secretAccessKey: z.string().default(''),
+            /** Answer blob GETs with a 307 to a presigned URL, so the bytes bypass Berth. */
+            redirect: bool.default(false),
+            redirectExpirySeconds: positiveInt.default(600),
+            /** Create the bucket at start when it does not exist. */
+            createBucket: bool.default(true),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),
     metadata: z
       .object({
-        /** `sqlite:<path>`; defaults to sqlite:<dataDir>/berth.db. */
+        /** `sqlite:<path>` or `postgres://user@host/db`; defaults to sqlite:<dataDir>/berth.db. */
         url: z.string().default(''),
+        /** PostgreSQL connections per process. */
+        poolSize: positiveInt.default(10),
       })
       .strict()
       .prefault({}),
@@ -76,6 +101,14 @@ export const ConfigSchema = z
   .refine((c) => (c.http.tlsCert === '') === (c.http.tlsKey === ''), {
     message: 'set both http.tlsCert and http.tlsKey, or neither',
     path: ['http', 'tlsCert'],
+  })
+  .refine((c) => c.storage.driver !== 's3' || c.storage.s3.bucket !== '', {
+    message: 'the s3 driver needs a bucket',
+    path: ['storage', 's3', 'bucket'],
+  })
+  .refine((c) => (c.storage.s3.accessKeyId === '') === (c.storage.s3.secretAccessKey === ''), {
+    message: 'set both storage.s3.accessKeyId and storage.s3.secretAccessKey, or neither',
+    path: ['storage', 's3', 'accessKeyId'],
   });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -1,9 +1,29 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect } from 'kysely';
-import { StaticMigrationProvider } from './migrations.js';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import { type Dialect, StaticMigrationProvider } from './migrations.js';
 import type { Database } from './schema.js';
+
+/** An open metadata database and which engine it runs on. */
+export interface MetadataDatabase {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  /** On PostgreSQL: the connection string (the change feed opens its own connection) and the pool. */
+  postgres?: { url: string; pool: pg.Pool };
+}
+
+export interface OpenOptions {
+  /** PostgreSQL connections per process. */
+  poolSize?: number;
+  /** Apply pending migrations (the default). Cluster workers skip it: the primary already did. */
+  migrate?: boolean;
+}
+
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//.test(url);
+}
 
 /**
  * Kysely's SQLite driver prepares every query anew, and preparing costs more than running our small queries.
@@ -26,14 +46,7 @@ function withStatementCache(sqlite: SQLite.Database): SQLite.Database {
   });
 }
 
-/**
- * Opens the metadata database named by `url` and brings its schema up to date.
- * `sqlite:<path>` (or a bare path) is the embedded default; `postgres://…` is planned (issue #4).
- */
-export async function openDatabase(url: string): Promise<Kysely<Database>> {
-  if (/^postgres(ql)?:\/\//.test(url)) {
-    throw new Error('metadata: PostgreSQL is not available in this build yet; use sqlite:<path>');
-  }
+function openSqlite(url: string): Kysely<Database> {
   const path = resolve(url.replace(/^sqlite:/, ''));
   mkdirSync(dirname(path), { recursive: true });
   const sqlite = new SQLite(path);
@@ -43,14 +56,51 @@ export async function openDatabase(url: string): Promise<Kysely<Database>> {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+}
+
+/**
+ * int8 (bigint) columns hold sizes and millisecond times; they fit a double exactly up to 2^53 (8 PiB,
+ * year 287396), so read them as numbers rather than pg's default strings.
+ */
+const INT8_OID = 20;
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID && format !== 'binary'
+      ? (value: string) => Number(value)
+      : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
+};
+
+function postgresPool(url: string, max: number): pg.Pool {
+  return new pg.Pool({ connectionString: url, max, types });
+}
+
+/**
+ * Opens the metadata database named by `url` and brings its schema up to date: `sqlite:<path>` (or a bare
+ * path) is the embedded default, `postgres://…` a shared PostgreSQL. Migrations are safe when several nodes
+ * start at once: on PostgreSQL, Kysely's migrator holds an advisory lock while it migrates.
+ */
+export async function openDatabase(url: string, options: OpenOptions = {}): Promise<MetadataDatabase> {
+  const postgres = isPostgresUrl(url);
+  let opened: MetadataDatabase;
+  if (postgres) {
+    const pool = postgresPool(url, options.poolSize ?? 10);
+    opened = {
+      db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
+      dialect: 'postgres',
+      postgres: { url, pool },
+    };
+  } else {
+    opened = { db: openSqlite(url), dialect: 'sqlite' };
+  }
+  if (options.migrate === false) return opened;
   const { error } = await new Migrator({
-    db,
-    provider: new StaticMigrationProvider('sqlite'),
+    db: opened.db,
+    provider: new StaticMigrationProvider(opened.dialect),
   }).migrateToLatest();
   if (error) {
-    await db.destroy();
+    await opened.db.destroy();
     throw error;
   }
-  return db;
+  return opened;
 }

@@ -6,6 +6,8 @@ export type Dialect = 'sqlite' | 'postgres';
 function migrations(dialect: Dialect): Record<string, Migration> {
   const bytes = dialect === 'postgres' ? 'bytea' : 'blob';
   const id = dialect === 'postgres' ? 'bigserial' : 'integer';
+  // Names are listed in byte order (tags/list, _catalog): PostgreSQL must compare them bytewise too.
+  const name = dialect === 'postgres' ? sql`text collate "C"` : sql`text`;
   return {
     '0001_core': {
       async up(db: Kysely<unknown>) {
@@ -14,7 +16,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('id', sql.raw(id), (c) =>
             dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
           )
-          .addColumn('name', 'text', (c) => c.notNull().unique())
+          .addColumn('name', name, (c) => c.notNull().unique())
           .addColumn('created_at', 'bigint', (c) => c.notNull())
           .execute();
         await db.schema
@@ -84,7 +86,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema
           .createTable('tags')
           .addColumn('repository_id', 'bigint', (c) => c.notNull())
-          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('name', name, (c) => c.notNull())
           .addColumn('manifest_digest', 'text', (c) => c.notNull())
           .addColumn('updated_at', 'bigint', (c) => c.notNull())
           .addPrimaryKeyConstraint('tags_pk', ['repository_id', 'name'])

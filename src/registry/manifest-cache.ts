@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import type { Invalidation } from '../cluster/index.js';
 import type { ManifestRow } from '../metadata/index.js';
 
 /**
@@ -7,8 +8,10 @@ import type { ManifestRow } from '../metadata/index.js';
  * Correctness against concurrent writes: every write bumps `epoch` after it commits and then forgets the keys
  * it touched; a reader notes the epoch before its database read and caches the result only if no write
  * happened meanwhile. A read that raced a write is therefore served but never cached stale.
- * This invalidates within one process; several nodes need the same signal broadcast (PostgreSQL
- * LISTEN/NOTIFY, issue #4) before they may share a database.
+ *
+ * When other processes share the database (`shared`), they can move a tag at any moment and a broadcast
+ * would arrive a little late; so then only manifests by digest are cached (content-addressed, they never
+ * change) and tag lookups always ask the database. Deletes reach other processes through `apply`.
  */
 export class ManifestCache {
   private epoch = 0;
@@ -17,9 +20,10 @@ export class ManifestCache {
   /** Whole sorted tag lists of repositories, for tags/list pages without a query. */
   private readonly tagLists: LRUCache<string, string[]> | undefined;
 
-  constructor(maxBytes: number) {
+  constructor(maxBytes: number, shared = false) {
     if (maxBytes <= 0) return;
     this.manifests = new LRUCache({ maxSize: maxBytes, sizeCalculation: (row) => row.size + 200 });
+    if (shared) return;
     this.tags = new LRUCache({ max: 100_000 });
     this.tagLists = new LRUCache({
       maxSize: Math.max(1, Math.floor(maxBytes / 4)),
@@ -70,5 +74,19 @@ export class ManifestCache {
     this.tagLists?.delete(repository);
     const prefix = `${repository}:`;
     for (const key of this.tags?.keys() ?? []) if (key.startsWith(prefix)) this.tags?.delete(key);
+  }
+
+  /** An invalidation from another process. */
+  apply(event: Invalidation): void {
+    if (event.kind === 'manifest-deleted') this.manifestDeleted(event.repository, event.digest);
+    else if (event.kind === 'tag-changed') this.tagChanged(event.repository, event.tag);
+    else this.clear();
+  }
+
+  clear(): void {
+    this.epoch++;
+    this.manifests?.clear();
+    this.tags?.clear();
+    this.tagLists?.clear();
   }
 }

@@ -1,3 +1,4 @@
+import type { Invalidation, InvalidationBus } from '../cluster/index.js';
 import type { ManifestRow, MetadataStore } from '../metadata/index.js';
 import { digestOf, parseDigest, tryParseDigest } from './digest.js';
 import { RegistryError } from './errors.js';
@@ -32,6 +33,8 @@ export interface ManifestServiceOptions {
   maxManifestBytes: number;
   /** Memory for cached manifests; 0 turns the cache off. */
   cacheBytes: number;
+  /** Tells other processes sharing the database what changed, and tells this one what they changed. */
+  bus: InvalidationBus;
 }
 
 export class ManifestService {
@@ -41,7 +44,8 @@ export class ManifestService {
     private readonly meta: MetadataStore,
     readonly options: ManifestServiceOptions,
   ) {
-    this.cache = new ManifestCache(options.cacheBytes);
+    this.cache = new ManifestCache(options.cacheBytes, options.bus.shared);
+    options.bus.subscribe((event) => this.cache.apply(event));
   }
 
   /** Validates and stores a manifest exactly as received; points the tag at it when the reference is a tag. */
@@ -84,7 +88,7 @@ export class ManifestService {
       },
       ref.kind === 'tag' ? ref.tag : undefined,
     );
-    if (ref.kind === 'tag') this.cache.tagChanged(repository, ref.tag);
+    if (ref.kind === 'tag') await this.changed({ kind: 'tag-changed', repository, tag: ref.tag });
     return result;
   }
 
@@ -182,12 +186,18 @@ export class ManifestService {
     let deleted: boolean;
     if (ref.kind === 'tag') {
       deleted = await this.meta.deleteTag(repository, ref.tag);
-      this.cache.tagChanged(repository, ref.tag);
+      await this.changed({ kind: 'tag-changed', repository, tag: ref.tag });
     } else {
       deleted = await this.meta.deleteManifest(repository, ref.digest);
-      this.cache.manifestDeleted(repository, ref.digest);
+      await this.changed({ kind: 'manifest-deleted', repository, digest: ref.digest });
     }
     if (!deleted) throw await this.unknown(repository, reference);
+  }
+
+  /** Forgets what a committed write changed, here and (when the database is shared) on the other processes. */
+  private async changed(event: Invalidation): Promise<void> {
+    this.cache.apply(event);
+    if (this.options.bus.shared) await this.options.bus.publish(event);
   }
 
   /** Tags in lexical order after `last`; served from the cached whole list when the repository is not huge. */

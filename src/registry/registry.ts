@@ -1,3 +1,4 @@
+import type { InvalidationBus } from '../cluster/index.js';
 import type { MetadataStore } from '../metadata/index.js';
 import type { BlobStore } from '../storage/index.js';
 import { BlobService } from './blob-service.js';
@@ -8,6 +9,8 @@ export interface RegistryOptions {
   maxManifestBytes: number;
   manifestCacheBytes: number;
   uploadTtlMs: number;
+  /** Cache invalidation between processes sharing the metadata database; LocalBus when alone. */
+  bus: InvalidationBus;
   onBytesIn?: (bytes: number) => void;
 }
 
@@ -31,6 +34,7 @@ export class Registry {
     this.manifests = new ManifestService(meta, {
       maxManifestBytes: options.maxManifestBytes,
       cacheBytes: options.manifestCacheBytes,
+      bus: options.bus,
     });
   }
 

@@ -3,10 +3,9 @@ import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Config } from '../config/index.js';
 import { distributionRoutes } from '../distribution/index.js';
-import { MetadataStore, openDatabase } from '../metadata/index.js';
 import { healthRoutes, Metrics } from '../observability/index.js';
 import { Registry, RegistryError } from '../registry/index.js';
-import { FilesystemBlobStore } from '../storage/index.js';
+import { openBackends } from './backends.js';
 import { errorHandler } from './error-handler.js';
 
 export interface Berth {
@@ -23,9 +22,12 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Builds a whole Berth server from a Config: storage, metadata, registry core, HTTP. */
 export async function createBerth(config: Config): Promise<Berth> {
-  const store = new FilesystemBlobStore(config.storage.root);
-  await store.ping();
-  const meta = new MetadataStore(await openDatabase(config.metadata.url));
+  // The change feed may report trouble at any time; until the app's logger exists, stderr will do.
+  let logFeedError = (error: Error): void => {
+    process.stderr.write(`berth: change feed: ${error.message}\n`);
+  };
+  const backends = await openBackends(config, (error) => logFeedError(error));
+  const { store, meta } = backends;
   // The gauge reads the registry only when scraped, so the metrics can exist first.
   const metrics = new Metrics(() => registry.uploads.inFlight);
   const bytesIn = (bytes: number) => metrics.bytesIn.inc(bytes);
@@ -33,6 +35,7 @@ export async function createBerth(config: Config): Promise<Berth> {
     maxManifestBytes: config.manifests.maxBytes,
     manifestCacheBytes: config.manifests.cacheBytes,
     uploadTtlMs: config.uploads.ttlSeconds * 1000,
+    bus: backends.bus,
     onBytesIn: bytesIn,
   });
 
@@ -53,6 +56,8 @@ export async function createBerth(config: Config): Promise<Berth> {
     requestTimeout: 0,
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
+
+  logFeedError = (error) => app.log.error({ err: error }, 'change feed');
 
   // Bodies are streamed by the handlers themselves: no parsing, no buffering, no body limit here.
   app.removeAllContentTypeParsers();
@@ -104,12 +109,16 @@ export async function createBerth(config: Config): Promise<Berth> {
   });
 
   const purge = setInterval(() => {
-    registry.uploads.purgeStale().catch((error) => app.log.error({ err: error }, 'upload purge failed'));
+    backends.jobs
+      .run('upload-purge', async () => {
+        await registry.uploads.purgeStale();
+      })
+      .catch((error) => app.log.error({ err: error }, 'upload purge failed'));
   }, config.uploads.purgeIntervalSeconds * 1000);
   purge.unref();
   app.addHook('onClose', async () => {
     clearInterval(purge);
-    await meta.close();
+    await backends.close();
   });
 
   return {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/index.js';
 import { type Berth, createBerth } from '../../src/server/index.js';
+import { createTestDatabase, dropTestDatabase, testMetadata } from './postgres.js';
 
 export interface TestBerth {
   /** http://127.0.0.1:PORT */
@@ -15,18 +16,28 @@ export interface TestBerth {
   close(): Promise<void>;
 }
 
+/** PostgreSQL databases by data directory, so a server restarted on the same directory finds its rows. */
+const databases = new Map<string, string>();
+
 /**
  * Starts a real Berth on an ephemeral loopback port. With `dataDir`, the directory is reused (and kept), so a
  * second server on it sees the first one's data; without, a temp directory is made and removed on close.
  * `config` entries are dotted keys, as flags would give them: { 'deletes.enabled': false }.
+ * Under the `postgres` test project, metadata lives in a fresh PostgreSQL database per data directory.
  */
 export async function startBerth(
   opts: { dataDir?: string; config?: Record<string, unknown> } = {},
 ): Promise<TestBerth> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'berth-test-')));
+  let database: string | undefined;
+  if (testMetadata === 'postgres' && opts.config?.['metadata.url'] === undefined) {
+    database = databases.get(dataDir) ?? (await createTestDatabase());
+    databases.set(dataDir, database);
+  }
   const config = loadConfig({
     overrides: {
       dataDir,
+      ...(database && { 'metadata.url': database }),
       'http.host': '127.0.0.1',
       'http.port': 0,
       'log.level': process.env.BERTH_TEST_LOG ?? 'silent',
@@ -44,7 +55,12 @@ export async function startBerth(
     berth,
     async close() {
       await berth.close();
-      if (!opts.dataDir) await rm(dataDir, { recursive: true, force: true });
+      if (opts.dataDir) return;
+      await rm(dataDir, { recursive: true, force: true });
+      if (database) {
+        databases.delete(dataDir);
+        await dropTestDatabase(database);
+      }
     },
   };
 }

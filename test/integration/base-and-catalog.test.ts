@@ -63,13 +63,19 @@ describe('operational endpoints', () => {
 
 describe('GET /v2/_catalog', () => {
   const prefix = `cat${randomBytes(3).toString('hex')}`;
-  // Pushed out of lexical order on purpose.
+  // Pushed out of lexical order on purpose. Separators make byte order differ from a locale's order
+  // (which skips punctuation): every metadata backend must list in byte order.
   const names = [
     `${prefix}/zeta`,
     `${prefix}/alpha`,
     `${prefix}/mid/deep`,
     `${prefix}/beta`,
     `${prefix}/alpha2`,
+    `${prefix}/a-c`,
+    `${prefix}/ab`,
+    `${prefix}/a.d`,
+    `${prefix}/a_b`,
+    `${prefix}/a/e`,
   ];
   let full: string[];
 

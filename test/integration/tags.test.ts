@@ -74,6 +74,23 @@ describe('GET /v2/<name>/tags/list', () => {
     expect(seen).toEqual(sorted);
   });
 
+  it('lists mixed-case and punctuated tags in byte order, as every backend must', async () => {
+    const other = uniqueRepo('tags-bytes');
+    const tags = ['b', 'B', 'a-c', 'ab', 'a.d', 'a_b', 'A', '_z', '9'];
+    const image = await client.pushRandomImage(other, tags[0]);
+    for (const tag of tags.slice(1)) await client.putManifest(other, tag, image.manifest, image.mediaType);
+    const { body } = await list(`/v2/${other}/tags/list`);
+    expect(body.tags).toEqual(['9', 'A', 'B', '_z', 'a-c', 'a.d', 'a_b', 'ab', 'b']);
+    const paged: string[] = [];
+    for (let last: string | undefined; ; ) {
+      const page = await list(`/v2/${other}/tags/list?n=2${last ? `&last=${last}` : ''}`);
+      paged.push(...page.body.tags);
+      if (page.body.tags.length < 2) break;
+      last = page.body.tags.at(-1);
+    }
+    expect(paged).toEqual(body.tags);
+  });
+
   it('?n larger than the list → everything, no Link', async () => {
     const { res, body } = await list(`/v2/${repo}/tags/list?n=100`);
     expect(body.tags).toEqual(sorted);

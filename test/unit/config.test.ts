@@ -36,11 +36,25 @@ function configError(options: LoadOptions): ConfigError {
   return caught as ConfigError;
 }
 
+const S3_DEFAULTS: Config['storage']['s3'] = {
+  endpoint: '',
+  region: 'us-east-1',
+  bucket: '',
+  prefix: '',
+  forcePathStyle: false,
+  accessKeyId: '',
+  secretAccessKey: '',
+  redirect: false,
+  redirectExpirySeconds: 600,
+  createBucket: true,
+};
+
 const DEFAULTS: Config = {
   dataDir: './data',
   http: { host: '0.0.0.0', port: 5000, tlsCert: '', tlsKey: '', shutdownTimeoutSeconds: 30 },
-  storage: { driver: 'filesystem', root: './data' },
-  metadata: { url: `sqlite:${join('./data', 'berth.db')}` },
+  workers: 1,
+  storage: { driver: 'filesystem', root: './data', s3: S3_DEFAULTS },
+  metadata: { url: `sqlite:${join('./data', 'berth.db')}`, poolSize: 10 },
   uploads: { ttlSeconds: 86400, purgeIntervalSeconds: 600 },
   manifests: { maxBytes: 4 * 1024 * 1024, cacheBytes: 64 * 1024 * 1024 },
   deletes: { enabled: true },
@@ -80,7 +94,7 @@ describe('loadConfig: defaults and derived settings', () => {
     expect(loadConfig(options)).toEqual(DEFAULTS);
   });
 
-  it.each<[string, LoadOptions, Pick<Config, 'dataDir' | 'storage' | 'metadata'>]>([
+  it.each<[string, LoadOptions, { dataDir: string; storage: object; metadata: object }]>([
     [
       'dataDir from the file',
       { file: yamlFile('dataDir: /srv/berth\n') },
@@ -119,7 +133,11 @@ describe('loadConfig: defaults and derived settings', () => {
     ],
   ])('derives storage.root and metadata.url: %s', (_label, options, expected) => {
     const config = loadConfig(options);
-    expect({ dataDir: config.dataDir, storage: config.storage, metadata: config.metadata }).toEqual(expected);
+    expect({
+      dataDir: config.dataDir,
+      storage: { driver: config.storage.driver, root: config.storage.root },
+      metadata: { url: config.metadata.url },
+    }).toEqual(expected);
   });
 });
 
@@ -134,8 +152,14 @@ describe('loadConfig: YAML file', () => {
         '  tlsCert: /tls/cert.pem',
         '  tlsKey: /tls/key.pem',
         '  shutdownTimeoutSeconds: 5',
+        'workers: 2',
         'storage:',
         '  driver: filesystem',
+        '  s3:',
+        '    bucket: layers',
+        '    forcePathStyle: true',
+        'metadata:',
+        '  poolSize: 4',
         'uploads:',
         '  ttlSeconds: 3600',
         '  purgeIntervalSeconds: 60',
@@ -158,8 +182,13 @@ describe('loadConfig: YAML file', () => {
         tlsKey: '/tls/key.pem',
         shutdownTimeoutSeconds: 5,
       },
-      storage: { driver: 'filesystem', root: '/srv/berth' },
-      metadata: { url: 'sqlite:/srv/berth/berth.db' },
+      workers: 2,
+      storage: {
+        driver: 'filesystem',
+        root: '/srv/berth',
+        s3: { ...S3_DEFAULTS, bucket: 'layers', forcePathStyle: true },
+      },
+      metadata: { url: 'sqlite:/srv/berth/berth.db', poolSize: 4 },
       uploads: { ttlSeconds: 3600, purgeIntervalSeconds: 60 },
       manifests: { maxBytes: 1048576, cacheBytes: 0 },
       deletes: { enabled: false },
@@ -304,10 +333,23 @@ describe('loadConfig: errors name the key and its source', () => {
     ['unknown log level', () => ({ env: { BERTH_LOG_LEVEL: 'verbose' } }), 'log.level', /BERTH_LOG_LEVEL/],
     [
       'unknown storage driver',
-      () => ({ file: yamlFile('storage:\n  driver: s3\n') }),
+      () => ({ file: yamlFile('storage:\n  driver: gcs\n') }),
       'storage.driver',
       /from file/,
     ],
+    [
+      's3 without a bucket',
+      () => ({ env: { BERTH_STORAGE_DRIVER: 's3' } }),
+      'storage.s3.bucket',
+      /needs a bucket/,
+    ],
+    [
+      'half the s3 credentials',
+      () => ({ overrides: { 'storage.s3.accessKeyId': 'AKIA' } }),
+      'storage.s3.accessKeyId',
+      /both/,
+    ],
+    ['zero workers', () => ({ overrides: { workers: '0' } }), 'workers', /command line/],
     [
       'zero TTL',
       () => ({ env: { BERTH_UPLOADS_TTL_SECONDS: '0' } }),

@@ -1,0 +1,46 @@
+import { randomUUID } from 'node:crypto';
+
+/** A change one node made that other nodes' in-memory caches must forget. */
+export type Invalidation =
+  | { kind: 'manifest-deleted'; repository: string; digest: string }
+  | { kind: 'tag-changed'; repository: string; tag: string }
+  /** Everything may be stale (for instance after the feed reconnected and may have missed events). */
+  | { kind: 'all' };
+
+/**
+ * Carries invalidations between the processes that share one metadata database. A process never receives
+ * its own messages: it invalidated its cache before publishing.
+ */
+export interface InvalidationBus {
+  /** Whether other processes share the database (then caches must not hold what they can change unseen). */
+  readonly shared: boolean;
+  publish(event: Invalidation): Promise<void>;
+  subscribe(handler: (event: Invalidation) => void): void;
+  close(): Promise<void>;
+}
+
+/** One process alone on its database: nothing to tell anyone. */
+export class LocalBus implements InvalidationBus {
+  readonly shared = false;
+  async publish(): Promise<void> {}
+  subscribe(): void {}
+  async close(): Promise<void> {}
+}
+
+/** The envelope on the wire: the sender's id lets a process skip its own messages. */
+export interface Envelope {
+  berth: 'invalidate';
+  from: string;
+  event: Invalidation;
+}
+
+export function envelope(from: string, event: Invalidation): Envelope {
+  return { berth: 'invalidate', from, event };
+}
+
+export function isEnvelope(value: unknown): value is Envelope {
+  const v = value as Partial<Envelope> | null;
+  return typeof v === 'object' && v !== null && v.berth === 'invalidate' && typeof v.from === 'string';
+}
+
+export const processId = randomUUID();

@@ -1,0 +1,67 @@
+import cluster from 'node:cluster';
+import {
+  type InvalidationBus,
+  type JobLock,
+  LocalBus,
+  LocalJobLock,
+  PostgresBus,
+  PostgresJobLock,
+  WorkerBus,
+} from '../cluster/index.js';
+import type { Config } from '../config/index.js';
+import { MetadataStore, openDatabase } from '../metadata/index.js';
+import { type BlobStore, FilesystemBlobStore } from '../storage/index.js';
+
+/** What a node stands on: bytes, rows, and its links to the other nodes. */
+export interface Backends {
+  store: BlobStore;
+  meta: MetadataStore;
+  bus: InvalidationBus;
+  jobs: JobLock;
+  close(): Promise<void>;
+}
+
+export async function openBlobStore(config: Config): Promise<BlobStore> {
+  const store = new FilesystemBlobStore(config.storage.root);
+  await store.ping();
+  return store;
+}
+
+/**
+ * Opens storage and metadata, and chooses how this process learns of other processes' writes: PostgreSQL
+ * LISTEN/NOTIFY between nodes, the cluster IPC channel between workers on one embedded database, or nothing
+ * when it is alone.
+ */
+export async function openBackends(config: Config, log: (error: Error) => void): Promise<Backends> {
+  const store = await openBlobStore(config);
+  const database = await openDatabase(config.metadata.url, {
+    poolSize: config.metadata.poolSize,
+    // Workers share a port and an embedded database; the primary migrated it before forking them.
+    migrate: !cluster.isWorker,
+  });
+  const meta = new MetadataStore(database.db);
+  let bus: InvalidationBus;
+  let jobs: JobLock;
+  if (database.postgres) {
+    const { pool } = database.postgres;
+    const notify = async (channel: string, payload: string) => {
+      await pool.query('select pg_notify($1, $2)', [channel, payload]);
+    };
+    bus = await PostgresBus.start(database.postgres.url, notify, log);
+    jobs = new PostgresJobLock(pool);
+  } else {
+    bus = WorkerBus.available() ? new WorkerBus() : new LocalBus();
+    // On one embedded database, the first worker runs the cluster-wide jobs.
+    jobs = new LocalJobLock(!cluster.isWorker || cluster.worker?.id === 1);
+  }
+  return {
+    store,
+    meta,
+    bus,
+    jobs,
+    async close() {
+      await bus.close();
+      await meta.close();
+    },
+  };
+}
