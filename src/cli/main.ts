@@ -1,8 +1,11 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { stringify } from 'yaml';
+import { runPrimary } from '../cluster/index.js';
 import { ConfigError, loadConfig, maskSecrets } from '../config/index.js';
+import { openDatabase } from '../metadata/index.js';
 import { createBerth } from '../server/index.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -18,7 +21,8 @@ function withConfigFlags(command: Command): Command {
     .option('-d, --data-dir <dir>', 'directory for blobs and the SQLite database (dataDir)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (log.level)')
     .option('--tls-cert <file>', 'PEM certificate; with --tls-key, serve HTTPS (http.tlsCert)')
-    .option('--tls-key <file>', 'PEM private key (http.tlsKey)');
+    .option('--tls-key <file>', 'PEM private key (http.tlsKey)')
+    .option('-w, --workers <n>', 'processes sharing the port, to use more cores (workers)');
 }
 
 interface ConfigFlags {
@@ -29,6 +33,7 @@ interface ConfigFlags {
   logLevel?: string;
   tlsCert?: string;
   tlsKey?: string;
+  workers?: string;
 }
 
 function configFrom(flags: ConfigFlags) {
@@ -42,12 +47,25 @@ function configFrom(flags: ConfigFlags) {
       'log.level': flags.logLevel,
       'http.tlsCert': flags.tlsCert,
       'http.tlsKey': flags.tlsKey,
+      workers: flags.workers,
     },
   });
 }
 
 async function serve(flags: ConfigFlags): Promise<void> {
   const config = configFrom(flags);
+  if (config.workers > 1 && cluster.isPrimary) {
+    // Migrate once, here, before the workers open the database (an embedded one cannot lock migrations).
+    const { db } = await openDatabase(config.metadata.url, { poolSize: 1 });
+    await db.destroy();
+    const log = (message: string, fields: Record<string, unknown> = {}) =>
+      process.stdout.write(
+        `${JSON.stringify({ level: 30, time: Date.now(), pid: process.pid, ...fields, msg: message })}\n`,
+      );
+    log('berth starting workers', { workers: config.workers });
+    runPrimary({ workers: config.workers, log });
+    return;
+  }
   const berth = await createBerth(config);
   let stopping = false;
   const stop = (signal: string) => {

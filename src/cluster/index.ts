@@ -4,3 +4,4 @@ export type { JobLock } from './job-lock.js';
 export { LocalJobLock, PostgresJobLock } from './job-lock.js';
 export { PostgresBus } from './postgres-bus.js';
 export { WorkerBus } from './worker-bus.js';
+export { runPrimary } from './workers.js';
