@@ -6,6 +6,17 @@ export async function getBlob(call: Call): Promise<unknown> {
   const { reply, request, options } = call;
   const digest = parseDigest(call.params.digest);
   const size = await options.registry.blobs.stat(repositoryOf(call), digest);
+  if (request.method === 'GET') {
+    // Only after the repository check above: the URL grants the bytes to whoever holds it, for a while.
+    const location = await options.registry.blobs.redirectUrl(digest);
+    if (location) {
+      return reply
+        .code(307)
+        .header('location', location)
+        .header('docker-content-digest', digest.value)
+        .send();
+    }
+  }
   reply.header('docker-content-digest', digest.value);
   reply.header('accept-ranges', 'bytes');
   reply.header('etag', `"${digest.value}"`);

@@ -13,7 +13,15 @@ export class BlobService {
   constructor(
     private readonly store: BlobStore,
     private readonly meta: MetadataStore,
+    /** When set and the store can presign, blob GETs are redirected to URLs valid this long. */
+    private readonly redirectSeconds?: number,
   ) {}
+
+  /** Where the client may fetch the blob's bytes directly, or undefined to serve them here. */
+  async redirectUrl(digest: Digest): Promise<string | undefined> {
+    if (this.redirectSeconds === undefined || !this.store.presignGet) return undefined;
+    return this.store.presignGet(blobKey(digest), this.redirectSeconds);
+  }
 
   /** Size of the blob as the repository sees it; BLOB_UNKNOWN when it is not linked there. */
   async stat(repository: string, digest: Digest): Promise<number> {

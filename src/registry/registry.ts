@@ -9,6 +9,8 @@ export interface RegistryOptions {
   maxManifestBytes: number;
   manifestCacheBytes: number;
   uploadTtlMs: number;
+  /** Redirect blob GETs to presigned object-store URLs valid this long (when the store can presign). */
+  blobRedirectSeconds?: number | undefined;
   /** Cache invalidation between processes sharing the metadata database; LocalBus when alone. */
   bus: InvalidationBus;
   onBytesIn?: (bytes: number) => void;
@@ -25,7 +27,7 @@ export class Registry {
     readonly meta: MetadataStore,
     options: RegistryOptions,
   ) {
-    this.blobs = new BlobService(store, meta);
+    this.blobs = new BlobService(store, meta, options.blobRedirectSeconds);
     const uploadOptions = {
       ttlMs: options.uploadTtlMs,
       ...(options.onBytesIn && { onBytes: options.onBytesIn }),

@@ -26,4 +26,6 @@ export interface BlobStore {
   list(prefix: string): AsyncIterable<{ key: string; modified: Date }>;
   /** A cheap check that the store answers, for /readyz. */
   ping(): Promise<void>;
+  /** A URL that serves the object without us for a while (object stores only), for 307 redirects. */
+  presignGet?(key: string, expiresInSeconds: number): Promise<string>;
 }
