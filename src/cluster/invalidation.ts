@@ -1,5 +1,3 @@
-import { randomUUID } from 'node:crypto';
-
 /** A change one node made that other nodes' in-memory caches must forget. */
 export type Invalidation =
   | { kind: 'manifest-deleted'; repository: string; digest: string }
@@ -42,5 +40,3 @@ export function isEnvelope(value: unknown): value is Envelope {
   const v = value as Partial<Envelope> | null;
   return typeof v === 'object' && v !== null && v.berth === 'invalidate' && typeof v.from === 'string';
 }
-
-export const processId = randomUUID();

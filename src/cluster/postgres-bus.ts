@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { envelope, type Invalidation, type InvalidationBus, isEnvelope, processId } from './invalidation.js';
+import { envelope, type Invalidation, type InvalidationBus, isEnvelope } from './invalidation.js';
 
 const CHANNEL = 'berth_invalidate';
 
@@ -10,6 +11,8 @@ const CHANNEL = 'berth_invalidate';
  */
 export class PostgresBus implements InvalidationBus {
   readonly shared = true;
+  /** Identifies this bus's own messages, which it skips. */
+  private readonly id = randomUUID();
   private readonly handlers: ((event: Invalidation) => void)[] = [];
   private listener: pg.Client | undefined;
   private closed = false;
@@ -32,7 +35,7 @@ export class PostgresBus implements InvalidationBus {
   }
 
   async publish(event: Invalidation): Promise<void> {
-    await this.notify(JSON.stringify(envelope(processId, event)));
+    await this.notify(JSON.stringify(envelope(this.id, event)));
   }
 
   subscribe(handler: (event: Invalidation) => void): void {
@@ -62,7 +65,7 @@ export class PostgresBus implements InvalidationBus {
     } catch {
       return;
     }
-    if (!isEnvelope(parsed) || parsed.from === processId) return;
+    if (!isEnvelope(parsed) || parsed.from === this.id) return;
     for (const handler of this.handlers) handler(parsed.event);
   }
 

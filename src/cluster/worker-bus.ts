@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
-import { envelope, type Invalidation, type InvalidationBus, isEnvelope, processId } from './invalidation.js';
+import { randomUUID } from 'node:crypto';
+import { envelope, type Invalidation, type InvalidationBus, isEnvelope } from './invalidation.js';
 
 /**
  * Invalidations between the workers of one `berth serve --workers N` on an embedded database: each worker
@@ -8,9 +9,11 @@ import { envelope, type Invalidation, type InvalidationBus, isEnvelope, processI
  */
 export class WorkerBus implements InvalidationBus {
   readonly shared = true;
+  /** Identifies this bus's own messages, which it skips. */
+  private readonly id = randomUUID();
   private readonly handlers: ((event: Invalidation) => void)[] = [];
   private readonly onMessage = (message: unknown) => {
-    if (!isEnvelope(message) || message.from === processId) return;
+    if (!isEnvelope(message) || message.from === this.id) return;
     for (const handler of this.handlers) handler(message.event);
   };
 
@@ -23,7 +26,7 @@ export class WorkerBus implements InvalidationBus {
   }
 
   async publish(event: Invalidation): Promise<void> {
-    process.send?.(envelope(processId, event));
+    process.send?.(envelope(this.id, event));
   }
 
   subscribe(handler: (event: Invalidation) => void): void {

@@ -82,4 +82,41 @@ describe('ManifestCache', () => {
     off.rememberManifest('r', row('sha256:1'), off.snapshot);
     expect(off.manifest('r', 'sha256:1')).toBeUndefined();
   });
+
+  describe('shared with other processes', () => {
+    it('caches manifests by digest but never tags or tag lists (another node may move them unseen)', () => {
+      const cache = new ManifestCache(1024 * 1024, true);
+      const snapshot = cache.snapshot;
+      cache.rememberManifest('a/b', row('sha256:1'), snapshot);
+      cache.rememberTag('a/b', 'latest', 'sha256:1', snapshot);
+      cache.rememberTagList('a/b', ['latest'], snapshot);
+      expect(cache.manifest('a/b', 'sha256:1')?.digest).toBe('sha256:1');
+      expect(cache.tag('a/b', 'latest')).toBeUndefined();
+      expect(cache.tagList('a/b')).toBeUndefined();
+    });
+
+    it('applies invalidations from other processes', () => {
+      const cache = new ManifestCache(1024 * 1024, true);
+      cache.rememberManifest('a/b', row('sha256:1'), cache.snapshot);
+      cache.rememberManifest('a/b', row('sha256:2'), cache.snapshot);
+      cache.apply({ kind: 'manifest-deleted', repository: 'a/b', digest: 'sha256:1' });
+      expect(cache.manifest('a/b', 'sha256:1')).toBeUndefined();
+      expect(cache.manifest('a/b', 'sha256:2')).toBeDefined();
+      const snapshot = cache.snapshot;
+      cache.apply({ kind: 'all' });
+      expect(cache.manifest('a/b', 'sha256:2')).toBeUndefined();
+      // A read that started before the 'all' must not be cached either.
+      cache.rememberManifest('a/b', row('sha256:3'), snapshot);
+      expect(cache.manifest('a/b', 'sha256:3')).toBeUndefined();
+    });
+  });
+
+  it('applies a tag-changed invalidation like a local tag write', () => {
+    const cache = new ManifestCache(1024 * 1024);
+    cache.rememberTag('a/b', 'latest', 'sha256:1', cache.snapshot);
+    cache.rememberTagList('a/b', ['latest'], cache.snapshot);
+    cache.apply({ kind: 'tag-changed', repository: 'a/b', tag: 'latest' });
+    expect(cache.tag('a/b', 'latest')).toBeUndefined();
+    expect(cache.tagList('a/b')).toBeUndefined();
+  });
 });
