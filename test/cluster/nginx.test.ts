@@ -1,0 +1,151 @@
+// The example in deploy/nginx.conf, as shipped, in front of two Berth nodes sharing PostgreSQL and storage:
+// real skopeo pushes and pulls through it. Only the upstream addresses and the listen port are rewritten.
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  buildBusyboxLayout,
+  hashBlobs,
+  type Layout,
+  layoutDigest,
+  requireTool,
+  run,
+} from '../fixtures/image.js';
+import { type ChildBerth, startChildBerth } from '../helpers/child-server.js';
+import { createTestDatabase, dropTestDatabase } from '../helpers/postgres.js';
+
+const TOOLS = ['nginx', 'skopeo', 'umoci', 'apt-get', 'dpkg'];
+const missing = TOOLS.filter((tool) => !requireTool(tool));
+if (missing.length > 0) {
+  console.warn(`\n!!! SKIPPING nginx tests: missing tool(s): ${missing.join(', ')} !!!\n`);
+}
+const TIMEOUT = 120_000;
+const EXAMPLE = new URL('../../deploy/nginx.conf', import.meta.url);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The shipped site config with our nodes and port, inside a minimal main config that runs from `dir`. */
+async function renderNginx(dir: string, nodes: ChildBerth[], port: number): Promise<string> {
+  const site = (await readFile(EXAMPLE, 'utf8'))
+    .replace(/^\s*server 127\.0\.0\.1:\d+ [^;]*;\n/gm, '')
+    .replace(
+      /upstream berth \{\n/,
+      (head) =>
+        `${head}${nodes.map((n) => `    server 127.0.0.1:${n.port} max_fails=2 fail_timeout=5s;\n`).join('')}`,
+    )
+    .replace(/listen 8443;/, `listen 127.0.0.1:${port};`);
+  expect(site).toContain(`server 127.0.0.1:${nodes[1]?.port}`);
+  await writeFile(join(dir, 'berth.conf'), site);
+  const main = [
+    'daemon off;',
+    'user root;',
+    'worker_processes 1;',
+    `pid ${dir}/nginx.pid;`,
+    `error_log ${dir}/error.log warn;`,
+    'events { worker_connections 256; }',
+    'http {',
+    '  access_log off;',
+    ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${dir}/${t};`),
+    `  include ${dir}/berth.conf;`,
+    '}',
+  ].join('\n');
+  const path = join(dir, 'nginx.conf');
+  await writeFile(path, main);
+  return path;
+}
+
+describe.skipIf(missing.length > 0)('deploy/nginx.conf in front of two nodes', () => {
+  let dir: string;
+  let database: string;
+  let nodes: ChildBerth[] = [];
+  let nginx: ReturnType<typeof spawn> | undefined;
+  let proxy: string;
+  let busybox: Layout;
+
+  beforeAll(async () => {
+    busybox = await buildBusyboxLayout();
+    dir = await mkdtemp(join(tmpdir(), 'berth-nginx-'));
+    database = await createTestDatabase();
+    const env = {
+      BERTH_METADATA_URL: database,
+      BERTH_STORAGE_ROOT: join(dir, 'shared-storage'),
+      BERTH_LOG_LEVEL: 'warn',
+    };
+    nodes = await Promise.all(
+      ['a', 'b'].map(async (name) => {
+        await mkdir(join(dir, name));
+        return startChildBerth(join(dir, name), { env });
+      }),
+    );
+    const port = await freePort();
+    const config = await renderNginx(dir, nodes, port);
+    await run('nginx', ['-t', '-p', dir, '-c', config]);
+    nginx = spawn('nginx', ['-p', dir, '-c', config], { stdio: 'ignore' });
+    proxy = `127.0.0.1:${port}`;
+    for (let i = 0; i < 100; i++) {
+      const ok = await fetch(`http://${proxy}/v2/`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
+      if (ok) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }, TIMEOUT);
+
+  afterAll(async () => {
+    nginx?.kill('SIGTERM');
+    await Promise.all(nodes.map((node) => node.kill('SIGTERM')));
+    if (database) await dropTestDatabase(database);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const skopeo = (...args: string[]) => run('skopeo', ['--insecure-policy', ...args], { timeoutMs: 60_000 });
+
+  it(
+    'pushes and pulls a real image through the proxy, spread over both nodes',
+    async () => {
+      await skopeo(
+        'copy',
+        '--dest-tls-verify=false',
+        `oci:${busybox.dir}:${busybox.tag}`,
+        `docker://${proxy}/lb/busybox:1`,
+      );
+      const out = join(dir, 'pulled');
+      await skopeo('copy', '--src-tls-verify=false', `docker://${proxy}/lb/busybox:1`, `oci:${out}:1`);
+      expect(await layoutDigest(out, '1')).toBe(busybox.digest);
+      const [pulled, original] = await Promise.all([hashBlobs(out), hashBlobs(busybox.dir)]);
+      expect([...pulled.entries()].sort()).toEqual([...original.entries()].sort());
+      // Both nodes served part of it: the proxy really balanced, and still the push was consistent.
+      const served = nodes.map((node) => node.logs().filter((l) => l.msg === 'request').length);
+      expect(
+        served.every((count) => count > 0),
+        `requests per node: ${served}`,
+      ).toBe(true);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'keeps serving when one node is killed',
+    async () => {
+      await nodes[0]?.kill('SIGKILL');
+      for (let i = 0; i < 6; i++) {
+        const { stdout } = await skopeo('inspect', '--tls-verify=false', `docker://${proxy}/lb/busybox:1`);
+        expect((JSON.parse(stdout) as { Digest: string }).Digest).toBe(busybox.digest);
+      }
+    },
+    TIMEOUT,
+  );
+});
