@@ -15,7 +15,7 @@ import {
   run,
 } from '../fixtures/image.js';
 import { type ChildBerth, startChildBerth } from '../helpers/child-server.js';
-import { createTestDatabase, dropTestDatabase } from '../helpers/postgres.js';
+import { createTestDatabase, dropTestDatabase, postgresAvailable } from '../helpers/postgres.js';
 
 const TOOLS = ['nginx', 'skopeo', 'umoci', 'apt-get', 'dpkg'];
 const missing = TOOLS.filter((tool) => !requireTool(tool));
@@ -66,7 +66,7 @@ async function renderNginx(dir: string, nodes: ChildBerth[], port: number): Prom
   return path;
 }
 
-describe.skipIf(missing.length > 0)('deploy/nginx.conf in front of two nodes', () => {
+describe.skipIf(missing.length > 0 || !postgresAvailable)('deploy/nginx.conf in front of two nodes', () => {
   let dir: string;
   let database: string;
   let nodes: ChildBerth[] = [];

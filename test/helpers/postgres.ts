@@ -5,6 +5,22 @@ import pg from 'pg';
 
 export const ADMIN_URL = process.env.BERTH_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
+/**
+ * Whether the PostgreSQL server answers. Tests that need it skip loudly without it on a developer machine;
+ * under CI its absence is an error, since CI must run them.
+ */
+export const postgresAvailable: boolean = await (async () => {
+  try {
+    await withAdmin((client) => client.query('select 1'));
+    return true;
+  } catch (error) {
+    const reason = `PostgreSQL at ${ADMIN_URL.replace(/\/\/[^@]*@/, '//')} does not answer: ${(error as Error).message}`;
+    if (process.env.CI) throw new Error(`${reason} (CI must run the PostgreSQL tests)`);
+    console.warn(`\n!!! SKIPPING PostgreSQL tests: ${reason} !!!\n`);
+    return false;
+  }
+})();
+
 /** 'postgres' when this test process runs the suite against PostgreSQL (the `postgres` Vitest project). */
 export const testMetadata = process.env.BERTH_TEST_METADATA === 'postgres' ? 'postgres' : 'sqlite';
 
