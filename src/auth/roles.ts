@@ -1,0 +1,54 @@
+/**
+ * Roles and what they allow on a project. Project roles are ordered guest < developer < maintainer <
+ * projectAdmin; systemAdmin is not a project role: it holds every action on every project.
+ */
+export const PROJECT_ROLES = ['guest', 'developer', 'maintainer', 'projectAdmin'] as const;
+export type ProjectRole = (typeof PROJECT_ROLES)[number];
+export type Role = ProjectRole | 'systemAdmin';
+
+/** Registry actions (the token scope's pull/push/delete) and project management actions. */
+export const ACTIONS = [
+  'pull',
+  'push',
+  'delete',
+  'tags:manage',
+  'members:manage',
+  'project:settings',
+] as const;
+export type Action = (typeof ACTIONS)[number];
+/** The actions that change a project's content: these are the ones a project's IP allowlist restricts. */
+export const WRITE_ACTIONS: ReadonlySet<Action> = new Set<Action>(['push', 'delete']);
+
+const ROLE_ACTIONS: Record<Role, ReadonlySet<Action>> = {
+  guest: new Set(['pull']),
+  developer: new Set(['pull', 'push']),
+  maintainer: new Set(['pull', 'push', 'delete', 'tags:manage']),
+  projectAdmin: new Set(['pull', 'push', 'delete', 'tags:manage', 'members:manage', 'project:settings']),
+  systemAdmin: new Set(ACTIONS),
+};
+
+export function actionsFor(role: Role): ReadonlySet<Action> {
+  return ROLE_ACTIONS[role];
+}
+
+export function isProjectRole(value: unknown): value is ProjectRole {
+  return typeof value === 'string' && (PROJECT_ROLES as readonly string[]).includes(value);
+}
+
+/** The higher of two project roles (a user may hold one directly and others through groups). */
+export function higherRole(a: ProjectRole, b: ProjectRole): ProjectRole {
+  return PROJECT_ROLES.indexOf(a) >= PROJECT_ROLES.indexOf(b) ? a : b;
+}
+
+/**
+ * Where single-segment repositories (`busybox`) live. `docker push host/busybox` sends the name `busybox`;
+ * treating it as part of `library` (as Harbor's default project is named) gives it an owner and a policy
+ * without rewriting the name, so `busybox` and `library/busybox` stay two repositories of one project.
+ */
+export const DEFAULT_PROJECT = 'library';
+
+/** The project a repository belongs to: its first path segment, or DEFAULT_PROJECT when it has none. */
+export function projectOf(repository: string): string {
+  const slash = repository.indexOf('/');
+  return slash < 0 ? DEFAULT_PROJECT : repository.slice(0, slash);
+}
