@@ -9,6 +9,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import { MiB } from './client.js';
 import { ensureTools, type Server, startBerth, startDistribution } from './servers.js';
+import { ensureSwift, freshBucket } from './swift.js';
 import { type Figures, makeFixtures, runSuite, type SuiteResult, sizesFor } from './workloads.js';
 
 const quick = process.argv.includes('--quick');
@@ -250,19 +251,57 @@ log(`bench: ${quick ? 'quick' : 'full'} run on ${machine.nproc} cores, load ${ma
 log('bench: generating blob patterns and digests…');
 const fixtures = makeFixtures(sizes);
 
-let berth: Measured | undefined;
-let distribution: Measured | undefined;
-let fatal: string | undefined;
-try {
-  berth = await measure(startBerth, '', tools.wrk);
-  const binary = tools.distribution;
-  if (binary && !interrupted)
-    distribution = await measure(() => startDistribution(binary), '?n=10000', tools.wrk);
-} catch (error) {
-  fatal = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  loud(['the benchmark stopped:', ...fatal.split('\n')]);
-} finally {
-  await stopAll();
+/** Storage backends to compare on: `--storage=filesystem|s3|all` (default all). */
+const storageArg = process.argv.find((a) => a.startsWith('--storage='))?.slice('--storage='.length) ?? 'all';
+if (!['filesystem', 's3', 'all'].includes(storageArg))
+  throw new Error(`--storage=${storageArg}: expected filesystem, s3 or all`);
+const storages = (storageArg === 'all' ? ['filesystem', 's3'] : [storageArg]) as ('filesystem' | 's3')[];
+
+interface Round {
+  storage: 'filesystem' | 's3';
+  berth?: Measured;
+  distribution?: Measured;
+  skipped?: string;
+  fatal?: string;
+}
+
+async function runRound(storage: 'filesystem' | 's3'): Promise<Round> {
+  const round: Round = { storage };
+  try {
+    if (storage === 's3') {
+      const problem = ensureSwift();
+      if (problem) {
+        round.skipped = `no S3 endpoint: ${problem}`;
+        loud(['S3 ROUND SKIPPED:', ...round.skipped.split('\n')]);
+        return round;
+      }
+    }
+    const bucket = (name: string) => (storage === 's3' ? freshBucket(name) : Promise.resolve(undefined));
+    const forBerth = await bucket('berth');
+    round.berth = await measure(() => startBerth(forBerth), '', tools.wrk);
+    const binary = tools.distribution;
+    if (binary && !interrupted) {
+      const forDistribution = await bucket('distribution');
+      round.distribution = await measure(
+        () => startDistribution(binary, forDistribution),
+        '?n=10000',
+        tools.wrk,
+      );
+    }
+  } catch (error) {
+    round.fatal = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    loud([`the ${storage} round stopped:`, ...round.fatal.split('\n')]);
+  } finally {
+    await stopAll();
+  }
+  return round;
+}
+
+const rounds: Round[] = [];
+for (const storage of storages) {
+  if (interrupted) break;
+  log(`bench: ${storage} round`);
+  rounds.push(await runRound(storage));
 }
 
 console.log(
@@ -274,13 +313,30 @@ console.log(
     ? 'openssl speed -evp sha256: no figure'
     : `openssl speed -evp sha256 -bytes 16384 (one core): ${sha256MBps.toFixed(0)} MB/s`,
 );
-console.log(`Berth ${berth?.version ?? '?'}; Distribution: ${distribution?.version ?? 'not run'}`);
-console.log(`MB = 10^6 bytes; ratios are Berth's figure divided by Distribution's.\n`);
-console.log(table(berth, distribution));
-const failures = [
-  ...Object.entries(berth?.errors ?? {}).map(([w, e]) => `Berth / ${w}: ${e}`),
-  ...Object.entries(distribution?.errors ?? {}).map(([w, e]) => `Distribution / ${w}: ${e}`),
-];
+const first = rounds.find((r) => r.berth || r.distribution);
+console.log(
+  `Berth ${first?.berth?.version ?? '?'}; Distribution: ${first?.distribution?.version ?? 'not run'}`,
+);
+console.log(`MB = 10^6 bytes; ratios are Berth's figure divided by Distribution's.`);
+const STORAGE_TITLES = {
+  filesystem: 'filesystem storage (Berth: embedded SQLite metadata)',
+  s3: 'S3 storage on OpenStack Swift s3api (Berth: blobs in S3, embedded SQLite metadata)',
+};
+const failures: string[] = [];
+for (const round of rounds) {
+  console.log(`\n## ${STORAGE_TITLES[round.storage]}\n`);
+  if (round.skipped) {
+    console.log(`skipped: ${round.skipped}`);
+    continue;
+  }
+  console.log(table(round.berth, round.distribution));
+  failures.push(
+    ...Object.entries(round.berth?.errors ?? {}).map(([w, e]) => `${round.storage} / Berth / ${w}: ${e}`),
+    ...Object.entries(round.distribution?.errors ?? {}).map(
+      ([w, e]) => `${round.storage} / Distribution / ${w}: ${e}`,
+    ),
+  );
+}
 if (failures.length > 0) console.log(`\nFailures:\n${failures.join('\n\n')}`);
 if (!tools.distribution) console.log('\nDistribution was not benchmarked: see the message above.');
 
@@ -293,19 +349,23 @@ await writeFile(
       machine,
       sizes,
       tools: { distribution: tools.distribution ?? null, wrk: tools.wrk ?? null, problems: tools.problems },
-      berth: berth ?? null,
-      distribution: distribution ?? null,
-      table: rows.map((row) => ({
-        workload: row.label,
-        unit: row.unit,
-        better: row.better,
-        berth: berth ? (row.value(berth.figures) ?? null) : null,
-        distribution: distribution ? (row.value(distribution.figures) ?? null) : null,
+      rounds: rounds.map((round) => ({
+        storage: round.storage,
+        skipped: round.skipped ?? null,
+        fatal: round.fatal ?? null,
+        berth: round.berth ?? null,
+        distribution: round.distribution ?? null,
+        table: rows.map((row) => ({
+          workload: row.label,
+          unit: row.unit,
+          better: row.better,
+          berth: round.berth ? (row.value(round.berth.figures) ?? null) : null,
+          distribution: round.distribution ? (row.value(round.distribution.figures) ?? null) : null,
+        })),
       })),
-      fatal: fatal ?? null,
     },
     null,
     2,
   )}\n`,
 );
-if (fatal || failures.length > 0) process.exitCode = 1;
+if (rounds.some((r) => r.fatal) || failures.length > 0) process.exitCode = 1;

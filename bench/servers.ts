@@ -9,6 +9,7 @@ import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { removeBucket, type S3Target } from './swift.js';
 
 export interface Server {
   name: string;
@@ -115,8 +116,9 @@ async function launch(
   port: number,
   command: string,
   args: string[],
+  options: { env?: NodeJS.ProcessEnv; bucket?: string } = {},
 ): Promise<Server> {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
   const output = capture(child);
   let exited: string | undefined;
   const exit = new Promise<void>((resolve) => {
@@ -140,6 +142,7 @@ async function launch(
       clearTimeout(timer);
     }
     await rm(dataDir, { recursive: true, force: true });
+    if (options.bucket) await removeBucket(options.bucket).catch(() => {});
   };
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
@@ -158,14 +161,32 @@ async function launch(
   return { name, version, url, pid: child.pid as number, dataDir, output, stop };
 }
 
-/** Berth from dist/, as `berth serve` runs it, logging warnings and errors only. */
-export async function startBerth(): Promise<Server> {
+/**
+ * Berth from dist/, as `berth serve` runs it, logging warnings and errors only: on its default embedded
+ * setup (filesystem and SQLite), or with blobs in an S3 bucket (metadata still in embedded SQLite).
+ */
+export async function startBerth(s3?: S3Target): Promise<Server> {
   const pkg = JSON.parse(await readFile('package.json', 'utf8')) as { version: string };
   const dataDir = await mkdtemp(join(tmpdir(), 'berth-bench-berth-'));
   const port = await freePort();
   const args = ['dist/cli/main.js', 'serve', '--host', '127.0.0.1', '--port', String(port)];
   args.push('--data-dir', dataDir, '--log-level', 'warn');
-  return launch('Berth', pkg.version, dataDir, port, process.execPath, args);
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('BERTH_')));
+  if (s3) {
+    Object.assign(env, {
+      BERTH_STORAGE_DRIVER: 's3',
+      BERTH_STORAGE_S3_ENDPOINT: s3.endpoint,
+      BERTH_STORAGE_S3_REGION: s3.region,
+      BERTH_STORAGE_S3_BUCKET: s3.bucket,
+      BERTH_STORAGE_S3_FORCE_PATH_STYLE: 'true',
+      BERTH_STORAGE_S3_ACCESS_KEY_ID: s3.accessKeyId,
+      BERTH_STORAGE_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    });
+  }
+  return launch('Berth', pkg.version, dataDir, port, process.execPath, args, {
+    env,
+    ...(s3 && { bucket: s3.bucket }),
+  });
 }
 
 /**
@@ -173,7 +194,19 @@ export async function startBerth(): Promise<Server> {
  * in-memory blob descriptor cache is the one Debian's packaged config (and the upstream image's) turns on;
  * Berth's own manifest cache is on by default too.
  */
-function distributionConfig(root: string, port: number): string {
+function distributionConfig(root: string, port: number, s3?: S3Target): string {
+  const storage = s3
+    ? [
+        '  s3:',
+        `    accesskey: ${s3.accessKeyId}`,
+        `    secretkey: ${s3.secretAccessKey}`,
+        `    region: ${s3.region}`,
+        `    regionendpoint: ${s3.endpoint}`,
+        `    bucket: ${s3.bucket}`,
+        '    secure: false',
+        '    v4auth: true',
+      ]
+    : ['  filesystem:', `    rootdirectory: ${root}`];
   return [
     'version: 0.1',
     'log:',
@@ -181,8 +214,7 @@ function distributionConfig(root: string, port: number): string {
     '  accesslog:',
     '    disabled: true',
     'storage:',
-    '  filesystem:',
-    `    rootdirectory: ${root}`,
+    ...storage,
     '  delete:',
     '    enabled: true',
     '  cache:',
@@ -197,14 +229,20 @@ function distributionConfig(root: string, port: number): string {
   ].join('\n');
 }
 
-export async function startDistribution(binary: string): Promise<Server> {
+/** Distribution on the filesystem, or on an S3 bucket through its `s3` driver with `regionendpoint`. */
+export async function startDistribution(binary: string, s3?: S3Target): Promise<Server> {
   const printed = spawnSync(binary, ['--version'], { encoding: 'utf8' }).stdout.trim();
   const version = printed.startsWith(binary) ? printed.slice(binary.length).trim() : printed;
   const dataDir = await mkdtemp(join(tmpdir(), 'berth-bench-distribution-'));
   const port = await freePort();
   const config = join(dataDir, 'config.yml');
-  await writeFile(config, distributionConfig(join(dataDir, 'storage'), port));
-  return launch('Distribution', version, dataDir, port, binary, ['serve', config]);
+  await writeFile(config, distributionConfig(join(dataDir, 'storage'), port, s3));
+  // Its S3 driver panics at start when AWS_CA_BUNDLE is set in the environment.
+  const { AWS_CA_BUNDLE: _ignored, ...env } = process.env;
+  return launch('Distribution', version, dataDir, port, binary, ['serve', config], {
+    env,
+    ...(s3 && { bucket: s3.bucket }),
+  });
 }
 
 export interface Memory {

@@ -126,6 +126,7 @@ export class UploadService {
         removed++;
       }
     }
+    removed += (await this.store.purgeAbandoned?.(new Date(cutoff))) ?? 0;
     return removed;
   }
 

@@ -10,7 +10,7 @@ import {
 } from '../cluster/index.js';
 import type { Config } from '../config/index.js';
 import { MetadataStore, openDatabase } from '../metadata/index.js';
-import { type BlobStore, FilesystemBlobStore } from '../storage/index.js';
+import { type BlobStore, FilesystemBlobStore, S3BlobStore } from '../storage/index.js';
 
 /** What a node stands on: bytes, rows, and its links to the other nodes. */
 export interface Backends {
@@ -22,6 +22,21 @@ export interface Backends {
 }
 
 export async function openBlobStore(config: Config): Promise<BlobStore> {
+  if (config.storage.driver === 's3') {
+    const s3 = config.storage.s3;
+    const options = {
+      region: s3.region,
+      bucket: s3.bucket,
+      forcePathStyle: s3.forcePathStyle,
+      ...(s3.endpoint && { endpoint: s3.endpoint }),
+      ...(s3.prefix && { prefix: s3.prefix }),
+      ...(s3.accessKeyId && { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }),
+    };
+    if (s3.createBucket) return S3BlobStore.create(options);
+    const store = new S3BlobStore(options);
+    await store.ping();
+    return store;
+  }
   const store = new FilesystemBlobStore(config.storage.root);
   await store.ping();
   return store;
@@ -62,6 +77,7 @@ export async function openBackends(config: Config, log: (error: Error) => void):
     async close() {
       await bus.close();
       await meta.close();
+      await store.close?.();
     },
   };
 }

@@ -28,4 +28,8 @@ export interface BlobStore {
   ping(): Promise<void>;
   /** A URL that serves the object without us for a while (object stores only), for 307 redirects. */
   presignGet?(key: string, expiresInSeconds: number): Promise<string>;
+  /** Frees space held by writes abandoned before `cutoff` that `list` cannot see (S3 multipart uploads). */
+  purgeAbandoned?(cutoff: Date): Promise<number>;
+  /** Releases connections. */
+  close?(): Promise<void>;
 }

@@ -1,2 +1,3 @@
 export type { BlobStore } from './blob-store.js';
 export { FilesystemBlobStore } from './filesystem.js';
+export { S3BlobStore, type S3StoreOptions } from './s3.js';
