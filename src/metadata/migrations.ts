@@ -1,4 +1,5 @@
 import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
+import { accountsMigration } from './migration-accounts.js';
 
 /** The same migrations serve SQLite and PostgreSQL; only a few column types differ. */
 export type Dialect = 'sqlite' | 'postgres';
@@ -109,6 +110,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('uploads_updated_at').on('uploads').column('updated_at').execute();
       },
     },
+    '0002_accounts': accountsMigration(dialect),
   };
 }
 

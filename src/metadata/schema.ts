@@ -24,4 +24,58 @@ export interface Database {
   manifest_references: { repository_id: number; manifest_digest: string; child_digest: string; kind: string };
   tags: { repository_id: number; name: string; manifest_digest: string; updated_at: number };
   uploads: { id: string; repository: string; offset: number; started_at: number; updated_at: number };
+  users: {
+    id: Generated<number>;
+    username: string;
+    password_hash: string | null;
+    email: string | null;
+    source: string;
+    system_admin: number;
+    disabled: number;
+    ldap_groups: string | null;
+    created_at: number;
+    password_changed_at: number;
+  };
+  projects: {
+    id: Generated<number>;
+    name: string;
+    public: number;
+    push_allowlist: string | null;
+    created_at: number;
+  };
+  project_members: { project_id: number; kind: string; name: string; role: string; created_at: number };
+  robots: {
+    id: Generated<number>;
+    name: string;
+    description: string | null;
+    secret_id: string;
+    secret_hash: string;
+    permissions: string;
+    expires_at: number | null;
+    disabled: number;
+    created_by: string;
+    created_at: number;
+  };
+  access_tokens: {
+    id: string;
+    user_id: number;
+    name: string;
+    secret_hash: string;
+    permissions: string | null;
+    expires_at: number | null;
+    created_at: number;
+    last_used_at: number | null;
+  };
+  audit_events: {
+    id: Generated<number>;
+    time: number;
+    actor: string;
+    actor_kind: string;
+    source_ip: string | null;
+    user_agent: string | null;
+    action: string;
+    resource: string;
+    result: string;
+    detail: string | null;
+  };
 }
