@@ -24,6 +24,10 @@ export const ERROR_CODES = {
   PAGINATION_NUMBER_INVALID: { status: 400, message: 'invalid number of results requested' },
   // Not in the spec's table (which lets registries add codes): a GET Range past the end of a blob.
   RANGE_INVALID: { status: 416, message: 'requested range not satisfiable' },
+  // The management API (/api/v1) answers in the same format, with these codes of its own.
+  NOT_FOUND: { status: 404, message: 'not found' },
+  CONFLICT: { status: 409, message: 'already exists' },
+  INVALID_REQUEST: { status: 400, message: 'invalid request' },
   UNKNOWN: { status: 500, message: 'unknown error' },
   UNAVAILABLE: { status: 503, message: 'service unavailable' },
 } as const satisfies Record<string, { status: number; message: string }>;
