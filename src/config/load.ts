@@ -105,7 +105,7 @@ function resolveDerived(config: Config): Config {
   };
 }
 
-const SECRET_KEY = /password|secret|token|credential|accesskey|apikey|privatekey/i;
+const SECRET_KEY = /password|secret|credential|accesskey|apikey|privatekey|tokens?$/i;
 
 /** A copy safe to print: secret-looking values and URL passwords masked. */
 export function maskSecrets(value: unknown, key = ''): unknown {

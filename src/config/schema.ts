@@ -90,6 +90,49 @@ export const ConfigSchema = z
       .object({ enabled: bool.default(true) })
       .strict()
       .prefault({}),
+    auth: z
+      .object({
+        /** Off: anyone may push and pull (a registry on a trusted network, or behind another gate). */
+        enabled: bool.default(true),
+        /** The token audience, `service=` in challenges and token requests. */
+        service: z.string().min(1).default('berth'),
+        /** The token endpoint URL in challenges; empty: <scheme>://<Host of the request>/token. */
+        realm: z.string().default(''),
+        /** Lifetime of registry tokens; a permission change takes effect at the latest after this. */
+        tokenTtlSeconds: positiveInt.default(300),
+        /** Allow pulls of public projects without any credentials or token (curl, simple clients). */
+        anonymousPull: bool.default(true),
+        /** Logged-in users may create projects (otherwise system administrators only). */
+        usersCanCreateProjects: bool.default(false),
+        /** Login failures allowed per account and per client address within loginWindowSeconds. */
+        maxLoginFailures: positiveInt.default(10),
+        loginWindowSeconds: positiveInt.default(300),
+        /** X-Forwarded-For is believed only from these proxies (comma-separated addresses or CIDRs). */
+        trustedProxies: z.string().default(''),
+        ldap: z
+          .object({
+            /** ldap://host:389 or ldaps://…; empty turns LDAP off. */
+            url: z.string().default(''),
+            bindDN: z.string().default(''),
+            bindPassword: z.string().default(''),
+            userBase: z.string().default(''),
+            userFilter: z.string().default('(uid={username})'),
+            groupBase: z.string().default(''),
+            groupFilter: z.string().default('(member={dn})'),
+            startTLS: bool.default(false),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    audit: z
+      .object({
+        /** Events older than this are deleted. */
+        retentionDays: positiveInt.default(90),
+      })
+      .strict()
+      .prefault({}),
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -2,7 +2,8 @@ import { type ColumnDefinitionBuilder, type Kysely, type Migration, sql } from '
 import type { Dialect } from './migrations.js';
 
 /**
- * 0002: users, projects and their members, robot accounts, personal access tokens, the audit log.
+ * 0002: users, projects and their members, robot accounts, personal access tokens, the audit log, and
+ * the token signing key.
  * Booleans are 0/1 integers and lists are JSON text, the same on both engines.
  */
 export function accountsMigration(dialect: Dialect): Migration {
@@ -91,6 +92,13 @@ export function accountsMigration(dialect: Dialect): Migration {
         /** 'success' or 'failure'. */
         .addColumn('result', 'text', (c) => c.notNull())
         .addColumn('detail', 'text')
+        .execute();
+      await db.schema
+        .createTable('signing_keys')
+        /** 'token': the key registry tokens are signed with, shared by every node. */
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('jwk', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
         .execute();
       await db.schema.createIndex('audit_events_time').on('audit_events').column('time').execute();
       await db.schema

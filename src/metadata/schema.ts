@@ -78,4 +78,5 @@ export interface Database {
     result: string;
     detail: string | null;
   };
+  signing_keys: { name: string; jwk: string; created_at: number };
 }

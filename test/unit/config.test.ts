@@ -49,6 +49,28 @@ const S3_DEFAULTS: Config['storage']['s3'] = {
   createBucket: true,
 };
 
+const AUTH_DEFAULTS: Config['auth'] = {
+  enabled: true,
+  service: 'berth',
+  realm: '',
+  tokenTtlSeconds: 300,
+  anonymousPull: true,
+  usersCanCreateProjects: false,
+  maxLoginFailures: 10,
+  loginWindowSeconds: 300,
+  trustedProxies: '',
+  ldap: {
+    url: '',
+    bindDN: '',
+    bindPassword: '',
+    userBase: '',
+    userFilter: '(uid={username})',
+    groupBase: '',
+    groupFilter: '(member={dn})',
+    startTLS: false,
+  },
+};
+
 const DEFAULTS: Config = {
   dataDir: './data',
   http: { host: '0.0.0.0', port: 5000, tlsCert: '', tlsKey: '', shutdownTimeoutSeconds: 30 },
@@ -58,6 +80,8 @@ const DEFAULTS: Config = {
   uploads: { ttlSeconds: 86400, purgeIntervalSeconds: 600 },
   manifests: { maxBytes: 4 * 1024 * 1024, cacheBytes: 64 * 1024 * 1024 },
   deletes: { enabled: true },
+  auth: AUTH_DEFAULTS,
+  audit: { retentionDays: 90 },
   log: { level: 'info' },
 };
 
@@ -192,6 +216,8 @@ describe('loadConfig: YAML file', () => {
       uploads: { ttlSeconds: 3600, purgeIntervalSeconds: 60 },
       manifests: { maxBytes: 1048576, cacheBytes: 0 },
       deletes: { enabled: false },
+      auth: AUTH_DEFAULTS,
+      audit: { retentionDays: 90 },
       log: { level: 'debug' },
     });
   });
@@ -466,6 +492,8 @@ describe('maskSecrets', () => {
     ],
     ['array under a secret key', { tokens: ['a', 'b'] }, { tokens: [MASK, MASK] }],
     ['non-secret key untouched', { host: '0.0.0.0', port: 5000 }, { host: '0.0.0.0', port: 5000 }],
+    ['a token lifetime is not a token', { tokenTtlSeconds: 300 }, { tokenTtlSeconds: 300 }],
+    ['an LDAP bind password', { ldap: { bindPassword: 'pw' } }, { ldap: { bindPassword: MASK } }],
     ['tlsKey (a path) untouched', { tlsKey: '/tls/key.pem' }, { tlsKey: '/tls/key.pem' }],
     [
       'URL password',
