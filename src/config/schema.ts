@@ -75,6 +75,11 @@ export const ConfigSchema = z
         /** Upload sessions idle for longer are removed. */
         ttlSeconds: positiveInt.default(24 * 3600),
         purgeIntervalSeconds: positiveInt.default(600),
+        /**
+         * A request writing to an upload holds the session for this long, renewed as it goes. After a node
+         * dies mid-chunk, another node can take its uploads over this much later at most.
+         */
+        leaseSeconds: positiveInt.default(10),
       })
       .strict()
       .prefault({}),

@@ -1,7 +1,21 @@
+export type {
+  AccessTokenRow,
+  MemberRow,
+  NewUserRow,
+  PermissionRow,
+  ProjectRow,
+  ProjectVisibility,
+  RobotChanges,
+  RobotRow,
+  UserChanges,
+  UserRow,
+} from './accounts-store.js';
+export { AccountsStore } from './accounts-store.js';
 export { AuditStore } from './audit-store.js';
 export type { MetadataDatabase } from './database.js';
 export { isPostgresUrl, openDatabase } from './database.js';
-export type { ManifestRow, NewManifest, ReferrerRow, UploadRow } from './metadata-store.js';
+export type { ManifestRow, NewManifest, ReferrerRow } from './metadata-store.js';
 export { MetadataStore } from './metadata-store.js';
 export type { Database } from './schema.js';
 export { databaseKeyStore } from './signing-key-store.js';
+export type { UploadRow } from './upload-store.js';

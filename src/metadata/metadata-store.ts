@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from './schema.js';
+import { UploadStore } from './upload-store.js';
 
 export interface ManifestRow {
   digest: string;
@@ -23,19 +24,15 @@ export interface ReferrerRow {
   annotations: string | null;
 }
 
-export interface UploadRow {
-  id: string;
-  repository: string;
-  offset: number;
-  startedAt: number;
-  updatedAt: number;
-}
-
 type Db = Kysely<Database> | Transaction<Database>;
 
 /** Rows of the registry: repositories, blob links, manifests, tags and upload sessions. */
 export class MetadataStore {
-  constructor(readonly db: Kysely<Database>) {}
+  readonly uploads: UploadStore;
+
+  constructor(readonly db: Kysely<Database>) {
+    this.uploads = new UploadStore(db);
+  }
 
   async close(): Promise<void> {
     await this.db.destroy();
@@ -306,55 +303,6 @@ export class MetadataStore {
       artifactType: row.artifact_type,
       annotations: row.annotations,
     }));
-  }
-
-  // --- upload sessions -----------------------------------------------------------------------------------
-
-  async createUpload(id: string, repository: string): Promise<void> {
-    const now = Date.now();
-    await this.db
-      .insertInto('uploads')
-      .values({ id, repository, offset: 0, started_at: now, updated_at: now })
-      .execute();
-  }
-
-  async upload(id: string): Promise<UploadRow | undefined> {
-    const row = await this.db.selectFrom('uploads').selectAll().where('id', '=', id).executeTakeFirst();
-    return (
-      row && {
-        id: row.id,
-        repository: row.repository,
-        offset: Number(row.offset),
-        startedAt: Number(row.started_at),
-        updatedAt: Number(row.updated_at),
-      }
-    );
-  }
-
-  /** Moves the upload's offset forward only if nobody else did first (compare-and-set); false when it lost. */
-  async advanceUpload(id: string, from: number, to: number): Promise<boolean> {
-    const result = await this.db
-      .updateTable('uploads')
-      .set({ offset: to, updated_at: Date.now() })
-      .where('id', '=', id)
-      .where('offset', '=', from)
-      .executeTakeFirst();
-    return result.numUpdatedRows > 0n;
-  }
-
-  async deleteUpload(id: string): Promise<boolean> {
-    const result = await this.db.deleteFrom('uploads').where('id', '=', id).executeTakeFirst();
-    return result.numDeletedRows > 0n;
-  }
-
-  async staleUploads(updatedBefore: number, limit = 100): Promise<string[]> {
-    const rows = await this.db
-      .selectFrom('uploads')
-      .select('id')
-      .where('updated_at', '<', updatedBefore)
-      .limit(limit)
-      .execute();
-    return rows.map((row) => row.id);
   }
 }
 

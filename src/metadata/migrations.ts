@@ -111,6 +111,18 @@ function migrations(dialect: Dialect): Record<string, Migration> {
       },
     },
     '0002_accounts': accountsMigration(dialect),
+    '0003_upload_writer': {
+      // One writer per upload session across every process: the writer holds a lease it keeps renewing, and
+      // `generation` counts claims, so a process can tell whether its running hash still covers the bytes.
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('uploads').addColumn('writer', 'text').execute();
+        await db.schema.alterTable('uploads').addColumn('lease_until', 'bigint').execute();
+        await db.schema
+          .alterTable('uploads')
+          .addColumn('generation', 'bigint', (c) => c.notNull().defaultTo(0))
+          .execute();
+      },
+    },
   };
 }
 

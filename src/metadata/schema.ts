@@ -23,7 +23,18 @@ export interface Database {
   /** What a manifest needs: its blobs (kind 'blob') and, for an index, its child manifests (kind 'manifest'). */
   manifest_references: { repository_id: number; manifest_digest: string; child_digest: string; kind: string };
   tags: { repository_id: number; name: string; manifest_digest: string; updated_at: number };
-  uploads: { id: string; repository: string; offset: number; started_at: number; updated_at: number };
+  uploads: {
+    id: string;
+    repository: string;
+    offset: number;
+    started_at: number;
+    updated_at: number;
+    /** The request writing to the session now, and until when its lease holds unless renewed. */
+    writer: string | null;
+    lease_until: number | null;
+    /** How many times a writer claimed the session. */
+    generation: Generated<number>;
+  };
   users: {
     id: Generated<number>;
     username: string;

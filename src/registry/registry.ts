@@ -9,6 +9,8 @@ export interface RegistryOptions {
   maxManifestBytes: number;
   manifestCacheBytes: number;
   uploadTtlMs: number;
+  /** How long an upload's write lease lasts unless renewed. */
+  uploadLeaseMs?: number;
   /** Redirect blob GETs to presigned object-store URLs valid this long (when the store can presign). */
   blobRedirectSeconds?: number | undefined;
   /** Cache invalidation between processes sharing the metadata database; LocalBus when alone. */
@@ -30,6 +32,7 @@ export class Registry {
     this.blobs = new BlobService(store, meta, options.blobRedirectSeconds);
     const uploadOptions = {
       ttlMs: options.uploadTtlMs,
+      ...(options.uploadLeaseMs && { leaseMs: options.uploadLeaseMs }),
       ...(options.onBytesIn && { onBytes: options.onBytesIn }),
     };
     this.uploads = new UploadService(store, meta, this.blobs, uploadOptions);

@@ -1,5 +1,6 @@
 import type { Hash } from 'node:crypto';
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { MetadataStore, UploadRow } from '../metadata/index.js';
 import type { BlobStore } from '../storage/index.js';
 import type { BlobService } from './blob-service.js';
@@ -22,26 +23,45 @@ export interface Chunk {
 export interface UploadServiceOptions {
   /** Sessions untouched for this long are removed. */
   ttlMs: number;
+  /**
+   * How long a writer's claim on a session lasts unless renewed (it is renewed every third of it). After
+   * a crash, another process can take the session over this much later at most.
+   */
+  leaseMs?: number;
   /** Called with the number of bytes received, for metrics. */
   onBytes?: (bytes: number) => void;
+}
+
+/** What a request holds while it writes to a session. */
+interface Claim {
+  writer: string;
+  /** Set when the lease could not be renewed: stop writing at once. */
+  lost: boolean;
 }
 
 /**
  * Upload sessions (distribution-spec "Pushing blobs"). A session is a metadata row plus a temporary object;
  * the row's offset is the truth, so a session survives a restart and can continue on another node.
- * The sha256 state of a session that stays on this process is kept in memory; otherwise the digest is
- * computed by re-reading the stored bytes when the upload is closed.
+ *
+ * One request writes to a session at a time, across every process: it claims the row's write lease first
+ * and writes only while it holds it, so a second, concurrent request (on any node) can never overwrite
+ * bytes the first one wrote. The sha256 state of a session is kept in memory by the process that wrote its
+ * last chunk and used only if no other process claimed the session since (the row's generation says);
+ * otherwise the digest is computed by re-reading the stored bytes when the upload is closed.
  */
 export class UploadService {
-  private readonly hashes = new Map<string, { offset: number; hash: Hash }>();
+  private readonly hashes = new Map<string, { offset: number; hash: Hash; generation: number }>();
   private readonly busy = new Set<string>();
+  private readonly leaseMs: number;
 
   constructor(
     private readonly store: BlobStore,
     private readonly meta: MetadataStore,
     private readonly blobs: BlobService,
     private readonly options: UploadServiceOptions,
-  ) {}
+  ) {
+    this.leaseMs = options.leaseMs ?? 10_000;
+  }
 
   /** Sessions with a request writing to them right now (a gauge for metrics). */
   get inFlight(): number {
@@ -51,15 +71,24 @@ export class UploadService {
   async start(repository: string): Promise<UploadRow> {
     const id = randomUUID();
     // The temporary object is created by the first write (or, for an empty blob, when the upload closes).
-    await this.meta.createUpload(id, repository);
-    this.hashes.set(id, { offset: 0, hash: createDigester('sha256') });
+    await this.meta.uploads.create(id, repository);
+    this.hashes.set(id, { offset: 0, hash: createDigester('sha256'), generation: 0 });
     const now = Date.now();
-    return { id, repository, offset: 0, startedAt: now, updatedAt: now };
+    return {
+      id,
+      repository,
+      offset: 0,
+      startedAt: now,
+      updatedAt: now,
+      writer: null,
+      leaseUntil: null,
+      generation: 0,
+    };
   }
 
   /** The session, or BLOB_UPLOAD_UNKNOWN when the id is malformed, unknown or of another repository. */
   async get(repository: string, id: string): Promise<UploadRow> {
-    const row = UPLOAD_ID.test(id) ? await this.meta.upload(id) : undefined;
+    const row = UPLOAD_ID.test(id) ? await this.meta.uploads.get(id) : undefined;
     if (!row || row.repository !== repository) {
       throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { detail: { uuid: id } });
     }
@@ -69,14 +98,14 @@ export class UploadService {
   /** Appends a chunk (PATCH); returns the new offset. */
   async append(repository: string, id: string, chunk: Chunk): Promise<number> {
     const session = await this.get(repository, id);
-    return this.exclusive(session, () => this.write(session, chunk));
+    return this.exclusive(session, (claim) => this.write(session, chunk, claim));
   }
 
   /** Closes the session (PUT): appends the final chunk if any, verifies the digest, commits the blob. */
   async finish(repository: string, id: string, digest: Digest, chunk?: Chunk): Promise<number> {
     const session = await this.get(repository, id);
-    return this.exclusive(session, async () => {
-      const size = chunk ? await this.write(session, chunk) : session.offset;
+    return this.exclusive(session, async (claim) => {
+      const size = chunk ? await this.write(session, chunk, claim) : session.offset;
       const actual = await this.digestOf(session.id, size, digest);
       if (actual !== digest.hex) {
         await this.discard(session.id);
@@ -113,7 +142,7 @@ export class UploadService {
   async purgeStale(now = Date.now()): Promise<number> {
     const cutoff = now - this.options.ttlMs;
     let removed = 0;
-    for (const id of await this.meta.staleUploads(cutoff)) {
+    for (const id of await this.meta.uploads.stale(cutoff)) {
       if (this.busy.has(id)) continue;
       await this.discard(id);
       removed++;
@@ -121,7 +150,7 @@ export class UploadService {
     for await (const { key, modified } of this.store.list(`${UPLOADS_PREFIX}/`)) {
       const id = key.slice(UPLOADS_PREFIX.length + 1);
       if (modified.getTime() >= cutoff || this.busy.has(id)) continue;
-      if (!UPLOAD_ID.test(id) || !(await this.meta.upload(id))) {
+      if (!UPLOAD_ID.test(id) || !(await this.meta.uploads.get(id))) {
         await this.store.delete(key);
         removed++;
       }
@@ -132,19 +161,56 @@ export class UploadService {
 
   private async discard(id: string): Promise<void> {
     this.hashes.delete(id);
-    await this.meta.deleteUpload(id);
+    await this.meta.uploads.delete(id);
     await this.store.delete(uploadKey(id));
   }
 
-  /** One writer per session on this process; across processes the offset compare-and-set decides. */
-  private async exclusive<T>(session: UploadRow, work: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` holding the session's write lease. A second request on this process is turned away at once;
+   * one on another process finds the lease taken and waits for it to be released or to lapse (its holder
+   * died), then continues only if the offset it was told is still the session's.
+   */
+  private async exclusive<T>(session: UploadRow, work: (claim: Claim) => Promise<T>): Promise<T> {
     if (this.busy.has(session.id))
       throw this.outOfOrder(session, 'another request is writing to this upload');
     this.busy.add(session.id);
+    const claim: Claim = { writer: randomUUID(), lost: false };
+    let renewal: NodeJS.Timeout | undefined;
     try {
-      return await work();
+      const generation = await this.claim(session, claim.writer);
+      // The running hash is good only if this process wrote the session's last chunk under the previous claim.
+      const state = this.hashes.get(session.id);
+      if (state && state.generation === generation - 1) state.generation = generation;
+      else this.hashes.delete(session.id);
+      renewal = setInterval(() => {
+        this.meta.uploads.renew(session.id, claim.writer, this.leaseMs).then(
+          (held) => {
+            if (!held) claim.lost = true;
+          },
+          () => {},
+        );
+      }, this.leaseMs / 3);
+      renewal.unref();
+      return await work(claim);
     } finally {
+      clearInterval(renewal);
       this.busy.delete(session.id);
+      await this.meta.uploads.release(session.id, claim.writer).catch(() => {});
+    }
+  }
+
+  private async claim(session: UploadRow, writer: string): Promise<number> {
+    const deadline = Date.now() + this.leaseMs + 1000;
+    for (;;) {
+      const generation = await this.meta.uploads.claim(session.id, session.offset, writer, this.leaseMs);
+      if (generation !== undefined) return generation;
+      const now = await this.meta.uploads.get(session.id);
+      if (!now) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { detail: { uuid: session.id } });
+      if (now.offset !== session.offset) {
+        throw this.outOfOrder(session, 'the upload moved on concurrently', now.offset);
+      }
+      if (Date.now() > deadline) throw this.outOfOrder(session, 'another request is writing to this upload');
+      await sleep(100);
     }
   }
 
@@ -162,7 +228,7 @@ export class UploadService {
   }
 
   /** Writes a chunk at the session's offset and advances it; returns the new offset. */
-  private async write(session: UploadRow, chunk: Chunk): Promise<number> {
+  private async write(session: UploadRow, chunk: Chunk, claim: Claim): Promise<number> {
     const { range, length } = chunk;
     if (range) {
       // distribution-spec: a chunk must start where the previous one ended, else 416.
@@ -177,10 +243,13 @@ export class UploadService {
     const state = this.hashes.get(session.id);
     this.hashes.delete(session.id);
     const hash = state?.offset === session.offset ? state.hash : undefined;
+    const generation = state?.generation ?? 0;
     let received = 0;
     const onBytes = this.options.onBytes;
     const tap = async function* (source: AsyncIterable<Uint8Array>) {
       for await (const piece of source) {
+        if (claim.lost)
+          throw new RegistryError('BLOB_UPLOAD_INVALID', { message: 'lost the upload to another request' });
         received += piece.byteLength;
         if (expected !== undefined && received > expected) {
           throw new RegistryError('SIZE_INVALID', {
@@ -198,10 +267,10 @@ export class UploadService {
       throw new RegistryError('SIZE_INVALID', { detail: { expected, received } });
     }
     const offset = session.offset + received;
-    if (!(await this.meta.advanceUpload(session.id, session.offset, offset))) {
+    if (claim.lost || !(await this.meta.uploads.advance(session.id, claim.writer, session.offset, offset))) {
       throw this.outOfOrder(session, 'the upload moved on concurrently');
     }
-    if (hash) this.hashes.set(session.id, { offset, hash });
+    if (hash) this.hashes.set(session.id, { offset, hash, generation });
     session.offset = offset;
     return offset;
   }

@@ -35,6 +35,7 @@ export async function createBerth(config: Config): Promise<Berth> {
     maxManifestBytes: config.manifests.maxBytes,
     manifestCacheBytes: config.manifests.cacheBytes,
     uploadTtlMs: config.uploads.ttlSeconds * 1000,
+    uploadLeaseMs: config.uploads.leaseSeconds * 1000,
     blobRedirectSeconds: config.storage.s3.redirect ? config.storage.s3.redirectExpirySeconds : undefined,
     bus: backends.bus,
     onBytesIn: bytesIn,

@@ -55,6 +55,10 @@ export async function openBackends(config: Config, log: (error: Error) => void):
     migrate: !cluster.isWorker,
   });
   const meta = new MetadataStore(database.db);
+  if (!database.postgres && !cluster.isWorker) {
+    // Alone on an embedded database: any write lease left in it belongs to a previous run of this process.
+    await meta.uploads.releaseAll();
+  }
   let bus: InvalidationBus;
   let jobs: JobLock;
   if (database.postgres) {

@@ -219,7 +219,13 @@ export async function startCluster(backend: StorageBackend, options: ClusterOpti
   try {
     const storage = await backend.create();
     cleanups.push(() => storage.destroy());
-    const env = { ...storage.env, BERTH_METADATA_URL: databaseUrl, ...options.env };
+    // A short write lease: the kill -9 tests wait for a dead node's lease to lapse.
+    const env = {
+      ...storage.env,
+      BERTH_METADATA_URL: databaseUrl,
+      BERTH_UPLOADS_LEASE_SECONDS: '3',
+      ...options.env,
+    };
     const dataDirs = await Promise.all(
       Array.from({ length: count }, () => mkdtemp(join(tmpdir(), 'berth-cluster-node-'))),
     );

@@ -4,6 +4,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Invalidation, PostgresBus, PostgresJobLock } from '../../src/cluster/index.js';
 import { openDatabase } from '../../src/metadata/index.js';
+import { StaticMigrationProvider } from '../../src/metadata/migrations.js';
 import { createTestDatabase, dropTestDatabase, postgresAvailable } from '../helpers/postgres.js';
 
 let url: string;
@@ -43,10 +44,9 @@ describe.skipIf(!postgresAvailable)('migrations on PostgreSQL', () => {
         .selectFrom('kysely_migration' as never)
         .select('name' as never)
         .execute();
-      expect(applied.map((row) => (row as { name: string }).name).sort()).toEqual([
-        '0001_core',
-        '0002_accounts',
-      ]);
+      const expected = Object.keys(await new StaticMigrationProvider('postgres').getMigrations());
+      expect(expected.length).toBeGreaterThanOrEqual(3);
+      expect(applied.map((row) => (row as { name: string }).name).sort()).toEqual(expected.sort());
     } finally {
       await Promise.all(opened.map(({ db }) => db.destroy()));
     }
