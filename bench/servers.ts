@@ -172,6 +172,8 @@ export async function startBerth(s3?: S3Target): Promise<Server> {
   const args = ['dist/cli/main.js', 'serve', '--host', '127.0.0.1', '--port', String(port)];
   args.push('--data-dir', dataDir, '--log-level', 'warn');
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('BERTH_')));
+  // Like for like: Distribution runs without auth here too.
+  env.BERTH_AUTH_ENABLED = 'false';
   if (s3) {
     Object.assign(env, {
       BERTH_STORAGE_DRIVER: 's3',

@@ -1,12 +1,43 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { MountPolicy, Registry } from '../registry/index.js';
 
+/** What a /v2 request needs to be allowed to do. */
+export type Need =
+  | { kind: 'base' }
+  | { kind: 'catalog' }
+  | { kind: 'repository'; name: string; action: 'pull' | 'push' | 'delete' };
+
+/** Who is calling, as far as the handlers care once the guard has let the request through. */
+export interface Caller {
+  /** Token subject: a username, `robot$<name>`, or '' when anonymous. */
+  subject: string;
+  kind: 'user' | 'robot' | 'anonymous';
+  /** For mounts: may the caller read this other repository? */
+  canPull(repository: string): Promise<boolean>;
+  /** For _catalog: the projects whose repositories the caller may see. */
+  visibleProjects(): Promise<string[] | 'all'>;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who the guard found the caller to be, also when it then refused the request (for the audit log). */
+    berthCaller?: Caller;
+  }
+}
+
 /** What /v2 handlers need, handed in by the server (no module-level singletons). */
 export interface DistributionOptions {
   registry: Registry;
   deletesEnabled: boolean;
-  /** Which repositories a mount may take blobs from; everything until auth narrows it. */
+  /** Which repositories a mount may take blobs from when no guard runs (auth off): any. */
   mountPolicy?: MountPolicy;
+  /**
+   * Authentication and authorization: resolves the caller or throws (401 with a challenge, 403, 429).
+   * Absent: everyone may do everything (auth disabled).
+   */
+  guard?: (request: FastifyRequest, need: Need) => Promise<Caller>;
+  /** Called once a request has been answered (or failed), for the audit log. */
+  onAnswered?: (call: Call, need: Need, status: number) => void;
   /** Bytes received in manifest bodies, for metrics (blob bytes are counted by the upload service). */
   onBytesIn?: (bytes: number) => void;
 }
@@ -19,6 +50,8 @@ export interface Call {
   params: Record<string, string>;
   query: URLSearchParams;
   options: DistributionOptions;
+  /** Set when a guard let the request through. */
+  caller?: Caller;
 }
 
 export type Handler = (call: Call) => Promise<unknown>;

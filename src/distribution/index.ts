@@ -1,2 +1,2 @@
-export type { DistributionOptions } from './context.js';
+export type { Call, Caller, DistributionOptions, Need } from './context.js';
 export { distributionRoutes } from './router.js';

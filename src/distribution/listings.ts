@@ -1,4 +1,5 @@
-import { MediaType, parseDigest } from '../registry/index.js';
+import { projectOf } from '../auth/index.js';
+import { MediaType, parseDigest, type Registry } from '../registry/index.js';
 import { type Call, repositoryOf } from './context.js';
 import { paginate, parsePage } from './pagination.js';
 
@@ -18,14 +19,39 @@ export async function listTags(call: Call): Promise<unknown> {
   return call.reply.code(200).type('application/json').send({ name, tags: page.items });
 }
 
-/** GET /v2/_catalog?n=&last= */
+/** GET /v2/_catalog?n=&last= : only the repositories the caller may see. */
 export async function catalog(call: Call): Promise<unknown> {
   const registry = call.options.registry;
+  const visible = call.caller ? await call.caller.visibleProjects() : 'all';
   const page = await paginate(parsePage(call.query), '/v2/_catalog', (limit, last) =>
-    registry.catalog(limit, last),
+    visible === 'all'
+      ? registry.catalog(limit, last)
+      : visibleRepositories(registry, new Set(visible), limit, last),
   );
   if (page.link) call.reply.header('link', page.link);
   return call.reply.code(200).type('application/json').send({ repositories: page.items });
+}
+
+/** Walks the catalog in batches, keeping the repositories of the given projects, until `limit` are found. */
+async function visibleRepositories(
+  registry: Registry,
+  projects: ReadonlySet<string>,
+  limit: number,
+  last: string | undefined,
+): Promise<string[]> {
+  const found: string[] = [];
+  if (projects.size === 0) return found;
+  const batch = 1000;
+  for (let cursor = last; found.length < limit; ) {
+    const names = await registry.catalog(batch, cursor);
+    for (const name of names) {
+      if (projects.has(projectOf(name))) found.push(name);
+      if (found.length === limit) break;
+    }
+    if (names.length < batch) break;
+    cursor = names[names.length - 1];
+  }
+  return found;
 }
 
 /** GET /v2/<name>/referrers/<digest>?artifactType= (distribution-spec v1.1 "Listing Referrers"). */

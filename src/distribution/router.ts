@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { assertRepositoryName, RegistryError } from '../registry/index.js';
 import { deleteBlob, getBlob } from './blobs.js';
-import type { DistributionOptions, Handler } from './context.js';
+import type { Call, DistributionOptions, Handler, Need } from './context.js';
 import { apiVersion, catalog, listReferrers, listTags } from './listings.js';
 import { deleteManifest, getManifest, putManifest } from './manifests.js';
 import { cancelUpload, finishUpload, patchUpload, startUpload, uploadStatus } from './uploads.js';
@@ -9,6 +9,8 @@ import { cancelUpload, finishUpload, patchUpload, startUpload, uploadStatus } fr
 interface Route {
   /** A label for logs and metrics. */
   name: string;
+  /** What each method needs to be allowed (push covers the whole upload protocol). */
+  needs: Partial<Record<string, 'base' | 'catalog' | 'pull' | 'push' | 'delete'>>;
   /** Matched against the path after `/v2/`; `name` is validated against the grammar after matching. */
   pattern: RegExp;
   methods: Partial<Record<string, Handler>>;
@@ -16,32 +18,53 @@ interface Route {
 
 // Repository names contain slashes, so the path is matched here rather than by Fastify's router.
 // Order matters: the more specific upload routes come before the generic blob route.
+const PULL = { GET: 'pull', HEAD: 'pull' } as const;
 const ROUTES: Route[] = [
-  { name: 'base', pattern: /^$/, methods: { GET: apiVersion, HEAD: apiVersion } },
-  { name: 'catalog', pattern: /^_catalog$/, methods: { GET: catalog } },
-  { name: 'tags', pattern: /^(?<name>.+)\/tags\/list$/, methods: { GET: listTags } },
+  {
+    name: 'base',
+    pattern: /^$/,
+    methods: { GET: apiVersion, HEAD: apiVersion },
+    needs: { GET: 'base', HEAD: 'base' },
+  },
+  { name: 'catalog', pattern: /^_catalog$/, methods: { GET: catalog }, needs: { GET: 'catalog' } },
+  { name: 'tags', pattern: /^(?<name>.+)\/tags\/list$/, methods: { GET: listTags }, needs: PULL },
   {
     name: 'manifest',
     pattern: /^(?<name>.+)\/manifests\/(?<reference>[^/]+)$/,
     methods: { GET: getManifest, HEAD: getManifest, PUT: putManifest, DELETE: deleteManifest },
+    needs: { ...PULL, PUT: 'push', DELETE: 'delete' },
   },
-  { name: 'upload-start', pattern: /^(?<name>.+)\/blobs\/uploads\/?$/, methods: { POST: startUpload } },
+  {
+    name: 'upload-start',
+    pattern: /^(?<name>.+)\/blobs\/uploads\/?$/,
+    methods: { POST: startUpload },
+    needs: { POST: 'push' },
+  },
   {
     name: 'upload',
     pattern: /^(?<name>.+)\/blobs\/uploads\/(?<uuid>[^/]+)$/,
     methods: { GET: uploadStatus, PATCH: patchUpload, PUT: finishUpload, DELETE: cancelUpload },
+    needs: { GET: 'push', PATCH: 'push', PUT: 'push', DELETE: 'push' },
   },
   {
     name: 'blob',
     pattern: /^(?<name>.+)\/blobs\/(?<digest>[^/]+)$/,
     methods: { GET: getBlob, HEAD: getBlob, DELETE: deleteBlob },
+    needs: { ...PULL, DELETE: 'delete' },
   },
   {
     name: 'referrers',
     pattern: /^(?<name>.+)\/referrers\/(?<digest>[^/]+)$/,
     methods: { GET: listReferrers },
+    needs: PULL,
   },
 ];
+
+function needOf(route: Route, method: string, name: string | undefined): Need {
+  const need = route.needs[method] ?? 'push';
+  if (need === 'base' || need === 'catalog') return { kind: need };
+  return { kind: 'repository', name: name as string, action: need };
+}
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -81,7 +104,17 @@ export async function distributionRoutes(app: FastifyInstance, options: Distribu
       }
       const params = { ...match.groups };
       if (params.name !== undefined) assertRepositoryName(params.name);
-      return handler({ request, reply, params, query, options });
+      const call: Call = { request, reply, params, query, options };
+      const need = needOf(route, request.method, params.name);
+      try {
+        if (options.guard) call.caller = await options.guard(request, need);
+        const result = await handler(call);
+        options.onAnswered?.(call, need, reply.statusCode);
+        return result;
+      } catch (error) {
+        options.onAnswered?.(call, need, error instanceof RegistryError ? error.status : 500);
+        throw error;
+      }
     }
     request.berthRoute = 'unknown';
     throw new RegistryError('UNSUPPORTED', { status: 404, message: `no such endpoint: ${pathname}` });

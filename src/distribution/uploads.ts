@@ -60,7 +60,11 @@ export async function startUpload(call: Call): Promise<unknown> {
     const digest = parseDigest(mount);
     const from = query.get('from') ?? undefined;
     if (from !== undefined) assertRepositoryName(from);
-    const policy = options.mountPolicy ?? (() => true);
+    // A mount reads another repository: the caller must be allowed to pull from it.
+    const caller = call.caller;
+    const policy = caller
+      ? (source: string) => caller.canPull(source)
+      : (options.mountPolicy ?? (() => true));
     if (await options.registry.blobs.mount(name, digest, from, policy))
       return blobCreated(call, digest.value);
     // Not mountable: fall back to a regular upload session, as the spec allows.

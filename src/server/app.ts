@@ -1,10 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import type { AccountService } from '../accounts/index.js';
+import { apiRoutes } from '../api/index.js';
 import type { Config } from '../config/index.js';
 import { distributionRoutes } from '../distribution/index.js';
+import type { AuditLog } from '../events/index.js';
 import { healthRoutes, Metrics } from '../observability/index.js';
 import { Registry, RegistryError } from '../registry/index.js';
+import { setupAuth } from './auth/index.js';
 import { openBackends } from './backends.js';
 import { errorHandler } from './error-handler.js';
 
@@ -12,6 +16,9 @@ export interface Berth {
   app: FastifyInstance;
   registry: Registry;
   metrics: Metrics;
+  /** Users, projects, robots and tokens (for tests and embedding; operators use /api/v1 or the CLI). */
+  accounts: AccountService;
+  audit: AuditLog;
   /** Starts listening; resolves to the bound address (e.g. http://127.0.0.1:5000). */
   listen(): Promise<string>;
   /** Graceful stop: refuses new requests, lets in-flight ones finish (up to the configured timeout). */
@@ -104,10 +111,27 @@ export async function createBerth(config: Config): Promise<Berth> {
       await store.ping();
     },
   });
+  const auth = await setupAuth(app, config, meta);
+  if (auth.bootstrap?.generated) {
+    // Shown once: the password is stored hashed only. BERTH_ADMIN_PASSWORD sets it instead.
+    app.log.warn(
+      { username: auth.bootstrap.username, password: auth.bootstrap.password },
+      'created the first administrator with a generated password; change it (berth user passwd)',
+    );
+  }
   await app.register(distributionRoutes, {
     registry,
     deletesEnabled: config.deletes.enabled,
     onBytesIn: bytesIn,
+    onAnswered: auth.onAnswered,
+    ...(auth.guard && { guard: auth.guard }),
+  });
+  await app.register(apiRoutes, {
+    accounts: auth.accounts,
+    audit: auth.audit,
+    authenticate: auth.authenticate,
+    sourceIp: auth.sourceIp,
+    usersCanCreateProjects: config.auth.usersCanCreateProjects,
   });
 
   const purge = setInterval(() => {
@@ -116,10 +140,16 @@ export async function createBerth(config: Config): Promise<Berth> {
         await registry.uploads.purgeStale();
       })
       .catch((error) => app.log.error({ err: error }, 'upload purge failed'));
+    backends.jobs
+      .run('audit-retention', async () => {
+        await auth.audit.purgeOlderThan(Date.now() - config.audit.retentionDays * 86_400_000);
+      })
+      .catch((error) => app.log.error({ err: error }, 'audit retention failed'));
   }, config.uploads.purgeIntervalSeconds * 1000);
   purge.unref();
   app.addHook('onClose', async () => {
     clearInterval(purge);
+    await auth.audit.close();
     await backends.close();
   });
 
@@ -127,6 +157,8 @@ export async function createBerth(config: Config): Promise<Berth> {
     app,
     registry,
     metrics,
+    accounts: auth.accounts,
+    audit: auth.audit,
     listen: () => app.listen({ host: config.http.host, port: config.http.port }),
     async close() {
       accepting = false;

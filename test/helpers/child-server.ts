@@ -41,6 +41,8 @@ export function startChildBerth(dataDir: string, options: ChildBerthOptions = {}
   for (const [key, value] of Object.entries(process.env)) {
     if (!key.startsWith('BERTH_')) env[key] = value;
   }
+  // The protocol and fault tests run without auth; a test that wants it passes BERTH_AUTH_ENABLED=true.
+  env.BERTH_AUTH_ENABLED = 'false';
   Object.assign(env, options.env);
   const child = spawn(
     process.execPath,

@@ -23,6 +23,7 @@ const databases = new Map<string, string>();
  * Starts a real Berth on an ephemeral loopback port. With `dataDir`, the directory is reused (and kept), so a
  * second server on it sees the first one's data; without, a temp directory is made and removed on close.
  * `config` entries are dotted keys, as flags would give them: { 'deletes.enabled': false }.
+ * Auth is off unless `config` turns it on ({ 'auth.enabled': true }).
  * Under the `postgres` test project, metadata lives in a fresh PostgreSQL database per data directory.
  */
 export async function startBerth(
@@ -41,6 +42,8 @@ export async function startBerth(
       'http.host': '127.0.0.1',
       'http.port': 0,
       'log.level': process.env.BERTH_TEST_LOG ?? 'silent',
+      // The protocol tests run without auth; the auth tests turn it on.
+      'auth.enabled': false,
       ...opts.config,
     },
   });

@@ -1,0 +1,144 @@
+import { createHash } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import { LRUCache } from 'lru-cache';
+import type { Accounts } from '../../accounts/index.js';
+import {
+  type Access,
+  AuthError,
+  type Identity,
+  type LoginThrottle,
+  parseAuthorization,
+  type TokenService,
+} from '../../auth/index.js';
+import type { AuditSink } from '../../events/index.js';
+import { RegistryError } from '../../registry/index.js';
+
+/** Who a request comes from, once its credentials were checked. */
+export type Resolved =
+  | { via: 'none'; identity: Identity & { kind: 'anonymous' }; subject: '' }
+  | { via: 'basic'; identity: Identity; subject: string }
+  /** A registry token carries its grants; the identity is looked up only when they do not suffice. */
+  | { via: 'bearer'; subject: string; access: Access[] };
+
+export function subjectOf(identity: Identity): string {
+  if (identity.kind === 'user') return identity.username;
+  if (identity.kind === 'robot') return `robot$${identity.name}`;
+  return '';
+}
+
+export function actorKind(subject: string): 'user' | 'robot' | 'anonymous' {
+  return subject === '' ? 'anonymous' : subject.startsWith('robot$') ? 'robot' : 'user';
+}
+
+export interface CredentialOptions {
+  accounts: Accounts;
+  tokens: TokenService;
+  throttle: LoginThrottle;
+  audit: AuditSink;
+  /** The token audience. */
+  service: string;
+  sourceIp(request: FastifyRequest): string;
+  /** Builds the 401 for a request whose credentials are missing, wrong or expired. */
+  unauthorized(
+    request: FastifyRequest,
+    message: string,
+    scheme: 'basic' | 'bearer',
+    error?: 'invalid_token',
+  ): RegistryError;
+}
+
+/**
+ * Checks the credentials a request carries: a registry token (verified once, then remembered until it
+ * expires, so a pull does not pay for a signature check per request), or Basic credentials (checked once
+ * and remembered for 30 s: scrypt on every request would cost ~100 ms each), or none.
+ * Login failures are throttled per account and per address, and audited.
+ */
+export class Credentials {
+  private readonly tokens = new LRUCache<string, { subject: string; access: Access[]; expiresAt: number }>({
+    max: 10_000,
+  });
+  private readonly basics = new LRUCache<string, Identity>({ max: 1000, ttl: 30_000 });
+
+  constructor(private readonly options: CredentialOptions) {}
+
+  async resolve(request: FastifyRequest): Promise<Resolved> {
+    const header = request.headers.authorization;
+    if (!header) return { via: 'none', identity: { kind: 'anonymous' }, subject: '' };
+    const parsed = parseAuthorization(header);
+    if (parsed?.scheme === 'bearer') return this.bearer(request, parsed.token);
+    if (parsed?.scheme === 'basic') {
+      const identity = await this.login(request, parsed.username, parsed.password, header);
+      return { via: 'basic', identity, subject: subjectOf(identity) };
+    }
+    throw this.options.unauthorized(request, 'unsupported Authorization header', 'bearer');
+  }
+
+  private async bearer(request: FastifyRequest, token: string): Promise<Resolved> {
+    const cached = this.tokens.get(token);
+    if (cached && cached.expiresAt > Date.now()) {
+      return { via: 'bearer', subject: cached.subject, access: cached.access };
+    }
+    try {
+      const verified = await this.options.tokens.verify(token, { audience: this.options.service });
+      this.tokens.set(token, {
+        subject: verified.subject,
+        access: verified.access,
+        expiresAt: verified.expiresAt.getTime(),
+      });
+      return { via: 'bearer', subject: verified.subject, access: verified.access };
+    } catch (error) {
+      if (error instanceof AuthError && error.code === 'TOKEN_INVALID') {
+        throw this.options.unauthorized(request, error.message, 'bearer', 'invalid_token');
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Username and password (or robot secret, or personal access token) → identity; 401 when wrong, 429 when
+   * this account or address failed too often lately.
+   */
+  async login(
+    request: FastifyRequest,
+    username: string,
+    password: string,
+    cacheKey?: string,
+  ): Promise<Identity> {
+    const key = cacheKey && createHash('sha256').update(cacheKey).digest('base64url');
+    const remembered = key ? this.basics.get(key) : undefined;
+    if (remembered) return remembered;
+    const ip = this.options.sourceIp(request);
+    const attempt = { username, ip };
+    const gate = this.options.throttle.check(attempt);
+    if (!gate.allowed) {
+      throw new RegistryError('TOOMANYREQUESTS', {
+        message: `too many failed logins; try again in ${gate.retryAfterSeconds} s`,
+        headers: { 'retry-after': String(gate.retryAfterSeconds) },
+      });
+    }
+    let identity: Identity | null;
+    try {
+      identity = await this.options.accounts.authenticate(username, password);
+    } catch (error) {
+      request.log.error({ err: error }, 'authentication backend failed');
+      throw new RegistryError('UNAVAILABLE', { message: 'the identity provider is not available' });
+    }
+    const audit = {
+      actor: username,
+      actorKind: username.startsWith('robot$') ? ('robot' as const) : ('user' as const),
+      sourceIp: ip,
+      userAgent: request.headers['user-agent'],
+      action: 'login',
+      resource: `user:${username}`,
+    };
+    if (!identity) {
+      this.options.throttle.recordFailure(attempt);
+      this.options.audit.record({ ...audit, result: 'failure', detail: 'wrong credentials' });
+      throw this.options.unauthorized(request, 'wrong username or password', 'basic');
+    }
+    this.options.throttle.recordSuccess(attempt);
+    this.options.audit.record({ ...audit, result: 'success' });
+    if (key) this.basics.set(key, identity);
+    return identity;
+  }
+}

@@ -1,0 +1,151 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AccountService } from '../../accounts/index.js';
+import { type Identity, IpAllowlist, LoginThrottle, TokenService } from '../../auth/index.js';
+import type { Config } from '../../config/index.js';
+import type { Call, Caller, Need } from '../../distribution/index.js';
+import { AuditLog } from '../../events/index.js';
+import { AuditStore, databaseKeyStore, type MetadataStore } from '../../metadata/index.js';
+import { Credentials, subjectOf } from './credentials.js';
+import { RegistryGuard } from './registry-guard.js';
+import { tokenRoutes } from './token-endpoint.js';
+
+export interface AuthSetup {
+  accounts: AccountService;
+  audit: AuditLog;
+  /** /v2 access checks; undefined when auth is off. */
+  guard?: (request: FastifyRequest, need: Need) => Promise<Caller>;
+  /** For /api/v1: the caller's identity from Basic credentials or a registry token (anonymous if none). */
+  authenticate(request: FastifyRequest): Promise<Identity>;
+  sourceIp(request: FastifyRequest): string;
+  /** Audits a /v2 request once answered: pulls (manifest GETs), pushes (manifest PUTs), deletes, refusals. */
+  onAnswered(call: Call, need: Need, status: number): void;
+  /** The admin created on first start, with a generated password to show once. */
+  bootstrap?: { username: string; password: string; generated: boolean };
+}
+
+/** The client address: the socket's, or X-Forwarded-For's last untrusted hop when a trusted proxy sent it. */
+function clientAddress(trusted: IpAllowlist | undefined) {
+  return (request: FastifyRequest): string => {
+    const peer = request.socket.remoteAddress ?? '';
+    const forwarded = request.headers['x-forwarded-for'];
+    if (!trusted || !forwarded || !trusted.allows(peer)) return peer;
+    const hops = String(forwarded)
+      .split(',')
+      .map((hop) => hop.trim())
+      .filter(Boolean);
+    for (let i = hops.length - 1; i >= 0; i--) {
+      const hop = hops[i] as string;
+      if (!trusted.allows(hop)) return hop;
+    }
+    return hops[0] ?? peer;
+  };
+}
+
+export async function setupAuth(
+  app: FastifyInstance,
+  config: Config,
+  meta: MetadataStore,
+): Promise<AuthSetup> {
+  const auth = config.auth;
+  const ldap = auth.ldap.url
+    ? {
+        url: auth.ldap.url,
+        bindDN: auth.ldap.bindDN,
+        bindPassword: auth.ldap.bindPassword,
+        userBase: auth.ldap.userBase,
+        userFilter: auth.ldap.userFilter,
+        ...(auth.ldap.groupBase && { groupBase: auth.ldap.groupBase, groupFilter: auth.ldap.groupFilter }),
+        startTLS: auth.ldap.startTLS,
+      }
+    : undefined;
+  const accounts = new AccountService(meta.db, ldap ? { ldap } : {});
+  const audit = new AuditLog(new AuditStore(meta.db), {
+    onError: (error) => app.log.error({ err: error }, 'audit log write failed'),
+  });
+  const trusted = auth.trustedProxies.trim()
+    ? IpAllowlist.parse(auth.trustedProxies.split(',').map((entry) => entry.trim()))
+    : undefined;
+  const sourceIp = clientAddress(trusted);
+  const realm = (request: FastifyRequest) => {
+    if (auth.realm) return auth.realm;
+    const proto =
+      trusted?.allows(request.socket.remoteAddress ?? '') && request.headers['x-forwarded-proto']
+        ? String(request.headers['x-forwarded-proto']).split(',')[0]?.trim()
+        : request.protocol;
+    return `${proto}://${request.headers.host ?? `${config.http.host}:${config.http.port}`}/token`;
+  };
+  const tokens = new TokenService({
+    issuer: auth.service,
+    keyStore: databaseKeyStore(meta.db),
+    expiresInSeconds: auth.tokenTtlSeconds,
+  });
+  const throttle = new LoginThrottle({
+    account: { maxFailures: auth.maxLoginFailures, windowSeconds: auth.loginWindowSeconds },
+    address: { maxFailures: auth.maxLoginFailures * 5, windowSeconds: auth.loginWindowSeconds },
+  });
+  let guard: RegistryGuard | undefined;
+  const credentials = new Credentials({
+    accounts,
+    tokens,
+    throttle,
+    audit,
+    service: auth.service,
+    sourceIp,
+    unauthorized: (request, message, scheme, error) =>
+      (guard as RegistryGuard).unauthorized(request, message, scheme, error),
+  });
+  guard = new RegistryGuard({
+    accounts,
+    credentials,
+    service: auth.service,
+    anonymousPull: auth.anonymousPull,
+    realm,
+    sourceIp,
+  });
+  tokenRoutes(app, { accounts, tokens, credentials, audit, service: auth.service, sourceIp });
+
+  const setup: AuthSetup = {
+    accounts,
+    audit,
+    sourceIp,
+    async authenticate(request) {
+      const who = await credentials.resolve(request);
+      if (who.via !== 'bearer') return who.identity;
+      if (who.subject === '') return { kind: 'anonymous' };
+      const identity = await accounts.identityOf(who.subject);
+      if (!identity)
+        throw (guard as RegistryGuard).unauthorized(request, 'the account is gone or disabled', 'bearer');
+      return identity;
+    },
+    onAnswered(call, need, status) {
+      if (need.kind !== 'repository') return;
+      const { request } = call;
+      const route = request.berthRoute;
+      const audited =
+        status === 403 ||
+        (status < 400 &&
+          ((route === 'manifest' && request.method !== 'HEAD') ||
+            (route === 'blob' && request.method === 'DELETE')));
+      if (!audited) return;
+      const reference = call.params.reference ?? call.params.digest;
+      const caller = call.caller ?? request.berthCaller;
+      const subject = caller?.subject ?? '';
+      audit.record({
+        actor: subject || 'anonymous',
+        actorKind: caller?.kind ?? 'anonymous',
+        sourceIp: sourceIp(request),
+        userAgent: request.headers['user-agent'],
+        action: need.action,
+        resource: reference ? `${need.name}${reference.includes(':') ? '@' : ':'}${reference}` : need.name,
+        result: status < 400 ? 'success' : 'failure',
+        ...(status >= 400 && { detail: `HTTP ${status}` }),
+      });
+    },
+  };
+  if (auth.enabled) setup.guard = guard.guard;
+  const boot = await accounts.bootstrap(process.env.BERTH_ADMIN_PASSWORD || undefined);
+  if (boot) setup.bootstrap = boot;
+  return setup;
+}
+
+export { subjectOf };

@@ -1,0 +1,168 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Accounts } from '../../accounts/index.js';
+import {
+  type Access,
+  AuthError,
+  formatScopes,
+  grantAccess,
+  type Identity,
+  type ProjectPolicy,
+  parseAuthorization,
+  parseScopes,
+  projectOf,
+  type TokenService,
+} from '../../auth/index.js';
+import type { AuditSink } from '../../events/index.js';
+import { RegistryError } from '../../registry/index.js';
+import { type Credentials, subjectOf } from './credentials.js';
+
+export interface TokenEndpointOptions {
+  accounts: Accounts;
+  tokens: TokenService;
+  credentials: Credentials;
+  audit: AuditSink;
+  service: string;
+  sourceIp(request: FastifyRequest): string;
+}
+
+const MAX_FORM_BYTES = 64 * 1024;
+
+/** application/x-www-form-urlencoded bodies of the OAuth2 POST, read here (the server parses no bodies). */
+async function readForm(request: FastifyRequest): Promise<URLSearchParams> {
+  const type = request.headers['content-type'] ?? '';
+  if (!type.startsWith('application/x-www-form-urlencoded')) {
+    throw new RegistryError('INVALID_REQUEST', {
+      message: 'expected an application/x-www-form-urlencoded body',
+    });
+  }
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of request.raw) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_FORM_BYTES)
+      throw new RegistryError('INVALID_REQUEST', { status: 413, message: 'form too large' });
+    chunks.push(chunk as Buffer);
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+}
+
+/**
+ * The Docker token endpoint (distribution docs: spec/auth/token.md, oauth.md): GET with Basic credentials
+ * (or none, for anonymous pulls of public projects), or the OAuth2 POST with a password or refresh_token
+ * grant. Grants are the intersection of what was asked and what the identity may do; asking for more is
+ * never an error.
+ */
+export function tokenRoutes(app: FastifyInstance, options: TokenEndpointOptions): void {
+  const issue = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    params: {
+      identity: Identity;
+      service: string | null;
+      scopes: string[];
+      offline: boolean;
+      oauth: boolean;
+    },
+  ) => {
+    if (params.service !== null && params.service !== options.service) {
+      throw new RegistryError('INVALID_REQUEST', {
+        message: `this registry's service is ${JSON.stringify(options.service)}`,
+        detail: { service: params.service },
+      });
+    }
+    let requested: Access[];
+    try {
+      requested = parseScopes(params.scopes);
+    } catch (error) {
+      if (error instanceof AuthError) throw new RegistryError('INVALID_REQUEST', { message: error.message });
+      throw error;
+    }
+    const policies = new Map<string, ProjectPolicy | undefined>();
+    for (const entry of requested) {
+      const project = projectOf(entry.name);
+      if (entry.type === 'repository' && !policies.has(project)) {
+        policies.set(project, await options.accounts.projectPolicy(project));
+      }
+    }
+    const sourceIp = options.sourceIp(request);
+    const access = grantAccess({
+      identity: params.identity,
+      requested,
+      project: (name) => policies.get(name),
+      sourceIp,
+    });
+    const subject = subjectOf(params.identity);
+    const issued = await options.tokens.issue({ subject, audience: options.service, access });
+    const body: Record<string, unknown> = { ...issued };
+    if (params.offline && subject !== '') {
+      body.refresh_token = await options.tokens.issueRefresh(subject, { audience: options.service });
+    }
+    if (params.oauth) body.scope = formatScopes(access);
+    options.audit.record({
+      actor: subject || 'anonymous',
+      actorKind: params.identity.kind,
+      sourceIp,
+      userAgent: request.headers['user-agent'],
+      action: 'token',
+      resource: formatScopes(requested) || '(none)',
+      result: 'success',
+      detail: formatScopes(access),
+    });
+    return reply.code(200).header('cache-control', 'no-store').type('application/json').send(body);
+  };
+
+  app.get('/token', async (request, reply) => {
+    const query = new URLSearchParams(request.url.slice(request.url.indexOf('?') + 1 || request.url.length));
+    const header = request.headers.authorization;
+    let identity: Identity = { kind: 'anonymous' };
+    if (header) {
+      const parsed = parseAuthorization(header);
+      if (parsed?.scheme !== 'basic') {
+        throw new RegistryError('UNAUTHORIZED', { message: 'the token endpoint takes Basic credentials' });
+      }
+      identity = await options.credentials.login(request, parsed.username, parsed.password);
+    }
+    return issue(request, reply, {
+      identity,
+      service: query.get('service'),
+      scopes: query.getAll('scope'),
+      offline: query.get('offline_token') === 'true',
+      oauth: false,
+    });
+  });
+
+  app.post('/token', async (request, reply) => {
+    const form = await readForm(request);
+    const grant = form.get('grant_type');
+    let identity: Identity;
+    if (grant === 'password') {
+      const username = form.get('username') ?? '';
+      identity = await options.credentials.login(request, username, form.get('password') ?? '');
+    } else if (grant === 'refresh_token') {
+      let subject: string;
+      try {
+        ({ subject } = await options.tokens.verifyRefresh(form.get('refresh_token') ?? '', {
+          audience: options.service,
+        }));
+      } catch (error) {
+        if (error instanceof AuthError) throw new RegistryError('UNAUTHORIZED', { message: error.message });
+        throw error;
+      }
+      const found = await options.accounts.identityOf(subject);
+      if (!found) throw new RegistryError('UNAUTHORIZED', { message: 'the account is gone or disabled' });
+      identity = found;
+    } else {
+      throw new RegistryError('INVALID_REQUEST', {
+        message: 'grant_type must be password or refresh_token',
+        detail: { grant_type: grant },
+      });
+    }
+    return issue(request, reply, {
+      identity,
+      service: form.get('service'),
+      scopes: form.getAll('scope'),
+      offline: form.get('access_type') === 'offline',
+      oauth: true,
+    });
+  });
+}
