@@ -207,6 +207,9 @@ function distributionConfig(root: string, port: number, s3?: S3Target): string {
         `    bucket: ${s3.bucket}`,
         '    secure: false',
         '    v4auth: true',
+        // Like for like: blob bytes go through the registry (Berth's storage.s3.redirect is off too).
+        '  redirect:',
+        '    disable: true',
       ]
     : ['  filesystem:', `    rootdirectory: ${root}`];
   return [
