@@ -27,6 +27,15 @@ export interface TokenEndpointOptions {
 
 const MAX_FORM_BYTES = 64 * 1024;
 
+async function createProject(accounts: Accounts, name: string): Promise<ProjectPolicy | undefined> {
+  try {
+    await accounts.createProject({ name, public: false });
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'CONFLICT') throw error;
+  }
+  return accounts.projectPolicy(name);
+}
+
 /** application/x-www-form-urlencoded bodies of the OAuth2 POST, read here (the server parses no bodies). */
 async function readForm(request: FastifyRequest): Promise<URLSearchParams> {
   const type = request.headers['content-type'] ?? '';
@@ -91,6 +100,18 @@ export function tokenRoutes(app: FastifyInstance, options: TokenEndpointOptions)
       project: (name) => policies.get(name),
       sourceIp,
     });
+    // Push granted into a project that does not exist yet (only whoever may push anywhere gets that): the
+    // project is created now, private, as a push through Basic credentials would create it.
+    for (const entry of access) {
+      const project = projectOf(entry.name);
+      if (
+        entry.type === 'repository' &&
+        entry.actions.includes('push') &&
+        policies.get(project) === undefined
+      ) {
+        policies.set(project, await createProject(options.accounts, project));
+      }
+    }
     const subject = subjectOf(params.identity);
     const issued = await options.tokens.issue({ subject, audience: options.service, access });
     const body: Record<string, unknown> = { ...issued };
