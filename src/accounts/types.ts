@@ -92,6 +92,12 @@ export interface Accounts {
   authenticate(username: string, password: string): Promise<Identity | null>;
   /** The identity behind a token subject (username or robot$name) now; undefined if gone or disabled. */
   identityOf(subject: string): Promise<Identity | undefined>;
+  /**
+   * Added: the identity a personal access token gives now (its user narrowed by the token's permissions);
+   * undefined once the token is revoked or expired or its user disabled. For refreshing a token login:
+   * identityOf(username) would give the user's full rights and outlive the token.
+   */
+  identityOfAccessToken?(username: string, tokenId: string): Promise<Identity | undefined>;
   /** What authorize()/grantAccess() need about a project; undefined when it does not exist. */
   projectPolicy(name: string): Promise<ProjectPolicy | undefined>;
   /** Projects whose repositories the identity may list in _catalog: 'all' for system admins. */

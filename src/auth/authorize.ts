@@ -17,6 +17,11 @@ export type Identity =
       /** Group names (e.g. LDAP groups); matched case-insensitively against group members. */
       groups?: readonly string[];
       systemAdmin?: boolean;
+      /**
+       * Set when the user signed in with a personal access token that carries permissions: the user may then
+       * do only what both their roles and these grants allow. Public pulls stay allowed (anonymous has them).
+       */
+      limit?: readonly RobotPermission[];
     }
   | { kind: 'robot'; name: string; expiresAt: Date | null; permissions: readonly RobotPermission[] };
 
@@ -53,6 +58,35 @@ function robotExpired(identity: Identity, now: Date): boolean {
   );
 }
 
+/** The actions `permissions` grant on the project (project `*` covers every project). */
+function permissionActions(permissions: readonly RobotPermission[], project: string): Set<Action> {
+  const actions = new Set<Action>();
+  for (const permission of permissions) {
+    if (permission.project === project || permission.project === '*') {
+      for (const action of permission.actions) actions.add(action);
+    }
+  }
+  return actions;
+}
+
+/** What a user's roles (system, direct, through groups) give on the project. */
+function userRoleActions(identity: Identity & { kind: 'user' }, project: ProjectPolicy): Set<Action> {
+  const actions = new Set<Action>(identity.systemAdmin ? actionsFor('systemAdmin') : []);
+  const groups = new Set((identity.groups ?? []).map((group) => group.toLowerCase()));
+  let role: ProjectRole | null = null;
+  for (const member of project.members) {
+    const matches =
+      member.kind === 'user' ? member.name === identity.username : groups.has(member.name.toLowerCase());
+    if (matches) role = role ? higherRole(role, member.role) : member.role;
+  }
+  for (const action of role ? actionsFor(role) : []) actions.add(action);
+  if (identity.limit) {
+    const allowed = permissionActions(identity.limit, project.name);
+    for (const action of actions) if (!allowed.has(action)) actions.delete(action);
+  }
+  return actions;
+}
+
 /** What the identity's role or grants give on the project, before network restrictions. */
 function grantedActions(identity: Identity, project: ProjectPolicy, now: Date): Set<Action> {
   const granted = new Set<Action>(project.public ? ['pull'] : []);
@@ -60,19 +94,9 @@ function grantedActions(identity: Identity, project: ProjectPolicy, now: Date): 
     for (const action of actions) granted.add(action);
   };
   if (identity.kind === 'user') {
-    if (identity.systemAdmin) add(actionsFor('systemAdmin'));
-    const groups = new Set((identity.groups ?? []).map((group) => group.toLowerCase()));
-    let role: ProjectRole | null = null;
-    for (const member of project.members) {
-      const matches =
-        member.kind === 'user' ? member.name === identity.username : groups.has(member.name.toLowerCase());
-      if (matches) role = role ? higherRole(role, member.role) : member.role;
-    }
-    if (role) add(actionsFor(role));
+    add(userRoleActions(identity, project));
   } else if (identity.kind === 'robot' && !robotExpired(identity, now)) {
-    for (const permission of identity.permissions) {
-      if (permission.project === project.name || permission.project === '*') add(permission.actions);
-    }
+    add(permissionActions(identity.permissions, project.name));
   }
   return granted;
 }
@@ -118,9 +142,16 @@ export function scopeActionsFor(actions: ReadonlySet<Action>): ScopeAction[] {
   return registry.length === 3 ? [...registry, '*'] : registry;
 }
 
-/** Only system administrators list the whole catalog (registry:catalog:*). */
+/**
+ * Only system administrators list the whole catalog (registry:catalog:*); through a personal access token,
+ * only when the token may pull from every project (`*`).
+ */
 export function canListCatalog(identity: Identity): boolean {
-  return identity.kind === 'user' && identity.systemAdmin === true;
+  if (identity.kind !== 'user' || identity.systemAdmin !== true) return false;
+  return (
+    identity.limit === undefined ||
+    identity.limit.some((permission) => permission.project === '*' && permission.actions.includes('pull'))
+  );
 }
 
 /**

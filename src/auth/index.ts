@@ -33,6 +33,9 @@
  *     an allowlist and no known client address, writes are refused.
  *   - A requested `*` on a repository is granted only to whoever holds pull, push and delete there.
  *   - registry:catalog:* is for system administrators only.
+ *   - A personal access token with permissions signs its user in with `Identity.limit`: the user then holds
+ *     the intersection of their roles and those grants (public pulls stay, as anonymous has them); the
+ *     catalog needs a `*` grant with pull.
  *   - Tokens are ES256 JWTs; kid is the RFC 7638 thumbprint; refresh tokens have `typ: berth-refresh+jwt` and
  *     `token_use: refresh`, and neither kind verifies as the other.
  */

@@ -285,3 +285,70 @@ describe('grantAccess', () => {
     ).toEqual(parseScopes('repository:team/app:pull'));
   });
 });
+
+describe('a personal access token limit (Identity.limit)', () => {
+  const limited = (limit: { project: string; actions: Action[] }[], base: Identity = alice): Identity => ({
+    ...(base as Identity & { kind: 'user' }),
+    limit,
+  });
+
+  it('grants only what both the roles and the limit allow', () => {
+    const pullTeam = limited([{ project: 'team', actions: ['pull'] }]);
+    expect(sorted(permittedActions({ identity: pullTeam, project: team, now: NOW }))).toEqual(['pull']);
+    // Public pull stays (anonymous has it), but the role on `open` is cut off.
+    expect(sorted(permittedActions({ identity: pullTeam, project: open, now: NOW }))).toEqual(['pull']);
+    const wide = limited([{ project: '*', actions: ['pull', 'push', 'delete', 'members:manage'] }]);
+    // The limit widens nothing: alice is a developer on team.
+    expect(sorted(permittedActions({ identity: wide, project: team, now: NOW }))).toEqual(['pull', 'push']);
+    expect(sorted(permittedActions({ identity: limited([]), project: team, now: NOW }))).toEqual([]);
+  });
+
+  it('narrows group roles and system administrators too', () => {
+    const viaGroup = limited([{ project: 'team', actions: ['pull', 'delete'] }], bob);
+    expect(sorted(permittedActions({ identity: viaGroup, project: team, now: NOW }))).toEqual([
+      'delete',
+      'pull',
+    ]);
+    const admin = limited([{ project: 'other', actions: ['push'] }], root);
+    expect(sorted(permittedActions({ identity: admin, project: team, now: NOW }))).toEqual([]);
+    expect(
+      sorted(permittedActions({ identity: admin, project: { ...team, name: 'other' }, now: NOW })),
+    ).toEqual(['push']);
+  });
+
+  it('answers forbidden for what the limit takes away', () => {
+    const pullTeam = limited([{ project: 'team', actions: ['pull'] }]);
+    expect(authorize({ identity: pullTeam, project: team, action: 'push', now: NOW })).toEqual({
+      allowed: false,
+      reason: 'forbidden',
+    });
+    expect(authorize({ identity: pullTeam, project: team, action: 'pull', now: NOW })).toEqual({
+      allowed: true,
+    });
+  });
+
+  it('lists the catalog only for an administrator whose limit pulls from every project', () => {
+    expect(canListCatalog(limited([{ project: 'team', actions: ['pull'] }], root))).toBe(false);
+    expect(canListCatalog(limited([{ project: '*', actions: ['push'] }], root))).toBe(false);
+    expect(canListCatalog(limited([{ project: '*', actions: ['pull'] }], root))).toBe(true);
+    expect(canListCatalog(limited([{ project: '*', actions: ['pull'] }]))).toBe(false);
+  });
+
+  it('is intersected by grantAccess, also in projects that do not exist yet', () => {
+    const projects = new Map([['team', team]]);
+    const lookup = (name: string) => projects.get(name);
+    const wanted = parseScopes(
+      'repository:team/app:pull,push repository:newproject/app:pull,push,delete registry:catalog:*',
+    );
+    const pullTeam = limited([{ project: 'team', actions: ['pull'] }]);
+    expect(grantAccess({ identity: pullTeam, requested: wanted, project: lookup, now: NOW })).toEqual(
+      parseScopes('repository:team/app:pull'),
+    );
+    const admin = limited([{ project: 'newproject', actions: ['pull', 'push'] }], root);
+    expect(grantAccess({ identity: admin, requested: wanted, project: lookup, now: NOW })).toEqual(
+      parseScopes('repository:newproject/app:pull,push'),
+    );
+    const star = parseScopes('repository:newproject/app:*');
+    expect(grantAccess({ identity: admin, requested: star, project: lookup, now: NOW })).toEqual([]);
+  });
+});
