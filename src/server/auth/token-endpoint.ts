@@ -9,6 +9,7 @@ import {
   type ProjectPolicy,
   parseAuthorization,
   parseScopes,
+  parseSecretToken,
   projectOf,
   type TokenService,
 } from '../../auth/index.js';
@@ -26,6 +27,11 @@ export interface TokenEndpointOptions {
 }
 
 const MAX_FORM_BYTES = 64 * 1024;
+
+/** A user's login with a personal access token as the password (robots log in as robot$<name>). */
+function isAccessTokenLogin(username: string, password: string): boolean {
+  return !username.startsWith('robot$') && parseSecretToken(password) !== null;
+}
 
 async function createProject(accounts: Accounts, name: string): Promise<ProjectPolicy | undefined> {
   try {
@@ -69,7 +75,9 @@ export function tokenRoutes(app: FastifyInstance, options: TokenEndpointOptions)
       identity: Identity;
       service: string | null;
       scopes: string[];
+      /** A refresh token was asked for (not given to a personal access token's login: see below). */
       offline: boolean;
+      viaAccessToken: boolean;
       oauth: boolean;
     },
   ) => {
@@ -115,7 +123,9 @@ export function tokenRoutes(app: FastifyInstance, options: TokenEndpointOptions)
     const subject = subjectOf(params.identity);
     const issued = await options.tokens.issue({ subject, audience: options.service, access });
     const body: Record<string, unknown> = { ...issued };
-    if (params.offline && subject !== '') {
+    // Not to a personal access token's login: the refresh token would outlive the token's revocation, and the
+    // access token itself is already the long-lived credential for CI.
+    if (params.offline && subject !== '' && !params.viaAccessToken) {
       body.refresh_token = await options.tokens.issueRefresh(subject, { audience: options.service });
     }
     if (params.oauth) body.scope = formatScopes(access);
@@ -136,15 +146,18 @@ export function tokenRoutes(app: FastifyInstance, options: TokenEndpointOptions)
     const query = new URLSearchParams(request.url.slice(request.url.indexOf('?') + 1 || request.url.length));
     const header = request.headers.authorization;
     let identity: Identity = { kind: 'anonymous' };
+    let viaAccessToken = false;
     if (header) {
       const parsed = parseAuthorization(header);
       if (parsed?.scheme !== 'basic') {
         throw new RegistryError('UNAUTHORIZED', { message: 'the token endpoint takes Basic credentials' });
       }
       identity = await options.credentials.login(request, parsed.username, parsed.password);
+      viaAccessToken = isAccessTokenLogin(parsed.username, parsed.password);
     }
     return issue(request, reply, {
       identity,
+      viaAccessToken,
       service: query.get('service'),
       scopes: query.getAll('scope'),
       offline: query.get('offline_token') === 'true',
@@ -156,9 +169,12 @@ export function tokenRoutes(app: FastifyInstance, options: TokenEndpointOptions)
     const form = await readForm(request);
     const grant = form.get('grant_type');
     let identity: Identity;
+    let viaAccessToken = false;
     if (grant === 'password') {
       const username = form.get('username') ?? '';
-      identity = await options.credentials.login(request, username, form.get('password') ?? '');
+      const password = form.get('password') ?? '';
+      identity = await options.credentials.login(request, username, password);
+      viaAccessToken = isAccessTokenLogin(username, password);
     } else if (grant === 'refresh_token') {
       let subject: string;
       try {
@@ -180,6 +196,7 @@ export function tokenRoutes(app: FastifyInstance, options: TokenEndpointOptions)
     }
     return issue(request, reply, {
       identity,
+      viaAccessToken,
       service: form.get('service'),
       scopes: form.getAll('scope'),
       offline: form.get('access_type') === 'offline',
