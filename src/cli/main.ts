@@ -7,6 +7,7 @@ import { runPrimary } from '../cluster/index.js';
 import { ConfigError, loadConfig, maskSecrets } from '../config/index.js';
 import { openDatabase } from '../metadata/index.js';
 import { createBerth } from '../server/index.js';
+import { registerAdminCommands } from './admin-commands.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -102,6 +103,8 @@ withConfigFlags(
 ).action((flags: ConfigFlags) => {
   process.stdout.write(stringify(maskSecrets(configFrom(flags))));
 });
+
+registerAdminCommands(program);
 
 program.parseAsync().catch((error: unknown) => {
   if (error instanceof ConfigError) {

@@ -22,7 +22,9 @@ export type Resolved =
 
 export function subjectOf(identity: Identity): string {
   if (identity.kind === 'user') return identity.username;
-  if (identity.kind === 'robot') return `robot$${identity.name}`;
+  // AccountService names robot identities as they log in (robot$<name>); accept a bare name as well.
+  if (identity.kind === 'robot')
+    return identity.name.startsWith('robot$') ? identity.name : `robot$${identity.name}`;
   return '';
 }
 

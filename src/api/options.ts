@@ -1,0 +1,19 @@
+import type { FastifyRequest } from 'fastify';
+import type { Accounts } from '../accounts/types.js';
+import type { Identity } from '../auth/index.js';
+import type { AuditEvent, AuditQuery, AuditSink } from '../events/types.js';
+
+/** What the management API needs, handed in by the server (no module-level singletons). */
+export interface ApiOptions {
+  accounts: Accounts;
+  audit: AuditSink & { query(q: AuditQuery): Promise<AuditEvent[]> };
+  /**
+   * Who is calling (Basic user/password, robot secret or personal access token, or a Bearer token). Anonymous
+   * when no credentials; throws RegistryError UNAUTHORIZED (bad credentials) or TOOMANYREQUESTS.
+   */
+  authenticate(request: FastifyRequest): Promise<Identity>;
+  /** The client address (after trusted-proxy handling). */
+  sourceIp(request: FastifyRequest): string;
+  /** Whether any logged-in user (not only system administrators) may create projects. Default false. */
+  usersCanCreateProjects?: boolean;
+}

@@ -1,0 +1,245 @@
+import type { z } from 'zod';
+import { AuthError, IpAllowlist } from '../auth/index.js';
+import { RegistryError } from '../registry/index.js';
+import { denied, isRestricted, isSystemAdmin, RESTRICTED, requireProjectAction } from './access.js';
+import { linkNext, pageOf, pageRequest } from './pagination.js';
+import { type ApiRoute, field, route } from './route.js';
+import {
+  CreateProjectBody,
+  Member,
+  MemberList,
+  MemberParams,
+  PageQuery,
+  Project,
+  ProjectList,
+  ProjectParams,
+  SetMemberBody,
+  UpdateProjectBody,
+} from './schemas.js';
+
+type Params = z.output<typeof ProjectParams>;
+type MemberPath = z.output<typeof MemberParams>;
+const tag = 'projects';
+
+/** A 400 naming the bad entry, before anything is stored. */
+function checkAllowlist(list: readonly string[] | null | undefined): void {
+  if (!list) return;
+  try {
+    IpAllowlist.parse(list);
+  } catch (error) {
+    if (error instanceof AuthError) {
+      throw new RegistryError('INVALID_REQUEST', { message: error.message, detail: error.detail });
+    }
+    throw error;
+  }
+}
+
+/** Groups match case-insensitively, as authorize() matches them. */
+function findMember(members: readonly z.output<typeof Member>[], kind: string, name: string) {
+  const wanted = kind === 'group' ? name.toLowerCase() : name;
+  return members.find(
+    (m) => m.kind === kind && (kind === 'group' ? m.name.toLowerCase() : m.name) === wanted,
+  );
+}
+
+export const projectRoutes: ApiRoute[] = [
+  route<undefined, undefined, z.output<typeof CreateProjectBody>>({
+    method: 'POST',
+    path: '/projects',
+    operationId: 'createProject',
+    summary: 'Create a project',
+    task: 'creating a project',
+    tag,
+    gate: 'authenticated',
+    access:
+      'system administrators; any logged-in user when the server allows users to create projects (they become its project administrator)',
+    body: CreateProjectBody,
+    success: { status: 201, description: 'The new project', schema: Project },
+    errors: [409],
+    audit: { action: 'project.create', resource: (_params, body) => field(body, 'name') },
+    async handler(call) {
+      const { identity, body, options } = call;
+      const admin = isSystemAdmin(identity);
+      if (isRestricted(identity)) throw denied(`creating a project: ${RESTRICTED}`);
+      if (!admin && !(options.usersCanCreateProjects && identity.kind === 'user')) {
+        throw denied('creating a project needs system administrator rights');
+      }
+      checkAllowlist(body.pushAllowlist);
+      const project = await options.accounts.createProject({
+        name: body.name,
+        ...(body.public !== undefined && { public: body.public }),
+        ...(body.pushAllowlist !== undefined && { pushAllowlist: body.pushAllowlist }),
+      });
+      if (!admin && identity.kind === 'user') {
+        await options.accounts.setMember(project.name, {
+          kind: 'user',
+          name: identity.username,
+          role: 'projectAdmin',
+        });
+      }
+      call.auditDetail = { public: project.public, pushAllowlist: project.pushAllowlist };
+      return project;
+    },
+  }),
+  route<undefined, z.output<typeof PageQuery>>({
+    method: 'GET',
+    path: '/projects',
+    operationId: 'listProjects',
+    summary: 'List the projects the caller can see',
+    task: 'listing projects',
+    tag,
+    gate: 'public',
+    access: 'anyone: anonymous callers see public projects, members also theirs, system administrators all',
+    query: PageQuery,
+    success: { status: 200, description: 'One page of projects, by name', schema: ProjectList },
+    async handler({ identity, options, query, request, reply }) {
+      const page = await options.accounts.listProjects({ ...pageRequest(query), visibleTo: identity });
+      linkNext(request, reply, page.next);
+      return page;
+    },
+  }),
+  route<Params>({
+    method: 'GET',
+    path: '/projects/{name}',
+    operationId: 'getProject',
+    summary: 'Read a project',
+    task: 'reading a project',
+    tag,
+    gate: 'public',
+    access: 'whoever may pull from it: anyone for a public project',
+    params: ProjectParams,
+    success: { status: 200, description: 'The project', schema: Project },
+    errors: [401, 403, 404],
+    async handler(call) {
+      await requireProjectAction(call, call.params.name, 'pull', 'reading a project');
+      return call.options.accounts.getProject(call.params.name);
+    },
+  }),
+  route<Params, undefined, z.output<typeof UpdateProjectBody>>({
+    method: 'PATCH',
+    path: '/projects/{name}',
+    operationId: 'updateProject',
+    summary: 'Make a project public or private, set its push allowlist',
+    task: "changing a project's settings",
+    tag,
+    gate: 'authenticated',
+    access: 'project administrators and system administrators',
+    params: ProjectParams,
+    body: UpdateProjectBody,
+    success: { status: 200, description: 'The project as changed', schema: Project },
+    errors: [404],
+    audit: { action: 'project.update', resource: (params) => params.name ?? '?' },
+    async handler(call) {
+      const { params, body } = call;
+      await requireProjectAction(call, params.name, 'project:settings', "changing a project's settings");
+      checkAllowlist(body.pushAllowlist);
+      call.auditDetail = body;
+      return call.options.accounts.updateProject(params.name, body);
+    },
+  }),
+  route<Params>({
+    method: 'DELETE',
+    path: '/projects/{name}',
+    operationId: 'deleteProject',
+    summary: 'Delete a project',
+    task: 'deleting a project',
+    tag,
+    gate: 'systemAdmin',
+    access: 'system administrators',
+    params: ProjectParams,
+    success: { status: 204, description: 'Deleted' },
+    errors: [404, 409],
+    audit: { action: 'project.delete', resource: (params) => params.name ?? '?' },
+    async handler({ params, options }) {
+      await options.accounts.deleteProject(params.name);
+    },
+  }),
+  route<Params, z.output<typeof PageQuery>>({
+    method: 'GET',
+    path: '/projects/{name}/members',
+    operationId: 'listMembers',
+    summary: "List a project's members",
+    task: "listing a project's members",
+    tag,
+    gate: 'authenticated',
+    access: 'project administrators and system administrators',
+    params: ProjectParams,
+    query: PageQuery,
+    success: { status: 200, description: 'One page of members, by kind and name', schema: MemberList },
+    errors: [404],
+    async handler(call) {
+      const { params, options, query, request, reply } = call;
+      await requireProjectAction(call, params.name, 'members:manage', "listing a project's members");
+      const members = await options.accounts.listMembers(params.name);
+      const page = pageOf(members, (m) => `${m.kind}\u0000${m.name}`, pageRequest(query));
+      linkNext(request, reply, page.next);
+      return page;
+    },
+  }),
+  route<MemberPath>({
+    method: 'GET',
+    path: '/projects/{name}/members/{kind}/{member}',
+    operationId: 'getMember',
+    summary: "Read a member's role",
+    task: "reading a project's members",
+    tag,
+    gate: 'authenticated',
+    access: 'project administrators and system administrators',
+    params: MemberParams,
+    success: { status: 200, description: 'The member', schema: Member },
+    errors: [404],
+    async handler(call) {
+      const { name, kind, member } = call.params;
+      await requireProjectAction(call, name, 'members:manage', "reading a project's members");
+      const found = findMember(await call.options.accounts.listMembers(name), kind, member);
+      if (!found) {
+        throw new RegistryError('NOT_FOUND', { message: `${kind} '${member}' is not a member of '${name}'` });
+      }
+      return found;
+    },
+  }),
+  route<MemberPath, undefined, z.output<typeof SetMemberBody>>({
+    method: 'PUT',
+    path: '/projects/{name}/members/{kind}/{member}',
+    operationId: 'setMember',
+    summary: 'Add a member or change their role',
+    task: "managing a project's members",
+    tag,
+    gate: 'authenticated',
+    access: 'project administrators and system administrators',
+    params: MemberParams,
+    body: SetMemberBody,
+    success: { status: 200, description: 'The member', schema: Member },
+    errors: [404],
+    audit: { action: 'member.set', resource: (params) => params.name ?? '?' },
+    async handler(call) {
+      const { name, kind, member } = call.params;
+      await requireProjectAction(call, name, 'members:manage', "managing a project's members");
+      const entry = { kind, name: member, role: call.body.role };
+      call.auditDetail = entry;
+      await call.options.accounts.setMember(name, entry);
+      // As stored: group names are kept lowercase.
+      return findMember(await call.options.accounts.listMembers(name), kind, member) ?? entry;
+    },
+  }),
+  route<MemberPath>({
+    method: 'DELETE',
+    path: '/projects/{name}/members/{kind}/{member}',
+    operationId: 'removeMember',
+    summary: 'Remove a member',
+    task: "managing a project's members",
+    tag,
+    gate: 'authenticated',
+    access: 'project administrators and system administrators',
+    params: MemberParams,
+    success: { status: 204, description: 'Removed' },
+    errors: [404],
+    audit: { action: 'member.remove', resource: (params) => params.name ?? '?' },
+    async handler(call) {
+      const { name, kind, member } = call.params;
+      await requireProjectAction(call, name, 'members:manage', "managing a project's members");
+      call.auditDetail = { kind, name: member };
+      await call.options.accounts.removeMember(name, kind, member);
+    },
+  }),
+];

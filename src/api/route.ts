@@ -1,0 +1,84 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { z } from 'zod';
+import type { Identity } from '../auth/index.js';
+import type { ApiOptions } from './options.js';
+
+/** The audit actions the management API records, one per kind of change. */
+export type AuditAction =
+  | 'user.create'
+  | 'user.update'
+  | 'user.password'
+  | 'project.create'
+  | 'project.update'
+  | 'project.delete'
+  | 'member.set'
+  | 'member.remove'
+  | 'robot.create'
+  | 'robot.update'
+  | 'robot.delete'
+  | 'robot.secret'
+  | 'token.create'
+  | 'token.revoke';
+
+/**
+ * Who may call a route at all; handlers check the finer rules (project roles, ownership). `none` does not even
+ * look at credentials; `public` answers anonymous callers but refuses wrong credentials.
+ */
+export type Gate = 'none' | 'public' | 'authenticated' | 'systemAdmin';
+
+export interface Call<P, Q, B> {
+  request: FastifyRequest;
+  reply: FastifyReply;
+  identity: Identity;
+  params: P;
+  query: Q;
+  body: B;
+  options: Required<ApiOptions>;
+  /** What the audit event's detail says on success (JSON-encoded); handlers fill it in. */
+  auditDetail?: unknown;
+}
+
+export interface SuccessAnswer {
+  status: number;
+  description: string;
+  /** The JSON body; absent for 204. */
+  schema?: z.ZodType;
+  /** Another media type than application/json (the body is then described, not schema'd). */
+  contentType?: string;
+}
+
+export interface ApiRoute<P = unknown, Q = unknown, B = unknown> {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** OpenAPI style, under /api/v1: `/users/{username}`. */
+  path: string;
+  operationId: string;
+  summary: string;
+  /** What the caller tried, for refusals: `creating a user` → "creating a user needs system administrator rights". */
+  task: string;
+  tag: string;
+  gate: Gate;
+  /** Who may call it, in words, for the document. */
+  access: string;
+  params?: z.ZodType<P, Record<string, string>>;
+  query?: z.ZodType<Q, Record<string, unknown>>;
+  body?: z.ZodType<B, unknown>;
+  /** The success answer; the error answers are added from `gate` and `errors`. */
+  success: SuccessAnswer;
+  /** Error statuses this route may answer with besides the gate's (400 on validation, 401, 403). */
+  errors?: readonly number[];
+  /** Mutations: the action recorded, and the resource from the raw (unvalidated) params and body. */
+  audit?: { action: AuditAction; resource(params: Record<string, string>, body: unknown): string };
+  handler(call: Call<P, Q, B>): Promise<unknown>;
+}
+
+/** Keeps each route's parameter types checked against its handler, then erases them for the table. */
+export function route<P = undefined, Q = undefined, B = undefined>(definition: ApiRoute<P, Q, B>): ApiRoute {
+  return definition as unknown as ApiRoute;
+}
+
+/** A string field of an unvalidated body, for audit resources; `?` when absent. */
+export function field(body: unknown, name: string): string {
+  const value =
+    body !== null && typeof body === 'object' ? (body as Record<string, unknown>)[name] : undefined;
+  return typeof value === 'string' ? value : '?';
+}

@@ -1,0 +1,11 @@
+import { auditRoutes } from './audit-routes.js';
+import { projectRoutes } from './project-routes.js';
+import { robotRoutes } from './robot-routes.js';
+import type { ApiRoute } from './route.js';
+import { tokenRoutes } from './token-routes.js';
+import { userRoutes } from './user-routes.js';
+
+/** Every /api/v1 route but the OpenAPI document's own, in the order the document lists them. */
+export function apiRouteTable(): ApiRoute[] {
+  return [...userRoutes, ...tokenRoutes, ...projectRoutes, ...robotRoutes, ...auditRoutes];
+}

@@ -1,0 +1,375 @@
+import { z } from 'zod';
+import { ACTIONS, PROJECT_ROLES } from '../auth/index.js';
+
+/**
+ * Every body, answer and parameter of /api/v1 as a zod schema. Handlers validate with these, and the OpenAPI
+ * document is generated from the same objects, so the two cannot drift apart.
+ *
+ * Named schemas are added to `components` (the OpenAPI document's `components.schemas`) with their id.
+ */
+export const components = z.registry<{ id: string; description?: string }>();
+
+function named<T extends z.ZodType>(id: string, description: string, schema: T): T {
+  components.add(schema, { id, description });
+  return schema;
+}
+
+// --- names ---
+
+/** A project is the first path segment of its repositories, so it follows the repository component grammar. */
+export const PROJECT_NAME_PATTERN = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/;
+/** New users and robots (as accounts/ checks them): no `$`, so `robot$<name>` is never a username. */
+export const ACCOUNT_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{1,63}$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses.
+const NO_CONTROL = /^[^\u0000-\u001f\u007f]+$/;
+
+export const ProjectName = z
+  .string()
+  .max(255)
+  .regex(PROJECT_NAME_PATTERN, 'must be lowercase letters and digits, separated by ".", "_", "__" or "-"');
+const ACCOUNT_NAME_RULE = 'must be 2–64 of a-z, 0-9, ".", "_", "-", starting with a letter or digit';
+export const NewUsername = z.string().regex(ACCOUNT_NAME_PATTERN, ACCOUNT_NAME_RULE);
+/** An existing account name in a path: LDAP users keep the directory's spelling, so anything printable. */
+const AccountName = z.string().min(1).max(256).regex(NO_CONTROL, 'must not contain control characters');
+/** Robots log in as `robot$<name>`; paths take the bare name, or the login name. */
+const RobotNameParam = AccountName.transform((name) => name.replace(/^robot\$/, ''));
+export const NewRobotName = z
+  .string()
+  .regex(ACCOUNT_NAME_PATTERN, ACCOUNT_NAME_RULE)
+  .describe('without the robot$ prefix it logs in with');
+const Password = z.string().min(8, 'must be at least 8 characters').max(1024);
+const Email = z.email().max(254);
+const Role = z.enum(PROJECT_ROLES);
+const ActionName = z.enum(ACTIONS);
+
+/** Milliseconds since the epoch, or an ISO 8601 date-time; null for never. */
+const Expiry = z
+  .union([
+    z.number().int().positive(),
+    z.iso.datetime({ offset: true }).transform((text) => Date.parse(text)),
+    z.null(),
+  ])
+  .describe('when it stops working: milliseconds since the epoch or an ISO 8601 date-time; null: never');
+
+// --- what the API answers ---
+
+export const ErrorBody = named(
+  'Error',
+  'The error body of every failed request, as on /v2 (distribution-spec "Error Codes").',
+  z.object({
+    errors: z.array(
+      z.object({
+        code: z.string().describe('NOT_FOUND, CONFLICT, INVALID_REQUEST, UNAUTHORIZED, DENIED, …'),
+        message: z.string(),
+        detail: z.unknown().optional(),
+      }),
+    ),
+  }),
+);
+
+export const RobotPermission = named(
+  'RobotPermission',
+  "A grant on one project; project '*' covers every project (system administrators only).",
+  z.object({
+    project: z.union([ProjectName, z.literal('*')]),
+    actions: z.array(ActionName).min(1),
+  }),
+);
+
+export const User = named(
+  'User',
+  'A user account.',
+  z.object({
+    id: z.number().int(),
+    username: z.string(),
+    email: z.string().nullable(),
+    source: z.enum(['local', 'ldap']),
+    systemAdmin: z.boolean(),
+    disabled: z.boolean(),
+    createdAt: z.number().int().describe('milliseconds since the epoch'),
+  }),
+);
+
+export const Project = named(
+  'Project',
+  'A project: the first path segment of its repositories.',
+  z.object({
+    id: z.number().int(),
+    name: z.string(),
+    public: z.boolean(),
+    pushAllowlist: z
+      .array(z.string())
+      .nullable()
+      .describe('CIDRs allowed to push and delete; null: anywhere'),
+    createdAt: z.number().int(),
+  }),
+);
+
+export const Member = named(
+  'Member',
+  'A user or (LDAP) group with a role in a project.',
+  z.object({ kind: z.enum(['user', 'group']), name: z.string(), role: Role }),
+);
+
+export const Robot = named(
+  'Robot',
+  'A robot account; it logs in as `robot$<name>` with its secret.',
+  z.object({
+    id: z.number().int(),
+    name: z.string(),
+    description: z.string().nullable(),
+    permissions: z.array(RobotPermission),
+    expiresAt: z.number().int().nullable(),
+    disabled: z.boolean(),
+    createdBy: z.string(),
+    createdAt: z.number().int(),
+  }),
+);
+
+export const AccessToken = named(
+  'AccessToken',
+  "A personal access token, used as its user's password; the secret is never shown again.",
+  z.object({
+    id: z.string(),
+    username: z.string(),
+    name: z.string(),
+    permissions: z.array(RobotPermission).nullable(),
+    expiresAt: z.number().int().nullable(),
+    createdAt: z.number().int(),
+    lastUsedAt: z.number().int().nullable(),
+  }),
+);
+
+export const AuditEvent = named(
+  'AuditEvent',
+  'One audited action.',
+  z.object({
+    id: z.number().int(),
+    time: z.number().int(),
+    actor: z.string(),
+    actorKind: z.enum(['user', 'robot', 'anonymous', 'system']),
+    sourceIp: z.string().nullable(),
+    userAgent: z.string().nullable(),
+    action: z.string(),
+    resource: z.string(),
+    result: z.enum(['success', 'failure']),
+    detail: z.string().nullable(),
+  }),
+);
+
+export const Me = named(
+  'Me',
+  'The identity the request was made with.',
+  z.discriminatedUnion('kind', [
+    z.object({
+      kind: z.literal('user'),
+      username: z.string(),
+      systemAdmin: z.boolean(),
+      groups: z.array(z.string()),
+      email: z.string().nullable(),
+      source: z.enum(['local', 'ldap']).nullable(),
+      tokenPermissions: z
+        .array(RobotPermission)
+        .nullable()
+        .describe('signed in with a personal access token that carries permissions: only these'),
+    }),
+    z.object({
+      kind: z.literal('robot'),
+      name: z.string(),
+      login: z.string().describe('`robot$<name>`'),
+      permissions: z.array(RobotPermission),
+      expiresAt: z.number().int().nullable(),
+    }),
+  ]),
+);
+
+function listOf<T extends z.ZodType>(id: string, item: T) {
+  return named(
+    id,
+    'One page; `next` is the cursor of the following page (also sent as a Link header), absent on the last.',
+    z.object({ items: z.array(item), next: z.string().optional() }),
+  );
+}
+
+export const UserList = listOf('UserList', User);
+export const ProjectList = listOf('ProjectList', Project);
+export const MemberList = listOf('MemberList', Member);
+export const RobotList = listOf('RobotList', Robot);
+export const AccessTokenList = listOf('AccessTokenList', AccessToken);
+export const AuditEventList = listOf('AuditEventList', AuditEvent);
+
+export const CreatedRobot = named(
+  'CreatedRobot',
+  'A new robot and its secret, shown this once.',
+  z.object({ robot: Robot, login: z.string(), secret: z.string() }),
+);
+export const RobotSecret = named(
+  'RobotSecret',
+  'A new robot secret, shown this once.',
+  z.object({ login: z.string(), secret: z.string() }),
+);
+export const CreatedAccessToken = named(
+  'CreatedAccessToken',
+  "A new personal access token; `secret` is shown this once and is used as the user's password.",
+  z.object({ token: AccessToken, secret: z.string() }),
+);
+
+// --- what the API accepts ---
+
+const nonEmpty = <T extends Record<string, unknown>>(value: T) => Object.keys(value).length > 0;
+const NOTHING_TO_CHANGE = { message: 'give at least one field to change' };
+
+export const CreateUserBody = named(
+  'CreateUser',
+  'A new local user.',
+  z.strictObject({
+    username: NewUsername,
+    password: Password,
+    email: Email.optional(),
+    systemAdmin: z.boolean().optional(),
+  }),
+);
+
+export const UpdateUserBody = named(
+  'UpdateUser',
+  'Changes to a user; at least one field.',
+  z
+    .strictObject({
+      disabled: z.boolean().optional(),
+      systemAdmin: z.boolean().optional(),
+      email: Email.nullable().optional(),
+    })
+    .refine(nonEmpty, NOTHING_TO_CHANGE),
+);
+
+export const SetPasswordBody = named(
+  'SetPassword',
+  'A new password. Users changing their own give their current password; system administrators need not.',
+  z.strictObject({ password: Password, currentPassword: z.string().max(1024).optional() }),
+);
+
+const PushAllowlist = z
+  .array(z.string().min(1).max(64))
+  .max(1000)
+  .nullable()
+  .describe('addresses or CIDR blocks allowed to push and delete; null: anywhere');
+
+export const CreateProjectBody = named(
+  'CreateProject',
+  'A new project.',
+  z.strictObject({
+    name: ProjectName,
+    public: z.boolean().optional(),
+    pushAllowlist: PushAllowlist.optional(),
+  }),
+);
+
+export const UpdateProjectBody = named(
+  'UpdateProject',
+  'Changes to a project; at least one field.',
+  z
+    .strictObject({ public: z.boolean().optional(), pushAllowlist: PushAllowlist.optional() })
+    .refine(nonEmpty, NOTHING_TO_CHANGE),
+);
+
+export const SetMemberBody = named('SetMember', 'The role to give.', z.strictObject({ role: Role }));
+
+export const CreateRobotBody = named(
+  'CreateRobot',
+  'A new robot account.',
+  z.strictObject({
+    name: NewRobotName,
+    description: z.string().max(1024).optional(),
+    permissions: z.array(RobotPermission).min(1).max(100),
+    expiresAt: Expiry.optional(),
+  }),
+);
+
+export const UpdateRobotBody = named(
+  'UpdateRobot',
+  'Changes to a robot; at least one field.',
+  z
+    .strictObject({
+      disabled: z.boolean().optional(),
+      permissions: z.array(RobotPermission).min(1).max(100).optional(),
+      expiresAt: Expiry.optional(),
+    })
+    .refine(nonEmpty, NOTHING_TO_CHANGE),
+);
+
+export const CreateAccessTokenBody = named(
+  'CreateAccessToken',
+  'A new personal access token; without permissions it may do all its user may.',
+  z.strictObject({
+    name: z.string().min(1).max(100).regex(NO_CONTROL, 'must not contain control characters'),
+    permissions: z.array(RobotPermission).min(1).max(100).nullable().optional(),
+    expiresAt: Expiry.optional(),
+  }),
+);
+
+// --- path and query parameters ---
+
+export const UsernameParams = z.object({ username: AccountName });
+export const ProjectParams = z.object({ name: ProjectName });
+export const MemberParams = z.object({
+  name: ProjectName,
+  kind: z.enum(['user', 'group']),
+  member: AccountName,
+});
+export const RobotParams = z.object({ name: RobotNameParam });
+export const TokenParams = z.object({ username: AccountName, id: z.string().regex(/^[0-9a-f]{16}$/) });
+
+export const DEFAULT_LIMIT = 100;
+export const MAX_LIMIT = 1000;
+
+const Limit = z
+  .string()
+  .regex(/^[0-9]{1,12}$/, 'must be a whole number')
+  .transform(Number)
+  .pipe(z.number().int().min(1, 'must be at least 1'))
+  .transform((limit) => Math.min(limit, MAX_LIMIT))
+  .describe(`items per page: default ${DEFAULT_LIMIT}, at most ${MAX_LIMIT}`);
+const Cursor = z.string().min(1).max(1024).describe('the `next` of the previous page');
+
+export const PageQuery = z.object({ limit: Limit.optional(), cursor: Cursor.optional() });
+export const RobotListQuery = PageQuery.extend({
+  project: ProjectName.optional().describe('only robots with a permission on this project'),
+});
+
+/** A time as milliseconds since the epoch or an ISO 8601 date/date-time. */
+const Time = z
+  .string()
+  .transform((text, context) => {
+    const ms = /^[0-9]{1,15}$/.test(text) ? Number(text) : Date.parse(text);
+    if (Number.isNaN(ms)) {
+      context.issues.push({
+        code: 'custom',
+        message: 'must be milliseconds since the epoch or an ISO 8601 date-time',
+        input: text,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  })
+  .describe('milliseconds since the epoch, or an ISO 8601 date-time');
+const EventId = z
+  .string()
+  .regex(/^[0-9]{1,15}$/, 'must be an event id')
+  .transform(Number)
+  .describe('newest first: start below this event id (the `next` of the previous page)');
+
+export const AuditExportQuery = z.object({
+  actor: z.string().min(1).max(255).optional(),
+  action: z.string().min(1).max(64).optional(),
+  resource: z.string().min(1).max(512).optional().describe('events whose resource starts with this'),
+  project: ProjectName.optional().describe(
+    'events about this project: the project itself and its repositories (`<project>/…`); project administrators must give it',
+  ),
+  from: Time.optional().describe('from this time on (inclusive): milliseconds since the epoch or ISO 8601'),
+  to: Time.optional().describe('before this time (exclusive): milliseconds since the epoch or ISO 8601'),
+  before: EventId.optional(),
+});
+export const AuditListQuery = AuditExportQuery.extend({
+  limit: Limit.optional(),
+  cursor: EventId.optional().describe('the same as `before`'),
+});

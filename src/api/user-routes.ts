@@ -1,0 +1,168 @@
+import type { z } from 'zod';
+import { parseSecretToken } from '../auth/index.js';
+import { denied, isSystemAdmin, loginOf, robotName, unauthorized } from './access.js';
+import { linkNext, pageRequest } from './pagination.js';
+import { type ApiRoute, field, route } from './route.js';
+import {
+  CreateUserBody,
+  Me,
+  PageQuery,
+  SetPasswordBody,
+  UpdateUserBody,
+  User,
+  UserList,
+  UsernameParams,
+} from './schemas.js';
+
+type Params = z.output<typeof UsernameParams>;
+const tag = 'users';
+
+export const userRoutes: ApiRoute[] = [
+  route({
+    method: 'GET',
+    path: '/me',
+    operationId: 'getMe',
+    summary: 'Who the credentials belong to',
+    task: 'asking who you are',
+    tag,
+    gate: 'authenticated',
+    access: 'any logged-in user or robot',
+    success: { status: 200, description: 'The caller', schema: Me },
+    async handler({ identity, options }): Promise<z.output<typeof Me>> {
+      if (identity.kind === 'robot') {
+        return {
+          kind: 'robot',
+          name: robotName(identity.name),
+          login: loginOf(identity),
+          permissions: identity.permissions.map((p) => ({ project: p.project, actions: [...p.actions] })),
+          expiresAt: identity.expiresAt?.getTime() ?? null,
+        };
+      }
+      if (identity.kind !== 'user') throw unauthorized();
+      // A bearer token's subject may outlive its row; the identity is still what the request carries.
+      const user = await options.accounts.getUser(identity.username).catch(() => undefined);
+      return {
+        kind: 'user',
+        username: identity.username,
+        systemAdmin: identity.systemAdmin === true,
+        groups: [...(identity.groups ?? [])],
+        email: user?.email ?? null,
+        source: user?.source ?? null,
+        tokenPermissions: identity.limit
+          ? identity.limit.map((p) => ({ project: p.project, actions: [...p.actions] }))
+          : null,
+      };
+    },
+  }),
+  route<undefined, undefined, z.output<typeof CreateUserBody>>({
+    method: 'POST',
+    path: '/users',
+    operationId: 'createUser',
+    summary: 'Create a local user',
+    task: 'creating a user',
+    tag,
+    gate: 'systemAdmin',
+    access: 'system administrators',
+    body: CreateUserBody,
+    success: { status: 201, description: 'The new user', schema: User },
+    errors: [409],
+    audit: { action: 'user.create', resource: (_params, body) => `user:${field(body, 'username')}` },
+    async handler(call) {
+      const { username, password, email, systemAdmin } = call.body;
+      const user = await call.options.accounts.createUser({
+        username,
+        password,
+        ...(email !== undefined && { email }),
+        ...(systemAdmin !== undefined && { systemAdmin }),
+      });
+      call.auditDetail = { email: user.email, systemAdmin: user.systemAdmin };
+      return user;
+    },
+  }),
+  route<undefined, z.output<typeof PageQuery>>({
+    method: 'GET',
+    path: '/users',
+    operationId: 'listUsers',
+    summary: 'List users',
+    task: 'listing users',
+    tag,
+    gate: 'systemAdmin',
+    access: 'system administrators',
+    query: PageQuery,
+    success: { status: 200, description: 'One page of users, by username', schema: UserList },
+    async handler({ options, query, request, reply }) {
+      const page = await options.accounts.listUsers(pageRequest(query));
+      linkNext(request, reply, page.next);
+      return page;
+    },
+  }),
+  route<Params>({
+    method: 'GET',
+    path: '/users/{username}',
+    operationId: 'getUser',
+    summary: 'Read a user',
+    task: "reading another user's account",
+    tag,
+    gate: 'authenticated',
+    access: 'system administrators, and the user themself',
+    params: UsernameParams,
+    success: { status: 200, description: 'The user', schema: User },
+    errors: [404],
+    async handler({ identity, params, options }) {
+      const self = identity.kind === 'user' && identity.username === params.username;
+      if (!self && !isSystemAdmin(identity)) {
+        throw denied("reading another user's account needs system administrator rights");
+      }
+      return options.accounts.getUser(params.username);
+    },
+  }),
+  route<Params, undefined, z.output<typeof UpdateUserBody>>({
+    method: 'PATCH',
+    path: '/users/{username}',
+    operationId: 'updateUser',
+    summary: 'Disable or enable a user, grant or revoke system administration, change the e-mail address',
+    task: 'changing a user',
+    tag,
+    gate: 'systemAdmin',
+    access: 'system administrators (the last enabled one cannot be disabled or demoted)',
+    params: UsernameParams,
+    body: UpdateUserBody,
+    success: { status: 200, description: 'The user as changed', schema: User },
+    errors: [404],
+    audit: { action: 'user.update', resource: (params) => `user:${params.username}` },
+    async handler(call) {
+      const { params, body } = call;
+      call.auditDetail = body;
+      return call.options.accounts.updateUser(params.username, body);
+    },
+  }),
+  route<Params, undefined, z.output<typeof SetPasswordBody>>({
+    method: 'PUT',
+    path: '/users/{username}/password',
+    operationId: 'setPassword',
+    summary: 'Set a password',
+    task: "changing another user's password",
+    tag,
+    gate: 'authenticated',
+    access: 'the user themself, giving the current password; system administrators for anyone',
+    params: UsernameParams,
+    body: SetPasswordBody,
+    success: { status: 204, description: 'Changed' },
+    errors: [404],
+    audit: { action: 'user.password', resource: (params) => `user:${params.username}` },
+    async handler({ identity, params, body, options }) {
+      if (!isSystemAdmin(identity)) {
+        const self = identity.kind === 'user' && identity.username === params.username;
+        if (!self) throw denied("changing another user's password needs system administrator rights");
+        // The password itself, not a personal access token, which also logs the user in.
+        const current = body.currentPassword;
+        const valid =
+          current !== undefined &&
+          parseSecretToken(current) === null &&
+          (await options.accounts.authenticate(params.username, current))?.kind === 'user';
+        if (!valid) throw denied('changing your password needs your current password (currentPassword)');
+      }
+      await options.accounts.setPassword(params.username, body.password);
+    },
+  }),
+];

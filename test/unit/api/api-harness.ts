@@ -1,0 +1,165 @@
+// The management API plugin in a bare Fastify app, set up as the server sets up its own: no body parsers of its
+// own (bodies stream to /v2), the real error handler, a real AccountService on a real SQLite file, Basic
+// authentication through accounts.authenticate, and an in-memory audit sink with a query over its array.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify';
+import { AccountService } from '../../../src/accounts/index.js';
+import { type ApiOptions, apiRoutes } from '../../../src/api/index.js';
+import { basicAuthorization, type Identity, parseAuthorization } from '../../../src/auth/index.js';
+import type { AuditEvent, AuditInput, AuditQuery } from '../../../src/events/types.js';
+import { openDatabase } from '../../../src/metadata/index.js';
+import { RegistryError } from '../../../src/registry/index.js';
+import { errorHandler } from '../../../src/server/error-handler.js';
+
+/** The five kinds of caller every endpoint is tried with. */
+export const CALLERS = ['anonymous', 'user', 'projectAdmin', 'robot', 'systemAdmin'] as const;
+export type Caller = (typeof CALLERS)[number];
+
+export const PASSWORD = 'correct horse battery';
+export const ADMIN_PASSWORD = 'admin password 1';
+
+/** The audit sink the server would hand in, over an array. */
+export class MemoryAudit {
+  readonly events: AuditEvent[] = [];
+  record(event: AuditInput): void {
+    this.events.push({
+      id: this.events.length + 1,
+      time: Date.now(),
+      actor: event.actor,
+      actorKind: event.actorKind,
+      sourceIp: event.sourceIp ?? null,
+      userAgent: event.userAgent ?? null,
+      action: event.action,
+      resource: event.resource,
+      result: event.result,
+      detail: event.detail ?? null,
+    });
+  }
+  async query(q: AuditQuery): Promise<AuditEvent[]> {
+    return this.events
+      .filter(
+        (e) =>
+          (q.actor === undefined || e.actor === q.actor) &&
+          (q.action === undefined || e.action === q.action) &&
+          (q.resourcePrefix === undefined || e.resource.startsWith(q.resourcePrefix)) &&
+          (q.from === undefined || e.time >= q.from) &&
+          (q.to === undefined || e.time < q.to) &&
+          (q.before === undefined || e.id < q.before),
+      )
+      .sort((a, b) => b.id - a.id)
+      .slice(0, q.limit);
+  }
+  last(): AuditEvent | undefined {
+    return this.events[this.events.length - 1];
+  }
+}
+
+export interface Harness {
+  app: FastifyInstance;
+  accounts: AccountService;
+  audit: MemoryAudit;
+  /** Every route Fastify registered, as `METHOD path` with `{param}` placeholders (HEAD excluded). */
+  routes: string[];
+  /** The robot `ci`'s secret (pull and push on `team`). */
+  robotSecret: string;
+  /** Authorization header for a caller; undefined for anonymous. */
+  auth(caller: Caller): string | undefined;
+  request(
+    caller: Caller | { authorization: string },
+    method: string,
+    url: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<LightMyRequestResponse>;
+  close(): Promise<void>;
+}
+
+/**
+ * Fixtures: `admin` (system administrator), `alice` (ordinary user, member of nothing), `padmin` (project
+ * administrator of `team`), `bob` (another ordinary user), robot `ci` (pull and push on `team`); projects
+ * `library` (public), `team` and `other` (private).
+ */
+export async function startHarness(options: Partial<Pick<ApiOptions, 'usersCanCreateProjects'>> = {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-api-'));
+  const { db } = await openDatabase(`sqlite:${join(dir, 'berth.db')}`);
+  const accounts = new AccountService(db, { scrypt: { N: 2 ** 10, r: 8, p: 1 } });
+  await accounts.bootstrap(ADMIN_PASSWORD);
+  for (const username of ['alice', 'padmin', 'bob'])
+    await accounts.createUser({ username, password: PASSWORD });
+  await accounts.createProject({ name: 'team' });
+  await accounts.createProject({ name: 'other' });
+  await accounts.setMember('team', { kind: 'user', name: 'padmin', role: 'projectAdmin' });
+  const { secret: robotSecret } = await accounts.createRobot({
+    name: 'ci',
+    permissions: [{ project: 'team', actions: ['pull', 'push'] }],
+    createdBy: 'admin',
+  });
+
+  const audit = new MemoryAudit();
+  const app = Fastify();
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, _payload, done) => done(null));
+  app.setErrorHandler(errorHandler);
+  const routes: string[] = [];
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) {
+      if (method === 'HEAD') continue;
+      routes.push(`${method} ${route.url.replace(/:(\w+)/g, '{$1}')}`);
+    }
+  });
+  await app.register(apiRoutes, {
+    accounts,
+    audit,
+    ...options,
+    sourceIp: (request) => request.ip,
+    async authenticate(request): Promise<Identity> {
+      const credentials = parseAuthorization(request.headers.authorization);
+      if (!credentials) return { kind: 'anonymous' };
+      if (credentials.scheme !== 'basic')
+        throw new RegistryError('UNAUTHORIZED', { message: 'no bearer here' });
+      const identity = await accounts.authenticate(credentials.username, credentials.password);
+      if (!identity) throw new RegistryError('UNAUTHORIZED', { message: 'invalid username or password' });
+      return identity;
+    },
+  });
+  await app.ready();
+
+  const logins: Record<Caller, string | undefined> = {
+    anonymous: undefined,
+    user: basicAuthorization('alice', PASSWORD),
+    projectAdmin: basicAuthorization('padmin', PASSWORD),
+    robot: basicAuthorization('robot$ci', robotSecret),
+    systemAdmin: basicAuthorization('admin', ADMIN_PASSWORD),
+  };
+  const harness: Harness = {
+    app,
+    accounts,
+    audit,
+    routes,
+    robotSecret,
+    auth: (caller) => logins[caller],
+    request(caller, method, url, body, headers = {}) {
+      const authorization = typeof caller === 'string' ? logins[caller] : caller.authorization;
+      return app.inject({
+        method: method as 'GET',
+        url,
+        headers: {
+          'user-agent': 'api-test',
+          ...(authorization && { authorization }),
+          ...(body !== undefined && { 'content-type': 'application/json' }),
+          ...headers,
+        },
+        ...(body !== undefined && { payload: typeof body === 'string' ? body : JSON.stringify(body) }),
+      });
+    },
+    async close() {
+      await app.close();
+      await db.destroy();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  return harness;
+}

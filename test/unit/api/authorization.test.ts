@@ -1,0 +1,296 @@
+// Every /api/v1 endpoint × anonymous / ordinary user / project administrator / robot / system administrator,
+// with the exact status each gets, and the audit event each mutation leaves (refusals included).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CALLERS, type Caller, type Harness, PASSWORD, startHarness } from './api-harness.js';
+
+interface Case {
+  /** `METHOD /api/v1/path/{param}` as registered. */
+  route: string;
+  label?: string;
+  /** Makes what the request needs (fresh per caller, so callers do not disturb each other). */
+  prepare(h: Harness, caller: Caller): Promise<{ url: string; body?: unknown }>;
+  expect: Record<Caller, number>;
+  /** The audit action a mutation records. */
+  audit?: string;
+}
+
+const LOGIN: Record<Caller, string> = {
+  anonymous: 'anonymous',
+  user: 'alice',
+  projectAdmin: 'padmin',
+  robot: 'robot$ci',
+  systemAdmin: 'admin',
+};
+
+const fixed = (url: string, body?: unknown) => async () => ({ url, body });
+const suffix = (caller: Caller) => caller.toLowerCase();
+
+async function freshRobot(h: Harness, name: string): Promise<string> {
+  await h.accounts.createRobot({
+    name,
+    permissions: [{ project: 'team', actions: ['pull'] }],
+    createdBy: 'admin',
+  });
+  return name;
+}
+
+const CASES: Case[] = [
+  {
+    route: 'GET /api/v1/openapi.json',
+    prepare: fixed('/api/v1/openapi.json'),
+    expect: { anonymous: 200, user: 200, projectAdmin: 200, robot: 200, systemAdmin: 200 },
+  },
+  {
+    route: 'GET /api/v1/me',
+    prepare: fixed('/api/v1/me'),
+    expect: { anonymous: 401, user: 200, projectAdmin: 200, robot: 200, systemAdmin: 200 },
+  },
+  {
+    route: 'POST /api/v1/users',
+    prepare: async (_h, caller) => ({
+      url: '/api/v1/users',
+      body: { username: `new-${suffix(caller)}`, password: PASSWORD },
+    }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 201 },
+    audit: 'user.create',
+  },
+  {
+    route: 'GET /api/v1/users',
+    prepare: fixed('/api/v1/users'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'GET /api/v1/users/{username}',
+    label: "(another user's)",
+    prepare: fixed('/api/v1/users/bob'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'PATCH /api/v1/users/{username}',
+    prepare: fixed('/api/v1/users/bob', { email: 'bob@example.com' }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+    audit: 'user.update',
+  },
+  {
+    route: 'PUT /api/v1/users/{username}/password',
+    label: "(another user's)",
+    prepare: fixed('/api/v1/users/bob/password', { password: 'a new password' }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 204 },
+    audit: 'user.password',
+  },
+  {
+    route: 'POST /api/v1/users/{username}/tokens',
+    label: "(another user's)",
+    prepare: fixed('/api/v1/users/bob/tokens', { name: 'ci' }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 201 },
+    audit: 'token.create',
+  },
+  {
+    route: 'GET /api/v1/users/{username}/tokens',
+    label: "(another user's)",
+    prepare: fixed('/api/v1/users/bob/tokens'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'DELETE /api/v1/users/{username}/tokens/{id}',
+    label: "(another user's)",
+    async prepare(h, caller) {
+      const { token } = await h.accounts.createAccessToken({ username: 'bob', name: `t-${suffix(caller)}` });
+      return { url: `/api/v1/users/bob/tokens/${token.id}` };
+    },
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 204 },
+    audit: 'token.revoke',
+  },
+  {
+    route: 'POST /api/v1/projects',
+    prepare: async (_h, caller) => ({ url: '/api/v1/projects', body: { name: `p-${suffix(caller)}` } }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 201 },
+    audit: 'project.create',
+  },
+  {
+    route: 'GET /api/v1/projects',
+    prepare: fixed('/api/v1/projects'),
+    expect: { anonymous: 200, user: 200, projectAdmin: 200, robot: 200, systemAdmin: 200 },
+  },
+  {
+    route: 'GET /api/v1/projects/{name}',
+    label: '(private)',
+    prepare: fixed('/api/v1/projects/team'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 200, systemAdmin: 200 },
+  },
+  {
+    route: 'GET /api/v1/projects/{name}',
+    label: '(public)',
+    prepare: fixed('/api/v1/projects/library'),
+    expect: { anonymous: 200, user: 200, projectAdmin: 200, robot: 200, systemAdmin: 200 },
+  },
+  {
+    route: 'PATCH /api/v1/projects/{name}',
+    prepare: fixed('/api/v1/projects/team', { public: false }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 403, systemAdmin: 200 },
+    audit: 'project.update',
+  },
+  {
+    route: 'DELETE /api/v1/projects/{name}',
+    label: '(padmin administers it)',
+    async prepare(h, caller) {
+      const name = `gone-${suffix(caller)}`;
+      await h.accounts.createProject({ name });
+      await h.accounts.setMember(name, { kind: 'user', name: 'padmin', role: 'projectAdmin' });
+      return { url: `/api/v1/projects/${name}` };
+    },
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 204 },
+    audit: 'project.delete',
+  },
+  {
+    route: 'GET /api/v1/projects/{name}/members',
+    prepare: fixed('/api/v1/projects/team/members'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'GET /api/v1/projects/{name}/members/{kind}/{member}',
+    prepare: fixed('/api/v1/projects/team/members/user/padmin'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'PUT /api/v1/projects/{name}/members/{kind}/{member}',
+    prepare: fixed('/api/v1/projects/team/members/user/bob', { role: 'guest' }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 403, systemAdmin: 200 },
+    audit: 'member.set',
+  },
+  {
+    route: 'DELETE /api/v1/projects/{name}/members/{kind}/{member}',
+    async prepare(h, caller) {
+      const group = `g-${suffix(caller)}`;
+      await h.accounts.setMember('team', { kind: 'group', name: group, role: 'developer' });
+      return { url: `/api/v1/projects/team/members/group/${group}` };
+    },
+    expect: { anonymous: 401, user: 403, projectAdmin: 204, robot: 403, systemAdmin: 204 },
+    audit: 'member.remove',
+  },
+  {
+    route: 'POST /api/v1/robots',
+    prepare: async (_h, caller) => ({
+      url: '/api/v1/robots',
+      body: { name: `r-${suffix(caller)}`, permissions: [{ project: 'team', actions: ['pull'] }] },
+    }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 201, robot: 403, systemAdmin: 201 },
+    audit: 'robot.create',
+  },
+  {
+    route: 'GET /api/v1/robots',
+    label: '(all)',
+    prepare: fixed('/api/v1/robots'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'GET /api/v1/robots',
+    label: '(?project=team)',
+    prepare: fixed('/api/v1/robots?project=team'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'GET /api/v1/robots/{name}',
+    label: '(another robot on team)',
+    prepare: async (h, caller) => ({
+      url: `/api/v1/robots/${await freshRobot(h, `read-${suffix(caller)}`)}`,
+    }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'PATCH /api/v1/robots/{name}',
+    prepare: async (h, caller) => ({
+      url: `/api/v1/robots/${await freshRobot(h, `patch-${suffix(caller)}`)}`,
+      body: { disabled: true },
+    }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 403, systemAdmin: 200 },
+    audit: 'robot.update',
+  },
+  {
+    route: 'DELETE /api/v1/robots/{name}',
+    prepare: async (h, caller) => ({ url: `/api/v1/robots/${await freshRobot(h, `del-${suffix(caller)}`)}` }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 204, robot: 403, systemAdmin: 204 },
+    audit: 'robot.delete',
+  },
+  {
+    route: 'POST /api/v1/robots/{name}/secret',
+    prepare: async (h, caller) => ({
+      url: `/api/v1/robots/${await freshRobot(h, `rot-${suffix(caller)}`)}/secret`,
+    }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 403, systemAdmin: 200 },
+    audit: 'robot.secret',
+  },
+  {
+    route: 'GET /api/v1/audit',
+    label: '(all)',
+    prepare: fixed('/api/v1/audit'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'GET /api/v1/audit',
+    label: '(?project=team)',
+    prepare: fixed('/api/v1/audit?project=team'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'GET /api/v1/audit/export',
+    label: '(all)',
+    prepare: fixed('/api/v1/audit/export'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'GET /api/v1/audit/export',
+    label: '(?project=team)',
+    prepare: fixed('/api/v1/audit/export?project=team'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 403, systemAdmin: 200 },
+  },
+];
+
+describe('/api/v1 authorization matrix', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(() => h.close());
+
+  it('covers every registered route', () => {
+    expect(new Set(CASES.map((c) => c.route))).toEqual(new Set(h.routes));
+  });
+
+  for (const c of CASES) {
+    describe(`${c.route}${c.label ? ` ${c.label}` : ''}`, () => {
+      for (const caller of CALLERS) {
+        const status = c.expect[caller];
+        it(`${caller} → ${status}`, async () => {
+          const { url, body } = await c.prepare(h, caller);
+          const before = h.audit.events.length;
+          const method = c.route.split(' ')[0] as string;
+          const response = await h.request(caller, method, url, body);
+          expect(response.statusCode, response.body).toBe(status);
+          if (status === 401) {
+            expect(response.headers['www-authenticate']).toMatch(/^Basic realm="berth"/);
+            expect(response.json().errors[0].code).toBe('UNAUTHORIZED');
+          }
+          if (status === 403) {
+            const error = response.json().errors[0];
+            expect(error.code).toBe('DENIED');
+            expect(error.message).toMatch(/needs|cannot/);
+          }
+          if (c.audit) {
+            expect(h.audit.events.length).toBe(before + 1);
+            expect(h.audit.last()).toMatchObject({
+              action: c.audit,
+              actor: LOGIN[caller],
+              actorKind: caller === 'anonymous' ? 'anonymous' : caller === 'robot' ? 'robot' : 'user',
+              result: status < 400 ? 'success' : 'failure',
+              sourceIp: '127.0.0.1',
+              userAgent: 'api-test',
+            });
+          } else {
+            expect(h.audit.events.length).toBe(before);
+          }
+        });
+      }
+    });
+  }
+});
