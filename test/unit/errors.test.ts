@@ -20,6 +20,9 @@ describe('RegistryError default statuses', () => {
     ['TOOMANYREQUESTS', 429],
     ['PAGINATION_NUMBER_INVALID', 400],
     ['RANGE_INVALID', 416],
+    ['NOT_FOUND', 404],
+    ['CONFLICT', 409],
+    ['INVALID_REQUEST', 400],
     ['UNKNOWN', 500],
     ['UNAVAILABLE', 503],
   ])('%s defaults to %i with the table message', (code, status) => {
