@@ -10,7 +10,15 @@ import { availableParallelism, loadavg } from 'node:os';
 import { MiB } from './client.js';
 import { ensureTools, type Server, startBerth, startDistribution } from './servers.js';
 import { ensureSwift, freshBucket } from './swift.js';
-import { type Figures, makeFixtures, runSuite, type SuiteResult, sizesFor } from './workloads.js';
+import {
+  type Figures,
+  makeFixtures,
+  runSuite,
+  type Sizes,
+  type SuiteResult,
+  s3SizesFor,
+  sizesFor,
+} from './workloads.js';
 
 const quick = process.argv.includes('--quick');
 const sizes = sizesFor(quick);
@@ -52,7 +60,12 @@ async function cpuModel(): Promise<string> {
 
 type Measured = SuiteResult & { version: string };
 
-async function measure(start: () => Promise<Server>, catalogQuery: string, wrk?: string): Promise<Measured> {
+async function measure(
+  start: () => Promise<Server>,
+  catalogQuery: string,
+  sizes: Sizes,
+  wrk?: string,
+): Promise<Measured> {
   const server = await start();
   running.add(server);
   log(`bench: ${server.name} (${server.version}) at ${server.url}, pid ${server.pid}`);
@@ -99,110 +112,112 @@ if (tools.problems.length > 0) {
       : 'CNCF Distribution is unavailable: BENCHMARKING BERTH ALONE, there is nothing to compare with.',
   ]);
 }
-const large = `${sizes.largeBytes / MiB} MiB`;
-const rows: Row[] = [
-  {
-    label: `push ${sizes.smallCount} × 64 KiB blobs, ${sizes.smallClients} clients`,
-    unit: 'blobs/s',
-    better: 'higher',
-    value: num('smallBlobsPerSecond'),
-    digits: 0,
-  },
-  { label: '  latency p50 (POST + PUT)', unit: 'ms', better: 'lower', value: num('smallP50Ms'), digits: 1 },
-  { label: '  latency p99 (POST + PUT)', unit: 'ms', better: 'lower', value: num('smallP99Ms'), digits: 1 },
-  {
-    label: `push ${large}, monolithic (POST + PUT)`,
-    unit: 'MB/s',
-    better: 'higher',
-    value: num('monolithicMBps'),
-    digits: 0,
-  },
-  {
-    label: `push ${large}, ${sizes.chunkBytes / MiB} MiB PATCHes + PUT`,
-    unit: 'MB/s',
-    better: 'higher',
-    value: num('chunkedMBps'),
-    digits: 0,
-  },
-  {
-    label: `pull ${large}, ${sizes.pulls} concurrent GETs`,
-    unit: 'MB/s',
-    better: 'higher',
-    value: num('pullMBps'),
-    digits: 0,
-  },
-  {
-    label: tools.wrk
-      ? `manifest GET by tag, wrk -t1 -c${sizes.getConnections} -d${sizes.getSeconds}s`
-      : `manifest GET by tag, node client, ${sizes.getConnections} conns, ${sizes.getSeconds} s`,
-    unit: 'req/s',
-    better: 'higher',
-    value: num('manifestRps'),
-    digits: 0,
-  },
-  { label: '  latency p50', unit: 'ms', better: 'lower', value: num('manifestP50Ms'), digits: 2 },
-  { label: '  latency p99', unit: 'ms', better: 'lower', value: num('manifestP99Ms'), digits: 2 },
-  {
-    label: `manifest PUT under ${sizes.tags} tags, ${sizes.putConcurrency} clients`,
-    unit: 'PUT/s',
-    better: 'higher',
-    value: num('tagPutsPerSecond'),
-    digits: 0,
-  },
-  {
-    label: `tag list, ${sizes.tags} tags, whole (median of ${sizes.listRuns})`,
-    unit: 'ms',
-    better: 'lower',
-    value: num('tagListMs'),
-    note: requests('tagListRequests'),
-    digits: 1,
-  },
-  {
-    label: `tag list, walk by n=${sizes.pageSize} (median of ${sizes.listRuns})`,
-    unit: 'ms',
-    better: 'lower',
-    value: num('tagWalkMs'),
-    note: requests('tagWalkRequests'),
-    digits: 1,
-  },
-  {
-    label: `fill ${sizes.repositories} repos (2 mounts + manifest PUT)`,
-    unit: 'repos/s',
-    better: 'higher',
-    value: num('repositoriesPerSecond'),
-    digits: 0,
-  },
-  {
-    label: `catalog, ${sizes.repositories}+ repos (median of ${sizes.listRuns})`,
-    unit: 'ms',
-    better: 'lower',
-    value: num('catalogMs'),
-    note: requests('catalogRequests'),
-    digits: 1,
-  },
-  {
-    label: 'peak RSS after the above (VmHWM)',
-    unit: 'MiB',
-    better: 'lower',
-    value: num('hwmAfterWorkloadsMiB'),
-    digits: 0,
-  },
-  {
-    label: `${sizes.finalUploads} × ${sizes.finalBytes / MiB} MiB concurrent uploads`,
-    unit: 'MB/s',
-    better: 'higher',
-    value: num('finalMBps'),
-    digits: 0,
-  },
-  {
-    label: '  peak RSS during (VmRSS every 100 ms)',
-    unit: 'MiB',
-    better: 'lower',
-    value: num('finalPeakRssMiB'),
-    digits: 0,
-  },
-  { label: '  VmHWM at the end', unit: 'MiB', better: 'lower', value: num('finalHwmMiB'), digits: 0 },
-];
+function rowsFor(sizes: Sizes): Row[] {
+  const large = `${sizes.largeBytes / MiB} MiB`;
+  return [
+    {
+      label: `push ${sizes.smallCount} × 64 KiB blobs, ${sizes.smallClients} clients`,
+      unit: 'blobs/s',
+      better: 'higher',
+      value: num('smallBlobsPerSecond'),
+      digits: 0,
+    },
+    { label: '  latency p50 (POST + PUT)', unit: 'ms', better: 'lower', value: num('smallP50Ms'), digits: 1 },
+    { label: '  latency p99 (POST + PUT)', unit: 'ms', better: 'lower', value: num('smallP99Ms'), digits: 1 },
+    {
+      label: `push ${large}, monolithic (POST + PUT)`,
+      unit: 'MB/s',
+      better: 'higher',
+      value: num('monolithicMBps'),
+      digits: 0,
+    },
+    {
+      label: `push ${large}, ${sizes.chunkBytes / MiB} MiB PATCHes + PUT`,
+      unit: 'MB/s',
+      better: 'higher',
+      value: num('chunkedMBps'),
+      digits: 0,
+    },
+    {
+      label: `pull ${large}, ${sizes.pulls} concurrent GETs`,
+      unit: 'MB/s',
+      better: 'higher',
+      value: num('pullMBps'),
+      digits: 0,
+    },
+    {
+      label: tools.wrk
+        ? `manifest GET by tag, wrk -t1 -c${sizes.getConnections} -d${sizes.getSeconds}s`
+        : `manifest GET by tag, node client, ${sizes.getConnections} conns, ${sizes.getSeconds} s`,
+      unit: 'req/s',
+      better: 'higher',
+      value: num('manifestRps'),
+      digits: 0,
+    },
+    { label: '  latency p50', unit: 'ms', better: 'lower', value: num('manifestP50Ms'), digits: 2 },
+    { label: '  latency p99', unit: 'ms', better: 'lower', value: num('manifestP99Ms'), digits: 2 },
+    {
+      label: `manifest PUT under ${sizes.tags} tags, ${sizes.putConcurrency} clients`,
+      unit: 'PUT/s',
+      better: 'higher',
+      value: num('tagPutsPerSecond'),
+      digits: 0,
+    },
+    {
+      label: `tag list, ${sizes.tags} tags, whole (median of ${sizes.listRuns})`,
+      unit: 'ms',
+      better: 'lower',
+      value: num('tagListMs'),
+      note: requests('tagListRequests'),
+      digits: 1,
+    },
+    {
+      label: `tag list, walk by n=${sizes.pageSize} (median of ${sizes.listRuns})`,
+      unit: 'ms',
+      better: 'lower',
+      value: num('tagWalkMs'),
+      note: requests('tagWalkRequests'),
+      digits: 1,
+    },
+    {
+      label: `fill ${sizes.repositories} repos (2 mounts + manifest PUT)`,
+      unit: 'repos/s',
+      better: 'higher',
+      value: num('repositoriesPerSecond'),
+      digits: 0,
+    },
+    {
+      label: `catalog, ${sizes.repositories}+ repos (median of ${sizes.listRuns})`,
+      unit: 'ms',
+      better: 'lower',
+      value: num('catalogMs'),
+      note: requests('catalogRequests'),
+      digits: 1,
+    },
+    {
+      label: 'peak RSS after the above (VmHWM)',
+      unit: 'MiB',
+      better: 'lower',
+      value: num('hwmAfterWorkloadsMiB'),
+      digits: 0,
+    },
+    {
+      label: `${sizes.finalUploads} × ${sizes.finalBytes / MiB} MiB concurrent uploads`,
+      unit: 'MB/s',
+      better: 'higher',
+      value: num('finalMBps'),
+      digits: 0,
+    },
+    {
+      label: '  peak RSS during (VmRSS every 100 ms)',
+      unit: 'MiB',
+      better: 'lower',
+      value: num('finalPeakRssMiB'),
+      digits: 0,
+    },
+    { label: '  VmHWM at the end', unit: 'MiB', better: 'lower', value: num('finalHwmMiB'), digits: 0 },
+  ];
+}
 
 function cell(row: Row, result: SuiteResult | undefined): string {
   if (!result) return '—';
@@ -218,7 +233,7 @@ function ratio(row: Row, berth: SuiteResult | undefined, distribution: SuiteResu
   return `${(b / d).toFixed(2)}× (${row.better} is better)`;
 }
 
-function table(berth: SuiteResult | undefined, distribution: SuiteResult | undefined): string {
+function table(rows: Row[], berth: SuiteResult | undefined, distribution: SuiteResult | undefined): string {
   const lines = [
     ['workload', 'Berth', 'Distribution', 'Berth/Distribution'],
     ...rows.map((row) => [
@@ -259,6 +274,7 @@ const storages = (storageArg === 'all' ? ['filesystem', 's3'] : [storageArg]) as
 
 interface Round {
   storage: 'filesystem' | 's3';
+  sizes: Sizes;
   berth?: Measured;
   distribution?: Measured;
   skipped?: string;
@@ -266,7 +282,7 @@ interface Round {
 }
 
 async function runRound(storage: 'filesystem' | 's3'): Promise<Round> {
-  const round: Round = { storage };
+  const round: Round = { storage, sizes: storage === 's3' ? s3SizesFor(quick) : sizes };
   try {
     if (storage === 's3') {
       const problem = ensureSwift();
@@ -278,13 +294,14 @@ async function runRound(storage: 'filesystem' | 's3'): Promise<Round> {
     }
     const bucket = (name: string) => (storage === 's3' ? freshBucket(name) : Promise.resolve(undefined));
     const forBerth = await bucket('berth');
-    round.berth = await measure(() => startBerth(forBerth), '', tools.wrk);
+    round.berth = await measure(() => startBerth(forBerth), '', round.sizes, tools.wrk);
     const binary = tools.distribution;
     if (binary && !interrupted) {
       const forDistribution = await bucket('distribution');
       round.distribution = await measure(
         () => startDistribution(binary, forDistribution),
         '?n=10000',
+        round.sizes,
         tools.wrk,
       );
     }
@@ -329,7 +346,7 @@ for (const round of rounds) {
     console.log(`skipped: ${round.skipped}`);
     continue;
   }
-  console.log(table(round.berth, round.distribution));
+  console.log(table(rowsFor(round.sizes), round.berth, round.distribution));
   failures.push(
     ...Object.entries(round.berth?.errors ?? {}).map(([w, e]) => `${round.storage} / Berth / ${w}: ${e}`),
     ...Object.entries(round.distribution?.errors ?? {}).map(
@@ -355,7 +372,8 @@ await writeFile(
         fatal: round.fatal ?? null,
         berth: round.berth ?? null,
         distribution: round.distribution ?? null,
-        table: rows.map((row) => ({
+        sizes: round.sizes,
+        table: rowsFor(round.sizes).map((row) => ({
           workload: row.label,
           unit: row.unit,
           better: row.better,
