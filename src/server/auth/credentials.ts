@@ -10,6 +10,7 @@ import {
   parseAuthorization,
   type TokenService,
 } from '../../auth/index.js';
+import type { Need } from '../../distribution/index.js';
 import type { AuditSink } from '../../events/index.js';
 import { RegistryError } from '../../registry/index.js';
 
@@ -46,7 +47,18 @@ export interface CredentialOptions {
     message: string,
     scheme: 'basic' | 'bearer',
     error?: 'invalid_token',
+    need?: Need,
   ): RegistryError;
+}
+
+/** Parses an Authorization header; 'malformed' for one that claims a known scheme but is broken. */
+export function readAuthorization(header: string): ReturnType<typeof parseAuthorization> | 'malformed' {
+  try {
+    return parseAuthorization(header);
+  } catch (error) {
+    if (error instanceof AuthError) return 'malformed';
+    throw error;
+  }
 }
 
 /**
@@ -63,19 +75,23 @@ export class Credentials {
 
   constructor(private readonly options: CredentialOptions) {}
 
-  async resolve(request: FastifyRequest): Promise<Resolved> {
+  /** `need`, when known, goes into the challenge of a 401, so the client can ask for the right token. */
+  async resolve(request: FastifyRequest, need?: Need): Promise<Resolved> {
     const header = request.headers.authorization;
     if (!header) return { via: 'none', identity: { kind: 'anonymous' }, subject: '' };
-    const parsed = parseAuthorization(header);
-    if (parsed?.scheme === 'bearer') return this.bearer(request, parsed.token);
+    const parsed = readAuthorization(header);
+    if (parsed === 'malformed') {
+      throw this.options.unauthorized(request, 'malformed Authorization header', 'bearer', undefined, need);
+    }
+    if (parsed?.scheme === 'bearer') return this.bearer(request, parsed.token, need);
     if (parsed?.scheme === 'basic') {
       const identity = await this.login(request, parsed.username, parsed.password, header);
       return { via: 'basic', identity, subject: subjectOf(identity) };
     }
-    throw this.options.unauthorized(request, 'unsupported Authorization header', 'bearer');
+    throw this.options.unauthorized(request, 'unsupported Authorization header', 'bearer', undefined, need);
   }
 
-  private async bearer(request: FastifyRequest, token: string): Promise<Resolved> {
+  private async bearer(request: FastifyRequest, token: string, need?: Need): Promise<Resolved> {
     const cached = this.tokens.get(token);
     if (cached && cached.expiresAt > Date.now()) {
       return { via: 'bearer', subject: cached.subject, access: cached.access };
@@ -90,7 +106,7 @@ export class Credentials {
       return { via: 'bearer', subject: verified.subject, access: verified.access };
     } catch (error) {
       if (error instanceof AuthError && error.code === 'TOKEN_INVALID') {
-        throw this.options.unauthorized(request, error.message, 'bearer', 'invalid_token');
+        throw this.options.unauthorized(request, error.message, 'bearer', 'invalid_token', need);
       }
       throw error;
     }

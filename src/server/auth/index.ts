@@ -91,8 +91,8 @@ export async function setupAuth(
     audit,
     service: auth.service,
     sourceIp,
-    unauthorized: (request, message, scheme, error) =>
-      (guard as RegistryGuard).unauthorized(request, message, scheme, error),
+    unauthorized: (request, message, scheme, error, need) =>
+      (guard as RegistryGuard).unauthorized(request, message, scheme, error, need),
   });
   guard = new RegistryGuard({
     accounts,

@@ -47,7 +47,7 @@ export class RegistryGuard {
   constructor(private readonly options: GuardOptions) {}
 
   readonly guard = async (request: FastifyRequest, need: Need): Promise<Caller> => {
-    const who = await this.options.credentials.resolve(request);
+    const who = await this.options.credentials.resolve(request, need);
     const caller = this.callerOf(who, request);
     request.berthCaller = caller;
     if (need.kind === 'base') {
@@ -160,6 +160,7 @@ export class RegistryGuard {
     message: string,
     scheme: 'basic' | 'bearer',
     error?: 'invalid_token',
+    need?: Need,
   ): RegistryError {
     const header =
       scheme === 'basic'
@@ -167,6 +168,7 @@ export class RegistryGuard {
         : bearerChallenge({
             realm: this.options.realm(request),
             service: this.options.service,
+            ...(need && { scope: scopeFor(need) }),
             ...(error && { error }),
           });
     return new RegistryError('UNAUTHORIZED', { message, headers: { 'www-authenticate': header } });

@@ -3,11 +3,11 @@ import type { Accounts } from '../../accounts/index.js';
 import {
   type Access,
   AuthError,
+  basicChallenge,
   formatScopes,
   grantAccess,
   type Identity,
   type ProjectPolicy,
-  parseAuthorization,
   parseScopes,
   parseSecretToken,
   projectOf,
@@ -15,7 +15,7 @@ import {
 } from '../../auth/index.js';
 import type { AuditSink } from '../../events/index.js';
 import { RegistryError } from '../../registry/index.js';
-import { type Credentials, subjectOf } from './credentials.js';
+import { type Credentials, readAuthorization, subjectOf } from './credentials.js';
 
 export interface TokenEndpointOptions {
   accounts: Accounts;
@@ -148,9 +148,12 @@ export function tokenRoutes(app: FastifyInstance, options: TokenEndpointOptions)
     let identity: Identity = { kind: 'anonymous' };
     let viaAccessToken = false;
     if (header) {
-      const parsed = parseAuthorization(header);
-      if (parsed?.scheme !== 'basic') {
-        throw new RegistryError('UNAUTHORIZED', { message: 'the token endpoint takes Basic credentials' });
+      const parsed = readAuthorization(header);
+      if (parsed === 'malformed' || parsed?.scheme !== 'basic') {
+        throw new RegistryError('UNAUTHORIZED', {
+          message: 'the token endpoint takes Basic credentials',
+          headers: { 'www-authenticate': basicChallenge(options.service) },
+        });
       }
       identity = await options.credentials.login(request, parsed.username, parsed.password);
       viaAccessToken = isAccessTokenLogin(parsed.username, parsed.password);
