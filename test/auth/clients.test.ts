@@ -13,7 +13,6 @@ import {
   expectEvent,
   type Login,
   MT,
-  onPath,
   PASSWORD,
   startAuthBerth,
   writeTinyLayout,
@@ -21,8 +20,8 @@ import {
 
 const hasSkopeo = requireTool('skopeo');
 if (!hasSkopeo) console.warn('\n!!! SKIPPING auth client tests: skopeo is not installed !!!\n');
-// podman is optional here (CI does not install it, so requireTool would fail CI): present → tested.
-const hasPodman = onPath('podman');
+// podman only logs in here (no containers run): CI installs it, like skopeo.
+const hasPodman = requireTool('podman');
 if (!hasPodman) console.warn('\n!!! SKIPPING the podman login test: podman is not installed !!!\n');
 
 const TIMEOUT = 60_000;

@@ -42,18 +42,6 @@ export function sha256(data: Buffer | string): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }
 
-/** Whether an executable is on PATH, never throwing (for optional tools CI does not install). */
-export function onPath(name: string): boolean {
-  return (process.env.PATH ?? '').split(delimiter).some((dir) => {
-    try {
-      accessSync(join(dir, name), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // HTTP
 
