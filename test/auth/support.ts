@@ -1,9 +1,8 @@
 // Shared helpers for the issue-3 auth tests: a real Berth with auth on, its cast of accounts, the Docker token
 // flow as a client performs it, challenge/error assertions, admin-side content seeding over HTTP, audit queries.
 import { createHash, randomBytes } from 'node:crypto';
-import { accessSync, constants } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { expect } from 'vitest';
 import { AccountService } from '../../src/accounts/index.js';
