@@ -117,7 +117,8 @@ export function buildOpenApiDocument(routes: readonly ApiRoute[], prefix: string
       title: 'Berth management API',
       version: '1',
       description:
-        'Users, projects, members, robot accounts, personal access tokens and the audit log of a Berth registry. ' +
+        'Users, projects, members, robot accounts, personal access tokens, tag immutability rules, storage quotas ' +
+        'and usage, and the audit log of a Berth registry. ' +
         'Errors have the /v2 shape `{"errors":[{code,message,detail}]}`. Lists take `limit` (default 100, at ' +
         'most 1000) and `cursor`, answer `{items, next?}` and send `Link: <…>; rel="next"` when more follow.',
     },

@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Accounts } from '../accounts/types.js';
 import type { Identity } from '../auth/index.js';
 import type { AuditEvent, AuditQuery, AuditSink } from '../events/types.js';
+import type { LifecycleAdmin } from '../lifecycle/index.js';
 
 /** What the management API needs, handed in by the server (no module-level singletons). */
 export interface ApiOptions {
@@ -14,6 +15,8 @@ export interface ApiOptions {
   authenticate(request: FastifyRequest): Promise<Identity>;
   /** The client address (after trusted-proxy handling). */
   sourceIp(request: FastifyRequest): string;
+  /** Immutability rules, quotas and storage usage. */
+  lifecycle: LifecycleAdmin;
   /** Whether any logged-in user (not only system administrators) may create projects. Default false. */
   usersCanCreateProjects?: boolean;
 }

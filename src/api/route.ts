@@ -18,7 +18,10 @@ export type AuditAction =
   | 'robot.delete'
   | 'robot.secret'
   | 'token.create'
-  | 'token.revoke';
+  | 'token.revoke'
+  | 'quota.set'
+  | 'immutability.add'
+  | 'immutability.remove';
 
 /**
  * Who may call a route at all; handlers check the finer rules (project roles, ownership). `none` does not even

@@ -1,4 +1,5 @@
 import { auditRoutes } from './audit-routes.js';
+import { lifecycleRoutes } from './lifecycle-routes.js';
 import { projectRoutes } from './project-routes.js';
 import { robotRoutes } from './robot-routes.js';
 import type { ApiRoute } from './route.js';
@@ -7,5 +8,12 @@ import { userRoutes } from './user-routes.js';
 
 /** Every /api/v1 route but the OpenAPI document's own, in the order the document lists them. */
 export function apiRouteTable(): ApiRoute[] {
-  return [...userRoutes, ...tokenRoutes, ...projectRoutes, ...robotRoutes, ...auditRoutes];
+  return [
+    ...userRoutes,
+    ...tokenRoutes,
+    ...projectRoutes,
+    ...lifecycleRoutes,
+    ...robotRoutes,
+    ...auditRoutes,
+  ];
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ACTIONS, PROJECT_ROLES } from '../auth/index.js';
+import { REPOSITORY_PATTERN, TAG_PATTERN } from '../lifecycle/index.js';
 
 /**
  * Every body, answer and parameter of /api/v1 as a zod schema. Handlers validate with these, and the OpenAPI
@@ -372,4 +373,87 @@ export const AuditExportQuery = z.object({
 export const AuditListQuery = AuditExportQuery.extend({
   limit: Limit.optional(),
   cursor: EventId.optional().describe('the same as `before`'),
+});
+
+// --- tag immutability, quotas and storage usage ---
+
+export const ProjectQuota = named(
+  'ProjectQuota',
+  "A project's storage: the blobs its repositories link, each counted once, and its quota.",
+  z.object({
+    limitBytes: z.number().int().nullable().describe('the quota in bytes; null: none'),
+    usedBytes: z.number().int(),
+  }),
+);
+
+export const SetQuotaBody = named(
+  'SetQuota',
+  'A quota in bytes, or null to remove it. Pushes that would pass it are refused (DENIED).',
+  z.strictObject({ limitBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable() }),
+);
+
+export const StorageUsage = named(
+  'StorageUsage',
+  'What the registry stores, in total and per project.',
+  z.object({
+    storedBytes: z
+      .number()
+      .int()
+      .describe('every stored blob once, whether linked or waiting for garbage collection'),
+    capacityBytes: z
+      .number()
+      .int()
+      .nullable()
+      .describe("storage.capacityBytes, or the filesystem's size; null: unknown"),
+    warnPercent: z
+      .number()
+      .describe('the log warns when storedBytes passes this percentage of capacityBytes'),
+    projects: z.array(
+      z.object({
+        project: z.string(),
+        usedBytes: z.number().int(),
+        limitBytes: z.number().int().nullable(),
+      }),
+    ),
+  }),
+);
+
+const Glob = (pattern: RegExp, what: string) =>
+  z
+    .string()
+    .regex(pattern, `must be a glob of ${what} characters with *, ** and ?`)
+    .describe('`*` and `?` stay within a path segment, `**` crosses segments');
+
+export const ImmutabilityRule = named(
+  'ImmutabilityRule',
+  'Under it, a tag once pushed cannot be moved to another manifest or deleted.',
+  z.object({
+    id: z.number().int(),
+    project: z.string(),
+    repositoryPattern: z.string().describe('a glob over the whole repository name, e.g. `team/**`'),
+    tagPattern: z.string().describe('a glob over the tag, e.g. `v*`'),
+    createdAt: z.number().int(),
+  }),
+);
+export const ImmutabilityRuleList = named(
+  'ImmutabilityRuleList',
+  "A project's immutability rules, oldest first.",
+  z.object({ items: z.array(ImmutabilityRule) }),
+);
+
+export const CreateImmutabilityRuleBody = named(
+  'CreateImmutabilityRule',
+  'A new immutability rule.',
+  z.strictObject({
+    repositoryPattern: Glob(REPOSITORY_PATTERN, 'repository name'),
+    tagPattern: Glob(TAG_PATTERN, 'tag'),
+  }),
+);
+
+export const RuleParams = z.object({
+  name: ProjectName,
+  id: z
+    .string()
+    .regex(/^[0-9]{1,15}$/, 'must be a rule id')
+    .transform(Number),
 });

@@ -2,12 +2,13 @@ import { type Command, type CommanderError, Option } from 'commander';
 import type { AccessToken, Member, Project, Robot, User } from '../accounts/index.js';
 import { ACTIONS, type Action, PROJECT_ROLES, type ProjectRole } from '../auth/index.js';
 import type { AuditEvent } from '../events/types.js';
+import { formatBytes, type ImmutabilityRule } from '../lifecycle/index.js';
 import { ApiCallError, ApiClient, type Connection, UsageError } from './api-client.js';
 import { askSecret, newPassword } from './password-input.js';
 import { formatTable, isoTime, yesNo } from './table-output.js';
 
 /**
- * The admin verbs (`berth user|project|robot|token|audit …`): thin clients of a running server's /api/v1.
+ * The admin verbs (`berth user|project|robot|token|audit …`, with `project quota` and `project immutable`): thin clients of a running server's /api/v1.
  *
  * Connection: `--server` (BERTH_SERVER, default http://127.0.0.1:5000) and Basic credentials from `--user` and
  * `--password` (BERTH_USER, BERTH_PASSWORD). They are accepted before the verb (`berth --user admin user list`)
@@ -147,6 +148,30 @@ export function parseTimeFlag(flag: string, text: string | undefined, now = Date
   return ms;
 }
 
+const BYTE_UNITS: Record<string, number> = {
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+};
+
+/** `10000000`, `10MB`, `9.5 GiB`: a whole number of bytes. */
+export function parseBytes(flag: string, text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?$/i.exec(text.trim());
+  const bytes = match
+    ? Number(match[1]) * (BYTE_UNITS[(match[2] ?? 'b').toLowerCase()] as number)
+    : Number.NaN;
+  if (!Number.isSafeInteger(Math.round(bytes)) || (match?.[2] === undefined && !Number.isInteger(bytes))) {
+    throw new UsageError(`${flag}: a number of bytes, optionally with a unit (500MB, 10GiB), not '${text}'`);
+  }
+  return Math.round(bytes);
+}
+
 function path(...segments: string[]): string {
   return segments.map((segment) => `/${encodeURIComponent(segment)}`).join('');
 }
@@ -256,7 +281,7 @@ function userCommands(program: Command): void {
 }
 
 function projectCommands(program: Command): void {
-  const project = group(program, 'project', 'manage projects and their members');
+  const project = group(program, 'project', 'manage projects, their members, quotas and immutable tags');
   connected(project.command('create').argument('<name>', 'project name').description('create a project'))
     .option('--public', 'anyone may pull, anonymous included')
     .action(
@@ -303,6 +328,105 @@ function projectCommands(program: Command): void {
         },
       );
       out(`${set.kind} ${set.name} is ${set.role} in ${projectName}`);
+    }),
+  );
+
+  lifecycleCommands(project);
+}
+
+interface Quota {
+  limitBytes: number | null;
+  usedBytes: number;
+}
+
+function describeQuota(name: string, quota: Quota): string {
+  const used = `${formatBytes(quota.usedBytes)} used`;
+  if (quota.limitBytes === null) return `${name}: ${used}, no quota (${quota.usedBytes} bytes)`;
+  return `${name}: ${used} of ${formatBytes(quota.limitBytes)} (${quota.usedBytes} of ${quota.limitBytes} bytes)`;
+}
+
+/** `berth project quota` and `berth project immutable …`. */
+function lifecycleCommands(project: Command): void {
+  connected(
+    project
+      .command('quota')
+      .argument('<project>', 'project name')
+      .description(
+        "show a project's storage quota and usage; --set or --unset changes it (system administrators)",
+      ),
+  )
+    .option('--set <bytes>', 'set the quota: bytes, or with a unit (500MB, 10GiB)')
+    .option('--unset', 'remove the quota')
+    .option('--json', 'print JSON')
+    .action(
+      run(async (client, name: string, flags: { set?: string; unset?: boolean; json?: boolean }) => {
+        if (flags.set !== undefined && flags.unset) throw new UsageError('give --set or --unset, not both');
+        const change = flags.unset
+          ? null
+          : flags.set === undefined
+            ? undefined
+            : parseBytes('--set', flags.set);
+        const quota =
+          change === undefined
+            ? await client.request<Quota>('GET', `/projects${path(name)}/quota`)
+            : await client.request<Quota>('PUT', `/projects${path(name)}/quota`, {
+                body: { limitBytes: change },
+              });
+        out(flags.json ? JSON.stringify(quota, null, 2) : describeQuota(name, quota));
+      }),
+    );
+
+  const immutable = project
+    .command('immutable')
+    .description("manage a project's tag immutability rules: matching tags, once pushed, never move or go");
+  connected(
+    immutable
+      .command('add')
+      .argument('<project>', 'project name')
+      .description('add a rule (globs: * and ? within a path segment, ** across segments)'),
+  )
+    .requiredOption('--repository <glob>', 'repositories it covers, e.g. team/** (the whole name)')
+    .requiredOption('--tag <glob>', 'tags it protects, e.g. v*')
+    .action(
+      run(async (client, name: string, flags: { repository: string; tag: string }) => {
+        const rule = await client.request<ImmutabilityRule>('POST', `/projects${path(name)}/immutability`, {
+          body: { repositoryPattern: flags.repository, tagPattern: flags.tag },
+        });
+        out(
+          `added rule ${rule.id} to ${name}: repository "${rule.repositoryPattern}", tag "${rule.tagPattern}"`,
+        );
+      }),
+    );
+  connected(
+    immutable.command('list').argument('<project>', 'project name').description("list a project's rules"),
+  )
+    .option('--json', 'print JSON')
+    .action(
+      run(async (client, name: string, flags: { json?: boolean }) => {
+        const { items } = await client.request<{ items: ImmutabilityRule[] }>(
+          'GET',
+          `/projects${path(name)}/immutability`,
+        );
+        if (flags.json) return out(JSON.stringify(items, null, 2));
+        out(
+          formatTable(
+            ['ID', 'REPOSITORY', 'TAG', 'CREATED'],
+            items.map((r) => [String(r.id), r.repositoryPattern, r.tagPattern, isoTime(r.createdAt)]),
+          ),
+        );
+      }),
+    );
+  connected(
+    immutable
+      .command('remove')
+      .argument('<project>', 'project name')
+      .argument('<id>', 'rule id (see list)')
+      .description('remove a rule'),
+  ).action(
+    run(async (client, name: string, id: string) => {
+      if (!/^\d{1,15}$/.test(id)) throw new UsageError(`id: a rule number, not '${id}'`);
+      await client.request('DELETE', `/projects${path(name, 'immutability', id)}`);
+      out(`removed rule ${id} from ${name}`);
     }),
   );
 }

@@ -37,6 +37,10 @@ export const ConfigSchema = z
         driver: z.enum(['filesystem', 's3']).default('filesystem'),
         /** Filesystem root; defaults to dataDir. */
         root: z.string().default(''),
+        /** What storage may hold, for the capacity warning; 0: the filesystem's size (none known on S3). */
+        capacityBytes: number.pipe(z.number().int().min(0)).default(0),
+        /** The log warns once when stored blobs pass this percentage of capacityBytes. */
+        warnPercent: number.pipe(z.number().min(1).max(100)).default(85),
         s3: z
           .object({
             /** For S3-compatible stores (MinIO, Ceph RGW, Swift s3api, R2); empty means AWS. */

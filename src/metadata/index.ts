@@ -14,7 +14,14 @@ export { AccountsStore } from './accounts-store.js';
 export { AuditStore } from './audit-store.js';
 export type { MetadataDatabase } from './database.js';
 export { isPostgresUrl, openDatabase } from './database.js';
-export type { ManifestRow, NewManifest, ReferrerRow } from './metadata-store.js';
+export type {
+  ImmutabilityRuleRow,
+  LinkAdmission,
+  ProjectStorageRow,
+  QuotaCharge,
+} from './lifecycle-store.js';
+export { LifecycleStore } from './lifecycle-store.js';
+export type { ManifestRow, NewManifest, ReferrerRow, TagGuard } from './metadata-store.js';
 export { MetadataStore } from './metadata-store.js';
 export type { Database } from './schema.js';
 export { databaseKeyStore } from './signing-key-store.js';

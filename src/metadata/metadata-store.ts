@@ -1,4 +1,13 @@
 import type { Kysely, Transaction } from 'kysely';
+import { projectOf } from '../auth/index.js';
+import {
+  addProjectUsage,
+  isPostgres,
+  type LinkAdmission,
+  lockProjectUsage,
+  projectHoldsBlob,
+  projectLimit,
+} from './lifecycle-store.js';
 import type { Database } from './schema.js';
 import { UploadStore } from './upload-store.js';
 
@@ -25,6 +34,12 @@ export interface ReferrerRow {
 }
 
 type Db = Kysely<Database> | Transaction<Database>;
+
+/**
+ * Tag protection, applied inside the transaction that would change the tag: the error refusing to move or
+ * delete `tag`, or undefined when it may change.
+ */
+export type TagGuard = (tag: string) => Error | undefined;
 
 /** Rows of the registry: repositories, blob links, manifests, tags and upload sessions. */
 export class MetadataStore {
@@ -84,10 +99,19 @@ export class MetadataStore {
 
   /**
    * Records a stored blob (once) and links it into the repository, in one transaction that also ends the
-   * upload session the blob came from, if any.
+   * upload session the blob came from, if any, and counts the blob toward the project's usage when no other
+   * repository of the project links it. `admit` sees that charge first and may refuse it by throwing, which
+   * undoes the whole transaction.
    */
-  async linkBlob(repository: string, digest: string, size: number, completedUpload?: string): Promise<void> {
+  async linkBlob(
+    repository: string,
+    digest: string,
+    size: number,
+    completedUpload?: string,
+    admit?: LinkAdmission,
+  ): Promise<void> {
     const now = Date.now();
+    const project = projectOf(repository);
     await this.db.transaction().execute(async (trx) => {
       if (completedUpload !== undefined)
         await trx.deleteFrom('uploads').where('id', '=', completedUpload).execute();
@@ -97,24 +121,46 @@ export class MetadataStore {
         .values({ digest, size, created_at: now })
         .onConflict((oc) => oc.column('digest').doNothing())
         .execute();
-      await trx
+      const linked = await trx
         .insertInto('repository_blobs')
         .values({ repository_id: repositoryId, digest, created_at: now })
         .onConflict((oc) => oc.columns(['repository_id', 'digest']).doNothing())
-        .execute();
+        .executeTakeFirst();
+      if ((linked.numInsertedOrUpdatedRows ?? 0n) === 0n) return;
+      // Links into one project are counted one at a time, each seeing the links committed before it.
+      const usedBytes = await lockProjectUsage(trx, project);
+      if (await projectHoldsBlob(trx, project, digest, repositoryId)) return;
+      admit?.({ project, usedBytes, limitBytes: await projectLimit(trx, project), size });
+      await addProjectUsage(trx, project, size);
     });
   }
 
-  /** Removes a repository's link to a blob; the bytes stay for garbage collection. */
+  /**
+   * Removes a repository's link to a blob, and the blob's bytes from the project's usage when it was the
+   * project's last link to it; the bytes stay for garbage collection.
+   */
   async unlinkBlob(repository: string, digest: string): Promise<boolean> {
     const id = await this.repositoryId(repository);
     if (id === undefined) return false;
-    const result = await this.db
-      .deleteFrom('repository_blobs')
-      .where('repository_id', '=', id)
-      .where('digest', '=', digest)
-      .executeTakeFirst();
-    return result.numDeletedRows > 0n;
+    const project = projectOf(repository);
+    return this.db.transaction().execute(async (trx) => {
+      const result = await trx
+        .deleteFrom('repository_blobs')
+        .where('repository_id', '=', id)
+        .where('digest', '=', digest)
+        .executeTakeFirst();
+      if (result.numDeletedRows === 0n) return false;
+      await lockProjectUsage(trx, project);
+      if (!(await projectHoldsBlob(trx, project, digest))) {
+        const blob = await trx
+          .selectFrom('blobs')
+          .select('size')
+          .where('digest', '=', digest)
+          .executeTakeFirst();
+        if (blob) await addProjectUsage(trx, project, -Number(blob.size));
+      }
+      return true;
+    });
   }
 
   /** Repositories that link the blob, for mounts without `from`. */
@@ -191,9 +237,18 @@ export class MetadataStore {
     return found;
   }
 
-  /** Stores a manifest with its references and, when given, points the tag at it: one transaction. */
-  async putManifest(repository: string, manifest: NewManifest, tag: string | undefined): Promise<void> {
+  /**
+   * Stores a manifest with its references and, when given, points the tag at it: one transaction. When `guard`
+   * protects the tag and it already points elsewhere, the guard's error is thrown and nothing is stored.
+   */
+  async putManifest(
+    repository: string,
+    manifest: NewManifest,
+    tag: string | undefined,
+    guard?: TagGuard,
+  ): Promise<void> {
     const now = Date.now();
+    const refusal = tag === undefined ? undefined : guard?.(tag);
     await this.db.transaction().execute(async (trx) => {
       const repositoryId = await this.ensureRepository(trx, repository, now);
       const inserted = await trx
@@ -225,7 +280,26 @@ export class MetadataStore {
           )
           .execute();
       }
-      if (tag !== undefined) {
+      if (tag !== undefined && refusal) {
+        // Insert-or-keep, then look: of two concurrent first pushes the second finds the first's digest.
+        await trx
+          .insertInto('tags')
+          .values({
+            repository_id: repositoryId,
+            name: tag,
+            manifest_digest: manifest.digest,
+            updated_at: now,
+          })
+          .onConflict((oc) => oc.columns(['repository_id', 'name']).doNothing())
+          .execute();
+        const current = await trx
+          .selectFrom('tags')
+          .select('manifest_digest')
+          .where('repository_id', '=', repositoryId)
+          .where('name', '=', tag)
+          .executeTakeFirst();
+        if (current?.manifest_digest !== manifest.digest) throw refusal;
+      } else if (tag !== undefined) {
         await trx
           .insertInto('tags')
           .values({
@@ -244,16 +318,59 @@ export class MetadataStore {
     });
   }
 
-  /** Deletes a manifest; its tags and references go with it (foreign keys cascade). */
-  async deleteManifest(repository: string, digest: string): Promise<boolean> {
+  /**
+   * Deletes a manifest; its tags and references go with it (foreign keys cascade). With `guard`, a tag of it
+   * that the guard protects refuses the delete (its error is thrown).
+   */
+  async deleteManifest(repository: string, digest: string, guard?: TagGuard): Promise<boolean> {
     const id = await this.repositoryId(repository);
     if (id === undefined) return false;
-    const result = await this.db
-      .deleteFrom('manifests')
-      .where('repository_id', '=', id)
-      .where('digest', '=', digest)
+    const remove = async (db: Db) => {
+      const result = await db
+        .deleteFrom('manifests')
+        .where('repository_id', '=', id)
+        .where('digest', '=', digest)
+        .executeTakeFirst();
+      return result.numDeletedRows > 0n;
+    };
+    if (!guard) return remove(this.db);
+    return this.db.transaction().execute(async (trx) => {
+      // PostgreSQL: hold the manifest so that no tag can be pointed at it between the check and the delete
+      // (a tag insert's foreign key check waits for this lock).
+      if (isPostgres(trx)) {
+        await trx
+          .selectFrom('manifests')
+          .select('digest')
+          .where('repository_id', '=', id)
+          .where('digest', '=', digest)
+          .forUpdate()
+          .execute();
+      }
+      const tags = await trx
+        .selectFrom('tags')
+        .select('name')
+        .where('repository_id', '=', id)
+        .where('manifest_digest', '=', digest)
+        .orderBy('name')
+        .execute();
+      for (const { name } of tags) {
+        const refusal = guard(name);
+        if (refusal) throw refusal;
+      }
+      return remove(trx);
+    });
+  }
+
+  /** Whether the tag exists in the repository. */
+  async hasTag(repository: string, tag: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('tags as t')
+      .innerJoin('repositories as r', 'r.id', 't.repository_id')
+      .select('t.name')
+      .where('r.name', '=', repository)
+      .where('t.name', '=', tag)
       .executeTakeFirst();
-    return result.numDeletedRows > 0n;
+    return row !== undefined;
   }
 
   async deleteTag(repository: string, tag: string): Promise<boolean> {

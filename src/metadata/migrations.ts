@@ -1,5 +1,6 @@
 import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
 import { accountsMigration } from './migration-accounts.js';
+import { lifecycleMigration } from './migration-lifecycle.js';
 
 /** The same migrations serve SQLite and PostgreSQL; only a few column types differ. */
 export type Dialect = 'sqlite' | 'postgres';
@@ -123,6 +124,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0004_lifecycle': lifecycleMigration(dialect),
   };
 }
 

@@ -90,4 +90,15 @@ export interface Database {
     detail: string | null;
   };
   signing_keys: { name: string; jwk: string; created_at: number };
+  /** Under a matching rule, a tag once pushed is never moved or deleted. */
+  immutability_rules: {
+    id: Generated<number>;
+    project_id: number;
+    repository_pattern: string;
+    tag_pattern: string;
+    created_at: number;
+  };
+  project_quotas: { project_id: number; limit_bytes: number };
+  /** Bytes of the distinct blobs linked into a project's repositories, kept with the links. */
+  project_usage: { project: string; used_bytes: number };
 }

@@ -39,6 +39,43 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'berth_' });
   }
 
+  /** Storage gauges, read from `source` when scraped: total stored bytes, and usage and quota per project. */
+  watchStorage(source: {
+    storedBytes(): Promise<number>;
+    projectStorage(): Promise<{ project: string; usedBytes: number; limitBytes: number | null }[]>;
+  }): void {
+    new Gauge({
+      name: 'berth_storage_bytes',
+      help: 'Bytes of every stored blob, each counted once',
+      registers: [this.registry],
+      async collect() {
+        this.set(await source.storedBytes());
+      },
+    });
+    new Gauge({
+      name: 'berth_project_storage_bytes',
+      help: "Bytes of the blobs linked into a project's repositories, each blob counted once per project",
+      labelNames: ['project'] as const,
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const row of await source.projectStorage()) this.set({ project: row.project }, row.usedBytes);
+      },
+    });
+    new Gauge({
+      name: 'berth_project_quota_bytes',
+      help: "A project's storage quota (projects with one)",
+      labelNames: ['project'] as const,
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const row of await source.projectStorage()) {
+          if (row.limitBytes !== null) this.set({ project: row.project }, row.limitBytes);
+        }
+      },
+    });
+  }
+
   observe(route: string, method: string, status: number, seconds: number, bytesOut: number): void {
     this.requests.inc({ route, method, status: String(status) });
     this.duration.observe({ route, method }, seconds);

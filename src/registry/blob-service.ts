@@ -3,6 +3,7 @@ import type { MetadataStore } from '../metadata/index.js';
 import type { BlobStore } from '../storage/index.js';
 import type { Digest } from './digest.js';
 import { RegistryError } from './errors.js';
+import type { RegistryPolicy } from './policy.js';
 import { blobKey } from './storage-keys.js';
 
 /** Decides whether a repository's content may be mounted by the caller; the auth layer narrows it. */
@@ -15,6 +16,8 @@ export class BlobService {
     private readonly meta: MetadataStore,
     /** When set and the store can presign, blob GETs are redirected to URLs valid this long. */
     private readonly redirectSeconds?: number,
+    /** Its admitLink refuses links over a project's quota. */
+    private readonly policy: Pick<RegistryPolicy, 'admitLink'> = {},
   ) {}
 
   /** Where the client may fetch the blob's bytes directly, or undefined to serve them here. */
@@ -58,7 +61,7 @@ export class BlobService {
     const existing = await this.store.stat(key);
     if (existing?.size === size) await this.store.delete(tempKey);
     else await this.store.commit(tempKey, key);
-    await this.meta.linkBlob(repository, digest.value, size, uploadId);
+    await this.meta.linkBlob(repository, digest.value, size, uploadId, this.policy.admitLink);
   }
 
   /**
@@ -77,7 +80,7 @@ export class BlobService {
       if (size === undefined || !(await policy(source))) continue;
       // The bytes must still be there: never link a blob that a crash or an operator removed.
       if (!(await this.store.stat(blobKey(digest)))) return false;
-      await this.meta.linkBlob(repository, digest.value, size);
+      await this.meta.linkBlob(repository, digest.value, size, undefined, this.policy.admitLink);
       return true;
     }
     return false;

@@ -6,6 +6,7 @@ export { parseManifest } from './manifest-parser.js';
 export { parseReference } from './manifest-service.js';
 export { MediaType } from './media-types.js';
 export { assertRepositoryName, isValidRepositoryName, isValidTag } from './names.js';
+export type { RegistryPolicy, TagProtection } from './policy.js';
 export { parseContentRange, parseRangeHeader, rangeNotSatisfiable } from './range.js';
 export { Registry, type RegistryOptions } from './registry.js';
 export type { Chunk } from './upload-service.js';

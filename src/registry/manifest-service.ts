@@ -7,6 +7,7 @@ import { negotiate } from './manifest-negotiation.js';
 import { type Descriptor, parseManifest } from './manifest-parser.js';
 import { MediaType } from './media-types.js';
 import { isValidTag } from './names.js';
+import type { RegistryPolicy } from './policy.js';
 
 /** A manifest reference from the URL: a tag or a digest (distribution-spec "Pulling manifests"). */
 export type Reference = { kind: 'tag'; tag: string } | { kind: 'digest'; digest: string };
@@ -35,6 +36,8 @@ export interface ManifestServiceOptions {
   cacheBytes: number;
   /** Tells other processes sharing the database what changed, and tells this one what they changed. */
   bus: InvalidationBus;
+  /** Its tagProtection keeps immutable tags from moving or going. */
+  policy?: Pick<RegistryPolicy, 'tagProtection'>;
 }
 
 export class ManifestService {
@@ -71,6 +74,7 @@ export class ManifestService {
 
     const result: PutResult = { digest };
     if (manifest.subject) result.subject = manifest.subject.digest;
+    const protection = ref.kind === 'tag' ? await this.protection(repository) : undefined;
     await this.meta.putManifest(
       repository,
       {
@@ -87,6 +91,7 @@ export class ManifestService {
         ],
       },
       ref.kind === 'tag' ? ref.tag : undefined,
+      protection,
     );
     if (ref.kind === 'tag') await this.changed({ kind: 'tag-changed', repository, tag: ref.tag });
     return result;
@@ -183,15 +188,31 @@ export class ManifestService {
 
   async delete(repository: string, reference: string): Promise<void> {
     const ref = parseReference(reference, false);
+    const protection = await this.protection(repository);
     let deleted: boolean;
     if (ref.kind === 'tag') {
+      // A protected tag is never deleted, even one pushed while this request looks.
+      const refusal = protection?.(ref.tag);
+      if (refusal)
+        throw (await this.meta.hasTag(repository, ref.tag))
+          ? refusal
+          : await this.unknown(repository, reference);
       deleted = await this.meta.deleteTag(repository, ref.tag);
       await this.changed({ kind: 'tag-changed', repository, tag: ref.tag });
     } else {
-      deleted = await this.meta.deleteManifest(repository, ref.digest);
-      await this.changed({ kind: 'manifest-deleted', repository, digest: ref.digest });
+      const digest = ref.digest;
+      deleted = await this.meta.deleteManifest(
+        repository,
+        digest,
+        protection && ((tag) => protection(tag, digest)),
+      );
+      await this.changed({ kind: 'manifest-deleted', repository, digest });
     }
     if (!deleted) throw await this.unknown(repository, reference);
+  }
+
+  private protection(repository: string) {
+    return this.options.policy?.tagProtection?.(repository);
   }
 
   /** Forgets what a committed write changed, here and (when the database is shared) on the other processes. */

@@ -3,6 +3,7 @@ import type { MetadataStore } from '../metadata/index.js';
 import type { BlobStore } from '../storage/index.js';
 import { BlobService } from './blob-service.js';
 import { ManifestService } from './manifest-service.js';
+import type { RegistryPolicy } from './policy.js';
 import { UploadService } from './upload-service.js';
 
 export interface RegistryOptions {
@@ -16,6 +17,8 @@ export interface RegistryOptions {
   /** Cache invalidation between processes sharing the metadata database; LocalBus when alone. */
   bus: InvalidationBus;
   onBytesIn?: (bytes: number) => void;
+  /** Tag immutability and quotas (lifecycle/); without it nothing is refused on their account. */
+  policy?: RegistryPolicy;
 }
 
 /** The registry core, free of HTTP: blobs, uploads, manifests, tags, referrers, catalog. */
@@ -29,17 +32,20 @@ export class Registry {
     readonly meta: MetadataStore,
     options: RegistryOptions,
   ) {
-    this.blobs = new BlobService(store, meta, options.blobRedirectSeconds);
+    const policy = options.policy ?? {};
+    this.blobs = new BlobService(store, meta, options.blobRedirectSeconds, policy);
     const uploadOptions = {
       ttlMs: options.uploadTtlMs,
       ...(options.uploadLeaseMs && { leaseMs: options.uploadLeaseMs }),
       ...(options.onBytesIn && { onBytes: options.onBytesIn }),
+      policy,
     };
     this.uploads = new UploadService(store, meta, this.blobs, uploadOptions);
     this.manifests = new ManifestService(meta, {
       maxManifestBytes: options.maxManifestBytes,
       cacheBytes: options.manifestCacheBytes,
       bus: options.bus,
+      policy,
     });
   }
 

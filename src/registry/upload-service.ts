@@ -6,6 +6,7 @@ import type { BlobStore } from '../storage/index.js';
 import type { BlobService } from './blob-service.js';
 import { createDigester, type Digest } from './digest.js';
 import { RegistryError } from './errors.js';
+import type { RegistryPolicy } from './policy.js';
 import type { ByteRange } from './range.js';
 import { UPLOADS_PREFIX, uploadKey } from './storage-keys.js';
 
@@ -30,6 +31,8 @@ export interface UploadServiceOptions {
   leaseMs?: number;
   /** Called with the number of bytes received, for metrics. */
   onBytes?: (bytes: number) => void;
+  /** Its admitUpload refuses uploads a project's quota cannot take, before their bytes are written. */
+  policy?: Pick<RegistryPolicy, 'admitUpload'>;
 }
 
 /** What a request holds while it writes to a session. */
@@ -68,7 +71,9 @@ export class UploadService {
     return this.busy.size;
   }
 
-  async start(repository: string): Promise<UploadRow> {
+  /** Opens a session; `digest` when the blob is known already (a monolithic upload). */
+  async start(repository: string, digest?: string): Promise<UploadRow> {
+    await this.options.policy?.admitUpload?.(repository, undefined, digest);
     const id = randomUUID();
     // The temporary object is created by the first write (or, for an empty blob, when the upload closes).
     await this.meta.uploads.create(id, repository);
@@ -105,7 +110,7 @@ export class UploadService {
   async finish(repository: string, id: string, digest: Digest, chunk?: Chunk): Promise<number> {
     const session = await this.get(repository, id);
     return this.exclusive(session, async (claim) => {
-      const size = chunk ? await this.write(session, chunk, claim) : session.offset;
+      const size = chunk ? await this.write(session, chunk, claim, digest.value) : session.offset;
       const actual = await this.digestOf(session.id, size, digest);
       if (actual !== digest.hex) {
         await this.discard(session.id);
@@ -116,7 +121,15 @@ export class UploadService {
       // A failed or cut-off chunk may have left bytes past the offset: the blob is exactly the first `size`.
       const stored = await this.store.stat(uploadKey(session.id));
       if (stored?.size !== size) await this.store.write(uploadKey(session.id), [], size);
-      await this.blobs.commit(repository, uploadKey(session.id), digest, size, session.id);
+      try {
+        // Checked before the bytes move, and again (authoritatively) when the blob is linked.
+        await this.options.policy?.admitUpload?.(repository, size, digest.value);
+        await this.blobs.commit(repository, uploadKey(session.id), digest, size, session.id);
+      } catch (error) {
+        // Refused for good: the session's data would only wait for the purge.
+        if (error instanceof RegistryError && error.code === 'DENIED') await this.discard(session.id);
+        throw error;
+      }
       this.hashes.delete(session.id);
       return size;
     });
@@ -124,7 +137,7 @@ export class UploadService {
 
   /** A whole blob in one request (POST ?digest=). */
   async uploadWhole(repository: string, digest: Digest, chunk: Chunk): Promise<number> {
-    const session = await this.start(repository);
+    const session = await this.start(repository, digest.value);
     try {
       return await this.finish(repository, session.id, digest, chunk);
     } catch (error) {
@@ -228,7 +241,7 @@ export class UploadService {
   }
 
   /** Writes a chunk at the session's offset and advances it; returns the new offset. */
-  private async write(session: UploadRow, chunk: Chunk, claim: Claim): Promise<number> {
+  private async write(session: UploadRow, chunk: Chunk, claim: Claim, digest?: string): Promise<number> {
     const { range, length } = chunk;
     if (range) {
       // distribution-spec: a chunk must start where the previous one ended, else 416.
@@ -240,6 +253,9 @@ export class UploadService {
       }
     }
     const expected = range ? range.end - range.start + 1 : length;
+    if (expected !== undefined) {
+      await this.options.policy?.admitUpload?.(session.repository, session.offset + expected, digest);
+    }
     const state = this.hashes.get(session.id);
     this.hashes.delete(session.id);
     const hash = state?.offset === session.offset ? state.hash : undefined;

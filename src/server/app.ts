@@ -6,6 +6,7 @@ import { apiRoutes } from '../api/index.js';
 import type { Config } from '../config/index.js';
 import { distributionRoutes } from '../distribution/index.js';
 import type { AuditLog } from '../events/index.js';
+import { filesystemSize, Lifecycle } from '../lifecycle/index.js';
 import { healthRoutes, Metrics } from '../observability/index.js';
 import { Registry, RegistryError } from '../registry/index.js';
 import { setupAuth } from './auth/index.js';
@@ -19,6 +20,8 @@ export interface Berth {
   /** Users, projects, robots and tokens (for tests and embedding; operators use /api/v1 or the CLI). */
   accounts: AccountService;
   audit: AuditLog;
+  /** Tag immutability rules, quotas and storage usage (for tests and embedding, as `accounts`). */
+  lifecycle: Lifecycle;
   /** Starts listening; resolves to the bound address (e.g. http://127.0.0.1:5000). */
   listen(): Promise<string>;
   /** Graceful stop: refuses new requests, lets in-flight ones finish (up to the configured timeout). */
@@ -26,6 +29,16 @@ export interface Berth {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** How often total storage is compared with the capacity (storage.warnPercent). */
+const CAPACITY_CHECK_MS = 60_000;
+
+/** storage.capacityBytes when set; else the filesystem's size for the filesystem driver; else unknown. */
+function storageCapacity(config: Config): () => Promise<number | undefined> {
+  const { capacityBytes, driver, root } = config.storage;
+  if (capacityBytes > 0) return async () => capacityBytes;
+  if (driver !== 'filesystem') return async () => undefined;
+  return () => filesystemSize(root);
+}
 
 /** Builds a whole Berth server from a Config: storage, metadata, registry core, HTTP. */
 export async function createBerth(config: Config): Promise<Berth> {
@@ -38,6 +51,17 @@ export async function createBerth(config: Config): Promise<Berth> {
   // The gauge reads the registry only when scraped, so the metrics can exist first.
   const metrics = new Metrics(() => registry.uploads.inFlight);
   const bytesIn = (bytes: number) => metrics.bytesIn.inc(bytes);
+  // Logs through the app's logger once it exists (a capacity check runs only after that).
+  let log: FastifyInstance['log'] | undefined;
+  const lifecycle = new Lifecycle(meta.db, {
+    warnPercent: config.storage.warnPercent,
+    capacityBytes: storageCapacity(config),
+    log: {
+      warn: (fields, message) => log?.warn(fields, message),
+      info: (fields, message) => log?.info(fields, message),
+    },
+  });
+  metrics.watchStorage(lifecycle);
   const registry = new Registry(store, meta, {
     maxManifestBytes: config.manifests.maxBytes,
     manifestCacheBytes: config.manifests.cacheBytes,
@@ -46,6 +70,7 @@ export async function createBerth(config: Config): Promise<Berth> {
     blobRedirectSeconds: config.storage.s3.redirect ? config.storage.s3.redirectExpirySeconds : undefined,
     bus: backends.bus,
     onBytesIn: bytesIn,
+    policy: lifecycle.policy,
   });
 
   const tls = config.http.tlsCert
@@ -67,6 +92,7 @@ export async function createBerth(config: Config): Promise<Berth> {
   }) as unknown as FastifyInstance;
 
   logFeedError = (error) => app.log.error({ err: error }, 'change feed');
+  log = app.log;
 
   // Bodies are streamed by the handlers themselves: no parsing, no buffering, no body limit here.
   app.removeAllContentTypeParsers();
@@ -131,6 +157,7 @@ export async function createBerth(config: Config): Promise<Berth> {
     audit: auth.audit,
     authenticate: auth.authenticate,
     sourceIp: auth.sourceIp,
+    lifecycle,
     usersCanCreateProjects: config.auth.usersCanCreateProjects,
   });
 
@@ -147,8 +174,16 @@ export async function createBerth(config: Config): Promise<Berth> {
       .catch((error) => app.log.error({ err: error }, 'audit retention failed'));
   }, config.uploads.purgeIntervalSeconds * 1000);
   purge.unref();
+  const checkCapacity = () =>
+    lifecycle
+      .checkCapacity()
+      .catch((error) => app.log.error({ err: error }, 'storage capacity check failed'));
+  const capacity = setInterval(checkCapacity, CAPACITY_CHECK_MS);
+  capacity.unref();
+  void checkCapacity();
   app.addHook('onClose', async () => {
     clearInterval(purge);
+    clearInterval(capacity);
     await auth.audit.close();
     await backends.close();
   });
@@ -159,6 +194,7 @@ export async function createBerth(config: Config): Promise<Berth> {
     metrics,
     accounts: auth.accounts,
     audit: auth.audit,
+    lifecycle,
     listen: () => app.listen({ host: config.http.host, port: config.http.port }),
     async close() {
       accepting = false;

@@ -9,6 +9,7 @@ import { AccountService } from '../../../src/accounts/index.js';
 import { type ApiOptions, apiRoutes } from '../../../src/api/index.js';
 import { basicAuthorization, type Identity, parseAuthorization } from '../../../src/auth/index.js';
 import type { AuditEvent, AuditInput, AuditQuery } from '../../../src/events/types.js';
+import { Lifecycle } from '../../../src/lifecycle/index.js';
 import { openDatabase } from '../../../src/metadata/index.js';
 import { RegistryError } from '../../../src/registry/index.js';
 import { errorHandler } from '../../../src/server/error-handler.js';
@@ -60,6 +61,8 @@ export interface Harness {
   app: FastifyInstance;
   accounts: AccountService;
   audit: MemoryAudit;
+  /** Immutability rules and quotas, on the same database. */
+  lifecycle: Lifecycle;
   /** Every route Fastify registered, as `METHOD path` with `{param}` placeholders (HEAD excluded). */
   routes: string[];
   /** The robot `ci`'s secret (pull and push on `team`). */
@@ -98,6 +101,7 @@ export async function startHarness(options: Partial<Pick<ApiOptions, 'usersCanCr
   });
 
   const audit = new MemoryAudit();
+  const lifecycle = new Lifecycle(db);
   const app = Fastify();
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
@@ -113,6 +117,7 @@ export async function startHarness(options: Partial<Pick<ApiOptions, 'usersCanCr
   await app.register(apiRoutes, {
     accounts,
     audit,
+    lifecycle,
     ...options,
     sourceIp: (request) => request.ip,
     async authenticate(request): Promise<Identity> {
@@ -138,6 +143,7 @@ export async function startHarness(options: Partial<Pick<ApiOptions, 'usersCanCr
     app,
     accounts,
     audit,
+    lifecycle,
     routes,
     robotSecret,
     auth: (caller) => logins[caller],

@@ -169,6 +169,48 @@ const CASES: Case[] = [
     audit: 'member.remove',
   },
   {
+    route: 'GET /api/v1/projects/{name}/quota',
+    prepare: fixed('/api/v1/projects/team/quota'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 200, systemAdmin: 200 },
+  },
+  {
+    route: 'GET /api/v1/projects/{name}/quota',
+    label: '(public: members only all the same)',
+    prepare: fixed('/api/v1/projects/library/quota'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'PUT /api/v1/projects/{name}/quota',
+    prepare: fixed('/api/v1/projects/team/quota', { limitBytes: 1_000_000 }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+    audit: 'quota.set',
+  },
+  {
+    route: 'GET /api/v1/usage',
+    prepare: fixed('/api/v1/usage'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'GET /api/v1/projects/{name}/immutability',
+    prepare: fixed('/api/v1/projects/team/immutability'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'POST /api/v1/projects/{name}/immutability',
+    prepare: fixed('/api/v1/projects/team/immutability', { repositoryPattern: 'team/**', tagPattern: 'v*' }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 201, robot: 403, systemAdmin: 201 },
+    audit: 'immutability.add',
+  },
+  {
+    route: 'DELETE /api/v1/projects/{name}/immutability/{id}',
+    async prepare(h) {
+      const rule = await h.lifecycle.addRule('team', { repositoryPattern: 'team/app', tagPattern: 'latest' });
+      return { url: `/api/v1/projects/team/immutability/${rule.id}` };
+    },
+    expect: { anonymous: 401, user: 403, projectAdmin: 204, robot: 403, systemAdmin: 204 },
+    audit: 'immutability.remove',
+  },
+  {
     route: 'POST /api/v1/robots',
     prepare: async (_h, caller) => ({
       url: '/api/v1/robots',

@@ -1,0 +1,146 @@
+import type { z } from 'zod';
+import { allows, denied, policyOf, requireProjectAction } from './access.js';
+import { type ApiRoute, route } from './route.js';
+import {
+  CreateImmutabilityRuleBody,
+  ImmutabilityRule,
+  ImmutabilityRuleList,
+  ProjectParams,
+  ProjectQuota,
+  RuleParams,
+  SetQuotaBody,
+  StorageUsage,
+} from './schemas.js';
+
+type Params = z.output<typeof ProjectParams>;
+type RulePath = z.output<typeof RuleParams>;
+
+function quotaOf(row: { limitBytes: number | null; usedBytes: number }) {
+  return { limitBytes: row.limitBytes, usedBytes: row.usedBytes };
+}
+
+export const lifecycleRoutes: ApiRoute[] = [
+  route<Params>({
+    method: 'GET',
+    path: '/projects/{name}/quota',
+    operationId: 'getProjectQuota',
+    summary: "Read a project's storage quota and usage",
+    task: "reading a project's quota",
+    tag: 'quotas',
+    gate: 'authenticated',
+    access: 'members of the project (any role, robots with a permission on it) and system administrators',
+    params: ProjectParams,
+    success: { status: 200, description: 'Its quota and usage', schema: ProjectQuota },
+    errors: [404],
+    async handler(call) {
+      const { name } = call.params;
+      const policy = await policyOf(call, name);
+      // Membership, not visibility: a public project's quota is still its members' business.
+      if (!allows(call, { ...policy, public: false }, 'pull')) {
+        throw denied(`reading a project's quota needs a role in project '${name}'`, { project: name });
+      }
+      return quotaOf(await call.options.lifecycle.quota(name));
+    },
+  }),
+  route<Params, undefined, z.output<typeof SetQuotaBody>>({
+    method: 'PUT',
+    path: '/projects/{name}/quota',
+    operationId: 'setProjectQuota',
+    summary: "Set or remove a project's storage quota",
+    task: "setting a project's quota",
+    tag: 'quotas',
+    gate: 'systemAdmin',
+    access: 'system administrators',
+    params: ProjectParams,
+    body: SetQuotaBody,
+    success: { status: 200, description: 'Its quota and usage', schema: ProjectQuota },
+    errors: [404],
+    audit: { action: 'quota.set', resource: (params) => params.name ?? '?' },
+    async handler(call) {
+      call.auditDetail = { limitBytes: call.body.limitBytes };
+      return quotaOf(await call.options.lifecycle.setQuota(call.params.name, call.body.limitBytes));
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/usage',
+    operationId: 'getStorageUsage',
+    summary: 'Storage used in total and per project',
+    task: 'reading storage usage',
+    tag: 'quotas',
+    gate: 'systemAdmin',
+    access: 'system administrators',
+    success: { status: 200, description: 'Storage usage', schema: StorageUsage },
+    async handler(call) {
+      return call.options.lifecycle.usage();
+    },
+  }),
+  route<Params>({
+    method: 'GET',
+    path: '/projects/{name}/immutability',
+    operationId: 'listImmutabilityRules',
+    summary: "List a project's tag immutability rules",
+    task: "reading a project's immutability rules",
+    tag: 'immutability',
+    gate: 'authenticated',
+    access: 'maintainers and project administrators of the project, and system administrators',
+    params: ProjectParams,
+    success: { status: 200, description: 'Its rules, oldest first', schema: ImmutabilityRuleList },
+    errors: [404],
+    async handler(call) {
+      const { name } = call.params;
+      await requireProjectAction(call, name, 'tags:manage', "reading a project's immutability rules");
+      return { items: await call.options.lifecycle.rules(name) };
+    },
+  }),
+  route<Params, undefined, z.output<typeof CreateImmutabilityRuleBody>>({
+    method: 'POST',
+    path: '/projects/{name}/immutability',
+    operationId: 'addImmutabilityRule',
+    summary: 'Add a tag immutability rule',
+    task: "changing a project's immutability rules",
+    tag: 'immutability',
+    gate: 'authenticated',
+    access: 'project administrators and system administrators',
+    params: ProjectParams,
+    body: CreateImmutabilityRuleBody,
+    success: { status: 201, description: 'The new rule', schema: ImmutabilityRule },
+    errors: [404],
+    audit: { action: 'immutability.add', resource: (params) => params.name ?? '?' },
+    async handler(call) {
+      const { name } = call.params;
+      await requireProjectAction(call, name, 'project:settings', "changing a project's immutability rules");
+      const rule = await call.options.lifecycle.addRule(name, call.body);
+      call.auditDetail = {
+        id: rule.id,
+        repositoryPattern: rule.repositoryPattern,
+        tagPattern: rule.tagPattern,
+      };
+      return rule;
+    },
+  }),
+  route<RulePath>({
+    method: 'DELETE',
+    path: '/projects/{name}/immutability/{id}',
+    operationId: 'removeImmutabilityRule',
+    summary: 'Remove a tag immutability rule',
+    task: "changing a project's immutability rules",
+    tag: 'immutability',
+    gate: 'authenticated',
+    access: 'project administrators and system administrators',
+    params: RuleParams,
+    success: { status: 204, description: 'Removed' },
+    errors: [404],
+    audit: { action: 'immutability.remove', resource: (params) => params.name ?? '?' },
+    async handler(call) {
+      const { name, id } = call.params;
+      await requireProjectAction(call, name, 'project:settings', "changing a project's immutability rules");
+      const rule = await call.options.lifecycle.removeRule(name, id);
+      call.auditDetail = {
+        id: rule.id,
+        repositoryPattern: rule.repositoryPattern,
+        tagPattern: rule.tagPattern,
+      };
+    },
+  }),
+];
