@@ -526,8 +526,7 @@ for (const backend of backends) {
       await expectBlobOnEveryNode(repo, blob);
     });
 
-    it.todo(
-      'the upload purge runs on one node at a time (not observable: a purge logs nothing when it succeeds)',
-    );
+    // That cluster-wide jobs (the upload purge) run on one node at a time is the advisory lock's job:
+    // test/metadata/postgres.test.ts tests PostgresJobLock directly.
   });
 }
