@@ -13,7 +13,16 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { BlobStore } from './blob-store.js';
-import { type BucketRef, ByteChunker, compose, putStream, readPieces, TaskPool } from './s3-multipart.js';
+import {
+  type BucketRef,
+  ByteChunker,
+  compose,
+  DEFAULT_PART_MEMORY,
+  PartMemory,
+  putStream,
+  readPieces,
+  TaskPool,
+} from './s3-multipart.js';
 import {
   type Chain,
   type Piece,
@@ -37,6 +46,12 @@ export interface S3StoreOptions {
   /** Without these the SDK's standard chain applies (environment, profile, instance role). */
   accessKeyId?: string;
   secretAccessKey?: string;
+  /**
+   * Bytes that the part buffers of all the store's concurrent writes may hold together (64 MiB by default).
+   * Beyond it writes wait, which slows their clients; only while it is stuck (held by clients that stopped
+   * sending) may a write that holds nothing take one part beyond it.
+   */
+  partMemoryBytes?: number;
 }
 
 const KEY_PATTERN = /^[a-zA-Z0-9._-]+(?:\/[a-zA-Z0-9._-]+)*\/?$/;
@@ -61,7 +76,12 @@ export class S3BlobStore implements BlobStore {
   private readonly region: string;
 
   constructor(options: S3StoreOptions) {
-    const { accessKeyId, secretAccessKey } = options;
+    const { accessKeyId, secretAccessKey, partMemoryBytes = DEFAULT_PART_MEMORY } = options;
+    if (!Number.isSafeInteger(partMemoryBytes) || partMemoryBytes <= 0) {
+      throw new RangeError(
+        `partMemoryBytes must be a positive whole number of bytes, not ${partMemoryBytes}`,
+      );
+    }
     this.client = new S3Client({
       region: options.region,
       endpoint: options.endpoint,
@@ -82,7 +102,11 @@ export class S3BlobStore implements BlobStore {
     this.region = options.region;
     const prefix = (options.prefix ?? '').replace(/^\/+/, '');
     this.prefix = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
-    this.ref = { client: this.client, bucket: this.bucket };
+    this.ref = {
+      client: this.client,
+      bucket: this.bucket,
+      partMemory: new PartMemory(partMemoryBytes),
+    };
   }
 
   /** A store whose bucket exists (created when missing). */

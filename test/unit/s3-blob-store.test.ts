@@ -4,7 +4,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { CreateMultipartUploadCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { S3BlobStore } from '../../src/storage/s3.js';
+import { S3BlobStore, type S3StoreOptions } from '../../src/storage/s3.js';
 import {
   MiB,
   type Part,
@@ -53,8 +53,8 @@ describe.skipIf(!swift)('S3BlobStore on Swift s3api', () => {
   const stores: S3BlobStore[] = [];
 
   /** A store on the shared bucket, under its own prefix so tests do not see each other. */
-  const open = (prefix = `t-${randomUUID().slice(0, 8)}/`) => {
-    const store = new S3BlobStore({ ...endpoint, bucket, prefix });
+  const open = (prefix = `t-${randomUUID().slice(0, 8)}/`, options: Partial<S3StoreOptions> = {}) => {
+    const store = new S3BlobStore({ ...endpoint, bucket, prefix, ...options });
     stores.push(store);
     return store;
   };
@@ -133,6 +133,23 @@ describe.skipIf(!swift)('S3BlobStore on Swift s3api', () => {
       const data = randomBytes(17 * MiB);
       expect(await store.write('uploads/one', [data], 0)).toBe(data.length);
       expect(sha256(await bytesOfStream(await store.read('uploads/one')))).toBe(sha256(data));
+    });
+  });
+
+  describe('concurrent writes sharing a part memory budget of one part', () => {
+    it('all complete and commit byte for byte', async () => {
+      const store = open(undefined, { partMemoryBytes: 5 * MiB });
+      const sources = Array.from({ length: 8 }, (_, i) => randomBytes(11 * MiB + i * 333_333));
+      await Promise.all(
+        sources.map(async (data, i) => {
+          expect(await store.write(`uploads/u${i}`, chunked(data), 0)).toBe(data.length);
+          await store.commit(`uploads/u${i}`, `blobs/b${i}`);
+        }),
+      );
+      for (const [i, data] of sources.entries()) {
+        expect(sha256(await bytesOfStream(await store.read(`blobs/b${i}`)))).toBe(sha256(data));
+      }
+      expect(await openUploads(client, bucket, store.prefix)).toEqual([]);
     });
   });
 
