@@ -80,13 +80,16 @@ export class UploadStore {
     return result.numUpdatedRows > 0n;
   }
 
-  /** Moves the offset forward, only for the lease holder at the offset it wrote from. */
-  async advance(id: string, writer: string, from: number, to: number): Promise<boolean> {
+  /**
+   * Moves the offset forward, only for the lease holder (or, with `writer` null, a process alone on the
+   * database that takes no leases) at the offset it wrote from.
+   */
+  async advance(id: string, writer: string | null, from: number, to: number): Promise<boolean> {
     const result = await this.db
       .updateTable('uploads')
       .set({ offset: to, updated_at: Date.now() })
       .where('id', '=', id)
-      .where('writer', '=', writer)
+      .where('writer', writer === null ? 'is' : '=', writer)
       .where('offset', '=', from)
       .executeTakeFirst();
     return result.numUpdatedRows > 0n;

@@ -37,6 +37,7 @@ export class Registry {
     const uploadOptions = {
       ttlMs: options.uploadTtlMs,
       ...(options.uploadLeaseMs && { leaseMs: options.uploadLeaseMs }),
+      shared: options.bus.shared,
       ...(options.onBytesIn && { onBytes: options.onBytesIn }),
       policy,
     };
