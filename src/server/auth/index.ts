@@ -109,13 +109,19 @@ export async function setupAuth(
     audit,
     sourceIp,
     async authenticate(request) {
+      // Registry tokens are for /v2 only: one issued to a personal access token's login names just its user,
+      // and would carry the user's full rights here. The API takes Basic credentials (a password, a robot
+      // secret or a personal access token), whose limits it sees.
+      if (/^bearer\s/i.test(request.headers.authorization ?? '')) {
+        throw (guard as RegistryGuard).unauthorized(
+          request,
+          'the management API takes Basic credentials: a password, a robot secret or a personal access token',
+          'basic',
+        );
+      }
       const who = await credentials.resolve(request);
-      if (who.via !== 'bearer') return who.identity;
-      if (who.subject === '') return { kind: 'anonymous' };
-      const identity = await accounts.identityOf(who.subject);
-      if (!identity)
-        throw (guard as RegistryGuard).unauthorized(request, 'the account is gone or disabled', 'bearer');
-      return identity;
+      if (who.via === 'bearer') throw new Error('unreachable: bearer credentials were refused above');
+      return who.identity;
     },
     onAnswered(call, need, status) {
       if (need.kind !== 'repository') return;
