@@ -1,6 +1,6 @@
 // Shared helpers for the issue-3 auth tests: a real Berth with auth on, its cast of accounts, the Docker token
 // flow as a client performs it, challenge/error assertions, admin-side content seeding over HTTP, audit queries.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -9,6 +9,7 @@ import { AccountService } from '../../src/accounts/index.js';
 import type { RobotPermission } from '../../src/auth/index.js';
 import type { AuditEvent, AuditQuery } from '../../src/events/index.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
+import { sha256 } from '../integration/oci-client.js';
 
 export const SERVICE = 'berth';
 /** Every local user of the cast has this password (long enough for the policy, not token-shaped). */
@@ -35,10 +36,6 @@ export function basic(username: string, password: string): string {
 
 export function bearer(token: string): string {
   return `Bearer ${token}`;
-}
-
-export function sha256(data: Buffer | string): string {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -443,3 +440,5 @@ export async function writeTinyLayout(dir: string, tag: string): Promise<string>
   );
   return digest;
 }
+
+export { sha256 };

@@ -2,7 +2,6 @@
 // real skopeo pushes and pulls through it. Only the upstream addresses and the listen port are rewritten.
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +14,7 @@ import {
   run,
 } from '../fixtures/image.js';
 import { type ChildBerth, startChildBerth } from '../helpers/child-server.js';
+import { freePort } from '../helpers/ports.js';
 import { createTestDatabase, dropTestDatabase, postgresAvailable } from '../helpers/postgres.js';
 
 const TOOLS = ['nginx', 'skopeo', 'umoci', 'apt-get', 'dpkg'];
@@ -24,17 +24,6 @@ if (missing.length > 0) {
 }
 const TIMEOUT = 120_000;
 const EXAMPLE = new URL('../../deploy/nginx.conf', import.meta.url);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The shipped site config with our nodes and port, inside a minimal main config that runs from `dir`. */
 async function renderNginx(dir: string, nodes: ChildBerth[], port: number): Promise<string> {

@@ -1,10 +1,11 @@
 // Raw HTTP and filesystem helpers for the fault tests: requests whose bodies the test writes piece by piece
 // (so it can stop half-way, lie about sizes or drop the connection), and looks at what landed in the data dir.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import http, { type Agent, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import type { TestBerth } from '../helpers/server.js';
+import { sha256 } from '../integration/oci-client.js';
 
 export { randomBytes };
 
@@ -12,10 +13,6 @@ export interface Reply {
   status: number;
   headers: IncomingHttpHeaders;
   body: Buffer;
-}
-
-export function sha256(data: Buffer | string): string {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }
 
 let repoCounter = 0;
@@ -250,3 +247,5 @@ export function buildImage(layerSize = 64 * 1024): {
 export async function settled(berth: TestBerth): Promise<void> {
   await waitFor('no upload request in flight', () => berth.berth.registry.uploads.inFlight === 0);
 }
+
+export { sha256 };

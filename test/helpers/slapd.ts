@@ -4,10 +4,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { Client } from 'ldapts';
+import { freePort } from './ports.js';
 
 export const BASE_DN = 'dc=berth,dc=test';
 const SERVICE_DN = `cn=berth,ou=services,${BASE_DN}`;
@@ -98,19 +98,6 @@ function slapdConf(dir: string, adminPassword: string): string {
     `access to * by dn.exact="${SERVICE_DN}" read by self read by * none`,
     '',
   ].join('\n');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
 }
 
 async function seed(url: string, adminPassword: string, servicePassword: string): Promise<void> {
