@@ -280,41 +280,39 @@ export class MetadataStore {
           )
           .execute();
       }
-      if (tag !== undefined && refusal) {
-        // Insert-or-keep, then look: of two concurrent first pushes the second finds the first's digest.
+      if (tag === undefined) return;
+      const row = {
+        repository_id: repositoryId,
+        name: tag,
+        manifest_digest: manifest.digest,
+        updated_at: now,
+      };
+      if (!refusal) {
         await trx
           .insertInto('tags')
-          .values({
-            repository_id: repositoryId,
-            name: tag,
-            manifest_digest: manifest.digest,
-            updated_at: now,
-          })
-          .onConflict((oc) => oc.columns(['repository_id', 'name']).doNothing())
-          .execute();
-        const current = await trx
-          .selectFrom('tags')
-          .select('manifest_digest')
-          .where('repository_id', '=', repositoryId)
-          .where('name', '=', tag)
-          .executeTakeFirst();
-        if (current?.manifest_digest !== manifest.digest) throw refusal;
-      } else if (tag !== undefined) {
-        await trx
-          .insertInto('tags')
-          .values({
-            repository_id: repositoryId,
-            name: tag,
-            manifest_digest: manifest.digest,
-            updated_at: now,
-          })
+          .values(row)
           .onConflict((oc) =>
             oc
               .columns(['repository_id', 'name'])
               .doUpdateSet({ manifest_digest: manifest.digest, updated_at: now }),
           )
           .execute();
+        return;
       }
+      // A protected tag: insert-or-keep, then look. Of two concurrent first pushes the second finds the first's
+      // digest, and a move of an existing tag is refused.
+      await trx
+        .insertInto('tags')
+        .values(row)
+        .onConflict((oc) => oc.columns(['repository_id', 'name']).doNothing())
+        .execute();
+      const current = await trx
+        .selectFrom('tags')
+        .select('manifest_digest')
+        .where('repository_id', '=', repositoryId)
+        .where('name', '=', tag)
+        .executeTakeFirst();
+      if (current?.manifest_digest !== manifest.digest) throw refusal;
     });
   }
 
