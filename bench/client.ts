@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Agent, type IncomingHttpHeaders, type OutgoingHttpHeaders, request } from 'node:http';
+import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 
 export const KiB = 1024;
@@ -130,6 +131,106 @@ export class Client {
   close(): void {
     this.agent.destroy();
   }
+}
+
+/** Socket read buffer of `getHashed`: reused for every read, so large bodies cost no allocation per chunk. */
+const PULL_READ_BYTES = 1 * MiB;
+
+/**
+ * GET `path` on a fresh connection and SHA-256 the body as it arrives: the large-pull client, kept as light
+ * as it can be because it shares the machine's cores with the server under test. node:http copies every body
+ * chunk out of the socket's buffer and allocates a new buffer per read; here the socket reads straight into
+ * one reused 1 MiB buffer and the hash consumes it in place, so the only per-byte work on this side is the
+ * SHA-256 itself. Speaks just enough HTTP/1.1 for this: `Connection: close`, a body of Content-Length bytes
+ * (or up to EOF without one); a chunked response is refused.
+ */
+export function getHashed(base: string, path: string, headers: Record<string, string> = {}): Promise<Reply> {
+  const url = new URL(path, base);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const port = Number(url.port || 80);
+  const lines = [`GET ${url.pathname}${url.search} HTTP/1.1`, `Host: ${url.host}`, 'Connection: close'];
+  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
+  const head = `${lines.join('\r\n')}\r\n\r\n`;
+  return new Promise<Reply>((resolve, reject) => {
+    const hash = createHash('sha256');
+    let status = 0;
+    let responseHeaders: IncomingHttpHeaders | undefined;
+    let headBytes: Buffer[] = [];
+    let length: number | undefined;
+    let bytes = 0;
+    const kept: Buffer[] = [];
+    let settled = false;
+    const fail = (error: Error) => {
+      if (settled) return;
+      settled = true;
+      socket.destroy();
+      reject(new Error(`GET ${url.href}: ${error.message}`));
+    };
+    const finish = () => {
+      if (settled) return;
+      if (responseHeaders === undefined) return fail(new Error('connection closed before the response head'));
+      if (length !== undefined && bytes !== length)
+        return fail(new Error(`body ended after ${bytes} of ${length} bytes`));
+      settled = true;
+      socket.destroy();
+      const reply: Reply = { status, headers: responseHeaders, bytes, digest: `sha256:${hash.digest('hex')}` };
+      if (bytes <= KEEP_BODY_BYTES) reply.body = Buffer.concat(kept);
+      resolve(reply);
+    };
+    const body = (chunk: Buffer) => {
+      if (length !== undefined && bytes + chunk.length > length)
+        return fail(new Error(`more than the ${length} bytes of Content-Length`));
+      bytes += chunk.length;
+      hash.update(chunk);
+      // The read buffer is reused: keep copies, and only of small (error) bodies.
+      if (bytes <= KEEP_BODY_BYTES) kept.push(Buffer.from(chunk));
+      if (bytes === length) finish();
+    };
+    /** Collects the response head (copied: it is small), then hands the rest of the read to `body`. */
+    const onHead = (chunk: Buffer) => {
+      headBytes.push(Buffer.from(chunk));
+      const all = Buffer.concat(headBytes);
+      const end = all.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (all.length > 64 * KiB) fail(new Error('response head over 64 KiB'));
+        else headBytes = [all];
+        return;
+      }
+      const [statusLine = '', ...fields] = all.toString('latin1', 0, end).split('\r\n');
+      const match = /^HTTP\/1\.[01] (\d{3})/.exec(statusLine);
+      if (!match) return fail(new Error(`bad status line ${JSON.stringify(statusLine)}`));
+      status = Number(match[1]);
+      const parsed: IncomingHttpHeaders = {};
+      for (const field of fields) {
+        const colon = field.indexOf(':');
+        if (colon > 0) parsed[field.slice(0, colon).trim().toLowerCase()] = field.slice(colon + 1).trim();
+      }
+      responseHeaders = parsed;
+      if (/chunked/i.test(String(parsed['transfer-encoding'] ?? '')))
+        return fail(new Error('chunked responses are not supported by this client'));
+      if (parsed['content-length'] !== undefined) length = Number(parsed['content-length']);
+      const rest = all.subarray(end + 4);
+      if (rest.length > 0) body(rest);
+      else if (length === 0) finish();
+    };
+    const socket = connect({
+      host,
+      port,
+      onread: {
+        buffer: Buffer.allocUnsafe(PULL_READ_BYTES),
+        callback: (n: number, buffer: Uint8Array) => {
+          const chunk = Buffer.from(buffer.buffer, buffer.byteOffset, n);
+          if (responseHeaders === undefined) onHead(chunk);
+          else body(chunk);
+          return !settled;
+        },
+      },
+    });
+    socket.setNoDelay(true);
+    socket.on('connect', () => socket.write(head));
+    socket.on('end', finish);
+    socket.on('error', fail);
+  });
 }
 
 /** The Location header of a reply, resolved against the registry's base URL. */

@@ -14,6 +14,8 @@ export {
   TAG_PATTERN,
   TagImmutability,
 } from './immutability.js';
+export { type JobContext, JobRunner, type JobRunnerOptions, type JobWork } from './jobs/job-runner.js';
+export { cronError, isDue, nextAfter } from './jobs/schedule.js';
 export {
   Lifecycle,
   type LifecycleAdmin,

@@ -14,6 +14,8 @@ export { AccountsStore } from './accounts-store.js';
 export { AuditStore } from './audit-store.js';
 export type { MetadataDatabase } from './database.js';
 export { isPostgresUrl, openDatabase } from './database.js';
+export type { JobKind, JobRunRow, JobStatus, NewJobRun } from './job-run-store.js';
+export { JobRunStore } from './job-run-store.js';
 export type {
   ImmutabilityRuleRow,
   LinkAdmission,

@@ -1,5 +1,6 @@
 import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
 import { accountsMigration } from './migration-accounts.js';
+import { collectionMigration } from './migration-collection.js';
 import { lifecycleMigration } from './migration-lifecycle.js';
 
 /** The same migrations serve SQLite and PostgreSQL; only a few column types differ. */
@@ -125,6 +126,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
       },
     },
     '0004_lifecycle': lifecycleMigration(dialect),
+    '0005_collection': collectionMigration(dialect),
   };
 }
 

@@ -4,7 +4,15 @@ import type { Generated } from 'kysely';
 export interface Database {
   repositories: { id: Generated<number>; name: string; created_at: number };
   /** One row per stored blob, whatever the number of repositories linking it. */
-  blobs: { digest: string; size: number; created_at: number };
+  blobs: {
+    digest: string;
+    size: number;
+    created_at: number;
+    /** When a push or mount last relied on it; garbage collection spares it for a grace window after. */
+    touched_at: Generated<number>;
+    /** Garbage collection's claim while it deletes the bytes; pushes of the blob wait for it to end. */
+    deleting_until: Generated<number | null>;
+  };
   /** A repository sees a blob only through a link: pushed or mounted there. */
   repository_blobs: { repository_id: number; digest: string; created_at: number };
   manifests: {
@@ -19,6 +27,8 @@ export interface Database {
     /** JSON of the manifest's annotations, for referrers responses. */
     annotations: string | null;
     created_at: number;
+    /** Written in batches: within a few seconds of the pull. */
+    last_pulled_at: Generated<number | null>;
   };
   /** What a manifest needs: its blobs (kind 'blob') and, for an index, its child manifests (kind 'manifest'). */
   manifest_references: { repository_id: number; manifest_digest: string; child_digest: string; kind: string };
@@ -101,4 +111,21 @@ export interface Database {
   project_quotas: { project_id: number; limit_bytes: number };
   /** Bytes of the distinct blobs linked into a project's repositories, kept with the links. */
   project_usage: { project: string; used_bytes: number };
+  /** Garbage collection and retention runs: the history, and the one running per kind and scope. */
+  job_runs: {
+    id: Generated<number>;
+    kind: string;
+    scope: string;
+    trigger: string;
+    dry_run: number;
+    status: string;
+    requested_by: string | null;
+    started_at: number;
+    heartbeat_at: number;
+    finished_at: number | null;
+    progress: string | null;
+    summary: string | null;
+    error: string | null;
+  };
+  retention_policies: { project_id: number; rules: string; schedule: string | null; updated_at: number };
 }
