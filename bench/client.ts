@@ -173,7 +173,12 @@ export function getHashed(base: string, path: string, headers: Record<string, st
         return fail(new Error(`body ended after ${bytes} of ${length} bytes`));
       settled = true;
       socket.destroy();
-      const reply: Reply = { status, headers: responseHeaders, bytes, digest: `sha256:${hash.digest('hex')}` };
+      const reply: Reply = {
+        status,
+        headers: responseHeaders,
+        bytes,
+        digest: `sha256:${hash.digest('hex')}`,
+      };
       if (bytes <= KEEP_BODY_BYTES) reply.body = Buffer.concat(kept);
       resolve(reply);
     };

@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Accounts } from '../accounts/types.js';
 import type { Identity } from '../auth/index.js';
 import type { AuditEvent, AuditQuery, AuditSink } from '../events/types.js';
-import type { LifecycleAdmin } from '../lifecycle/index.js';
+import type { GcAdmin, LifecycleAdmin, RetentionAdmin } from '../lifecycle/index.js';
 
 /** What the management API needs, handed in by the server (no module-level singletons). */
 export interface ApiOptions {
@@ -17,6 +17,10 @@ export interface ApiOptions {
   sourceIp(request: FastifyRequest): string;
   /** Immutability rules, quotas and storage usage. */
   lifecycle: LifecycleAdmin;
+  /** Retention policies, their runs and their history. */
+  retention: RetentionAdmin;
+  /** Garbage collection: start runs, read their history. */
+  gc: GcAdmin;
   /** Whether any logged-in user (not only system administrators) may create projects. Default false. */
   usersCanCreateProjects?: boolean;
 }

@@ -21,7 +21,10 @@ export type AuditAction =
   | 'token.revoke'
   | 'quota.set'
   | 'immutability.add'
-  | 'immutability.remove';
+  | 'immutability.remove'
+  | 'retention.set'
+  | 'retention.run'
+  | 'gc.run';
 
 /**
  * Who may call a route at all; handlers check the finer rules (project roles, ownership). `none` does not even

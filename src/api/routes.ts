@@ -1,6 +1,8 @@
 import { auditRoutes } from './audit-routes.js';
+import { gcRoutes } from './gc-routes.js';
 import { lifecycleRoutes } from './lifecycle-routes.js';
 import { projectRoutes } from './project-routes.js';
+import { retentionRoutes } from './retention-routes.js';
 import { robotRoutes } from './robot-routes.js';
 import type { ApiRoute } from './route.js';
 import { tokenRoutes } from './token-routes.js';
@@ -13,6 +15,8 @@ export function apiRouteTable(): ApiRoute[] {
     ...tokenRoutes,
     ...projectRoutes,
     ...lifecycleRoutes,
+    ...retentionRoutes,
+    ...gcRoutes,
     ...robotRoutes,
     ...auditRoutes,
   ];

@@ -5,6 +5,7 @@ import type { AuditEvent } from '../events/types.js';
 import { formatBytes, type ImmutabilityRule } from '../lifecycle/index.js';
 import { ApiCallError, ApiClient, type Connection, UsageError } from './api-client.js';
 import { askSecret, newPassword } from './password-input.js';
+import { retentionCommands } from './retention-commands.js';
 import { formatTable, isoTime, yesNo } from './table-output.js';
 
 /**
@@ -332,6 +333,7 @@ function projectCommands(program: Command): void {
   );
 
   lifecycleCommands(project);
+  retentionCommands(project, { connected, run });
 }
 
 interface Quota {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { cronError } from '../lifecycle/jobs/schedule.js';
 
 /** Numbers from the environment or flags are strings; an empty one is a mistake, not 0. */
 const number = z.preprocess(
@@ -135,6 +136,20 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    gc: z
+      .object({
+        /**
+         * Nothing pushed, mounted or linked more recently than this is collected: the time a client may take
+         * between pushing a layer and pushing the manifest that references it.
+         */
+        graceSeconds: number.pipe(z.number().int().min(0)).default(3600),
+        /** Cron expression (UTC) for scheduled runs, e.g. "0 3 * * *"; empty: manual runs only. */
+        schedule: z.string().default(''),
+        /** Collect manifests that no tag, index or referrer keeps. */
+        untagged: bool.default(true),
+      })
+      .strict()
+      .prefault({}),
     audit: z
       .object({
         /** Events older than this are deleted. */
@@ -161,6 +176,10 @@ export const ConfigSchema = z
   .refine((c) => (c.storage.s3.accessKeyId === '') === (c.storage.s3.secretAccessKey === ''), {
     message: 'set both storage.s3.accessKeyId and storage.s3.secretAccessKey, or neither',
     path: ['storage', 's3', 'accessKeyId'],
+  })
+  .refine((c) => c.gc.schedule === '' || cronError(c.gc.schedule) === undefined, {
+    message: 'gc.schedule is not a valid cron expression (5 fields: minute hour day month weekday, UTC)',
+    path: ['gc', 'schedule'],
   });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -16,6 +16,7 @@ export async function getManifest(call: Call): Promise<unknown> {
     .header('docker-content-digest', manifest.digest)
     .header('etag', `"${manifest.digest}"`)
     .header('content-length', manifest.size);
+  if (request.method === 'GET') options.registry.pulls.record(repositoryOf(call), manifest.digest);
   if (request.headers['if-none-match'] === `"${manifest.digest}"`) return reply.code(304).send();
   return request.method === 'HEAD' ? reply.send() : reply.send(manifest.content);
 }

@@ -12,6 +12,8 @@ export type {
 } from './accounts-store.js';
 export { AccountsStore } from './accounts-store.js';
 export { AuditStore } from './audit-store.js';
+export type { CollectionGraph, RepositoryItem } from './collection-store.js';
+export { CollectionStore, countRows } from './collection-store.js';
 export type { MetadataDatabase } from './database.js';
 export { isPostgresUrl, openDatabase } from './database.js';
 export type { JobKind, JobRunRow, JobStatus, NewJobRun } from './job-run-store.js';
@@ -24,7 +26,9 @@ export type {
 } from './lifecycle-store.js';
 export { LifecycleStore } from './lifecycle-store.js';
 export type { ManifestRow, NewManifest, ReferrerRow, TagGuard } from './metadata-store.js';
-export { MetadataStore } from './metadata-store.js';
+export { BlobBeingCollected, MetadataStore, MissingReference } from './metadata-store.js';
+export type { ProjectManifestRow, RetentionPolicyRow } from './retention-store.js';
+export { RetentionStore } from './retention-store.js';
 export type { Database } from './schema.js';
 export { databaseKeyStore } from './signing-key-store.js';
 export type { UploadRow } from './upload-store.js';

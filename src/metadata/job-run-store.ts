@@ -72,6 +72,15 @@ export class JobRunStore {
     }
   }
 
+  /** Marks every running run interrupted: for a process alone on its database, at start. */
+  async interruptAll(now = Date.now()): Promise<void> {
+    await this.db
+      .updateTable('job_runs')
+      .set({ status: 'interrupted', finished_at: now, error: 'the server stopped while it ran' })
+      .where('status', '=', 'running')
+      .execute();
+  }
+
   /** Records progress and proves the run alive. */
   async heartbeat(id: number, progress: unknown, now = Date.now()): Promise<void> {
     await this.db

@@ -37,7 +37,7 @@ export function isPostgres(db: Db): boolean {
  * The repositories of a project, as a condition on `r.name`: `<project>/…`, and for the default project also
  * the single-segment names. A range, not LIKE (`_` is a LIKE wildcard); '0' is the character after '/'.
  */
-function inProject(eb: ExpressionBuilder<{ r: Database['repositories'] }, 'r'>, project: string) {
+export function inProject(eb: ExpressionBuilder<{ r: Database['repositories'] }, 'r'>, project: string) {
   const nested = eb.and([eb('r.name', '>', `${project}/`), eb('r.name', '<', `${project}0`)]);
   return project === DEFAULT_PROJECT ? eb.or([nested, eb('r.name', 'not like', '%/%')]) : nested;
 }

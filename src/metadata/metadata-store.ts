@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kysely, Transaction } from 'kysely';
 import { projectOf } from '../auth/index.js';
 import {
@@ -116,11 +117,7 @@ export class MetadataStore {
       if (completedUpload !== undefined)
         await trx.deleteFrom('uploads').where('id', '=', completedUpload).execute();
       const repositoryId = await this.ensureRepository(trx, repository, now);
-      await trx
-        .insertInto('blobs')
-        .values({ digest, size, created_at: now })
-        .onConflict((oc) => oc.column('digest').doNothing())
-        .execute();
+      if (!(await touchBlob(trx, digest, size, now))) throw new BlobBeingCollected(digest);
       const linked = await trx
         .insertInto('repository_blobs')
         .values({ repository_id: repositoryId, digest, created_at: now })
@@ -150,17 +147,22 @@ export class MetadataStore {
         .where('digest', '=', digest)
         .executeTakeFirst();
       if (result.numDeletedRows === 0n) return false;
-      await lockProjectUsage(trx, project);
-      if (!(await projectHoldsBlob(trx, project, digest))) {
-        const blob = await trx
-          .selectFrom('blobs')
-          .select('size')
-          .where('digest', '=', digest)
-          .executeTakeFirst();
-        if (blob) await addProjectUsage(trx, project, -Number(blob.size));
-      }
+      await uncountUnlinked(trx, project, digest);
       return true;
     });
+  }
+
+  /**
+   * Marks the blob as relied upon by a push about to link it, creating its row when missing: garbage
+   * collection spares it for its grace window from now on. While a collector is deleting the blob, waits
+   * for it to finish (or for its claim to lapse, if it died) for up to `waitMs`.
+   */
+  async claimBlob(digest: string, size: number, waitMs: number): Promise<void> {
+    const deadline = Date.now() + waitMs;
+    while (!(await touchBlob(this.db, digest, size, Date.now()))) {
+      if (Date.now() > deadline) throw new BlobBeingCollected(digest);
+      await sleep(100);
+    }
   }
 
   /** Repositories that link the blob, for mounts without `from`. */
@@ -251,6 +253,7 @@ export class MetadataStore {
     const refusal = tag === undefined ? undefined : guard?.(tag);
     await this.db.transaction().execute(async (trx) => {
       const repositoryId = await this.ensureRepository(trx, repository, now);
+      await holdReferences(trx, repositoryId, manifest.references);
       const inserted = await trx
         .insertInto('manifests')
         .values({
@@ -402,6 +405,18 @@ export class MetadataStore {
     return rows.map((row) => row.name);
   }
 
+  /** Sets the last pull time of the repository's given manifests (PullRecorder's batches). */
+  async recordPulls(repository: string, digests: string[], at: number): Promise<void> {
+    const id = await this.repositoryId(repository);
+    if (id === undefined || digests.length === 0) return;
+    await this.db
+      .updateTable('manifests')
+      .set({ last_pulled_at: at })
+      .where('repository_id', '=', id)
+      .where('digest', 'in', digests)
+      .execute();
+  }
+
   async referrers(repository: string, subject: string, artifactType?: string): Promise<ReferrerRow[]> {
     let query = this.db
       .selectFrom('manifests as m')
@@ -428,4 +443,94 @@ function toManifestRow(row: {
   content: Buffer;
 }): ManifestRow {
   return { digest: row.digest, mediaType: row.media_type, size: Number(row.size), content: row.content };
+}
+
+/** A link would rely on a blob that garbage collection is deleting right now. */
+export class BlobBeingCollected extends Error {
+  constructor(readonly digest: string) {
+    super(`blob ${digest} is being garbage collected`);
+    this.name = 'BlobBeingCollected';
+  }
+}
+
+/** A manifest's reference that is not (or no longer) in its repository. */
+export class MissingReference extends Error {
+  constructor(
+    readonly digest: string,
+    readonly kind: 'blob' | 'manifest',
+  ) {
+    super(`${kind} ${digest} is not in the repository`);
+    this.name = 'MissingReference';
+  }
+}
+
+/**
+ * Creates the blob's row, or marks an existing one as just relied upon (touched_at), unless garbage
+ * collection holds a live claim on it: false then. On PostgreSQL the upsert locks the row, so it and a
+ * collector's claim (lifecycle/gc) are ordered: whichever comes second sees the other's write.
+ */
+async function touchBlob(db: Db, digest: string, size: number, now: number): Promise<boolean> {
+  const result = await db
+    .insertInto('blobs')
+    .values({ digest, size, created_at: now, touched_at: now })
+    .onConflict((oc) =>
+      oc
+        .column('digest')
+        .doUpdateSet({ touched_at: now, deleting_until: null })
+        .where((eb) => eb.or([eb('blobs.deleting_until', 'is', null), eb('blobs.deleting_until', '<', now)])),
+    )
+    .executeTakeFirst();
+  return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;
+}
+
+/**
+ * Checks, inside the manifest's transaction, that everything it references is still in the repository, and
+ * holds those rows until the transaction ends (PostgreSQL: FOR SHARE), so that garbage collection cannot
+ * remove a layer link or a child manifest between the check and the commit. SQLite serializes writers.
+ */
+async function holdReferences(
+  trx: Transaction<Database>,
+  repositoryId: number,
+  references: NewManifest['references'],
+): Promise<void> {
+  const wanted = { blob: new Set<string>(), manifest: new Set<string>() };
+  for (const ref of references) wanted[ref.kind].add(ref.digest);
+  const lock = isPostgres(trx);
+  if (wanted.blob.size > 0) {
+    let query = trx
+      .selectFrom('repository_blobs')
+      .select('digest')
+      .where('repository_id', '=', repositoryId)
+      .where('digest', 'in', [...wanted.blob]);
+    if (lock) query = query.forShare();
+    const found = new Set((await query.execute()).map((row) => row.digest));
+    for (const digest of wanted.blob) if (!found.has(digest)) throw new MissingReference(digest, 'blob');
+  }
+  if (wanted.manifest.size > 0) {
+    let query = trx
+      .selectFrom('manifests')
+      .select('digest')
+      .where('repository_id', '=', repositoryId)
+      .where('digest', 'in', [...wanted.manifest]);
+    if (lock) query = query.forShare();
+    const found = new Set((await query.execute()).map((row) => row.digest));
+    for (const digest of wanted.manifest) {
+      if (!found.has(digest)) throw new MissingReference(digest, 'manifest');
+    }
+  }
+}
+
+/**
+ * After a link of `digest` into the project was removed: takes the blob off the project's usage when no
+ * other repository of the project links it.
+ */
+export async function uncountUnlinked(
+  trx: Transaction<Database>,
+  project: string,
+  digest: string,
+): Promise<void> {
+  await lockProjectUsage(trx, project);
+  if (await projectHoldsBlob(trx, project, digest)) return;
+  const blob = await trx.selectFrom('blobs').select('size').where('digest', '=', digest).executeTakeFirst();
+  if (blob) await addProjectUsage(trx, project, -Number(blob.size));
 }

@@ -1,10 +1,16 @@
 import type { Readable } from 'node:stream';
-import type { MetadataStore } from '../metadata/index.js';
+import { BlobBeingCollected, type MetadataStore } from '../metadata/index.js';
 import type { BlobStore } from '../storage/index.js';
 import type { Digest } from './digest.js';
 import { RegistryError } from './errors.js';
 import type { RegistryPolicy } from './policy.js';
 import { blobKey } from './storage-keys.js';
+
+/**
+ * How long garbage collection's claim on a blob it is deleting lasts (lifecycle/gc renews it while deleting).
+ * Deleting one object takes milliseconds; the claim only matters when the collector dies mid-way.
+ */
+export const COLLECTOR_CLAIM_MS = 60_000;
 
 /** Decides whether a repository's content may be mounted by the caller; the auth layer narrows it. */
 export type MountPolicy = (sourceRepository: string) => boolean | Promise<boolean>;
@@ -18,6 +24,8 @@ export class BlobService {
     private readonly redirectSeconds?: number,
     /** Its admitLink refuses links over a project's quota. */
     private readonly policy: Pick<RegistryPolicy, 'admitLink'> = {},
+    /** How long a garbage collector's claim on a blob lasts (a push waits at most this long for it). */
+    private readonly collectorClaimMs = COLLECTOR_CLAIM_MS,
   ) {}
 
   /** Where the client may fetch the blob's bytes directly, or undefined to serve them here. */
@@ -58,10 +66,22 @@ export class BlobService {
     uploadId?: string,
   ): Promise<void> {
     const key = blobKey(digest);
+    // First mark the blob as relied upon (waiting out a collector deleting it right now): from here until
+    // the link exists, garbage collection leaves its bytes alone, including bytes found already in place.
+    try {
+      await this.meta.claimBlob(digest.value, size, this.collectorClaimMs + 1000);
+    } catch (error) {
+      throw error instanceof BlobBeingCollected ? busyCollecting(digest) : error;
+    }
     const existing = await this.store.stat(key);
     if (existing?.size === size) await this.store.delete(tempKey);
     else await this.store.commit(tempKey, key);
-    await this.meta.linkBlob(repository, digest.value, size, uploadId, this.policy.admitLink);
+    try {
+      await this.meta.linkBlob(repository, digest.value, size, uploadId, this.policy.admitLink);
+    } catch (error) {
+      // Only when this request stalled for longer than the whole grace window: push again.
+      throw error instanceof BlobBeingCollected ? busyCollecting(digest) : error;
+    }
   }
 
   /**
@@ -80,7 +100,13 @@ export class BlobService {
       if (size === undefined || !(await policy(source))) continue;
       // The bytes must still be there: never link a blob that a crash or an operator removed.
       if (!(await this.store.stat(blobKey(digest)))) return false;
-      await this.meta.linkBlob(repository, digest.value, size, undefined, this.policy.admitLink);
+      try {
+        await this.meta.linkBlob(repository, digest.value, size, undefined, this.policy.admitLink);
+      } catch (error) {
+        // Garbage collection is deleting it (no repository links it any more): the client uploads instead.
+        if (error instanceof BlobBeingCollected) return false;
+        throw error;
+      }
       return true;
     }
     return false;
@@ -91,4 +117,11 @@ export class BlobService {
       throw new RegistryError('BLOB_UNKNOWN', { detail: { digest: digest.value } });
     }
   }
+}
+
+function busyCollecting(digest: Digest): RegistryError {
+  return new RegistryError('UNAVAILABLE', {
+    message: `blob ${digest.value} is being garbage collected; push it again`,
+    headers: { 'retry-after': '1' },
+  });
 }

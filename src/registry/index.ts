@@ -1,12 +1,13 @@
-export type { MountPolicy } from './blob-service.js';
+export { COLLECTOR_CLAIM_MS, type MountPolicy } from './blob-service.js';
 export { type Digest, digestOf, isDigest, parseDigest, tryParseDigest } from './digest.js';
 export { ERROR_CODES, type ErrorCode, RegistryError } from './errors.js';
 export { negotiate } from './manifest-negotiation.js';
 export { parseManifest } from './manifest-parser.js';
-export { parseReference } from './manifest-service.js';
+export { type ManifestService, parseReference } from './manifest-service.js';
 export { MediaType } from './media-types.js';
 export { assertRepositoryName, isValidRepositoryName, isValidTag } from './names.js';
 export type { RegistryPolicy, TagProtection } from './policy.js';
 export { parseContentRange, parseRangeHeader, rangeNotSatisfiable } from './range.js';
 export { Registry, type RegistryOptions } from './registry.js';
+export { blobKey, UPLOADS_PREFIX } from './storage-keys.js';
 export type { Chunk } from './upload-service.js';

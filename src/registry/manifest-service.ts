@@ -1,5 +1,5 @@
 import type { Invalidation, InvalidationBus } from '../cluster/index.js';
-import type { ManifestRow, MetadataStore } from '../metadata/index.js';
+import { type ManifestRow, type MetadataStore, MissingReference } from '../metadata/index.js';
 import { digestOf, parseDigest, tryParseDigest } from './digest.js';
 import { RegistryError } from './errors.js';
 import { ManifestCache } from './manifest-cache.js';
@@ -75,7 +75,7 @@ export class ManifestService {
     const result: PutResult = { digest };
     if (manifest.subject) result.subject = manifest.subject.digest;
     const protection = ref.kind === 'tag' ? await this.protection(repository) : undefined;
-    await this.meta.putManifest(
+    await this.storeManifest(
       repository,
       {
         digest,
@@ -95,6 +95,18 @@ export class ManifestService {
     );
     if (ref.kind === 'tag') await this.changed({ kind: 'tag-changed', repository, tag: ref.tag });
     return result;
+  }
+
+  /** putManifest, with a reference that vanished since the check (garbage collection) reported as unknown. */
+  private async storeManifest(...args: Parameters<MetadataStore['putManifest']>): Promise<void> {
+    try {
+      await this.meta.putManifest(...args);
+    } catch (error) {
+      if (error instanceof MissingReference) {
+        throw new RegistryError('MANIFEST_BLOB_UNKNOWN', { detail: { digest: error.digest } });
+      }
+      throw error;
+    }
   }
 
   tooLarge(): RegistryError {
@@ -215,8 +227,11 @@ export class ManifestService {
     return this.options.policy?.tagProtection?.(repository);
   }
 
-  /** Forgets what a committed write changed, here and (when the database is shared) on the other processes. */
-  private async changed(event: Invalidation): Promise<void> {
+  /**
+   * Forgets what a committed write changed, here and (when the database is shared) on the other processes.
+   * Garbage collection and retention call it too, for what they delete.
+   */
+  async changed(event: Invalidation): Promise<void> {
     this.cache.apply(event);
     if (this.options.bus.shared) await this.options.bus.publish(event);
   }

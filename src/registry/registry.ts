@@ -4,6 +4,7 @@ import type { BlobStore } from '../storage/index.js';
 import { BlobService } from './blob-service.js';
 import { ManifestService } from './manifest-service.js';
 import type { RegistryPolicy } from './policy.js';
+import { PullRecorder } from './pull-recorder.js';
 import { UploadService } from './upload-service.js';
 
 export interface RegistryOptions {
@@ -19,6 +20,8 @@ export interface RegistryOptions {
   onBytesIn?: (bytes: number) => void;
   /** Tag immutability and quotas (lifecycle/); without it nothing is refused on their account. */
   policy?: RegistryPolicy;
+  /** How often recorded pulls are written; default 5 s. */
+  pullFlushMs?: number;
 }
 
 /** The registry core, free of HTTP: blobs, uploads, manifests, tags, referrers, catalog. */
@@ -26,6 +29,8 @@ export class Registry {
   readonly blobs: BlobService;
   readonly uploads: UploadService;
   readonly manifests: ManifestService;
+  /** Last pull times of manifests, written in batches (for retention). */
+  readonly pulls: PullRecorder;
 
   constructor(
     readonly store: BlobStore,
@@ -48,6 +53,12 @@ export class Registry {
       bus: options.bus,
       policy,
     });
+    this.pulls = new PullRecorder(meta, options.pullFlushMs);
+  }
+
+  /** Writes what is still buffered (pull times). */
+  async close(): Promise<void> {
+    await this.pulls.close();
   }
 
   async catalog(limit: number, last?: string): Promise<string[]> {

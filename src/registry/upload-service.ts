@@ -158,10 +158,10 @@ export class UploadService {
   }
 
   /** Removes sessions idle for longer than the TTL, and temporary objects no session owns. */
-  async purgeStale(now = Date.now()): Promise<number> {
+  async purgeStale(now = Date.now(), limit = 100): Promise<number> {
     const cutoff = now - this.options.ttlMs;
     let removed = 0;
-    for (const id of await this.meta.uploads.stale(cutoff)) {
+    for (const id of await this.meta.uploads.stale(cutoff, limit)) {
       if (this.busy.has(id)) continue;
       await this.discard(id);
       removed++;
@@ -176,6 +176,11 @@ export class UploadService {
     }
     removed += (await this.store.purgeAbandoned?.(new Date(cutoff))) ?? 0;
     return removed;
+  }
+
+  /** How many sessions purgeStale would remove (up to `limit`), for garbage collection's dry run. */
+  async countStale(now = Date.now(), limit = 100_000): Promise<number> {
+    return (await this.meta.uploads.stale(now - this.options.ttlMs, limit)).length;
   }
 
   private async discard(id: string): Promise<void> {

@@ -6,7 +6,15 @@ import { apiRoutes } from '../api/index.js';
 import type { Config } from '../config/index.js';
 import { distributionRoutes } from '../distribution/index.js';
 import type { AuditLog } from '../events/index.js';
-import { filesystemSize, Lifecycle } from '../lifecycle/index.js';
+import {
+  filesystemSize,
+  GarbageCollector,
+  JobRunner,
+  Lifecycle,
+  Retention,
+  Scheduler,
+} from '../lifecycle/index.js';
+import { CollectionStore, JobRunStore } from '../metadata/index.js';
 import { healthRoutes, Metrics } from '../observability/index.js';
 import { Registry, RegistryError } from '../registry/index.js';
 import { setupAuth } from './auth/index.js';
@@ -22,6 +30,10 @@ export interface Berth {
   audit: AuditLog;
   /** Tag immutability rules, quotas and storage usage (for tests and embedding, as `accounts`). */
   lifecycle: Lifecycle;
+  /** Online garbage collection: runs, history, schedule. */
+  gc: GarbageCollector;
+  /** Retention policies and runs; the scheduler calls runDue. */
+  retention: Retention;
   /** Starts listening; resolves to the bound address (e.g. http://127.0.0.1:5000). */
   listen(): Promise<string>;
   /** Graceful stop: refuses new requests, lets in-flight ones finish (up to the configured timeout). */
@@ -31,6 +43,8 @@ export interface Berth {
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** How often total storage is compared with the capacity (storage.warnPercent). */
 const CAPACITY_CHECK_MS = 60_000;
+/** How often every node asks scheduled jobs (gc.schedule, retention schedules) whether a run is due. */
+const SCHEDULE_CHECK_MS = 30_000;
 
 /** storage.capacityBytes when set; else the filesystem's size for the filesystem driver; else unknown. */
 function storageCapacity(config: Config): () => Promise<number | undefined> {
@@ -62,6 +76,11 @@ export async function createBerth(config: Config): Promise<Berth> {
     },
   });
   metrics.watchStorage(lifecycle);
+  // Garbage collection and retention runs: in the background, one per kind and scope across every node.
+  const runner = new JobRunner(new JobRunStore(meta.db), {
+    onError: (run, error) =>
+      log?.error({ err: error, run: run.id, kind: run.kind, scope: run.scope }, 'job failed'),
+  });
   const registry = new Registry(store, meta, {
     maxManifestBytes: config.manifests.maxBytes,
     manifestCacheBytes: config.manifests.cacheBytes,
@@ -71,6 +90,12 @@ export async function createBerth(config: Config): Promise<Berth> {
     bus: backends.bus,
     onBytesIn: bytesIn,
     policy: lifecycle.policy,
+  });
+  const retention = new Retention({ db: meta.db, manifests: registry.manifests, runner });
+  const gc = new GarbageCollector(store, new CollectionStore(meta.db), registry, runner, {
+    graceMs: config.gc.graceSeconds * 1000,
+    schedule: config.gc.schedule,
+    untagged: config.gc.untagged,
   });
 
   const tls = config.http.tlsCert
@@ -158,6 +183,8 @@ export async function createBerth(config: Config): Promise<Berth> {
     authenticate: auth.authenticate,
     sourceIp: auth.sourceIp,
     lifecycle,
+    retention,
+    gc,
     usersCanCreateProjects: config.auth.usersCanCreateProjects,
   });
 
@@ -181,9 +208,15 @@ export async function createBerth(config: Config): Promise<Berth> {
   const capacity = setInterval(checkCapacity, CAPACITY_CHECK_MS);
   capacity.unref();
   void checkCapacity();
+  const scheduler = new Scheduler([gc, retention], SCHEDULE_CHECK_MS, (error) =>
+    app.log.error({ err: error }, 'scheduled job failed to start'),
+  );
   app.addHook('onClose', async () => {
     clearInterval(purge);
     clearInterval(capacity);
+    scheduler.close();
+    await runner.close();
+    await registry.close();
     await auth.audit.close();
     await backends.close();
   });
@@ -195,6 +228,8 @@ export async function createBerth(config: Config): Promise<Berth> {
     accounts: auth.accounts,
     audit: auth.audit,
     lifecycle,
+    retention,
+    gc,
     listen: () => app.listen({ host: config.http.host, port: config.http.port }),
     async close() {
       accepting = false;

@@ -9,7 +9,7 @@ import {
   WorkerBus,
 } from '../cluster/index.js';
 import type { Config } from '../config/index.js';
-import { MetadataStore, openDatabase } from '../metadata/index.js';
+import { JobRunStore, MetadataStore, openDatabase } from '../metadata/index.js';
 import { type BlobStore, FilesystemBlobStore, S3BlobStore } from '../storage/index.js';
 
 /** What a node stands on: bytes, rows, and its links to the other nodes. */
@@ -58,6 +58,8 @@ export async function openBackends(config: Config, log: (error: Error) => void):
   if (!database.postgres && !cluster.isWorker) {
     // Alone on an embedded database: any write lease left in it belongs to a previous run of this process.
     await meta.uploads.releaseAll();
+    // Likewise a garbage collection or retention run still marked running: it died with that process.
+    await new JobRunStore(database.db).interruptAll();
   }
   let bus: InvalidationBus;
   let jobs: JobLock;

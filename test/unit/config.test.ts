@@ -81,6 +81,7 @@ const DEFAULTS: Config = {
   manifests: { maxBytes: 4 * 1024 * 1024, cacheBytes: 64 * 1024 * 1024 },
   deletes: { enabled: true },
   auth: AUTH_DEFAULTS,
+  gc: { graceSeconds: 3600, schedule: '', untagged: true },
   audit: { retentionDays: 90 },
   log: { level: 'info' },
 };
@@ -221,6 +222,7 @@ describe('loadConfig: YAML file', () => {
       manifests: { maxBytes: 1048576, cacheBytes: 0 },
       deletes: { enabled: false },
       auth: AUTH_DEFAULTS,
+      gc: { graceSeconds: 3600, schedule: '', untagged: true },
       audit: { retentionDays: 90 },
       log: { level: 'debug' },
     });

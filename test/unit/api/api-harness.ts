@@ -8,11 +8,14 @@ import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fast
 import { AccountService } from '../../../src/accounts/index.js';
 import { type ApiOptions, apiRoutes } from '../../../src/api/index.js';
 import { basicAuthorization, type Identity, parseAuthorization } from '../../../src/auth/index.js';
+import { LocalBus } from '../../../src/cluster/index.js';
 import type { AuditEvent, AuditInput, AuditQuery } from '../../../src/events/types.js';
-import { Lifecycle } from '../../../src/lifecycle/index.js';
-import { openDatabase } from '../../../src/metadata/index.js';
-import { RegistryError } from '../../../src/registry/index.js';
+import { GarbageCollector, JobRunner, Lifecycle, Retention } from '../../../src/lifecycle/index.js';
+import { CollectionStore, JobRunStore, MetadataStore, openDatabase } from '../../../src/metadata/index.js';
+import { Registry, RegistryError } from '../../../src/registry/index.js';
+import { ManifestService } from '../../../src/registry/manifest-service.js';
 import { errorHandler } from '../../../src/server/error-handler.js';
+import { FilesystemBlobStore } from '../../../src/storage/index.js';
 
 /** The five kinds of caller every endpoint is tried with. */
 export const CALLERS = ['anonymous', 'user', 'projectAdmin', 'robot', 'systemAdmin'] as const;
@@ -63,6 +66,9 @@ export interface Harness {
   audit: MemoryAudit;
   /** Immutability rules and quotas, on the same database. */
   lifecycle: Lifecycle;
+  /** Retention policies and runs (over an empty registry), on the same database. */
+  retention: Retention;
+  runner: JobRunner;
   /** Every route Fastify registered, as `METHOD path` with `{param}` placeholders (HEAD excluded). */
   routes: string[];
   /** The robot `ci`'s secret (pull and push on `team`). */
@@ -102,6 +108,22 @@ export async function startHarness(options: Partial<Pick<ApiOptions, 'usersCanCr
 
   const audit = new MemoryAudit();
   const lifecycle = new Lifecycle(db);
+  const runner = new JobRunner(new JobRunStore(db));
+  const manifests = new ManifestService(new MetadataStore(db), {
+    maxManifestBytes: 4 * 1024 * 1024,
+    cacheBytes: 0,
+    bus: new LocalBus(),
+    policy: lifecycle.policy,
+  });
+  const retention = new Retention({ db, manifests, runner });
+  const store = new FilesystemBlobStore(join(dir, 'data'));
+  const registry = new Registry(store, new MetadataStore(db), {
+    maxManifestBytes: 4 * 1024 * 1024,
+    manifestCacheBytes: 0,
+    uploadTtlMs: 86_400_000,
+    bus: new LocalBus(),
+  });
+  const gc = new GarbageCollector(store, new CollectionStore(db), registry, runner, { graceMs: 3_600_000 });
   const app = Fastify();
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
@@ -118,6 +140,8 @@ export async function startHarness(options: Partial<Pick<ApiOptions, 'usersCanCr
     accounts,
     audit,
     lifecycle,
+    retention,
+    gc,
     ...options,
     sourceIp: (request) => request.ip,
     async authenticate(request): Promise<Identity> {
@@ -144,6 +168,8 @@ export async function startHarness(options: Partial<Pick<ApiOptions, 'usersCanCr
     accounts,
     audit,
     lifecycle,
+    retention,
+    runner,
     routes,
     robotSecret,
     auth: (caller) => logins[caller],
@@ -163,6 +189,7 @@ export async function startHarness(options: Partial<Pick<ApiOptions, 'usersCanCr
     },
     async close() {
       await app.close();
+      await runner.close();
       await db.destroy();
       await rm(dir, { recursive: true, force: true });
     },

@@ -34,6 +34,11 @@ async function freshRobot(h: Harness, name: string): Promise<string> {
   return name;
 }
 
+/** Waits for the retention runs of `team` to end, so that the next one may start. */
+async function settleRetention(h: Harness): Promise<void> {
+  for (const run of await h.retention.runs('team', { limit: 100 })) await h.runner.wait(run.id);
+}
+
 const CASES: Case[] = [
   {
     route: 'GET /api/v1/openapi.json',
@@ -209,6 +214,44 @@ const CASES: Case[] = [
     },
     expect: { anonymous: 401, user: 403, projectAdmin: 204, robot: 403, systemAdmin: 204 },
     audit: 'immutability.remove',
+  },
+  {
+    route: 'GET /api/v1/projects/{name}/retention',
+    prepare: fixed('/api/v1/projects/team/retention'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 200, systemAdmin: 200 },
+  },
+  {
+    route: 'PUT /api/v1/projects/{name}/retention',
+    prepare: fixed('/api/v1/projects/team/retention', {
+      rules: [{ keep: 'latestPushed', count: 10 }],
+      schedule: '0 3 * * *',
+    }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 403, systemAdmin: 200 },
+    audit: 'retention.set',
+  },
+  {
+    route: 'POST /api/v1/projects/{name}/retention/runs',
+    async prepare(h) {
+      await settleRetention(h);
+      return { url: '/api/v1/projects/team/retention/runs', body: { dryRun: true } };
+    },
+    expect: { anonymous: 401, user: 403, projectAdmin: 202, robot: 403, systemAdmin: 202 },
+    audit: 'retention.run',
+  },
+  {
+    route: 'GET /api/v1/projects/{name}/retention/runs',
+    prepare: fixed('/api/v1/projects/team/retention/runs'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 200, systemAdmin: 200 },
+  },
+  {
+    route: 'GET /api/v1/projects/{name}/retention/runs/{id}',
+    async prepare(h) {
+      await settleRetention(h);
+      const run = await h.retention.run('team', { dryRun: true, trigger: 'manual' });
+      await h.runner.wait(run.id);
+      return { url: `/api/v1/projects/team/retention/runs/${run.id}` };
+    },
+    expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 200, systemAdmin: 200 },
   },
   {
     route: 'POST /api/v1/robots',

@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import { components, PageQuery } from './schemas.js';
+
+/** Garbage collection runs: bodies, answers and parameters (see schemas.ts for how they are used). */
+
+function named<T extends z.ZodType>(id: string, description: string, schema: T): T {
+  components.add(schema, { id, description });
+  return schema;
+}
+
+export const CollectionSummary = named(
+  'CollectionSummary',
+  'What a garbage collection run deleted, or for a dry run would delete. `spared`: planned but kept, because ' +
+    'a push, tag or mount relied on them after the plan was made.',
+  z.object({
+    dryRun: z.boolean(),
+    cutoff: z.string().describe('the grace window starts here: anything newer was left alone'),
+    manifests: z
+      .number()
+      .int()
+      .describe('untagged manifests no index or referrer keeps, and orphaned referrers'),
+    links: z.number().int().describe('blob links into repositories that no manifest there references'),
+    blobs: z.number().int().describe('blobs no repository links any more'),
+    bytes: z.number().int().describe('bytes freed (blobs and orphaned objects)'),
+    orphans: z
+      .object({ objects: z.number().int(), bytes: z.number().int() })
+      .describe('stored bytes without metadata'),
+    uploads: z.number().int().describe('expired upload sessions'),
+    spared: z.object({ manifests: z.number().int(), links: z.number().int(), blobs: z.number().int() }),
+    durationMs: z.number().int(),
+  }),
+);
+
+export const CollectionRun = named(
+  'CollectionRun',
+  'A garbage collection run.',
+  z.object({
+    id: z.number().int(),
+    trigger: z.enum(['manual', 'schedule']),
+    dryRun: z.boolean(),
+    status: z
+      .enum(['running', 'succeeded', 'failed', 'interrupted'])
+      .describe('interrupted: the process running it stopped'),
+    requestedBy: z.string().nullable(),
+    startedAt: z.number().int(),
+    finishedAt: z.number().int().nullable(),
+    progress: z
+      .unknown()
+      .describe(
+        'while running: `phase` (mark, manifests, links, blobs, orphans, uploads) and `done` of `total`',
+      ),
+    summary: CollectionSummary.nullable(),
+    error: z.string().nullable(),
+  }),
+);
+
+export const CollectionRunList = named(
+  'CollectionRunList',
+  'One page of runs, newest first; `next` is the cursor of the following page, absent on the last.',
+  z.object({ items: z.array(CollectionRun), next: z.string().optional() }),
+);
+
+export const StartCollectionBody = named(
+  'StartCollection',
+  'A run to start now.',
+  z.strictObject({
+    dryRun: z.boolean().default(false).describe('only report what would be deleted and the bytes it frees'),
+  }),
+);
+
+const RunId = z
+  .string()
+  .regex(/^[0-9]{1,15}$/, 'must be a run id')
+  .transform(Number);
+
+export const CollectionRunParams = z.object({ id: RunId });
+
+export const CollectionRunsQuery = z.object({
+  limit: PageQuery.shape.limit,
+  cursor: RunId.optional().describe('the `next` of the previous page'),
+});

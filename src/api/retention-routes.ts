@@ -1,0 +1,163 @@
+import type { z } from 'zod';
+import type { JobRunRow } from '../metadata/index.js';
+import { allows, denied, loginOf, policyOf, requireProjectAction } from './access.js';
+import { linkNext } from './pagination.js';
+import {
+  RetentionPolicy,
+  RetentionRun,
+  RetentionRunList,
+  RetentionRunParams,
+  RetentionRunsQuery,
+  SetRetentionPolicyBody,
+  StartRetentionRunBody,
+} from './retention-schemas.js';
+import { type ApiRoute, type Call, route } from './route.js';
+import { DEFAULT_LIMIT, ProjectParams } from './schemas.js';
+
+type Params = z.output<typeof ProjectParams>;
+type RunPath = z.output<typeof RetentionRunParams>;
+type RunsQuery = z.output<typeof RetentionRunsQuery>;
+
+const tag = 'retention';
+const READERS = 'members of the project (any role, robots with a permission on it) and system administrators';
+const WRITERS = 'project administrators of the project and system administrators';
+
+/** Membership, not visibility: a public project's retention is still its members' business (as its quota). */
+async function requireMember(call: Call<unknown, unknown, unknown>, project: string, what: string) {
+  const policy = await policyOf(call, project);
+  if (!allows(call, { ...policy, public: false }, 'pull')) {
+    throw denied(`${what} needs a role in project '${project}'`, { project });
+  }
+}
+
+function runOf(row: JobRunRow): z.input<typeof RetentionRun> {
+  return {
+    id: row.id,
+    project: row.scope,
+    trigger: row.trigger,
+    dryRun: row.dryRun,
+    status: row.status,
+    requestedBy: row.requestedBy,
+    startedAt: row.startedAt,
+    finishedAt: row.finishedAt,
+    progress: row.status === 'running' ? row.progress : null,
+    summary: row.status === 'running' ? null : (row.summary as z.input<typeof RetentionRun>['summary']),
+    error: row.error,
+  };
+}
+
+export const retentionRoutes: ApiRoute[] = [
+  route<Params>({
+    method: 'GET',
+    path: '/projects/{name}/retention',
+    operationId: 'getRetentionPolicy',
+    summary: "Read a project's retention policy",
+    task: "reading a project's retention policy",
+    tag,
+    gate: 'authenticated',
+    access: READERS,
+    params: ProjectParams,
+    success: { status: 200, description: 'Its policy (no rules when it has none)', schema: RetentionPolicy },
+    errors: [404],
+    async handler(call) {
+      const { name } = call.params;
+      await requireMember(call, name, "reading a project's retention policy");
+      return call.options.retention.policy(name);
+    },
+  }),
+  route<Params, undefined, z.output<typeof SetRetentionPolicyBody>>({
+    method: 'PUT',
+    path: '/projects/{name}/retention',
+    operationId: 'setRetentionPolicy',
+    summary: "Set a project's retention policy and schedule",
+    task: "setting a project's retention policy",
+    tag,
+    gate: 'authenticated',
+    access: WRITERS,
+    params: ProjectParams,
+    body: SetRetentionPolicyBody,
+    success: { status: 200, description: 'The policy as stored', schema: RetentionPolicy },
+    errors: [404],
+    audit: { action: 'retention.set', resource: (params) => params.name ?? '?' },
+    async handler(call) {
+      const { name } = call.params;
+      await requireProjectAction(call, name, 'project:settings', "setting a project's retention policy");
+      const policy = await call.options.retention.setPolicy(name, call.body);
+      call.auditDetail = { rules: policy.rules, schedule: policy.schedule };
+      return policy;
+    },
+  }),
+  route<Params, undefined, z.output<typeof StartRetentionRunBody>>({
+    method: 'POST',
+    path: '/projects/{name}/retention/runs',
+    operationId: 'startRetentionRun',
+    summary: 'Start a retention run (or a dry run) now',
+    task: 'starting a retention run',
+    tag,
+    gate: 'authenticated',
+    access: WRITERS,
+    params: ProjectParams,
+    body: StartRetentionRunBody,
+    success: {
+      status: 202,
+      description: 'Started; it runs in the background (poll the run for its summary)',
+      schema: RetentionRun,
+    },
+    errors: [404, 409],
+    audit: { action: 'retention.run', resource: (params) => params.name ?? '?' },
+    async handler(call) {
+      const { name } = call.params;
+      await requireProjectAction(call, name, 'project:settings', 'starting a retention run');
+      const run = await call.options.retention.run(name, {
+        dryRun: call.body.dryRun,
+        trigger: 'manual',
+        requestedBy: loginOf(call.identity),
+      });
+      call.auditDetail = { id: run.id, dryRun: run.dryRun };
+      return runOf(run);
+    },
+  }),
+  route<Params, RunsQuery>({
+    method: 'GET',
+    path: '/projects/{name}/retention/runs',
+    operationId: 'listRetentionRuns',
+    summary: "A project's retention runs, newest first",
+    task: "reading a project's retention runs",
+    tag,
+    gate: 'authenticated',
+    access: READERS,
+    params: ProjectParams,
+    query: RetentionRunsQuery,
+    success: { status: 200, description: 'One page of runs', schema: RetentionRunList },
+    errors: [404],
+    async handler(call) {
+      const { name } = call.params;
+      await requireMember(call, name, "reading a project's retention runs");
+      const limit = call.query.limit ?? DEFAULT_LIMIT;
+      const rows = await call.options.retention.runs(name, { limit: limit + 1, before: call.query.cursor });
+      const items = rows.slice(0, limit).map(runOf);
+      const last = items[items.length - 1];
+      const next = rows.length > limit && last ? String(last.id) : undefined;
+      linkNext(call.request, call.reply, next);
+      return next === undefined ? { items } : { items, next };
+    },
+  }),
+  route<RunPath>({
+    method: 'GET',
+    path: '/projects/{name}/retention/runs/{id}',
+    operationId: 'getRetentionRun',
+    summary: 'One retention run: its progress, or its summary once done',
+    task: "reading a project's retention runs",
+    tag,
+    gate: 'authenticated',
+    access: READERS,
+    params: RetentionRunParams,
+    success: { status: 200, description: 'The run', schema: RetentionRun },
+    errors: [404],
+    async handler(call) {
+      const { name, id } = call.params;
+      await requireMember(call, name, "reading a project's retention runs");
+      return runOf(await call.options.retention.getRun(name, id));
+    },
+  }),
+];

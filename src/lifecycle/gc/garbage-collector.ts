@@ -1,0 +1,294 @@
+import type { CollectionStore, JobRunRow, RepositoryItem } from '../../metadata/index.js';
+import { blobKey, COLLECTOR_CLAIM_MS, parseDigest, type Registry } from '../../registry/index.js';
+import type { BlobStore } from '../../storage/index.js';
+import type { JobContext, JobRunner } from '../jobs/job-runner.js';
+import { isDue } from '../jobs/schedule.js';
+import { type CollectionPlan, planCollection } from './plan.js';
+
+export interface GarbageCollectorOptions {
+  /** Nothing created or relied upon (pushed, mounted, linked) more recently than this is collected. */
+  graceMs: number;
+  /** Cron expression for scheduled runs; empty: manual only. */
+  schedule?: string;
+  /** Whether manifests no tag, index or referrer keeps are collected (default true). */
+  untagged?: boolean;
+  /** How long a claim on a blob being deleted lasts (default COLLECTOR_CLAIM_MS); renewed as it goes. */
+  claimMs?: number;
+}
+
+export interface RunRequest {
+  dryRun: boolean;
+  trigger?: 'manual' | 'schedule';
+  requestedBy?: string | undefined;
+}
+
+/** What a run did, or for a dry run what it would do. */
+export interface CollectionSummary {
+  dryRun: boolean;
+  /** The grace window's start: everything newer was spared. */
+  cutoff: string;
+  manifests: number;
+  links: number;
+  blobs: number;
+  /** Bytes of the blobs (and orphaned objects) deleted. */
+  bytes: number;
+  /** Objects in storage without any metadata (a crash, an operator's copy), older than the cutoff. */
+  orphans: { objects: number; bytes: number };
+  /** Expired upload sessions and their temporary data. */
+  uploads: number;
+  /** Planned but kept, because a push or tag touched them after the plan was made. */
+  spared: { manifests: number; links: number; blobs: number };
+  durationMs: number;
+}
+
+/** What the management API uses. */
+export type GcAdmin = Pick<GarbageCollector, 'start' | 'runs' | 'run'>;
+
+/** Work is done in batches of this many items (one transaction on SQLite, one claim statement for blobs). */
+const BATCH = 256;
+/** Storage deletes in flight at once. */
+const DELETE_CONCURRENCY = 16;
+const ALGORITHMS = ['sha256', 'sha512'];
+
+/**
+ * Online garbage collection: mark from the metadata (planCollection), then sweep with a re-check at every
+ * delete (CollectionStore), while pushes and pulls go on. Nothing is read-only at any point: a manifest
+ * push holds what it references until it commits, a blob push first touches the blob's row, and the
+ * collector deletes a blob's bytes only under a claim that such a touch cannot get past. One run at a time
+ * across every node (JobRunner); a run killed at any point leaves nothing dangling that the next run does not
+ * finish (claims lapse, orphaned objects are found by walking storage).
+ */
+export class GarbageCollector {
+  private readonly claimMs: number;
+  private readonly startedAt = Date.now();
+
+  constructor(
+    private readonly store: BlobStore,
+    private readonly collection: CollectionStore,
+    private readonly registry: Registry,
+    private readonly runner: JobRunner,
+    readonly options: GarbageCollectorOptions,
+  ) {
+    this.claimMs = options.claimMs ?? COLLECTOR_CLAIM_MS;
+  }
+
+  /** Starts a run in the background; CONFLICT when one is running (on any node). */
+  start(request: RunRequest): Promise<JobRunRow> {
+    return this.runner.start(
+      {
+        kind: 'gc',
+        scope: '',
+        trigger: request.trigger ?? 'manual',
+        dryRun: request.dryRun,
+        requestedBy: request.requestedBy,
+      },
+      (context) => this.collect(context, request.dryRun),
+    );
+  }
+
+  runs(options: { limit: number; before?: number }): Promise<JobRunRow[]> {
+    return this.runner.runs.list('gc', options);
+  }
+
+  run(id: number): Promise<JobRunRow | undefined> {
+    return this.runner.runs.get(id).then((run) => (run?.kind === 'gc' ? run : undefined));
+  }
+
+  /** Starts a scheduled run when the schedule says one is due (called by the scheduler on every node). */
+  async runDue(now = Date.now()): Promise<JobRunRow | undefined> {
+    const schedule = this.options.schedule;
+    if (!schedule) return undefined;
+    const last = await this.runner.runs.lastStarted('gc', '', 'schedule');
+    if (!isDue(schedule, last, this.startedAt, now)) return undefined;
+    return this.start({ dryRun: false, trigger: 'schedule' }).catch(() => undefined);
+  }
+
+  /** The whole run: mark, then sweep manifests, links, blobs, orphaned objects and expired uploads. */
+  async collect(context: JobContext, dryRun: boolean): Promise<CollectionSummary> {
+    const began = Date.now();
+    const cutoff = began - this.options.graceMs;
+    context.progress({ phase: 'mark' });
+    const graph = await this.collection.graph();
+    const plan = planCollection(graph, { cutoff, untagged: this.options.untagged !== false });
+    const summary: CollectionSummary = {
+      dryRun,
+      cutoff: new Date(cutoff).toISOString(),
+      manifests: 0,
+      links: 0,
+      blobs: 0,
+      bytes: 0,
+      orphans: { objects: 0, bytes: 0 },
+      uploads: 0,
+      spared: { manifests: 0, links: 0, blobs: 0 },
+      durationMs: 0,
+    };
+    if (dryRun) {
+      summary.manifests = plan.manifestRounds.reduce((n, round) => n + round.length, 0);
+      summary.links = plan.links.length;
+      summary.blobs = plan.blobs.length;
+      summary.bytes = plan.blobs.reduce((n, blob) => n + blob.size, 0);
+    } else {
+      await this.sweepManifests(context, plan, cutoff, graph.repositories, summary);
+      await this.sweepLinks(context, plan.links, cutoff, graph.repositories, summary);
+      await this.sweepBlobs(context, plan.blobs, cutoff, summary);
+    }
+    await this.sweepOrphans(context, cutoff, dryRun, summary);
+    context.progress({ phase: 'uploads' });
+    summary.uploads = dryRun ? await this.registry.uploads.countStale() : await this.purgeUploads();
+    summary.durationMs = Date.now() - began;
+    return summary;
+  }
+
+  private async sweepManifests(
+    context: JobContext,
+    plan: CollectionPlan,
+    cutoff: number,
+    repositories: Map<number, string>,
+    summary: CollectionSummary,
+  ): Promise<void> {
+    const total = plan.manifestRounds.reduce((n, round) => n + round.length, 0);
+    let done = 0;
+    for (const round of plan.manifestRounds) {
+      for (const batch of batches(round)) {
+        stopIfAborted(context);
+        const deleted = await this.collection.deleteManifests(batch, cutoff);
+        for (const item of deleted) {
+          const repository = repositories.get(item.repositoryId);
+          if (repository !== undefined) {
+            await this.registry.manifests.changed({
+              kind: 'manifest-deleted',
+              repository,
+              digest: item.digest,
+            });
+          }
+        }
+        summary.manifests += deleted.length;
+        summary.spared.manifests += batch.length - deleted.length;
+        done += batch.length;
+        context.progress({ phase: 'manifests', done, total });
+      }
+    }
+  }
+
+  private async sweepLinks(
+    context: JobContext,
+    links: RepositoryItem[],
+    cutoff: number,
+    repositories: Map<number, string>,
+    summary: CollectionSummary,
+  ): Promise<void> {
+    let done = 0;
+    for (const batch of batches(links)) {
+      stopIfAborted(context);
+      const deleted = await this.collection.deleteLinks(batch, cutoff, repositories);
+      summary.links += deleted.length;
+      summary.spared.links += batch.length - deleted.length;
+      done += batch.length;
+      context.progress({ phase: 'links', done, total: links.length });
+    }
+  }
+
+  private async sweepBlobs(
+    context: JobContext,
+    blobs: { digest: string; size: number }[],
+    cutoff: number,
+    summary: CollectionSummary,
+  ): Promise<void> {
+    let done = 0;
+    for (const batch of batches(blobs)) {
+      stopIfAborted(context);
+      let claim = Date.now() + this.claimMs;
+      const claimed = await this.collection.claimBlobs(
+        batch.map((blob) => blob.digest),
+        cutoff,
+        claim,
+      );
+      summary.spared.blobs += batch.length - claimed.length;
+      let held = new Set(claimed.map((blob) => blob.digest));
+      const removed: string[] = [];
+      for (const chunk of batches(claimed, DELETE_CONCURRENCY)) {
+        // Never delete under a claim that may lapse meanwhile: renew it once half of it is gone.
+        if (Date.now() > claim - this.claimMs / 2) {
+          const next = Date.now() + this.claimMs;
+          held = await this.collection.renewClaim(
+            [...held].filter((d) => !removed.includes(d)),
+            claim,
+            next,
+          );
+          claim = next;
+        }
+        const mine = chunk.filter((blob) => held.has(blob.digest));
+        await Promise.all(mine.map((blob) => this.store.delete(blobKey(parseDigest(blob.digest)))));
+        removed.push(...mine.map((blob) => blob.digest));
+      }
+      const dropped = await this.collection.dropClaimed(removed, claim);
+      summary.blobs += dropped;
+      summary.bytes += claimed
+        .filter((blob) => removed.includes(blob.digest))
+        .reduce((n, b) => n + b.size, 0);
+      done += batch.length;
+      context.progress({ phase: 'blobs', done, total: blobs.length });
+    }
+  }
+
+  /** Objects under blobs/ with no row, older than the cutoff: bytes a crash or an operator left behind. */
+  private async sweepOrphans(
+    context: JobContext,
+    cutoff: number,
+    dryRun: boolean,
+    summary: CollectionSummary,
+  ): Promise<void> {
+    const prefixes = ALGORITHMS.flatMap((algorithm) =>
+      Array.from({ length: 256 }, (_, i) => `blobs/${algorithm}/${i.toString(16).padStart(2, '0')}/`),
+    );
+    let done = 0;
+    for (const prefix of prefixes) {
+      stopIfAborted(context);
+      const candidates: { digest: string; key: string }[] = [];
+      for await (const { key, modified } of this.store.list(prefix)) {
+        if (modified.getTime() >= cutoff) continue;
+        const algorithm = prefix.split('/')[1];
+        const digest = `${algorithm}:${key.slice(prefix.length)}`;
+        try {
+          if (blobKey(parseDigest(digest)) === key) candidates.push({ digest, key });
+        } catch {
+          // Not a blob of ours (a stray file): left alone.
+        }
+      }
+      for (const batch of batches(candidates)) {
+        const known = await this.collection.knownBlobs(batch.map((c) => c.digest));
+        for (const orphan of batch.filter((c) => !known.has(c.digest))) {
+          const size = (await this.store.stat(orphan.key))?.size ?? 0;
+          if (!dryRun) {
+            const claim = Date.now() + this.claimMs;
+            if (!(await this.collection.claimOrphan(orphan.digest, size, claim))) continue;
+            await this.store.delete(orphan.key);
+            await this.collection.dropClaimed([orphan.digest], claim);
+          }
+          summary.orphans.objects++;
+          summary.orphans.bytes += size;
+          summary.bytes += size;
+        }
+      }
+      done++;
+      if (done % 16 === 0) context.progress({ phase: 'orphans', done, total: prefixes.length });
+    }
+  }
+
+  private async purgeUploads(): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      const n = await this.registry.uploads.purgeStale(Date.now(), 1000);
+      removed += n;
+      if (n < 1000) return removed;
+    }
+  }
+}
+
+function* batches<T>(items: T[], size = BATCH): Generator<T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+}
+
+function stopIfAborted(context: JobContext): void {
+  if (context.signal.aborted) throw new Error('stopped: the server shut down');
+}
