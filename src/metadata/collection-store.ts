@@ -251,6 +251,15 @@ export class CollectionStore {
     return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;
   }
 
+  /** Ends every collector claim: for a process alone on its database, at start (the claims died with it). */
+  async releaseClaims(): Promise<void> {
+    await this.db
+      .updateTable('blobs')
+      .set({ deleting_until: null })
+      .where('deleting_until', 'is not', null)
+      .execute();
+  }
+
   /** Digests of the given ones that have a row. */
   async knownBlobs(digests: string[]): Promise<Set<string>> {
     if (digests.length === 0) return new Set();

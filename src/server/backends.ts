@@ -9,7 +9,7 @@ import {
   WorkerBus,
 } from '../cluster/index.js';
 import type { Config } from '../config/index.js';
-import { JobRunStore, MetadataStore, openDatabase } from '../metadata/index.js';
+import { CollectionStore, JobRunStore, MetadataStore, openDatabase } from '../metadata/index.js';
 import { type BlobStore, FilesystemBlobStore, S3BlobStore } from '../storage/index.js';
 
 /** What a node stands on: bytes, rows, and its links to the other nodes. */
@@ -58,8 +58,10 @@ export async function openBackends(config: Config, log: (error: Error) => void):
   if (!database.postgres && !cluster.isWorker) {
     // Alone on an embedded database: any write lease left in it belongs to a previous run of this process.
     await meta.uploads.releaseAll();
-    // Likewise a garbage collection or retention run still marked running: it died with that process.
+    // Likewise a garbage collection or retention run still marked running, and the collector's claims on
+    // blobs: they died with that process (a later run finishes its work).
     await new JobRunStore(database.db).interruptAll();
+    await new CollectionStore(database.db).releaseClaims();
   }
   let bus: InvalidationBus;
   let jobs: JobLock;
