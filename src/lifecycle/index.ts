@@ -6,6 +6,14 @@
  */
 
 export { type CapacityLog, type CapacityState, CapacityWatch, filesystemSize } from './capacity.js';
+export {
+  type CollectionSummary,
+  GarbageCollector,
+  type GarbageCollectorOptions,
+  type GcAdmin,
+  type RunRequest,
+} from './gc/garbage-collector.js';
+export { type CollectionPlan, planCollection } from './gc/plan.js';
 export { compileGlob, type GlobMatcher, matchesGlob } from './glob.js';
 export {
   type ImmutabilityRule,
@@ -17,6 +25,7 @@ export {
 } from './immutability.js';
 export { type JobContext, JobRunner, type JobRunnerOptions, type JobWork } from './jobs/job-runner.js';
 export { cronError, isDue, nextAfter } from './jobs/schedule.js';
+export { type Scheduled, Scheduler } from './jobs/scheduler.js';
 export {
   Lifecycle,
   type LifecycleAdmin,
@@ -55,12 +64,3 @@ export {
   type RetentionSummary,
   SUMMARY_ITEMS,
 } from './retention/retention.js';
-export {
-  type CollectionSummary,
-  GarbageCollector,
-  type GarbageCollectorOptions,
-  type GcAdmin,
-  type RunRequest,
-} from './gc/garbage-collector.js';
-export { type CollectionPlan, planCollection } from './gc/plan.js';
-export { type Scheduled, Scheduler } from './jobs/scheduler.js';

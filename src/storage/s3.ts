@@ -275,6 +275,14 @@ export class S3BlobStore implements BlobStore {
     if (entry) yield entry;
   }
 
+  async *walk(prefix: string): AsyncIterable<{ key: string; modified: Date }> {
+    for await (const object of this.listObjects(this.objectName(prefix))) {
+      // Committed objects only: the segments of a write in progress are not objects of their own.
+      if (parseSegmentName(object.name)) continue;
+      yield { key: object.name.slice(this.prefix.length), modified: object.modified };
+    }
+  }
+
   async ping(): Promise<void> {
     await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
   }

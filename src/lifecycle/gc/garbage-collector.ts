@@ -238,40 +238,53 @@ export class GarbageCollector {
     dryRun: boolean,
     summary: CollectionSummary,
   ): Promise<void> {
-    const prefixes = ALGORITHMS.flatMap((algorithm) =>
-      Array.from({ length: 256 }, (_, i) => `blobs/${algorithm}/${i.toString(16).padStart(2, '0')}/`),
-    );
-    let done = 0;
-    for (const prefix of prefixes) {
-      stopIfAborted(context);
-      const candidates: { digest: string; key: string }[] = [];
-      for await (const { key, modified } of this.store.list(prefix)) {
-        if (modified.getTime() >= cutoff) continue;
-        const algorithm = prefix.split('/')[1];
-        const digest = `${algorithm}:${key.slice(prefix.length)}`;
-        try {
-          if (blobKey(parseDigest(digest)) === key) candidates.push({ digest, key });
-        } catch {
-          // Not a blob of ours (a stray file): left alone.
-        }
+    let batch: { digest: string; key: string }[] = [];
+    let seen = 0;
+    for await (const { key, modified } of this.blobObjects()) {
+      seen++;
+      if (modified.getTime() >= cutoff) continue;
+      const digest = digestOfKey(key);
+      if (digest !== undefined) batch.push({ digest, key });
+      if (batch.length >= BATCH) {
+        stopIfAborted(context);
+        await this.removeOrphans(batch, dryRun, summary);
+        batch = [];
+        context.progress({ phase: 'orphans', done: seen });
       }
-      for (const batch of batches(candidates)) {
-        const known = await this.collection.knownBlobs(batch.map((c) => c.digest));
-        for (const orphan of batch.filter((c) => !known.has(c.digest))) {
-          const size = (await this.store.stat(orphan.key))?.size ?? 0;
-          if (!dryRun) {
-            const claim = Date.now() + this.claimMs;
-            if (!(await this.collection.claimOrphan(orphan.digest, size, claim))) continue;
-            await this.store.delete(orphan.key);
-            await this.collection.dropClaimed([orphan.digest], claim);
-          }
-          summary.orphans.objects++;
-          summary.orphans.bytes += size;
-          summary.bytes += size;
-        }
+    }
+    await this.removeOrphans(batch, dryRun, summary);
+  }
+
+  /** Every object under blobs/: one flat listing on an object store, directory by directory on a disk. */
+  private async *blobObjects(): AsyncIterable<{ key: string; modified: Date }> {
+    if (this.store.walk) {
+      yield* this.store.walk('blobs/');
+      return;
+    }
+    for (const algorithm of ALGORITHMS) {
+      for (let i = 0; i < 256; i++)
+        yield* this.store.list(`blobs/${algorithm}/${i.toString(16).padStart(2, '0')}/`);
+    }
+  }
+
+  private async removeOrphans(
+    candidates: { digest: string; key: string }[],
+    dryRun: boolean,
+    summary: CollectionSummary,
+  ): Promise<void> {
+    const known = await this.collection.knownBlobs(candidates.map((c) => c.digest));
+    for (const orphan of candidates.filter((c) => !known.has(c.digest))) {
+      const size = (await this.store.stat(orphan.key))?.size ?? 0;
+      if (!dryRun) {
+        // Claimed by a row of its own first, so that a push of the same digest waits (see claimOrphan).
+        const claim = Date.now() + this.claimMs;
+        if (!(await this.collection.claimOrphan(orphan.digest, size, claim))) continue;
+        await this.store.delete(orphan.key);
+        await this.collection.dropClaimed([orphan.digest], claim);
       }
-      done++;
-      if (done % 16 === 0) context.progress({ phase: 'orphans', done, total: prefixes.length });
+      summary.orphans.objects++;
+      summary.orphans.bytes += size;
+      summary.bytes += size;
     }
   }
 
@@ -287,6 +300,18 @@ export class GarbageCollector {
 
 function* batches<T>(items: T[], size = BATCH): Generator<T[]> {
   for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+}
+
+/** The digest a blob key stands for, or undefined for anything else found under blobs/ (left alone). */
+function digestOfKey(key: string): string | undefined {
+  const [root, algorithm, , hex] = key.split('/');
+  if (root !== 'blobs' || algorithm === undefined || hex === undefined) return undefined;
+  try {
+    const digest = parseDigest(`${algorithm}:${hex}`);
+    return blobKey(digest) === key ? digest.value : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function stopIfAborted(context: JobContext): void {

@@ -104,6 +104,17 @@ export interface RetentionOptions {
  * Retention policies: per project, rules that choose what to keep; the rest of the repositories they apply to
  * is deleted, referrers with their subjects. Runs (manual or on the policy's schedule) are jobs with a history;
  * a dry run reports what would go and deletes nothing.
+ *
+ * - The rules judge artifacts: top-level manifests, neither children of an index of the same repository nor
+ *   referrers (manifests with a `subject`). See evaluateRetention for how rules select and keep.
+ * - An artifact no rule keeps is deleted through the registry's manifest service (tag immutability, cascades,
+ *   cache invalidation on every node), after its referrers, recursively: signatures, SBOMs, attestations and
+ *   their own referrers go with their subject. Referrers of a kept artifact are never touched, nor is a
+ *   referrer whose subject is absent.
+ * - An immutable tag on the artifact or on any of its referrers keeps the whole group; the run reports it
+ *   under `keptByImmutability`. An artifact tagged anew after the run looked is skipped (`skipped`).
+ * - Deleting an index leaves its child manifests (now untagged and unreferenced) to garbage collection; a later
+ *   run sees them as untagged artifacts.
  */
 export class Retention implements RetentionAdmin {
   readonly store: RetentionStore;
