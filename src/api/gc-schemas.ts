@@ -28,6 +28,7 @@ export const CollectionSummary = named(
     uploads: z.number().int().describe('expired upload sessions'),
     spared: z.object({ manifests: z.number().int(), links: z.number().int(), blobs: z.number().int() }),
     durationMs: z.number().int(),
+    phases: z.record(z.string(), z.number().int()).describe('milliseconds per phase'),
   }),
 );
 

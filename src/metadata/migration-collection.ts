@@ -10,6 +10,7 @@ import type { Dialect } from './migrations.js';
  * - `blobs.deleting_until`: garbage collection's claim on a blob while it deletes the bytes (a lease: a
  *   collector that dies loses it). A push that finds the claim waits for it to end instead of linking bytes
  *   that are about to go.
+ * - `tags_manifest`: an index for finding a manifest's tags.
  * - `manifests.last_pulled_at`: for "keep what was pulled within D days", written in batches.
  * - `job_runs`: the history of collection and retention runs, and the lock that lets one run at a time
  *   per scope across every process (a unique index over the running ones).
@@ -28,6 +29,13 @@ export function collectionMigration(dialect: Dialect): Migration {
       await db.schema.alterTable('blobs').addColumn('deleting_until', 'bigint').execute();
       await sql`update blobs set touched_at = created_at`.execute(db);
       await db.schema.alterTable('manifests').addColumn('last_pulled_at', 'bigint').execute();
+      // A manifest's tags: what a manifest delete cascades to and what the collector checks; without it each
+      // delete scans the repository's tags.
+      await db.schema
+        .createIndex('tags_manifest')
+        .on('tags')
+        .columns(['repository_id', 'manifest_digest'])
+        .execute();
 
       await db.schema
         .createTable('job_runs')

@@ -25,10 +25,10 @@ export interface BlobStore {
   /** Keys directly below a prefix ("uploads/"), with their modification time. */
   list(prefix: string): AsyncIterable<{ key: string; modified: Date }>;
   /**
-   * Every object below a prefix, at any depth, when the store can list them in one go more cheaply than
-   * directory by directory (an object store's flat listing). Garbage collection's walk of blobs/ uses it.
+   * Every object below a prefix, at any depth (garbage collection's walk of blobs/): an object store's flat
+   * listing, or a disk's directories read without a stat per file. `modified` when it comes for free.
    */
-  walk?(prefix: string): AsyncIterable<{ key: string; modified: Date }>;
+  walk?(prefix: string): AsyncIterable<{ key: string; modified?: Date }>;
   /** A cheap check that the store answers, for /readyz. */
   ping(): Promise<void>;
   /** A URL that serves the object without us for a while (object stores only), for 307 redirects. */

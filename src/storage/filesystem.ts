@@ -5,7 +5,7 @@ import {
   open as openCallback,
   read as readCallback,
 } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { ServerResponse } from 'node:http';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
@@ -119,7 +119,36 @@ export class FilesystemBlobStore implements BlobStore {
   }
 
   async delete(key: string): Promise<void> {
-    await rm(this.path(key), { force: true });
+    // unlink, not rm: rm stats first, and garbage collection deletes objects by the hundred thousand.
+    try {
+      await unlink(this.path(key));
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+
+  /**
+   * Keys below a prefix two directory levels deep (blobs/<algorithm>/ → <xx>/<hex>), without stat calls:
+   * `modified` is left out, and the caller stats only the few keys it cares about.
+   */
+  async *walk(prefix: string): AsyncIterable<{ key: string; modified?: Date }> {
+    const base = prefix.endsWith('/') ? prefix : `${prefix}/`;
+    for (const first of await this.names(base)) {
+      for (const second of await this.names(`${base}${first}/`)) {
+        for (const name of await this.names(`${base}${first}/${second}/`)) {
+          yield { key: `${base}${first}/${second}/${name}` };
+        }
+      }
+    }
+  }
+
+  private async names(prefix: string): Promise<string[]> {
+    try {
+      return await readdir(this.path(prefix.replace(/\/$/, '')));
+    } catch (error) {
+      if (isNotFound(error) || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
+      throw error;
+    }
   }
 
   async *list(prefix: string): AsyncIterable<{ key: string; modified: Date }> {
@@ -165,8 +194,9 @@ function readAt(fd: number, buffer: Buffer, length: number, position: number): P
  * http.ServerResponse, which is what Fastify's reply.send does with a stream body, it instead reads into two
  * buffers in turn and refills one only once the response's write callback has reported that the socket took
  * the bytes last written from it. So a 256 MiB blob GET allocates 2 MiB, not 256 MiB of fresh buffers that the
- * kernel must fault in and zero, which halved the server's CPU per pulled byte on the benchmark machine (see
- * BENCHMARKS.md). Backpressure and memory stay bounded: at most two chunks per response are in flight.
+ * kernel must fault in and zero: that cut the server's CPU per pulled byte by a third or more on the benchmark
+ * machine (see BENCHMARKS.md). Backpressure and memory stay bounded: at most two chunks per response are in
+ * flight, and a read waits for the socket.
  */
 class FileRangeStream extends Readable {
   private position: number;
@@ -256,11 +286,13 @@ class FileRangeStream extends Readable {
       return;
     }
     // End this stream first, so that Fastify sees a body that ended rather than one closed early.
-    const ended = new Promise<void>((resolve) => this.once('end', resolve));
+    const ended = new Promise<boolean>((resolve) => {
+      this.once('end', () => resolve(true));
+      this.once('close', () => resolve(false));
+    });
     this.push(null);
     this.resume();
-    await ended;
-    if (endResponse) response.end();
+    if ((await ended) && endResponse) response.end();
   }
 
   /**

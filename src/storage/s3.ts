@@ -275,7 +275,7 @@ export class S3BlobStore implements BlobStore {
     if (entry) yield entry;
   }
 
-  async *walk(prefix: string): AsyncIterable<{ key: string; modified: Date }> {
+  async *walk(prefix: string): AsyncIterable<{ key: string; modified?: Date }> {
     for await (const object of this.listObjects(this.objectName(prefix))) {
       // Committed objects only: the segments of a write in progress are not objects of their own.
       if (parseSegmentName(object.name)) continue;

@@ -1,4 +1,4 @@
-import type { CollectionStore, JobRunRow, RepositoryItem } from '../../metadata/index.js';
+import type { CollectionGraph, CollectionStore, JobRunRow, RepositoryItem } from '../../metadata/index.js';
 import { blobKey, COLLECTOR_CLAIM_MS, parseDigest, type Registry } from '../../registry/index.js';
 import type { BlobStore } from '../../storage/index.js';
 import type { JobContext, JobRunner } from '../jobs/job-runner.js';
@@ -39,6 +39,8 @@ export interface CollectionSummary {
   /** Planned but kept, because a push or tag touched them after the plan was made. */
   spared: { manifests: number; links: number; blobs: number };
   durationMs: number;
+  /** Milliseconds each phase took (mark, manifests, links, blobs, orphans, uploads). */
+  phases: Record<string, number>;
 }
 
 /** What the management API uses. */
@@ -107,9 +109,21 @@ export class GarbageCollector {
   async collect(context: JobContext, dryRun: boolean): Promise<CollectionSummary> {
     const began = Date.now();
     const cutoff = began - this.options.graceMs;
-    context.progress({ phase: 'mark' });
-    const graph = await this.collection.graph();
-    const plan = planCollection(graph, { cutoff, untagged: this.options.untagged !== false });
+    const phases: Record<string, number> = {};
+    let phaseStart = began;
+    const timed = async (phase: string, work: () => Promise<unknown>) => {
+      context.progress({ phase });
+      await work();
+      phases[phase] = Date.now() - phaseStart;
+      phaseStart = Date.now();
+    };
+    let graph: CollectionGraph | undefined;
+    let plan: CollectionPlan | undefined;
+    await timed('mark', async () => {
+      graph = await this.collection.graph();
+      plan = planCollection(graph, { cutoff, untagged: this.options.untagged !== false });
+    });
+    if (!graph || !plan) throw new Error('the mark phase produced no plan');
     const summary: CollectionSummary = {
       dryRun,
       cutoff: new Date(cutoff).toISOString(),
@@ -121,6 +135,7 @@ export class GarbageCollector {
       uploads: 0,
       spared: { manifests: 0, links: 0, blobs: 0 },
       durationMs: 0,
+      phases,
     };
     if (dryRun) {
       summary.manifests = plan.manifestRounds.reduce((n, round) => n + round.length, 0);
@@ -128,13 +143,19 @@ export class GarbageCollector {
       summary.blobs = plan.blobs.length;
       summary.bytes = plan.blobs.reduce((n, blob) => n + blob.size, 0);
     } else {
-      await this.sweepManifests(context, plan, cutoff, graph.repositories, summary);
-      await this.sweepLinks(context, plan.links, cutoff, graph.repositories, summary);
-      await this.sweepBlobs(context, plan.blobs, cutoff, summary);
+      const { repositories } = graph;
+      const marked = plan;
+      await timed('manifests', () => this.sweepManifests(context, marked, cutoff, repositories, summary));
+      await timed('links', () => this.sweepLinks(context, marked.links, cutoff, repositories, summary));
+      await timed('blobs', () => this.sweepBlobs(context, marked.blobs, cutoff, summary));
     }
-    await this.sweepOrphans(context, cutoff, dryRun, summary);
-    context.progress({ phase: 'uploads' });
-    summary.uploads = dryRun ? await this.registry.uploads.countStale() : await this.purgeUploads();
+    // The plan can be large: let it go before walking storage.
+    graph = undefined;
+    plan = undefined;
+    await timed('orphans', () => this.sweepOrphans(context, cutoff, dryRun, summary));
+    await timed('uploads', async () => {
+      summary.uploads = dryRun ? await this.registry.uploads.countStale() : await this.purgeUploads();
+    });
     summary.durationMs = Date.now() - began;
     return summary;
   }
@@ -238,53 +259,59 @@ export class GarbageCollector {
     dryRun: boolean,
     summary: CollectionSummary,
   ): Promise<void> {
-    let batch: { digest: string; key: string }[] = [];
+    let batch: { digest: string; key: string; modified?: Date | undefined }[] = [];
     let seen = 0;
+    const flush = async () => {
+      stopIfAborted(context);
+      await this.removeOrphans(batch, cutoff, dryRun, summary);
+      batch = [];
+      context.progress({ phase: 'orphans', done: seen });
+    };
     for await (const { key, modified } of this.blobObjects()) {
       seen++;
-      if (modified.getTime() >= cutoff) continue;
+      if (modified && modified.getTime() >= cutoff) continue;
       const digest = digestOfKey(key);
-      if (digest !== undefined) batch.push({ digest, key });
-      if (batch.length >= BATCH) {
-        stopIfAborted(context);
-        await this.removeOrphans(batch, dryRun, summary);
-        batch = [];
-        context.progress({ phase: 'orphans', done: seen });
-      }
+      if (digest !== undefined) batch.push({ digest, key, modified });
+      if (batch.length >= BATCH * 4) await flush();
     }
-    await this.removeOrphans(batch, dryRun, summary);
+    await flush();
   }
 
-  /** Every object under blobs/: one flat listing on an object store, directory by directory on a disk. */
-  private async *blobObjects(): AsyncIterable<{ key: string; modified: Date }> {
+  /** Every object under blobs/: one walk when the store has one, else directory by directory. */
+  private async *blobObjects(): AsyncIterable<{ key: string; modified?: Date | undefined }> {
     if (this.store.walk) {
       yield* this.store.walk('blobs/');
       return;
     }
     for (const algorithm of ALGORITHMS) {
-      for (let i = 0; i < 256; i++)
+      for (let i = 0; i < 256; i++) {
         yield* this.store.list(`blobs/${algorithm}/${i.toString(16).padStart(2, '0')}/`);
+      }
     }
   }
 
+  /** Of the candidates, deletes those without a row (looked up in one query) that are older than the cutoff. */
   private async removeOrphans(
-    candidates: { digest: string; key: string }[],
+    candidates: { digest: string; key: string; modified?: Date | undefined }[],
+    cutoff: number,
     dryRun: boolean,
     summary: CollectionSummary,
   ): Promise<void> {
+    if (candidates.length === 0) return;
     const known = await this.collection.knownBlobs(candidates.map((c) => c.digest));
     for (const orphan of candidates.filter((c) => !known.has(c.digest))) {
-      const size = (await this.store.stat(orphan.key))?.size ?? 0;
+      const info = await this.store.stat(orphan.key);
+      if (!info || info.modified.getTime() >= cutoff) continue;
       if (!dryRun) {
         // Claimed by a row of its own first, so that a push of the same digest waits (see claimOrphan).
         const claim = Date.now() + this.claimMs;
-        if (!(await this.collection.claimOrphan(orphan.digest, size, claim))) continue;
+        if (!(await this.collection.claimOrphan(orphan.digest, info.size, claim))) continue;
         await this.store.delete(orphan.key);
         await this.collection.dropClaimed([orphan.digest], claim);
       }
       summary.orphans.objects++;
-      summary.orphans.bytes += size;
-      summary.bytes += size;
+      summary.orphans.bytes += info.size;
+      summary.bytes += info.size;
     }
   }
 
