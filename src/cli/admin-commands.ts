@@ -4,6 +4,7 @@ import { ACTIONS, type Action, PROJECT_ROLES, type ProjectRole } from '../auth/i
 import type { AuditEvent } from '../events/types.js';
 import { formatBytes, type ImmutabilityRule } from '../lifecycle/index.js';
 import { ApiCallError, ApiClient, type Connection, UsageError } from './api-client.js';
+import { gcCommands } from './gc-commands.js';
 import { askSecret, newPassword } from './password-input.js';
 import { retentionCommands } from './retention-commands.js';
 import { formatTable, isoTime, yesNo } from './table-output.js';
@@ -617,4 +618,5 @@ export function registerAdminCommands(program: Command): void {
   robotCommands(program);
   tokenCommands(program);
   auditCommand(program);
+  gcCommands(program, { connected, run });
 }

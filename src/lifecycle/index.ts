@@ -24,7 +24,7 @@ export {
   TagImmutability,
 } from './immutability.js';
 export { type JobContext, JobRunner, type JobRunnerOptions, type JobWork } from './jobs/job-runner.js';
-export { cronError, isDue, nextAfter } from './jobs/schedule.js';
+export { cronError, dueAt, isDue, nextAfter } from './jobs/schedule.js';
 export { type Scheduled, Scheduler } from './jobs/scheduler.js';
 export {
   Lifecycle,

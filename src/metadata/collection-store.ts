@@ -26,8 +26,8 @@ export interface RepositoryItem {
  * The garbage collector's reads and its guarded deletes (lifecycle/gc). Every delete re-checks, in the same
  * statement, that the thing is still garbage, so a push that raced the collector's mark phase wins:
  *
- * - a manifest goes only while untagged, older than the grace cutoff, listed by no index, the subject of no
- *   referrer, and (for a referrer) without its subject;
+ * - a manifest goes only while untagged, older than the grace cutoff, listed by no index, and either (a
+ *   referrer) without its subject or (anything else) the subject of no referrer;
  * - a link goes only while older than the cutoff and referenced by no manifest of its repository;
  * - a blob's row is first claimed (`deleting_until`) while no repository links it and no push touched it
  *   within the grace window; its bytes are deleted under the claim, then the row.
@@ -115,24 +115,31 @@ export class CollectionStore {
                   .where('r.kind', '=', 'manifest'),
               ),
             ),
-            not(
-              exists(
-                selectFrom('manifests as s')
-                  .select('s.digest')
-                  .whereRef('s.repository_id', '=', 'm.repository_id')
-                  .whereRef('s.subject', '=', 'm.digest'),
-              ),
-            ),
             or([
-              eb('m.subject', 'is', null),
-              not(
-                exists(
-                  selectFrom('manifests as p')
-                    .select('p.digest')
-                    .whereRef('p.repository_id', '=', 'm.repository_id')
-                    .whereRef('p.digest', '=', 'm.subject'),
+              // Not a referrer: no referrer names it.
+              eb.and([
+                eb('m.subject', 'is', null),
+                not(
+                  exists(
+                    selectFrom('manifests as s')
+                      .select('s.digest')
+                      .whereRef('s.repository_id', '=', 'm.repository_id')
+                      .whereRef('s.subject', '=', 'm.digest'),
+                  ),
                 ),
-              ),
+              ]),
+              // A referrer: its subject is gone.
+              eb.and([
+                eb('m.subject', 'is not', null),
+                not(
+                  exists(
+                    selectFrom('manifests as p')
+                      .select('p.digest')
+                      .whereRef('p.repository_id', '=', 'm.repository_id')
+                      .whereRef('p.digest', '=', 'm.subject'),
+                  ),
+                ),
+              ]),
             ]),
           ]),
         )

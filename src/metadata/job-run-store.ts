@@ -30,6 +30,8 @@ export interface NewJobRun {
   trigger: 'manual' | 'schedule';
   dryRun: boolean;
   requestedBy?: string | undefined;
+  /** A scheduled run: the time it was due. Not started when a scheduled run has started since then. */
+  dueAt?: number | undefined;
 }
 
 /**
@@ -40,7 +42,10 @@ export interface NewJobRun {
 export class JobRunStore {
   constructor(private readonly db: Kysely<Database>) {}
 
-  /** Starts a run; undefined when one of the same kind and scope is running (its heartbeat is fresh). */
+  /**
+   * Starts a run; undefined when one of the same kind and scope is running (its heartbeat is fresh), or for a
+   * scheduled run (`dueAt`), when another node started it already.
+   */
   async start(run: NewJobRun, staleMs: number, now = Date.now()): Promise<JobRunRow | undefined> {
     await this.db
       .updateTable('job_runs')
@@ -51,25 +56,70 @@ export class JobRunStore {
       .where('heartbeat_at', '<', now - staleMs)
       .execute();
     try {
-      const row = await this.db
-        .insertInto('job_runs')
-        .values({
-          kind: run.kind,
-          scope: run.scope,
-          trigger: run.trigger,
-          dry_run: run.dryRun ? 1 : 0,
-          status: 'running',
-          requested_by: run.requestedBy ?? null,
-          started_at: now,
-          heartbeat_at: now,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      return toRun(row);
+      const row = await this.insert(run, now).returningAll().executeTakeFirst();
+      return row && toRun(row);
     } catch (error) {
       if (isUniqueViolation(error)) return undefined;
       throw error;
     }
+  }
+
+  /**
+   * The insert of a new running run. For a scheduled run due at `dueAt`, one statement that inserts only if
+   * no scheduled run of the kind and scope started since: two nodes that both found the schedule due start
+   * it once, even when the first run ends before the second node gets here.
+   */
+  private insert(run: NewJobRun, now: number) {
+    if (run.dueAt === undefined) {
+      return this.db.insertInto('job_runs').values({
+        kind: run.kind,
+        scope: run.scope,
+        trigger: run.trigger,
+        dry_run: run.dryRun ? 1 : 0,
+        status: 'running',
+        requested_by: run.requestedBy ?? null,
+        started_at: now,
+        heartbeat_at: now,
+      });
+    }
+    const dueAt = run.dueAt;
+    return this.db
+      .insertInto('job_runs')
+      .columns([
+        'kind',
+        'scope',
+        'trigger',
+        'dry_run',
+        'status',
+        'requested_by',
+        'started_at',
+        'heartbeat_at',
+      ])
+      .expression(
+        this.db
+          .selectNoFrom((eb) => [
+            eb.cast<string>(eb.val(run.kind), 'text').as('kind'),
+            eb.cast<string>(eb.val(run.scope), 'text').as('scope'),
+            eb.cast<string>(eb.val(run.trigger), 'text').as('trigger'),
+            eb.cast<number>(eb.val(run.dryRun ? 1 : 0), 'integer').as('dry_run'),
+            eb.cast<string>(eb.val('running'), 'text').as('status'),
+            eb.cast<string | null>(eb.val(run.requestedBy ?? null), 'text').as('requested_by'),
+            eb.cast<number>(eb.val(now), 'bigint').as('started_at'),
+            eb.cast<number>(eb.val(now), 'bigint').as('heartbeat_at'),
+          ])
+          .where(({ not, exists, selectFrom }) =>
+            not(
+              exists(
+                selectFrom('job_runs')
+                  .select('id')
+                  .where('kind', '=', run.kind)
+                  .where('scope', '=', run.scope)
+                  .where('trigger', '=', 'schedule')
+                  .where('started_at', '>=', dueAt),
+              ),
+            ),
+          ),
+      );
   }
 
   /** Marks every running run interrupted: for a process alone on its database, at start. */

@@ -123,7 +123,16 @@ export class MetadataStore {
         .values({ repository_id: repositoryId, digest, created_at: now })
         .onConflict((oc) => oc.columns(['repository_id', 'digest']).doNothing())
         .executeTakeFirst();
-      if ((linked.numInsertedOrUpdatedRows ?? 0n) === 0n) return;
+      if ((linked.numInsertedOrUpdatedRows ?? 0n) === 0n) {
+        // Pushed again: the link starts a new grace window (garbage collection spares young links).
+        await trx
+          .updateTable('repository_blobs')
+          .set({ created_at: now })
+          .where('repository_id', '=', repositoryId)
+          .where('digest', '=', digest)
+          .execute();
+        return;
+      }
       // Links into one project are counted one at a time, each seeing the links committed before it.
       const usedBytes = await lockProjectUsage(trx, project);
       if (await projectHoldsBlob(trx, project, digest, repositoryId)) return;

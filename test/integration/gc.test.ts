@@ -195,6 +195,22 @@ describe('what garbage collection deletes and keeps', () => {
     expect(run.summary?.manifests).toBeGreaterThanOrEqual(1);
     expect(await status(`/v2/${repo}/manifests/${signature.digest}`)).toBe(404);
     expect(await stored(sha256(signature.blobs[1] as Buffer))).toBe(false);
+    // A signature on an SBOM of a deleted image: the chain goes, one link per round.
+    const doomed = await client.pushImage(repo, buildImage(), 'doomed');
+    const chainSbom = buildArtifact({
+      artifactType: 'application/spdx+json',
+      subject: descriptorOf(doomed.mediaType, doomed.manifest),
+    });
+    await client.pushArtifact(repo, chainSbom);
+    const chainSignature = buildArtifact({
+      artifactType: 'application/vnd.dev.cosign',
+      subject: descriptorOf(chainSbom.mediaType, chainSbom.manifest),
+    });
+    await client.pushArtifact(repo, chainSignature);
+    expect((await client.delete(`/v2/${repo}/manifests/${doomed.digest}`)).status).toBe(202);
+    await collect();
+    expect(await status(`/v2/${repo}/manifests/${chainSbom.digest}`)).toBe(404);
+    expect(await status(`/v2/${repo}/manifests/${chainSignature.digest}`)).toBe(404);
     const referrers = await client.get(`/v2/${repo}/referrers/${image.digest}`);
     expect(((await referrers.json()) as { manifests: unknown[] }).manifests).toEqual([]);
   });

@@ -1,8 +1,14 @@
 import type { CollectionGraph, CollectionStore, JobRunRow, RepositoryItem } from '../../metadata/index.js';
-import { blobKey, COLLECTOR_CLAIM_MS, parseDigest, type Registry } from '../../registry/index.js';
+import {
+  blobKey,
+  COLLECTOR_CLAIM_MS,
+  parseDigest,
+  type Registry,
+  RegistryError,
+} from '../../registry/index.js';
 import type { BlobStore } from '../../storage/index.js';
 import type { JobContext, JobRunner } from '../jobs/job-runner.js';
-import { isDue } from '../jobs/schedule.js';
+import { dueAt } from '../jobs/schedule.js';
 import { type CollectionPlan, planCollection } from './plan.js';
 
 export interface GarbageCollectorOptions {
@@ -20,6 +26,8 @@ export interface RunRequest {
   dryRun: boolean;
   trigger?: 'manual' | 'schedule';
   requestedBy?: string | undefined;
+  /** For a scheduled run: when it was due (two nodes finding it due start it once). */
+  dueAt?: number | undefined;
 }
 
 /** What a run did, or for a dry run what it would do. */
@@ -83,6 +91,7 @@ export class GarbageCollector {
         trigger: request.trigger ?? 'manual',
         dryRun: request.dryRun,
         requestedBy: request.requestedBy,
+        dueAt: request.dueAt,
       },
       (context) => this.collect(context, request.dryRun),
     );
@@ -101,8 +110,12 @@ export class GarbageCollector {
     const schedule = this.options.schedule;
     if (!schedule) return undefined;
     const last = await this.runner.runs.lastStarted('gc', '', 'schedule');
-    if (!isDue(schedule, last, this.startedAt, now)) return undefined;
-    return this.start({ dryRun: false, trigger: 'schedule' }).catch(() => undefined);
+    const due = dueAt(schedule, last, this.startedAt, now);
+    if (due === undefined) return undefined;
+    return this.start({ dryRun: false, trigger: 'schedule', dueAt: due }).catch((error) => {
+      if (error instanceof RegistryError && error.code === 'CONFLICT') return undefined;
+      throw error;
+    });
   }
 
   /** The whole run: mark, then sweep manifests, links, blobs, orphaned objects and expired uploads. */
@@ -231,11 +244,8 @@ export class GarbageCollector {
         // Never delete under a claim that may lapse meanwhile: renew it once half of it is gone.
         if (Date.now() > claim - this.claimMs / 2) {
           const next = Date.now() + this.claimMs;
-          held = await this.collection.renewClaim(
-            [...held].filter((d) => !removed.includes(d)),
-            claim,
-            next,
-          );
+          // All of them, deleted ones included: dropClaimed below finds the rows by the latest claim.
+          held = await this.collection.renewClaim([...held], claim, next);
           claim = next;
         }
         const mine = chunk.filter((blob) => held.has(blob.digest));

@@ -24,8 +24,9 @@ const key = (repositoryId: number, digest: string) => `${repositoryId} ${digest}
 
 /**
  * Marks garbage in the metadata graph:
- * - a manifest is garbage when it is older than the cutoff, has no tag, no remaining index lists it, no
- *   remaining referrer names it as subject, and — if it is a referrer — its subject is gone;
+ * - a manifest is garbage when it is older than the cutoff, has no tag and no remaining index lists it, and
+ *   then: a referrer (it has a subject) when its subject is gone, any other manifest when no remaining
+ *   referrer names it as subject;
  * - a link is garbage when it is older than the cutoff and no remaining manifest of its repository
  *   references the blob;
  * - a blob is garbage when no link remains and no push relied on it since the cutoff.
@@ -59,10 +60,13 @@ export function planCollection(graph: CollectionGraph, options: PlanOptions): Co
     const m = manifests.get(id);
     if (!m || removed.has(id) || m.createdAt >= cutoff || graph.tagged.has(id)) return false;
     if ((parents.get(id) ?? 0) > 0) return false;
+    if (m.subject !== null) {
+      // A referrer lives and dies with its subject, whatever refers to it in turn (a signature on an SBOM).
+      const subject = key(m.repositoryId, m.subject);
+      return !manifests.has(subject) || removed.has(subject);
+    }
     for (const referrer of referrers.get(id) ?? []) if (!removed.has(referrer)) return false;
-    if (m.subject === null) return true;
-    const subject = key(m.repositoryId, m.subject);
-    return !manifests.has(subject) || removed.has(subject);
+    return true;
   };
 
   const manifestRounds: RepositoryItem[][] = [];

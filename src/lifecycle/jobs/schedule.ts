@@ -26,6 +26,16 @@ export function nextAfter(expression: string, after: number): number | undefined
  * never run on schedule, after `since`) has passed. Missed times collapse into one run.
  */
 export function isDue(expression: string, lastRun: number | undefined, since: number, now: number): boolean {
+  return dueAt(expression, lastRun, since, now) !== undefined;
+}
+
+/** When the scheduled run that is due now was due (see isDue), or undefined when none is due. */
+export function dueAt(
+  expression: string,
+  lastRun: number | undefined,
+  since: number,
+  now: number,
+): number | undefined {
   const next = nextAfter(expression, lastRun ?? since);
-  return next !== undefined && next <= now;
+  return next !== undefined && next <= now ? next : undefined;
 }

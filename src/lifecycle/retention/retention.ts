@@ -3,7 +3,7 @@ import type { Database, JobRunRow } from '../../metadata/index.js';
 import { RetentionStore } from '../../metadata/index.js';
 import { type ManifestService, RegistryError, type TagProtection } from '../../registry/index.js';
 import type { JobContext, JobRunner } from '../jobs/job-runner.js';
-import { cronError, isDue, nextAfter } from '../jobs/schedule.js';
+import { cronError, dueAt, nextAfter } from '../jobs/schedule.js';
 import { artifactsOf, evaluateRetention, type RetentionArtifact } from './evaluation.js';
 import {
   type RetentionPolicy,
@@ -77,6 +77,8 @@ export interface RetentionRunOptions {
   dryRun: boolean;
   trigger: 'manual' | 'schedule';
   requestedBy?: string | undefined;
+  /** For a scheduled run: when it was due (two nodes finding it due start it once). */
+  dueAt?: number | undefined;
 }
 
 /** Retention as the management API and the CLI see it. */
@@ -169,6 +171,7 @@ export class Retention implements RetentionAdmin {
         trigger: options.trigger,
         dryRun: options.dryRun,
         requestedBy: options.requestedBy,
+        dueAt: options.dueAt,
       },
       (context) => this.execute(project, policy.rules, options.dryRun, context),
     );
@@ -206,8 +209,9 @@ export class Retention implements RetentionAdmin {
       if (schedule === null || cronError(schedule) !== undefined) continue;
       try {
         const last = await this.runner.runs.lastStarted('retention', project, 'schedule');
-        if (!isDue(schedule, Math.max(last ?? updatedAt, updatedAt), updatedAt, now)) continue;
-        started.push(await this.run(project, { dryRun: false, trigger: 'schedule' }));
+        const due = dueAt(schedule, Math.max(last ?? updatedAt, updatedAt), updatedAt, now);
+        if (due === undefined) continue;
+        started.push(await this.run(project, { dryRun: false, trigger: 'schedule', dueAt: due }));
       } catch (error) {
         if (error instanceof RegistryError && error.code === 'CONFLICT') continue;
         failures.push(error);

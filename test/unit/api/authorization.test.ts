@@ -39,6 +39,11 @@ async function settleRetention(h: Harness): Promise<void> {
   for (const run of await h.retention.runs('team', { limit: 100 })) await h.runner.wait(run.id);
 }
 
+/** Waits for the garbage collection runs to end, so that the next one may start. */
+async function settleGc(h: Harness): Promise<void> {
+  for (const run of await h.runner.runs.list('gc', { limit: 100 })) await h.runner.wait(run.id);
+}
+
 const CASES: Case[] = [
   {
     route: 'GET /api/v1/openapi.json',
@@ -252,6 +257,50 @@ const CASES: Case[] = [
       return { url: `/api/v1/projects/team/retention/runs/${run.id}` };
     },
     expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 200, systemAdmin: 200 },
+  },
+  {
+    route: 'POST /api/v1/gc/runs',
+    async prepare(h) {
+      await settleGc(h);
+      return { url: '/api/v1/gc/runs', body: { dryRun: true } };
+    },
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 202 },
+    audit: 'gc.run',
+  },
+  {
+    route: 'GET /api/v1/gc/runs',
+    prepare: fixed('/api/v1/gc/runs'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'GET /api/v1/gc/runs/{id}',
+    label: '(a finished dry run)',
+    async prepare(h) {
+      await settleGc(h);
+      const started = await h.request('systemAdmin', 'POST', '/api/v1/gc/runs', { dryRun: true });
+      expect(started.statusCode, started.body).toBe(202);
+      const { id } = started.json() as { id: number };
+      await h.runner.wait(id);
+      return { url: `/api/v1/gc/runs/${id}` };
+    },
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'GET /api/v1/gc/runs/{id}',
+    label: '(no such run)',
+    prepare: fixed('/api/v1/gc/runs/999999'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 404 },
+  },
+  {
+    route: 'GET /api/v1/gc/runs/{id}',
+    label: "(a retention run's id)",
+    async prepare(h) {
+      await settleRetention(h);
+      const run = await h.retention.run('team', { dryRun: true, trigger: 'manual' });
+      await h.runner.wait(run.id);
+      return { url: `/api/v1/gc/runs/${run.id}` };
+    },
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 404 },
   },
   {
     route: 'POST /api/v1/robots',
