@@ -10,7 +10,7 @@ import { retentionCommands } from './retention-commands.js';
 import { formatTable, isoTime, yesNo } from './table-output.js';
 
 /**
- * The admin verbs (`berth user|project|robot|token|audit …`, with `project quota` and `project immutable`): thin clients of a running server's /api/v1.
+ * The admin verbs (`berth user|project|robot|token|audit|gc …`, with `project quota|immutable|retention`): thin clients of a running server's /api/v1.
  *
  * Connection: `--server` (BERTH_SERVER, default http://127.0.0.1:5000) and Basic credentials from `--user` and
  * `--password` (BERTH_USER, BERTH_PASSWORD). They are accepted before the verb (`berth --user admin user list`)
