@@ -24,6 +24,7 @@ import { postgresAvailable } from '../helpers/postgres.js';
 import { buildImage, MT, OciClient, sleep, uniqueRepo } from '../integration/oci-client.js';
 
 const MiB = 1024 * 1024;
+const GC_ADMIN_PASSWORD = 'cluster gc admin password';
 const SKOPEO_TIMEOUT = 90_000;
 
 const TOOLS = ['skopeo', 'umoci', 'apt-get', 'dpkg'];
@@ -64,7 +65,10 @@ for (const backend of backends) {
 
     beforeAll(async () => {
       tmp = await mkdtemp(join(tmpdir(), 'berth-cluster-test-'));
-      cluster = await startCluster(backend);
+      cluster = await startCluster(backend, {
+        // The GC test calls the management API as admin, with a short grace window.
+        env: { BERTH_ADMIN_PASSWORD: GC_ADMIN_PASSWORD, BERTH_GC_GRACE_SECONDS: '1' },
+      });
     }, 60_000);
 
     afterAll(async () => {
@@ -227,6 +231,70 @@ for (const backend of backends) {
       }
       const rows = await cluster.query('select 1 from manifests where digest = $1', [image.digest]);
       expect(rows).toHaveLength(0);
+    });
+
+    it('garbage collection started on node 2 while node 1 pushes and node 3 pulls: one run at a time, garbage gone everywhere, nothing pushed lost', async () => {
+      const admin = {
+        authorization: `Basic ${Buffer.from(`admin:${GC_ADMIN_PASSWORD}`).toString('base64')}`,
+      };
+      const gcApi = (index: number, method: string, path: string, body?: unknown) =>
+        fetch(`${node(index).url}/api/v1${path}`, {
+          method,
+          headers: { ...admin, ...(body !== undefined && { 'content-type': 'application/json' }) },
+          ...(body !== undefined && { body: JSON.stringify(body) }),
+        });
+      const repo = uniqueRepo('cluster-gc');
+      const kept = await client(0).pushRandomImage(repo, 'kept');
+      const doomed = await client(0).pushRandomImage(repo, 'doomed');
+      // Node 3 caches the doomed manifest by digest; then its tag goes, and the grace window passes.
+      for (let i = 0; i < 2; i++) expect((await getManifest(2, repo, doomed.digest)).status).toBe(200);
+      expect((await send(node(0).url, 'DELETE', `/v2/${repo}/manifests/doomed`)).status).toBe(202);
+      await sleep(1100);
+
+      const first = await gcApi(1, 'POST', '/gc/runs', { dryRun: false });
+      const run = (await first.json()) as { id: number; status: string };
+      expect(first.status, JSON.stringify(run)).toBe(202);
+      // Meanwhile: a push through node 1 and verified pulls through node 3.
+      const during = client(0).pushRandomImage(repo, 'during');
+      const second = await gcApi(2, 'POST', '/gc/runs', { dryRun: true });
+      const secondBody = (await second.json()) as { errors?: { code: string }[]; id?: number };
+      let finished: {
+        status: string;
+        summary: { manifests: number; blobs: number } | null;
+        error: string | null;
+      };
+      for (;;) {
+        finished = (await (await gcApi(2, 'GET', `/gc/runs/${run.id}`)).json()) as typeof finished;
+        if (finished.status !== 'running') break;
+        await sleep(20);
+      }
+      // The second request was refused while the first ran, unless the first had already ended.
+      if (second.status === 409) expect(secondBody.errors?.[0]?.code).toBe('CONFLICT');
+      else expect(second.status).toBe(202);
+      expect(finished.status, finished.error ?? '').toBe('succeeded');
+      expect(finished.summary?.manifests).toBeGreaterThanOrEqual(1);
+      expect(finished.summary?.blobs).toBeGreaterThanOrEqual(3);
+      const pushed = await during;
+
+      await waitFor(
+        'node 3 to forget the collected manifest',
+        async () => (await getManifest(2, repo, doomed.digest)).status === 404,
+        2000,
+      );
+      const stored = new Set((await cluster.storage.objects()).map((object) => object.key));
+      for (const blob of [doomed.config, ...doomed.layers]) {
+        expect(stored.has(`blobs/sha256/${sha256(blob).slice(7, 9)}/${sha256(blob).slice(7)}`)).toBe(false);
+      }
+      for (const [index, image] of [
+        [2, kept],
+        [1, pushed],
+      ] as const) {
+        for (const blob of [image.config, ...image.layers]) {
+          const reply = await getBlob(node(index).url, repo, sha256(blob));
+          expect(reply.status, describeReply(reply)).toBe(200);
+          expect(sha256(reply.body)).toBe(sha256(blob));
+        }
+      }
     });
 
     it('with its change feed cut, a node still sees tag moves at once and forgets deleted manifests on reconnecting', async () => {
