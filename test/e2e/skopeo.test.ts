@@ -192,6 +192,46 @@ describe.skipIf(missing.length > 0)('skopeo against Berth', () => {
     },
     TIMEOUT,
   );
+
+  it(
+    'garbage collection after a skopeo delete keeps every kept image whole, multi-arch included',
+    async () => {
+      const collected = await startBerth({ config: { 'gc.graceSeconds': 0 } });
+      const at = (repoAndRef: string) => `docker://${collected.host}/${repoAndRef}`;
+      try {
+        await copy(local(busybox), at('e2e/gc-keep:1.0'));
+        await copy(`oci:${multi.dir}:${multi.tag}`, at('e2e/gc-multi:1'), '--all');
+        await copy(local(busybox), at('e2e/gc-drop:1.0'));
+        await skopeo('delete', '--tls-verify=false', at(`e2e/gc-drop@${busybox.digest}`));
+
+        const started = await collected.berth.gc.start({ dryRun: false });
+        let run = await collected.berth.gc.run(started.id);
+        while (run?.status === 'running') {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          run = await collected.berth.gc.run(started.id);
+        }
+        expect(run?.status, run?.error ?? '').toBe('succeeded');
+        // The deleted image's links go; its layers stay, since e2e/gc-keep holds the same ones.
+        expect(run?.summary).toMatchObject({ blobs: 0 });
+        expect((run?.summary as { links: number } | undefined)?.links).toBeGreaterThanOrEqual(2);
+
+        const keepOut = join(tmp, 'gc-keep');
+        await copy(at('e2e/gc-keep:1.0'), `oci:${keepOut}:1.0`);
+        await expectSameBlobs(keepOut, busybox.dir);
+        const multiOut = join(tmp, 'gc-multi');
+        await copy(at('e2e/gc-multi:1'), `oci:${multiOut}:1`, '--all');
+        await expectSameBlobs(multiOut, multi.dir);
+        const gone = await skopeo('inspect', '--raw', '--tls-verify=false', at('e2e/gc-drop:1.0')).then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+        expect(gone).toBeInstanceOf(RunError);
+      } finally {
+        await collected.close();
+      }
+    },
+    TIMEOUT,
+  );
 });
 
 /** Both layouts hold exactly the same blobs, and every blob's bytes match its digest. */
