@@ -155,6 +155,7 @@ export function getHashed(base: string, path: string, headers: Record<string, st
     const hash = createHash('sha256');
     let status = 0;
     let responseHeaders: IncomingHttpHeaders | undefined;
+    /** The start of a head split across reads (a copy: the read buffer is reused). */
     let headBytes: Buffer[] = [];
     let length: number | undefined;
     let bytes = 0;
@@ -188,17 +189,16 @@ export function getHashed(base: string, path: string, headers: Record<string, st
       bytes += chunk.length;
       hash.update(chunk);
       // The read buffer is reused: keep copies, and only of small (error) bodies.
-      if (bytes <= KEEP_BODY_BYTES) kept.push(Buffer.from(chunk));
+      if ((length ?? 0) <= KEEP_BODY_BYTES && bytes <= KEEP_BODY_BYTES) kept.push(Buffer.from(chunk));
       if (bytes === length) finish();
     };
-    /** Collects the response head (copied: it is small), then hands the rest of the read to `body`. */
+    /** Parses the response head (copied only while incomplete), then hands the rest of the read to `body`. */
     const onHead = (chunk: Buffer) => {
-      headBytes.push(Buffer.from(chunk));
-      const all = Buffer.concat(headBytes);
+      const all = headBytes.length === 0 ? chunk : Buffer.concat([...headBytes, chunk]);
       const end = all.indexOf('\r\n\r\n');
       if (end < 0) {
         if (all.length > 64 * KiB) fail(new Error('response head over 64 KiB'));
-        else headBytes = [all];
+        else headBytes = [Buffer.from(all)];
         return;
       }
       const [statusLine = '', ...fields] = all.toString('latin1', 0, end).split('\r\n');

@@ -13,7 +13,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Kysely } from 'kysely';
+import type { Insertable, Kysely } from 'kysely';
 import pg from 'pg';
 import { LocalBus } from '../src/cluster/index.js';
 import { type CollectionSummary, GarbageCollector, JobRunner } from '../src/lifecycle/index.js';
@@ -110,7 +110,7 @@ async function populate(db: Kysely<Database>, root: string) {
   const files: string[] = [];
   const blobs: { digest: string; size: number; created_at: number; touched_at: number }[] = [];
   const links: { repository_id: number; digest: string; created_at: number }[] = [];
-  const manifests: Database['manifests'][] = [];
+  const manifests: Insertable<Database['manifests']>[] = [];
   const references: Database['manifest_references'][] = [];
   const tags: Database['tags'][] = [];
   const blob = (text: string) => {
@@ -134,7 +134,7 @@ async function populate(db: Kysely<Database>, root: string) {
       artifact_type: null,
       annotations: null,
       created_at: old,
-    } as Database['manifests']);
+    });
     for (const child of [config, layer]) {
       links.push({ repository_id: repositoryId, digest: child, created_at: old });
       references.push({
@@ -165,12 +165,11 @@ async function populate(db: Kysely<Database>, root: string) {
     blob(`unlinked ${i}`);
     garbageBlobs += 4;
   }
-  const insert = async <T extends keyof Database>(table: T, rows: object[]) => {
+  const insert = async <T extends keyof Database>(table: T, rows: Insertable<Database[T]>[]) => {
     for (let i = 0; i < rows.length; i += 500) {
-      // biome-ignore lint/suspicious/noExplicitAny: rows are built to the table's shape above
       await db
         .insertInto(table)
-        .values(rows.slice(i, i + 500) as any)
+        .values(rows.slice(i, i + 500) as never)
         .execute();
     }
   };

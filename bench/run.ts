@@ -2,16 +2,22 @@
  * `npm run bench`: Berth side by side with CNCF Distribution (Debian's docker-registry 2.8), each a separate
  * process on loopback with a fresh data directory, measured one at a time with the same client code on the same
  * OCI API workloads. `--quick` shrinks every workload so CI can keep this working in under a minute.
+ * The large pull runs apart, on both registries side by side in alternating rounds (pull.ts).
  * Prints a table and writes bench/results.json.
+ *
+ * Flags: --quick; --storage=filesystem|s3|all (default all); --only=pull (just the pull comparison);
+ * --pull-rounds=N (default 5, 3 with --quick).
  */
 import { spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
-import { MiB } from './client.js';
+import { MiB, median } from './client.js';
+import { comparePulls, type PullComparison } from './pull.js';
 import { ensureTools, type Server, startBerth, startDistribution } from './servers.js';
-import { ensureSwift, freshBucket } from './swift.js';
+import { ensureSwift, freshBucket, type S3Target } from './swift.js';
 import {
   type Figures,
+  largeBlob,
   makeFixtures,
   runSuite,
   type Sizes,
@@ -21,7 +27,19 @@ import {
 } from './workloads.js';
 
 const quick = process.argv.includes('--quick');
-const sizes = sizesFor(quick);
+function flag(name: string): string | undefined {
+  return process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+}
+const only = flag('only');
+if (only !== undefined && only !== 'pull') throw new Error(`--only=${only}: expected pull`);
+const onlyPull = only === 'pull';
+const pullRoundsArg = flag('pull-rounds');
+if (pullRoundsArg !== undefined && !/^[1-9]\d*$/.test(pullRoundsArg))
+  throw new Error(`--pull-rounds=${pullRoundsArg}: expected a positive integer`);
+const sizes: Sizes = {
+  ...sizesFor(quick),
+  ...(pullRoundsArg !== undefined && { pullRounds: Number(pullRoundsArg) }),
+};
 const log = (line: string) => console.error(line);
 
 /** Servers still running, stopped on the way out whatever happens. */
@@ -70,6 +88,7 @@ async function measure(
   running.add(server);
   log(`bench: ${server.name} (${server.version}) at ${server.url}, pid ${server.pid}`);
   try {
+    if (!fixtures) throw new Error('no fixtures');
     const result = await runSuite({
       server,
       sizes,
@@ -114,7 +133,18 @@ if (tools.problems.length > 0) {
 }
 function rowsFor(sizes: Sizes): Row[] {
   const large = `${sizes.largeBytes / MiB} MiB`;
-  return [
+  const pull: Row = {
+    label: `pull ${large}, ${sizes.pulls} concurrent GETs (median of ${sizes.pullRounds}, min–max)`,
+    unit: 'MB/s',
+    better: 'higher',
+    value: num('pullMBps'),
+    note: (f) =>
+      typeof f.pullMinMBps === 'number' && typeof f.pullMaxMBps === 'number'
+        ? ` (${f.pullMinMBps.toFixed(0)}–${f.pullMaxMBps.toFixed(0)})`
+        : '',
+    digits: 0,
+  };
+  const suite: Row[] = [
     {
       label: `push ${sizes.smallCount} × 64 KiB blobs, ${sizes.smallClients} clients`,
       unit: 'blobs/s',
@@ -136,13 +166,6 @@ function rowsFor(sizes: Sizes): Row[] {
       unit: 'MB/s',
       better: 'higher',
       value: num('chunkedMBps'),
-      digits: 0,
-    },
-    {
-      label: `pull ${large}, ${sizes.pulls} concurrent GETs`,
-      unit: 'MB/s',
-      better: 'higher',
-      value: num('pullMBps'),
       digits: 0,
     },
     {
@@ -217,6 +240,7 @@ function rowsFor(sizes: Sizes): Row[] {
     },
     { label: '  VmHWM at the end', unit: 'MiB', better: 'lower', value: num('finalHwmMiB'), digits: 0 },
   ];
+  return onlyPull ? [pull] : [...suite, pull];
 }
 
 function cell(row: Row, result: SuiteResult | undefined): string {
@@ -264,10 +288,11 @@ const machine = {
 };
 log(`bench: ${quick ? 'quick' : 'full'} run on ${machine.nproc} cores, load ${machine.loadAverageAtStart}`);
 log('bench: generating blob patterns and digests…');
-const fixtures = makeFixtures(sizes);
+const fixtures = onlyPull ? undefined : makeFixtures(sizes);
+const pullBlob = fixtures?.mono ?? largeBlob(sizes.largeBytes);
 
 /** Storage backends to compare on: `--storage=filesystem|s3|all` (default all). */
-const storageArg = process.argv.find((a) => a.startsWith('--storage='))?.slice('--storage='.length) ?? 'all';
+const storageArg = flag('storage') ?? 'all';
 if (!['filesystem', 's3', 'all'].includes(storageArg))
   throw new Error(`--storage=${storageArg}: expected filesystem, s3 or all`);
 const storages = (storageArg === 'all' ? ['filesystem', 's3'] : [storageArg]) as ('filesystem' | 's3')[];
@@ -277,8 +302,67 @@ interface Round {
   sizes: Sizes;
   berth?: Measured;
   distribution?: Measured;
+  pull?: PullComparison;
   skipped?: string;
   fatal?: string;
+}
+
+/**
+ * The large pull: fresh Berth and Distribution side by side, alternating rounds (pull.ts). Each registry's
+ * median goes into its figures as pullMBps, with the min and max of its rounds.
+ */
+async function measurePulls(
+  round: Round,
+  bucket: (name: string) => Promise<S3Target | undefined>,
+  binary: string | undefined,
+): Promise<void> {
+  round.berth ??= { figures: {}, details: {}, errors: {}, version: '' };
+  if (binary) round.distribution ??= { figures: {}, details: {}, errors: {}, version: '' };
+  const name = 'pull large blob (alternating rounds)';
+  const t0 = Date.now();
+  try {
+    const berth = await startBerth(await bucket('berth-pull'));
+    running.add(berth);
+    round.berth.version ||= berth.version;
+    const distribution = binary
+      ? await startDistribution(binary, await bucket('distribution-pull'))
+      : undefined;
+    if (distribution) {
+      running.add(distribution);
+      if (round.distribution) round.distribution.version ||= distribution.version;
+    }
+    log(
+      `bench: pull rounds on ${[berth, distribution].flatMap((s) => (s ? [`${s.name} at ${s.url} (pid ${s.pid})`] : [])).join(' and ')}`,
+    );
+    const result = await comparePulls({
+      berth,
+      ...(distribution && { distribution }),
+      blob: pullBlob,
+      rounds: round.sizes.pullRounds,
+      concurrency: round.sizes.pulls,
+      log,
+      interrupted: () => interrupted,
+    });
+    round.pull = result;
+    const record = (measured: Measured | undefined, figures: PullComparison['berth'] | undefined) => {
+      if (!measured || !figures) return;
+      measured.figures.pullMBps = figures.mbps;
+      measured.figures.pullMinMBps = figures.min;
+      measured.figures.pullMaxMBps = figures.max;
+      measured.details.pull = figures;
+    };
+    record(round.berth, result.berth);
+    record(round.distribution, result.distribution);
+    log(`  pull rounds done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    round.berth.errors[name] = message;
+    if (round.distribution) round.distribution.errors[name] = message;
+    if (!interrupted) log(`\n!!! ${name} FAILED\n${message}\n`);
+  } finally {
+    await stopAll();
+    spawnSync('sync');
+  }
 }
 
 async function runRound(storage: 'filesystem' | 's3'): Promise<Round> {
@@ -293,18 +377,21 @@ async function runRound(storage: 'filesystem' | 's3'): Promise<Round> {
       }
     }
     const bucket = (name: string) => (storage === 's3' ? freshBucket(name) : Promise.resolve(undefined));
-    const forBerth = await bucket('berth');
-    round.berth = await measure(() => startBerth(forBerth), '', round.sizes, tools.wrk);
     const binary = tools.distribution;
-    if (binary && !interrupted) {
-      const forDistribution = await bucket('distribution');
-      round.distribution = await measure(
-        () => startDistribution(binary, forDistribution),
-        '?n=10000',
-        round.sizes,
-        tools.wrk,
-      );
+    if (!onlyPull) {
+      const forBerth = await bucket('berth');
+      round.berth = await measure(() => startBerth(forBerth), '', round.sizes, tools.wrk);
+      if (binary && !interrupted) {
+        const forDistribution = await bucket('distribution');
+        round.distribution = await measure(
+          () => startDistribution(binary, forDistribution),
+          '?n=10000',
+          round.sizes,
+          tools.wrk,
+        );
+      }
     }
+    if (!interrupted) await measurePulls(round, bucket, binary);
   } catch (error) {
     round.fatal = error instanceof Error ? (error.stack ?? error.message) : String(error);
     loud([`the ${storage} round stopped:`, ...round.fatal.split('\n')]);
@@ -347,6 +434,13 @@ for (const round of rounds) {
     continue;
   }
   console.log(table(rowsFor(round.sizes), round.berth, round.distribution));
+  if (round.pull?.ratios) {
+    const ratios = round.pull.ratios;
+    console.log(
+      `pull: ${round.pull.rounds} rounds alternating which registry goes first; Berth/Distribution per round: ` +
+        `${ratios.map((r) => r.toFixed(2)).join(' ')} (median ${median(ratios).toFixed(2)})`,
+    );
+  }
   failures.push(
     ...Object.entries(round.berth?.errors ?? {}).map(([w, e]) => `${round.storage} / Berth / ${w}: ${e}`),
     ...Object.entries(round.distribution?.errors ?? {}).map(
@@ -363,6 +457,7 @@ await writeFile(
     {
       date: new Date().toISOString(),
       quick,
+      only: only ?? null,
       machine,
       sizes,
       tools: { distribution: tools.distribution ?? null, wrk: tools.wrk ?? null, problems: tools.problems },
@@ -372,6 +467,12 @@ await writeFile(
         fatal: round.fatal ?? null,
         berth: round.berth ?? null,
         distribution: round.distribution ?? null,
+        pull: round.pull
+          ? {
+              method: `median of ${round.pull.rounds} alternating rounds of ${round.pull.concurrency} concurrent digest-verified GETs`,
+              ...round.pull,
+            }
+          : null,
         sizes: round.sizes,
         table: rowsFor(round.sizes).map((row) => ({
           workload: row.label,

@@ -35,6 +35,8 @@ export async function getBlob(call: Call): Promise<unknown> {
   }
   reply.code(200).header('content-length', size);
   if (request.method === 'HEAD') return reply.send();
+  // Fastify pipes the stream into the response; the filesystem store's stream then reuses its read buffers
+  // (storage/filesystem.ts, FileRangeStream).
   return reply.send(await options.registry.blobs.open(digest));
 }
 
