@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicAuthorization } from '../../src/auth/index.js';
+import { cliArgs } from '../helpers/cli.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -21,7 +22,7 @@ function berth(
 ): Promise<Result> {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BERTH_')));
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    const child = spawn(process.execPath, cliArgs(...args), {
       cwd: ROOT,
       env: { ...clean, ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -5,15 +5,16 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { cliArgs } from '../helpers/cli.js';
 
 const exec = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url).pathname;
 
-/** Runs the real CLI (TypeScript sources through tsx) with a clean BERTH_* environment. */
+/** Runs the real CLI (test/helpers/cli.ts) with a clean BERTH_* environment. */
 async function berth(args: string[], env: Record<string, string> = {}) {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BERTH_')));
   try {
-    const { stdout, stderr } = await exec(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    const { stdout, stderr } = await exec(process.execPath, cliArgs(...args), {
       cwd: ROOT,
       env: { ...clean, ...env },
     });

@@ -13,6 +13,7 @@ import {
 } from '../../src/cli/gc-commands.js';
 import { formatBytes } from '../../src/lifecycle/index.js';
 import { JobRunStore, openDatabase } from '../../src/metadata/index.js';
+import { cliArgs } from '../helpers/cli.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
 import { type BuiltImage, OciClient } from '../integration/oci-client.js';
 
@@ -24,7 +25,7 @@ function berth(
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BERTH_')));
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    const child = spawn(process.execPath, cliArgs(...args), {
       cwd: ROOT,
       env: { ...clean, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

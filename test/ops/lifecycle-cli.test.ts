@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseBytes } from '../../src/cli/admin-commands.js';
+import { cliArgs } from '../helpers/cli.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -12,7 +13,7 @@ function berth(
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BERTH_')));
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    const child = spawn(process.execPath, cliArgs(...args), {
       cwd: ROOT,
       env: { ...clean, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

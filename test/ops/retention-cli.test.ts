@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeRule } from '../../src/cli/retention-commands.js';
 import { RetentionRuleSchema } from '../../src/lifecycle/index.js';
+import { cliArgs } from '../helpers/cli.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
 import { type BuiltImage, OciClient, sleep } from '../integration/oci-client.js';
 
@@ -18,7 +19,7 @@ function berth(
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BERTH_')));
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    const child = spawn(process.execPath, cliArgs(...args), {
       cwd: ROOT,
       env: { ...clean, ...env },
       stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
