@@ -18,7 +18,7 @@ import {
   sleep,
 } from './oci-client.js';
 
-const GRACE_SECONDS = 1;
+const GRACE_SECONDS = 2;
 const STRESS_MS = 8000;
 const PUSHERS = 4;
 const PULLERS = 2;
@@ -124,7 +124,7 @@ it('loses no acknowledged image and frees the garbage while pushes and pulls go 
         continue;
       }
       const tag = `t${i}`;
-      const attempts = await pushImage(repo, tag, image, roll > 0.85 ? 1500 : 0);
+      const attempts = await pushImage(repo, tag, image, roll > 0.85 ? 2500 : 0);
       retried += attempts - 1;
       if (roll < 0.3) {
         // Pushed, then untagged: garbage once the grace window passes.
