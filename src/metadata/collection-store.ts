@@ -149,45 +149,74 @@ export class CollectionStore {
   }
 
   /**
-   * Deletes the links that are still garbage, each with its project's usage adjusted as unlinkBlob does;
-   * returns those deleted.
+   * Deletes the links that are still garbage, with their projects' usage adjusted as unlinkBlob does; returns
+   * those deleted. One transaction for the batch, one delete statement per repository. On PostgreSQL the links
+   * are locked first in (repository, digest) order — the order in which a manifest push holds its own (see
+   * holdReferences) — and the projects' usage rows after them, as every link transaction does: so the batch
+   * cannot deadlock with a push.
    */
   async deleteLinks(
     items: RepositoryItem[],
     cutoff: number,
     repositories: Map<number, string>,
   ): Promise<RepositoryItem[]> {
-    return this.each(items, async (trx, item) => {
-      if (isPostgres(trx)) {
-        await trx
-          .selectFrom('repository_blobs')
-          .select('digest')
-          .where('repository_id', '=', item.repositoryId)
-          .where('digest', '=', item.digest)
-          .forUpdate()
-          .execute();
-      }
-      const result = await trx
-        .deleteFrom('repository_blobs as l')
-        .where('l.repository_id', '=', item.repositoryId)
-        .where('l.digest', '=', item.digest)
-        .where('l.created_at', '<', cutoff)
-        .where(({ exists, not, selectFrom }) =>
-          not(
-            exists(
-              selectFrom('manifest_references as r')
-                .select('r.child_digest')
-                .whereRef('r.repository_id', '=', 'l.repository_id')
-                .whereRef('r.child_digest', '=', 'l.digest')
-                .where('r.kind', '=', 'blob'),
+    const byRepository = new Map<number, string[]>();
+    for (const item of items) {
+      const digests = byRepository.get(item.repositoryId) ?? [];
+      byRepository.set(item.repositoryId, digests);
+      digests.push(item.digest);
+    }
+    if (byRepository.size === 0) return [];
+    return this.db.transaction().execute(async (trx) => {
+      const postgres = isPostgres(trx);
+      if (postgres) await sql`set local synchronous_commit = off`.execute(trx);
+      const deleted: RepositoryItem[] = [];
+      for (const repositoryId of [...byRepository.keys()].sort((a, b) => a - b)) {
+        const digests = (byRepository.get(repositoryId) ?? []).sort();
+        if (postgres) {
+          await trx
+            .selectFrom('repository_blobs')
+            .select('digest')
+            .where('repository_id', '=', repositoryId)
+            .where('digest', 'in', digests)
+            .orderBy('digest')
+            .forUpdate()
+            .execute();
+        }
+        // No alias: SQLite's RETURNING cannot name one.
+        const rows = await trx
+          .deleteFrom('repository_blobs')
+          .where('repository_blobs.repository_id', '=', repositoryId)
+          .where('repository_blobs.digest', 'in', digests)
+          .where('repository_blobs.created_at', '<', cutoff)
+          .where(({ exists, not, selectFrom }) =>
+            not(
+              exists(
+                selectFrom('manifest_references as r')
+                  .select('r.child_digest')
+                  .whereRef('r.repository_id', '=', 'repository_blobs.repository_id')
+                  .whereRef('r.child_digest', '=', 'repository_blobs.digest')
+                  .where('r.kind', '=', 'blob'),
+              ),
             ),
-          ),
-        )
-        .executeTakeFirst();
-      if (result.numDeletedRows === 0n) return false;
-      const repository = repositories.get(item.repositoryId);
-      if (repository !== undefined) await uncountUnlinked(trx, projectOf(repository), item.digest);
-      return true;
+          )
+          .returning('repository_blobs.digest')
+          .execute();
+        for (const row of rows) deleted.push({ repositoryId, digest: row.digest });
+      }
+      const byProject = new Map<string, Set<string>>();
+      for (const item of deleted) {
+        const repository = repositories.get(item.repositoryId);
+        if (repository === undefined) continue;
+        const project = projectOf(repository);
+        const digests = byProject.get(project) ?? new Set<string>();
+        byProject.set(project, digests);
+        digests.add(item.digest);
+      }
+      for (const project of [...byProject.keys()].sort()) {
+        await uncountUnlinked(trx, project, [...(byProject.get(project) ?? [])]);
+      }
+      return deleted;
     });
   }
 

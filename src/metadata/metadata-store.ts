@@ -156,7 +156,7 @@ export class MetadataStore {
         .where('digest', '=', digest)
         .executeTakeFirst();
       if (result.numDeletedRows === 0n) return false;
-      await uncountUnlinked(trx, project, digest);
+      await uncountUnlinked(trx, project, [digest]);
       return true;
     });
   }
@@ -510,7 +510,9 @@ async function holdReferences(
       .selectFrom('repository_blobs')
       .select('digest')
       .where('repository_id', '=', repositoryId)
-      .where('digest', 'in', [...wanted.blob]);
+      .where('digest', 'in', [...wanted.blob])
+      // Locked in digest order, as the garbage collector locks links (CollectionStore.deleteLinks).
+      .orderBy('digest');
     if (lock) query = query.forShare();
     const found = new Set((await query.execute()).map((row) => row.digest));
     for (const digest of wanted.blob) if (!found.has(digest)) throw new MissingReference(digest, 'blob');
@@ -530,16 +532,24 @@ async function holdReferences(
 }
 
 /**
- * After a link of `digest` into the project was removed: takes the blob off the project's usage when no
- * other repository of the project links it.
+ * After links of `digests` into the project were removed: takes each blob off the project's usage when no other
+ * repository of the project links it any more.
  */
 export async function uncountUnlinked(
   trx: Transaction<Database>,
   project: string,
-  digest: string,
+  digests: string[],
 ): Promise<void> {
+  if (digests.length === 0) return;
   await lockProjectUsage(trx, project);
-  if (await projectHoldsBlob(trx, project, digest)) return;
-  const blob = await trx.selectFrom('blobs').select('size').where('digest', '=', digest).executeTakeFirst();
-  if (blob) await addProjectUsage(trx, project, -Number(blob.size));
+  const sizes = await trx
+    .selectFrom('blobs')
+    .select(['digest', 'size'])
+    .where('digest', 'in', digests)
+    .execute();
+  let freed = 0;
+  for (const { digest, size } of sizes) {
+    if (!(await projectHoldsBlob(trx, project, digest))) freed += Number(size);
+  }
+  if (freed > 0) await addProjectUsage(trx, project, -freed);
 }
