@@ -1,45 +1,14 @@
 // The admin verbs of the real `berth` command (TypeScript sources through tsx) against a real running Berth:
 // what a new operator does from the README, refusals with the API's own message, and the exit codes.
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicAuthorization } from '../../src/auth/index.js';
-import { cliArgs } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
 const ADMIN_PASSWORD = 'admin cli password';
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `berth …` with a clean BERTH_* environment plus `env`, feeding `input` to standard input. */
-function berth(
-  args: string[],
-  options: { env?: Record<string, string>; input?: string } = {},
-): Promise<Result> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BERTH_')));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, cliArgs(...args), {
-      cwd: ROOT,
-      env: { ...clean, ...options.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.input ?? '');
-  });
-}
+const berth = runCli;
 
 describe('berth admin commands against a running server', () => {
   let server: TestBerth;

@@ -1,7 +1,6 @@
 // `berth gc` and `berth gc history` (the real command through tsx) against a running Berth: a dry run, then a
 // run that collects an untagged image, a refusal while another node runs one, --no-wait, the history, and a
 // run that fails. The progress bar (a terminal only) and the wording are checked without a server.
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,35 +12,11 @@ import {
 } from '../../src/cli/gc-commands.js';
 import { formatBytes } from '../../src/lifecycle/index.js';
 import { JobRunStore, openDatabase } from '../../src/metadata/index.js';
-import { cliArgs } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
 import { type BuiltImage, OciClient } from '../integration/oci-client.js';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
-
-function berth(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BERTH_')));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, cliArgs(...args), {
-      cwd: ROOT,
-      env: { ...clean, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const berth = (args: string[], env: Record<string, string>) => runCli(args, { env });
 
 const SUMMARY = {
   dryRun: false,

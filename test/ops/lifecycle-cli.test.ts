@@ -1,35 +1,10 @@
 // `berth project quota` and `berth project immutable …` (the real command through tsx) against a running Berth.
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseBytes } from '../../src/cli/admin-commands.js';
-import { cliArgs } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
-
-function berth(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BERTH_')));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, cliArgs(...args), {
-      cwd: ROOT,
-      env: { ...clean, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const berth = (args: string[], env: Record<string, string>) => runCli(args, { env });
 
 describe('parseBytes', () => {
   it.each([

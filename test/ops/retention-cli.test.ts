@@ -1,42 +1,15 @@
 // `berth project retention …` (the real command through tsx) against a running Berth: set a policy from a file
 // and from standard input, show it, preview a run, run it, list the history.
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeRule } from '../../src/cli/retention-commands.js';
 import { RetentionRuleSchema } from '../../src/lifecycle/index.js';
-import { cliArgs } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
 import { type BuiltImage, OciClient, sleep } from '../integration/oci-client.js';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
-
-function berth(
-  args: string[],
-  env: Record<string, string>,
-  stdin?: string,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BERTH_')));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, cliArgs(...args), {
-      cwd: ROOT,
-      env: { ...clean, ...env },
-      stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr?.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    if (stdin !== undefined) child.stdin?.end(stdin);
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const berth = (args: string[], env: Record<string, string>, input?: string) => runCli(args, { env, input });
 
 describe('describeRule', () => {
   const CASES: [input: unknown, text: string][] = [
