@@ -2,35 +2,22 @@ import type { z } from 'zod';
 import type { JobRunRow } from '../metadata/index.js';
 import { RegistryError } from '../registry/index.js';
 import { loginOf } from './access.js';
-import {
-  CollectionRun,
-  CollectionRunList,
-  CollectionRunParams,
-  CollectionRunsQuery,
-  StartCollectionBody,
-} from './gc-schemas.js';
-import { linkNext } from './pagination.js';
+import { CollectionRun, CollectionRunList, CollectionRunParams, StartCollectionBody } from './gc-schemas.js';
+import { jobRunView, runsPage } from './job-runs.js';
 import { type ApiRoute, route } from './route.js';
-import { DEFAULT_LIMIT } from './schemas.js';
+import { RunsQuery } from './schemas.js';
 
 type RunPath = z.output<typeof CollectionRunParams>;
-type RunsQuery = z.output<typeof CollectionRunsQuery>;
+type RunsPage = z.output<typeof RunsQuery>;
 
 const tag = 'garbage collection';
 const ADMINS = 'system administrators';
 
 function runOf(row: JobRunRow): z.input<typeof CollectionRun> {
   return {
-    id: row.id,
-    trigger: row.trigger,
-    dryRun: row.dryRun,
-    status: row.status,
-    requestedBy: row.requestedBy,
-    startedAt: row.startedAt,
-    finishedAt: row.finishedAt,
+    ...jobRunView(row),
     progress: row.status === 'running' ? row.progress : null,
     summary: row.status === 'succeeded' ? (row.summary as z.input<typeof CollectionRun>['summary']) : null,
-    error: row.error,
   };
 }
 
@@ -63,7 +50,7 @@ export const gcRoutes: ApiRoute[] = [
       return runOf(run);
     },
   }),
-  route<undefined, RunsQuery>({
+  route<undefined, RunsPage>({
     method: 'GET',
     path: '/gc/runs',
     operationId: 'listGarbageCollections',
@@ -72,19 +59,10 @@ export const gcRoutes: ApiRoute[] = [
     tag,
     gate: 'systemAdmin',
     access: ADMINS,
-    query: CollectionRunsQuery,
+    query: RunsQuery,
     success: { status: 200, description: 'One page of runs', schema: CollectionRunList },
     async handler(call) {
-      const limit = call.query.limit ?? DEFAULT_LIMIT;
-      const rows = await call.options.gc.runs({
-        limit: limit + 1,
-        ...(call.query.cursor !== undefined && { before: call.query.cursor }),
-      });
-      const items = rows.slice(0, limit).map(runOf);
-      const last = items[items.length - 1];
-      const next = rows.length > limit && last ? String(last.id) : undefined;
-      linkNext(call.request, call.reply, next);
-      return next === undefined ? { items } : { items, next };
+      return runsPage(call, (page) => call.options.gc.runs(page), runOf);
     },
   }),
   route<RunPath>({

@@ -1,12 +1,7 @@
 import { z } from 'zod';
-import { components, PageQuery } from './schemas.js';
+import { jobRunFields, named, RunId } from './schemas.js';
 
 /** Garbage collection runs: bodies, answers and parameters (see schemas.ts for how they are used). */
-
-function named<T extends z.ZodType>(id: string, description: string, schema: T): T {
-  components.add(schema, { id, description });
-  return schema;
-}
 
 export const CollectionSummary = named(
   'CollectionSummary',
@@ -36,22 +31,13 @@ export const CollectionRun = named(
   'CollectionRun',
   'A garbage collection run.',
   z.object({
-    id: z.number().int(),
-    trigger: z.enum(['manual', 'schedule']),
-    dryRun: z.boolean(),
-    status: z
-      .enum(['running', 'succeeded', 'failed', 'interrupted'])
-      .describe('interrupted: the process running it stopped'),
-    requestedBy: z.string().nullable(),
-    startedAt: z.number().int(),
-    finishedAt: z.number().int().nullable(),
+    ...jobRunFields,
     progress: z
       .unknown()
       .describe(
         'while running: `phase` (mark, manifests, links, blobs, orphans, uploads) and `done` of `total`',
       ),
     summary: CollectionSummary.nullable(),
-    error: z.string().nullable(),
   }),
 );
 
@@ -69,14 +55,4 @@ export const StartCollectionBody = named(
   }),
 );
 
-const RunId = z
-  .string()
-  .regex(/^[0-9]{1,15}$/, 'must be a run id')
-  .transform(Number);
-
 export const CollectionRunParams = z.object({ id: RunId });
-
-export const CollectionRunsQuery = z.object({
-  limit: PageQuery.shape.limit,
-  cursor: RunId.optional().describe('the `next` of the previous page'),
-});

@@ -1,22 +1,21 @@
 import type { z } from 'zod';
 import type { JobRunRow } from '../metadata/index.js';
 import { allows, denied, loginOf, policyOf, requireProjectAction } from './access.js';
-import { linkNext } from './pagination.js';
+import { jobRunView, runsPage } from './job-runs.js';
 import {
   RetentionPolicy,
   RetentionRun,
   RetentionRunList,
   RetentionRunParams,
-  RetentionRunsQuery,
   SetRetentionPolicyBody,
   StartRetentionRunBody,
 } from './retention-schemas.js';
 import { type ApiRoute, type Call, route } from './route.js';
-import { DEFAULT_LIMIT, ProjectParams } from './schemas.js';
+import { ProjectParams, RunsQuery } from './schemas.js';
 
 type Params = z.output<typeof ProjectParams>;
 type RunPath = z.output<typeof RetentionRunParams>;
-type RunsQuery = z.output<typeof RetentionRunsQuery>;
+type RunsPage = z.output<typeof RunsQuery>;
 
 const tag = 'retention';
 const READERS = 'members of the project (any role, robots with a permission on it) and system administrators';
@@ -32,17 +31,10 @@ async function requireMember(call: Call<unknown, unknown, unknown>, project: str
 
 function runOf(row: JobRunRow): z.input<typeof RetentionRun> {
   return {
-    id: row.id,
+    ...jobRunView(row),
     project: row.scope,
-    trigger: row.trigger,
-    dryRun: row.dryRun,
-    status: row.status,
-    requestedBy: row.requestedBy,
-    startedAt: row.startedAt,
-    finishedAt: row.finishedAt,
     progress: row.status === 'running' ? row.progress : null,
     summary: row.status === 'running' ? null : (row.summary as z.input<typeof RetentionRun>['summary']),
-    error: row.error,
   };
 }
 
@@ -117,7 +109,7 @@ export const retentionRoutes: ApiRoute[] = [
       return runOf(run);
     },
   }),
-  route<Params, RunsQuery>({
+  route<Params, RunsPage>({
     method: 'GET',
     path: '/projects/{name}/retention/runs',
     operationId: 'listRetentionRuns',
@@ -127,19 +119,13 @@ export const retentionRoutes: ApiRoute[] = [
     gate: 'authenticated',
     access: READERS,
     params: ProjectParams,
-    query: RetentionRunsQuery,
+    query: RunsQuery,
     success: { status: 200, description: 'One page of runs', schema: RetentionRunList },
     errors: [404],
     async handler(call) {
       const { name } = call.params;
       await requireMember(call, name, "reading a project's retention runs");
-      const limit = call.query.limit ?? DEFAULT_LIMIT;
-      const rows = await call.options.retention.runs(name, { limit: limit + 1, before: call.query.cursor });
-      const items = rows.slice(0, limit).map(runOf);
-      const last = items[items.length - 1];
-      const next = rows.length > limit && last ? String(last.id) : undefined;
-      linkNext(call.request, call.reply, next);
-      return next === undefined ? { items } : { items, next };
+      return runsPage(call, (page) => call.options.retention.runs(name, page), runOf);
     },
   }),
   route<RunPath>({

@@ -1,13 +1,8 @@
 import { z } from 'zod';
 import { RetentionPolicySchema, RetentionRuleSchema } from '../lifecycle/index.js';
-import { components, PageQuery, ProjectName } from './schemas.js';
+import { jobRunFields, named, ProjectName, RunId } from './schemas.js';
 
 /** Retention policies and runs: bodies, answers and parameters (see schemas.ts for how they are used). */
-
-function named<T extends z.ZodType>(id: string, description: string, schema: T): T {
-  components.add(schema, { id, description });
-  return schema;
-}
 
 export const RetentionRule = named(
   'RetentionRule',
@@ -82,16 +77,8 @@ export const RetentionRun = named(
   'RetentionRun',
   'A retention run of a project.',
   z.object({
-    id: z.number().int(),
+    ...jobRunFields,
     project: z.string(),
-    trigger: z.enum(['manual', 'schedule']),
-    dryRun: z.boolean(),
-    status: z
-      .enum(['running', 'succeeded', 'failed', 'interrupted'])
-      .describe('interrupted: the process running it stopped'),
-    requestedBy: z.string().nullable(),
-    startedAt: z.number().int(),
-    finishedAt: z.number().int().nullable(),
     progress: z
       .unknown()
       .describe(
@@ -100,7 +87,6 @@ export const RetentionRun = named(
     summary: RetentionSummary.nullable().describe(
       'when it succeeded: what it did; when it failed: what it had done so far',
     ),
-    error: z.string().nullable(),
   }),
 );
 
@@ -118,14 +104,4 @@ export const StartRetentionRunBody = named(
   }),
 );
 
-const RunId = z
-  .string()
-  .regex(/^[0-9]{1,15}$/, 'must be a run id')
-  .transform(Number);
-
 export const RetentionRunParams = z.object({ name: ProjectName, id: RunId });
-
-export const RetentionRunsQuery = z.object({
-  limit: PageQuery.shape.limit,
-  cursor: RunId.optional().describe('the `next` of the previous page'),
-});

@@ -10,7 +10,7 @@ import { REPOSITORY_PATTERN, TAG_PATTERN } from '../lifecycle/index.js';
  */
 export const components = z.registry<{ id: string; description?: string }>();
 
-function named<T extends z.ZodType>(id: string, description: string, schema: T): T {
+export function named<T extends z.ZodType>(id: string, description: string, schema: T): T {
   components.add(schema, { id, description });
   return schema;
 }
@@ -333,6 +333,35 @@ const Limit = z
 const Cursor = z.string().min(1).max(1024).describe('the `next` of the previous page');
 
 export const PageQuery = z.object({ limit: Limit.optional(), cursor: Cursor.optional() });
+
+// --- garbage collection and retention runs ---
+
+/** A run's id, in a path or as the cursor of a run history. */
+export const RunId = z
+  .string()
+  .regex(/^[0-9]{1,15}$/, 'must be a run id')
+  .transform(Number);
+
+/** `?limit=&cursor=` of a run history, newest first: the cursor is the last run id seen. */
+export const RunsQuery = z.object({
+  limit: Limit.optional(),
+  cursor: RunId.optional().describe('the `next` of the previous page'),
+});
+
+/** The fields every run shows; each kind's run schema adds its progress and summary. */
+export const jobRunFields = {
+  id: z.number().int(),
+  trigger: z.enum(['manual', 'schedule']),
+  dryRun: z.boolean(),
+  status: z
+    .enum(['running', 'succeeded', 'failed', 'interrupted'])
+    .describe('interrupted: the process running it stopped'),
+  requestedBy: z.string().nullable(),
+  startedAt: z.number().int(),
+  finishedAt: z.number().int().nullable(),
+  error: z.string().nullable(),
+};
+
 export const RobotListQuery = PageQuery.extend({
   project: ProjectName.optional().describe('only robots with a permission on this project'),
 });
