@@ -331,9 +331,3 @@ export class CollectionStore {
     return done;
   }
 }
-
-/** For tests and tools: the number of rows in a table. */
-export async function countRows(db: Kysely<Database>, table: keyof Database): Promise<number> {
-  const row = await sql<{ n: number }>`select count(*) as n from ${sql.table(table)}`.execute(db);
-  return Number(row.rows[0]?.n ?? 0);
-}

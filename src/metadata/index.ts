@@ -13,7 +13,7 @@ export type {
 export { AccountsStore } from './accounts-store.js';
 export { AuditStore } from './audit-store.js';
 export type { CollectionGraph, RepositoryItem } from './collection-store.js';
-export { CollectionStore, countRows } from './collection-store.js';
+export { CollectionStore } from './collection-store.js';
 export type { MetadataDatabase } from './database.js';
 export { isPostgresUrl, openDatabase } from './database.js';
 export type { JobKind, JobRunRow, JobStatus, NewJobRun } from './job-run-store.js';

@@ -5,7 +5,7 @@ import {
   open as openCallback,
   read as readCallback,
 } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { ServerResponse } from 'node:http';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';

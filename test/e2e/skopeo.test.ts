@@ -204,12 +204,7 @@ describe.skipIf(missing.length > 0)('skopeo against Berth', () => {
         await copy(local(busybox), at('e2e/gc-drop:1.0'));
         await skopeo('delete', '--tls-verify=false', at(`e2e/gc-drop@${busybox.digest}`));
 
-        const started = await collected.berth.gc.start({ dryRun: false });
-        let run = await collected.berth.gc.run(started.id);
-        while (run?.status === 'running') {
-          await new Promise((resolve) => setTimeout(resolve, 20));
-          run = await collected.berth.gc.run(started.id);
-        }
+        const run = await collected.berth.gc.wait((await collected.berth.gc.start({ dryRun: false })).id);
         expect(run?.status, run?.error ?? '').toBe('succeeded');
         // The deleted image's links go; its layers stay, since e2e/gc-keep holds the same ones.
         expect(run?.summary).toMatchObject({ blobs: 0 });

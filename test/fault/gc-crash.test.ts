@@ -9,7 +9,6 @@ import { openDatabase } from '../../src/metadata/index.js';
 import { type ChildBerth, startChildBerth } from '../helpers/child-server.js';
 import {
   type BuiltImage,
-  buildImage,
   bytesOf,
   OciClient,
   randomBytes,

@@ -15,14 +15,6 @@ afterAll(async () => {
   await server?.close();
 });
 
-async function finished(id: number) {
-  for (;;) {
-    const run = await server.berth.gc.run(id);
-    if (run && run.status !== 'running') return run;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 it('starts a scheduled run when due, and only once per due time even from two callers at once', async () => {
   const gc = server.berth.gc;
   const now = Date.now();
@@ -32,7 +24,7 @@ it('starts a scheduled run when due, and only once per due time even from two ca
   const [a, b] = await Promise.all([gc.runDue(later), gc.runDue(later)]);
   const started = [a, b].filter((run) => run !== undefined);
   expect(started).toHaveLength(1);
-  const run = await finished(started[0]?.id as number);
+  const run = await gc.wait(started[0]?.id as number);
   expect(run).toMatchObject({ status: 'succeeded', trigger: 'schedule', dryRun: false });
   // After a scheduled run, the next one is due at the schedule's next time after it: not now.
   expect(await gc.runDue(Date.now())).toBeUndefined();

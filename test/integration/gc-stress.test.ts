@@ -151,13 +151,8 @@ it('loses no acknowledged image and frees the garbage while pushes and pulls go 
     while (Date.now() < deadline) {
       try {
         const run = await server.berth.gc.start({ dryRun: false });
-        const done = await server.berth.gc.run(run.id).then(async () => {
-          for (;;) {
-            const row = await server.berth.gc.run(run.id);
-            if (row && row.status !== 'running') return row;
-            await sleep(20);
-          }
-        });
+        const done = await server.berth.gc.wait(run.id);
+        if (!done) throw new Error(`run ${run.id} is not in the history`);
         expect(done.status, done.error ?? '').toBe('succeeded');
         freed += (done.summary as { bytes: number }).bytes;
         runs++;
@@ -180,16 +175,10 @@ it('loses no acknowledged image and frees the garbage while pushes and pulls go 
 
   // Once the grace window has passed, one more run leaves exactly what the tagged images reference.
   await sleep(GRACE_SECONDS * 1000 + 200);
-  const final = await server.berth.gc.start({ dryRun: false });
-  for (;;) {
-    const row = await server.berth.gc.run(final.id);
-    if (row && row.status !== 'running') {
-      expect(row.status, row.error ?? '').toBe('succeeded');
-      freed += (row.summary as { bytes: number }).bytes;
-      break;
-    }
-    await sleep(20);
-  }
+  const final = await server.berth.gc.wait((await server.berth.gc.start({ dryRun: false })).id);
+  if (!final) throw new Error('the final run is not in the history');
+  expect(final.status, final.error ?? '').toBe('succeeded');
+  freed += (final.summary as { bytes: number }).bytes;
   expect(freed).toBeGreaterThan(0);
   for (const { repo, tag, image } of acknowledged) await pullVerified(repo, tag, image);
   const referenced = new Set<string>();

@@ -61,12 +61,7 @@ describe.skipIf(!endpoint)('garbage collection on S3 storage', () => {
     // Swift keeps modification times to the second: let the orphan be strictly older than the run.
     await sleep(1100);
 
-    const started = await server.berth.gc.start({ dryRun: false });
-    let run = await server.berth.gc.run(started.id);
-    while (run?.status === 'running') {
-      await sleep(50);
-      run = await server.berth.gc.run(started.id);
-    }
+    const run = await server.berth.gc.wait((await server.berth.gc.start({ dryRun: false })).id);
     expect(run?.status, run?.error ?? '').toBe('succeeded');
     const summary = run?.summary as { blobs: number; orphans: { objects: number }; bytes: number };
     expect(summary.blobs).toBe(4);

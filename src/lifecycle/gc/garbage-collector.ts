@@ -101,6 +101,11 @@ export class GarbageCollector {
     return this.runner.runs.list('gc', options);
   }
 
+  /** The run once it has ended, for a run this process started (any other: as it is now). */
+  wait(id: number): Promise<JobRunRow | undefined> {
+    return this.runner.wait(id);
+  }
+
   run(id: number): Promise<JobRunRow | undefined> {
     return this.runner.runs.get(id).then((run) => (run?.kind === 'gc' ? run : undefined));
   }
