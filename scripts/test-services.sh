@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Everything the test suite needs on a fresh Debian machine where nothing runs yet (run as root):
+#
+#   scripts/test-services.sh install   Debian packages (clients, servers) and the Go registry clients, pinned
+#   scripts/test-services.sh start     install, then start PostgreSQL (127.0.0.1:5432, role postgres, trust)
+#                                      and Swift s3api (127.0.0.1:8080); returns once both answer
+#   scripts/test-services.sh stop      stops what `start` started (PostgreSQL cluster, Swift, its memcached)
+#   scripts/test-services.sh status
+#
+# `.ci/run` calls `start` before `npm test` and `stop` after it; a developer runs `start` once on a new machine.
+# slapd and nginx need no service here: the tests start their own on ephemeral ports.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The Go clients the end-to-end tests drive (test/helpers/go-tools.ts finds them in `go env GOPATH`/bin).
+# Pinned; a binary already built at its pinned version is not rebuilt.
+GO_TOOLS=(
+  "oras oras.land/oras/cmd/oras@v1.3.6"
+  "crane github.com/google/go-containerregistry/cmd/crane@v0.22.1"
+  "helm helm.sh/helm/v4/cmd/helm@v4.3.2"
+  "cosign github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5"
+)
+APT_PACKAGES=(
+  postgresql skopeo umoci podman slapd ldap-utils nginx-light curl
+  swift swift-proxy swift-object swift-container swift-account memcached
+)
+PG_URL=postgres://postgres@127.0.0.1:5432/postgres
+
+say() { echo "test-services: $*"; }
+
+install_apt() {
+  local missing=()
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  # The e2e fixtures `apt-get download busybox-static`: package lists must exist even when nothing is missing.
+  if [ "${#missing[@]}" -gt 0 ] || [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial)" ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+  fi
+  if [ "${#missing[@]}" -gt 0 ]; then
+    say "installing ${missing[*]}"
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+go_bin() { echo "$(go env GOPATH)/bin"; }
+
+# The version a built Go binary was built from (`go version -m` reads it from the binary itself).
+built_version() { go version -m "$1" 2>/dev/null | awk '$1 == "mod" { print $3; exit }'; }
+
+install_go_tools() {
+  if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then export PATH="/usr/local/go/bin:$PATH"; fi
+  if ! command -v go >/dev/null; then
+    say "go is not installed: the Go client tests (oras, crane, helm, cosign) cannot run"
+    [ "${CI:-}" = true ] && exit 1
+    return 0
+  fi
+  local bin
+  bin=$(go_bin)
+  for entry in "${GO_TOOLS[@]}"; do
+    local name=${entry%% *} spec=${entry#* }
+    local want=${spec##*@}
+    if [ -x "$bin/$name" ] && [ "$(built_version "$bin/$name")" = "$want" ]; then continue; fi
+    say "building $name $want (go install $spec)"
+    local started=$SECONDS
+    go install "$spec"
+    say "built $name in $((SECONDS - started)) s"
+  done
+}
+
+pg_version() { ls /etc/postgresql 2>/dev/null | sort -n | tail -1; }
+pg_answers() { psql "$PG_URL" -Atqc 'select 1' >/dev/null 2>&1; }
+
+start_postgres() {
+  if pg_answers; then say "PostgreSQL answers at 127.0.0.1:5432"; return; fi
+  local version
+  version=$(pg_version)
+  if [ -z "$version" ]; then
+    # The package installs without a cluster when its postinst could not create one.
+    version=$(ls /usr/lib/postgresql | sort -n | tail -1)
+    pg_createcluster "$version" main >/dev/null
+  fi
+  local hba="/etc/postgresql/$version/main/pg_hba.conf"
+  # Trust over loopback and the local socket: a throwaway test server only, never a shared host.
+  sed -i -E 's/^(host\s+all\s+all\s+(127\.0\.0\.1\/32|::1\/128)\s+)\S+/\1trust/; s/^(local\s+all\s+(postgres|all)\s+)\S+/\1trust/' "$hba"
+  # The suite runs the integration tests against many throwaway databases at once.
+  pg_conftool "$version" main set max_connections 300 >/dev/null
+  if pg_ctlcluster "$version" main status >/dev/null 2>&1; then
+    pg_ctlcluster "$version" main restart
+  else
+    pg_ctlcluster "$version" main start
+  fi
+  for _ in $(seq 1 150); do
+    if pg_answers; then say "PostgreSQL $version up at 127.0.0.1:5432"; return; fi
+    sleep 0.2
+  done
+  say "PostgreSQL did not answer at 127.0.0.1:5432"
+  exit 1
+}
+
+stop_postgres() {
+  local version
+  version=$(pg_version)
+  [ -n "$version" ] || return 0
+  if pg_ctlcluster "$version" main status >/dev/null 2>&1; then
+    pg_ctlcluster "$version" main stop
+    say "PostgreSQL stopped"
+  fi
+}
+
+case "${1:-}" in
+  install)
+    install_apt
+    install_go_tools
+    ;;
+  start)
+    install_apt
+    install_go_tools
+    start_postgres
+    bash scripts/swift-s3.sh start
+    ;;
+  stop)
+    bash scripts/swift-s3.sh stop
+    stop_postgres
+    ;;
+  status)
+    status=0
+    if pg_answers; then say "PostgreSQL answers"; else say "PostgreSQL is not running"; status=1; fi
+    bash scripts/swift-s3.sh status || status=1
+    exit "$status"
+    ;;
+  *)
+    echo "usage: $0 install|start|stop|status" >&2
+    exit 2
+    ;;
+esac
