@@ -4,6 +4,8 @@
 #   scripts/test-services.sh install   Debian packages (clients, servers) and the Go registry clients, pinned
 #   scripts/test-services.sh start     install, then start PostgreSQL (127.0.0.1:5432, role postgres, trust)
 #                                      and Swift s3api (127.0.0.1:8080); returns once both answer
+#   scripts/test-services.sh go-tools  only the Go clients (CPU-bound: .ci/run builds them beside the downloads)
+#   scripts/test-services.sh services  only the Debian packages and the two servers
 #   scripts/test-services.sh stop      stops what `start` started (PostgreSQL cluster, Swift, its memcached)
 #   scripts/test-services.sh status
 #
@@ -120,6 +122,14 @@ case "${1:-}" in
     start_postgres
     bash scripts/swift-s3.sh start
     ;;
+  go-tools)
+    install_go_tools
+    ;;
+  services)
+    install_apt
+    start_postgres
+    bash scripts/swift-s3.sh start
+    ;;
   stop)
     bash scripts/swift-s3.sh stop
     stop_postgres
@@ -131,7 +141,7 @@ case "${1:-}" in
     exit "$status"
     ;;
   *)
-    echo "usage: $0 install|start|stop|status" >&2
+    echo "usage: $0 install|start|stop|status|go-tools|services" >&2
     exit 2
     ;;
 esac
