@@ -20,6 +20,7 @@ import { Registry, RegistryError } from '../registry/index.js';
 import { setupAuth } from './auth/index.js';
 import { openBackends } from './backends.js';
 import { errorHandler } from './error-handler.js';
+import { sendJsonMediaTypeAsSet } from './json-media-type.js';
 
 export interface Berth {
   app: FastifyInstance;
@@ -136,6 +137,8 @@ export async function createBerth(config: Config): Promise<Berth> {
     // While shutting down, let no keep-alive connection outlive its last in-flight response.
     if (!accepting) reply.header('connection', 'close');
   });
+  // The spec fixes the media types of manifests, referrers, listings and errors: no `; charset=utf-8` added.
+  app.addHook('onSend', sendJsonMediaTypeAsSet);
   app.addHook('onResponse', async (request, reply) => {
     const route = request.berthRoute ?? request.routeOptions.url ?? 'unknown';
     const seconds = reply.elapsedTime / 1000;

@@ -321,7 +321,8 @@ export async function expectOciError(
   const codes = Array.isArray(code) ? code : [code];
   const where = `${res.url} → ${res.status} ${text}`;
   expect(statuses, where).toContain(res.status);
-  expect(mediaTypeOf(res), where).toBe('application/json');
+  // Exactly: no parameter (test/integration/media-types.test.ts).
+  expect(res.headers.get('content-type'), where).toBe('application/json');
   const body = JSON.parse(text) as OciErrorBody;
   expect(Array.isArray(body.errors), where).toBe(true);
   expect(body.errors.length, where).toBeGreaterThan(0);
