@@ -148,20 +148,31 @@ const MAX_SIGNATURE_LAYERS = 64;
 /** A cosign `.sig` manifest's config is a tiny image config. */
 const MAX_SIGNATURE_CONFIG_BYTES = 64 * 1024;
 
-/** Which layers (media type and largest size) a signature manifest of each kind may have. */
-function allowedLayers(artifactType: string | undefined): { types: ReadonlySet<string>; maxBytes: number }[] {
+/** The layers (media type, largest size) a signature manifest of each kind may have. */
+interface LayerRule {
+  accepts(mediaType: string): boolean;
+  maxBytes: number;
+}
+
+const oneOf = (types: ReadonlySet<string>) => (mediaType: string) => types.has(mediaType);
+const SIMPLE_SIGNING_LAYERS: LayerRule = {
+  accepts: (t) => t === SIMPLE_SIGNING_MEDIA_TYPE,
+  maxBytes: MAX_PAYLOAD_BYTES,
+};
+
+function layerRules(artifactType: string | undefined): LayerRule[] {
   if (artifactType === NOTATION_SIGNATURE_ARTIFACT_TYPE) {
-    return [{ types: NOTATION_ENVELOPE_MEDIA_TYPES, maxBytes: MAX_ENVELOPE_BYTES }];
+    return [{ accepts: oneOf(NOTATION_ENVELOPE_MEDIA_TYPES), maxBytes: MAX_ENVELOPE_BYTES }];
   }
   if (isSigstoreBundleMediaType(artifactType)) {
-    return [
-      { types: { has: isSigstoreBundleMediaType } as ReadonlySet<string>, maxBytes: MAX_ENVELOPE_BYTES },
-    ];
+    return [{ accepts: isSigstoreBundleMediaType, maxBytes: MAX_ENVELOPE_BYTES }];
   }
-  const simpleSigning = { types: new Set([SIMPLE_SIGNING_MEDIA_TYPE]), maxBytes: MAX_PAYLOAD_BYTES };
-  if (artifactType === COSIGN_SIGNATURE_ARTIFACT_TYPE) return [simpleSigning];
+  if (artifactType === COSIGN_SIGNATURE_ARTIFACT_TYPE) return [SIMPLE_SIGNING_LAYERS];
   // cosign's tag scheme (`.sig`, and `.att` attestations): an ordinary image manifest of signature layers
-  return [simpleSigning, { types: new Set([DSSE_ENVELOPE_MEDIA_TYPE]), maxBytes: MAX_ENVELOPE_BYTES }];
+  return [
+    SIMPLE_SIGNING_LAYERS,
+    { accepts: (t) => t === DSSE_ENVELOPE_MEDIA_TYPE, maxBytes: MAX_ENVELOPE_BYTES },
+  ];
 }
 
 /**
@@ -186,12 +197,12 @@ export function isSignatureArtifact(manifest: {
   if (isJsonObject(config) && typeof config.size === 'number' && config.size > MAX_SIGNATURE_CONFIG_BYTES) {
     return false;
   }
-  return allowedLayers(artifactTypeOf(manifest.artifactType, document)).some(({ types, maxBytes }) =>
+  return layerRules(artifactTypeOf(manifest.artifactType, document)).some(({ accepts, maxBytes }) =>
     layers.every(
       (layer) =>
         isJsonObject(layer) &&
         typeof layer.mediaType === 'string' &&
-        types.has(layer.mediaType) &&
+        accepts(layer.mediaType) &&
         typeof layer.size === 'number' &&
         layer.size >= 0 &&
         layer.size <= maxBytes,
