@@ -12,11 +12,14 @@ import { verifyArtifact } from '../../../src/signatures/index.js';
 import { privateHome, requireGoTools } from '../../helpers/go-tools.js';
 import {
   bundleReferrer,
+  dsseBundle,
   MemorySource,
   makeSigner,
+  messageSignatureBundle,
   pushImage,
   signatureLayer,
   simpleSigningPayload,
+  statement,
   tagSignature,
 } from './cosign-fixtures.js';
 
@@ -136,6 +139,43 @@ describe.skipIf(!tools)('signatures made by the cosign binary', () => {
       signature,
       '--insecure-ignore-tlog=true',
       'fixture-payload.json',
+    );
+  });
+
+  it('cosign verify-blob accepts the fixture bundles (messageSignature, and DSSE with the sign predicate)', async () => {
+    const signer = makeSigner('ecdsa-p256');
+    const source = new MemorySource();
+    const image = pushImage(source);
+    await writeFile(join(dir, 'fixture-manifest.json'), source.blobs.get(image.digest) as Uint8Array);
+    await writeFile(join(dir, 'fixture.pub'), signer.publicKeyPem);
+    // an empty trusted root keeps cosign offline (key-based verification needs no Fulcio or Rekor roots)
+    await writeFile(
+      join(dir, 'trusted-root.json'),
+      '{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}',
+    );
+    const offline = [
+      '--key',
+      'fixture.pub',
+      '--new-bundle-format',
+      '--trusted-root',
+      'trusted-root.json',
+      '--insecure-ignore-tlog=true',
+    ];
+    const message = messageSignatureBundle(signer, source.blobs.get(image.digest) as Uint8Array);
+    await writeFile(join(dir, 'message.fixture.json'), JSON.stringify(message));
+    await cosign('verify-blob', ...offline, '--bundle', 'message.fixture.json', 'fixture-manifest.json');
+    await writeFile(
+      join(dir, 'dsse.fixture.json'),
+      JSON.stringify(dsseBundle([signer], statement(image.digest))),
+    );
+    await cosign(
+      'verify-blob-attestation',
+      ...offline,
+      '--bundle',
+      'dsse.fixture.json',
+      '--type',
+      'https://sigstore.dev/cosign/sign/v1',
+      'fixture-manifest.json',
     );
   });
 });
