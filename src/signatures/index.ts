@@ -18,4 +18,4 @@ export type {
   TrustConfig,
   TrustedKey,
 } from './types.js';
-export { isSignatureArtifact, MAX_SIGNATURE_ARTIFACTS, verifyArtifact } from './verify-artifact.js';
+export { isSignatureArtifact, MAX_SIGNATURES, verifyArtifact } from './verify-artifact.js';

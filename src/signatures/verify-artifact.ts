@@ -22,11 +22,11 @@ import type { SignatureArtifact, SignatureSource } from './signature-source.js';
 import type { SignatureResult, SignatureVerdict, TrustConfig } from './types.js';
 
 /**
- * Signature artifacts examined per artifact (the `.sig` tag first, then signature referrers in the source's
- * order); more are ignored, so a flood of junk signatures costs bounded work. Non-signature referrers (SBOMs,
- * attestations) do not count.
+ * Signatures examined per artifact — `.sig` layers, bundles and envelopes, the `.sig` tag first, then signature
+ * referrers in the source's order — so a flood of junk signatures costs bounded work. Non-signature referrers
+ * (SBOMs, attestations) do not count. When the verdict is not verified, the last result says how many were left.
  */
-export const MAX_SIGNATURE_ARTIFACTS = 64;
+export const MAX_SIGNATURES = 64;
 
 type SignatureKind = 'cosign' | 'sigstore-bundle' | 'notation';
 
@@ -60,18 +60,25 @@ export async function verifyArtifact(
   const keys = loadTrustedKeys(trust.keys);
   const context = { source, repository, subjectDigest: subject.digest, keys };
   const signatures: SignatureResult[] = [];
-  for (const { artifact, kind } of candidates.slice(0, MAX_SIGNATURE_ARTIFACTS)) {
-    if (kind === 'cosign') signatures.push(...(await verifyCosignSignatureManifest(artifact, context)));
-    else if (kind === 'sigstore-bundle') {
+  let skipped = 0;
+  for (const { artifact, kind } of candidates) {
+    const budget = MAX_SIGNATURES - signatures.length;
+    if (budget <= 0) skipped++;
+    else if (kind === 'cosign') {
+      const layers = await verifyCosignSignatureManifest(artifact, context, budget);
+      signatures.push(...layers.results);
+      skipped += layers.skipped;
+    } else if (kind === 'sigstore-bundle') {
       const result = await verifySigstoreBundleArtifact(artifact, context);
       if (result) signatures.push(result);
     } else signatures.push(await verifyNotationArtifact(artifact, source, repository, subject, trust, now));
   }
-  return {
-    digest: subject.digest,
-    verified: signatures.some((signature) => signature.status === 'verified'),
-    signatures,
-  };
+  const verified = signatures.some((signature) => signature.status === 'verified');
+  const last = signatures[signatures.length - 1];
+  if (skipped > 0 && !verified && last) {
+    last.reason = `${last.reason ?? ''}; ${skipped} more signatures not examined (limit ${MAX_SIGNATURES})`;
+  }
+  return { digest: subject.digest, verified, signatures };
 }
 
 /** The artifact type a referrer declares (OCI 1.1: `artifactType`, else the config's media type). */

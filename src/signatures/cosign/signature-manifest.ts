@@ -25,11 +25,15 @@ export interface CosignVerification {
   keys: readonly LoadedKey[];
 }
 
-/** One result per simple-signing layer (at most MAX_LAYERS_PER_MANIFEST); never throws on what it reads. */
+/**
+ * One result per simple-signing layer, for at most `limit` layers (the caller's budget; `skipped` counts the
+ * rest). Never throws on what it reads.
+ */
 export async function verifyCosignSignatureManifest(
   artifact: SignatureArtifact,
   context: CosignVerification,
-): Promise<SignatureResult[]> {
+  limit = MAX_LAYERS_PER_MANIFEST,
+): Promise<{ results: SignatureResult[]; skipped: number }> {
   const result = (judgement: Judgement): SignatureResult => ({
     format: 'cosign',
     signatureDigest: artifact.digest,
@@ -37,22 +41,24 @@ export async function verifyCosignSignatureManifest(
   });
   const manifest = parseJsonObject(artifact.content);
   if (!manifest || !Array.isArray(manifest.layers)) {
-    return [result(invalid('the signature manifest is not an image manifest with layers'))];
+    return {
+      results: [result(invalid('the signature manifest is not an image manifest with layers'))],
+      skipped: 0,
+    };
   }
   const layers = manifest.layers.filter(
     (layer): layer is JsonObject => isJsonObject(layer) && layer.mediaType === SIMPLE_SIGNING_MEDIA_TYPE,
   );
   if (layers.length === 0) {
-    return [result(invalid(`the signature manifest has no ${SIMPLE_SIGNING_MEDIA_TYPE} layer`))];
+    return {
+      results: [result(invalid(`the signature manifest has no ${SIMPLE_SIGNING_MEDIA_TYPE} layer`))],
+      skipped: 0,
+    };
   }
-  const examined = layers.slice(0, MAX_LAYERS_PER_MANIFEST);
+  const examined = layers.slice(0, Math.max(1, Math.min(limit, MAX_LAYERS_PER_MANIFEST)));
   const results: SignatureResult[] = [];
   for (const layer of examined) results.push(result(await verifyLayer(layer, context)));
-  if (layers.length > examined.length) {
-    const last = results[results.length - 1] as SignatureResult;
-    last.reason = `${last.reason ? `${last.reason}; ` : ''}${layers.length - examined.length} more signature layers not examined (limit ${MAX_LAYERS_PER_MANIFEST})`;
-  }
-  return results;
+  return { results, skipped: layers.length - examined.length };
 }
 
 async function verifyLayer(layer: JsonObject, context: CosignVerification): Promise<Judgement> {

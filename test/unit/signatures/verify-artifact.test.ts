@@ -2,7 +2,7 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   isSignatureArtifact,
-  MAX_SIGNATURE_ARTIFACTS,
+  MAX_SIGNATURES,
   type SignatureArtifact,
   verifyArtifact,
 } from '../../../src/signatures/index.js';
@@ -315,11 +315,11 @@ describe('verifyArtifact', () => {
     ]);
   });
 
-  it(`examines at most ${MAX_SIGNATURE_ARTIFACTS} signature artifacts`, async () => {
+  it(`examines at most ${MAX_SIGNATURES} signature artifacts`, async () => {
     const source = new MemorySource();
     const image = pushImage(source);
     const stranger = makeSigner('ecdsa-p256') /* randomised: each signature manifest differs */;
-    for (let i = 0; i < MAX_SIGNATURE_ARTIFACTS + 6; i++)
+    for (let i = 0; i < MAX_SIGNATURES + 6; i++)
       referrerSignature(source, image, [signedLayer(source, stranger, image.digest)]);
     const verdict = await verifyArtifact(
       source,
@@ -327,7 +327,25 @@ describe('verifyArtifact', () => {
       image,
       trustOf({ name: 'ci', signer: makeSigner('ed25519') }),
     );
-    expect(verdict.signatures).toHaveLength(MAX_SIGNATURE_ARTIFACTS);
+    expect(verdict.signatures).toHaveLength(MAX_SIGNATURES);
+    expect(verdict.signatures.at(-1)?.reason).toMatch(/; 6 more signatures not examined \(limit 64\)$/);
+  });
+
+  it(`counts .sig layers against the same budget, and a verified verdict carries no note`, async () => {
+    const source = new MemorySource();
+    const image = pushImage(source);
+    const ci = makeSigner('ecdsa-p256');
+    const stranger = makeSigner('ecdsa-p256');
+    const layers = Array.from({ length: MAX_SIGNATURES + 10 }, () =>
+      signedLayer(source, stranger, image.digest),
+    );
+    tagSignature(source, image.digest, [signedLayer(source, ci, image.digest), ...layers]);
+    referrerSignature(source, image, [signedLayer(source, ci, image.digest)]);
+    const verdict = await verifyArtifact(source, REPOSITORY, image, trustOf({ name: 'ci', signer: ci }));
+    expect(verdict.verified).toBe(true);
+    expect(verdict.signatures).toHaveLength(MAX_SIGNATURES);
+    expect(verdict.signatures.filter((s) => s.status === 'verified')).toHaveLength(1);
+    expect(verdict.signatures.every((s) => !s.reason?.includes('not examined'))).toBe(true);
   });
 
   it('counts the .sig tag once when it is also listed as a referrer', async () => {
