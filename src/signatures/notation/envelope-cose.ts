@@ -64,7 +64,8 @@ export function parseCoseEnvelope(bytes: Uint8Array): ParsedEnvelope {
   for (const [label, value] of protectedHeader) if (typeof label === 'string') named.set(label, value);
   const alg = protectedHeader.get(LABEL_ALG);
   const attributes = readSignedAttributes({
-    alg: typeof alg === 'number' ? (ALGORITHMS.get(alg) ?? `COSE algorithm ${alg}`) : alg,
+    // COSE names algorithms by integer only; a text value such as "ES256" is not a COSE algorithm.
+    alg: (typeof alg === 'number' && ALGORITHMS.get(alg)) || `COSE algorithm ${describe(alg)}`,
     cty: protectedHeader.get(LABEL_CONTENT_TYPE),
     crit: protectedHeader.get(LABEL_CRIT),
     named,
@@ -89,9 +90,14 @@ export function parseCoseEnvelope(bytes: Uint8Array): ParsedEnvelope {
     attributes,
     certificates: certificates as Uint8Array[],
     payload,
-    signedBytes: encode(['Signature1', protectedBytes, new Uint8Array(0), payload]),
+    signedBytes: encode(['Signature1', plainBytes(protectedBytes), new Uint8Array(0), plainBytes(payload)]),
     signature,
   };
+}
+
+/** A plain Uint8Array view (cbor2 would encode a Node Buffer as its JSON form rather than a byte string). */
+function plainBytes(value: Uint8Array): Uint8Array {
+  return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
 }
 
 /** RFC 8949 §3.4.2 epoch-based date/time: tag 1 around an integer or float count of seconds. */

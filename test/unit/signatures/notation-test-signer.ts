@@ -197,10 +197,11 @@ export function algFor(spec: KeySpec): Alg {
 /** The primitive signature: RSASSA-PSS (salt = hash length) or ECDSA as r‖s (RFC 7518 §3.4/3.5, RFC 8230). */
 export function primitiveSign(alg: Alg, key: KeyObject, data: Uint8Array): Uint8Array {
   const hash = HASH[alg];
-  if (alg.startsWith('PS')) {
-    return sign(hash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: HASH_BYTES[hash] });
-  }
-  return sign(hash, data, { key, dsaEncoding: 'ieee-p1363' });
+  const signature = alg.startsWith('PS')
+    ? sign(hash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: HASH_BYTES[hash] })
+    : sign(hash, data, { key, dsaEncoding: 'ieee-p1363' });
+  // A plain Uint8Array: CBOR encoders write a Node Buffer as its JSON form, not as a byte string.
+  return new Uint8Array(signature);
 }
 
 export interface Subject {
