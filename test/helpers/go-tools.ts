@@ -3,24 +3,12 @@
 // scripts/test-services.sh installs them with `go install` at pinned versions into `$(go env GOPATH)/bin`,
 // which is often not on PATH: look there too.
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { findExecutable } from '../fixtures/image.js';
 
 export type GoTool = 'oras' | 'crane' | 'helm' | 'cosign';
-
-function executableIn(dirs: string[], name: string): string | null {
-  for (const dir of dirs) {
-    try {
-      accessSync(join(dir, name), constants.X_OK);
-      return join(dir, name);
-    } catch {
-      // try the next directory
-    }
-  }
-  return null;
-}
 
 /** Go's bin directories as far as the environment tells them, without spawning `go`. */
 function knownGoBins(): string[] {
@@ -39,7 +27,7 @@ let askedGo: string[] | undefined;
 function goEnvBins(): string[] {
   if (askedGo) return askedGo;
   askedGo = [];
-  const go = executableIn([...(process.env.PATH ?? '').split(delimiter), '/usr/local/go/bin'], 'go');
+  const go = findExecutable('go', ['/usr/local/go/bin']);
   if (!go) return askedGo;
   try {
     const out = execFileSync(go, ['env', 'GOBIN', 'GOPATH'], { encoding: 'utf8', timeout: 15_000 });
@@ -64,8 +52,7 @@ function inCi(): boolean {
 
 /** The absolute path of a Go client's binary, or null. */
 export function findGoTool(name: GoTool): string | null {
-  const path = (process.env.PATH ?? '').split(delimiter).filter(Boolean);
-  return executableIn([...path, ...knownGoBins()], name) ?? executableIn(goEnvBins(), name);
+  return findExecutable(name, knownGoBins()) ?? findExecutable(name, goEnvBins());
 }
 
 /**

@@ -2,11 +2,12 @@
 // port, the memberof overlay, and a few seeded users and groups. Nothing is installed here; CI installs slapd.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { Client } from 'ldapts';
+import { findExecutable } from '../fixtures/image.js';
 import { freePort } from './ports.js';
 
 export const BASE_DN = 'dc=berth,dc=test';
@@ -34,15 +35,8 @@ export interface Slapd {
 
 /** Where slapd lives (it is in sbin, often outside a non-root PATH); null when absent. Throws in CI. */
 export function findSlapd(): string | null {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin', '/sbin'];
-  for (const dir of dirs.filter(Boolean)) {
-    try {
-      accessSync(join(dir, 'slapd'), constants.X_OK);
-      return join(dir, 'slapd');
-    } catch {
-      // try the next directory
-    }
-  }
+  const found = findExecutable('slapd', ['/usr/sbin', '/usr/local/sbin', '/sbin']);
+  if (found) return found;
   const ci = process.env.CI;
   if (ci !== undefined && ci !== '' && ci !== 'false' && ci !== '0') {
     throw new Error(
