@@ -118,7 +118,7 @@ export function buildOpenApiDocument(routes: readonly ApiRoute[], prefix: string
       version: '1',
       description:
         'Users, projects, members, robot accounts, personal access tokens, tag immutability rules, storage quotas ' +
-        'and usage, and the audit log of a Berth registry. ' +
+        'and usage, signature trust and policies, and the audit log of a Berth registry. ' +
         'Errors have the /v2 shape `{"errors":[{code,message,detail}]}`. Lists take `limit` (default 100, at ' +
         'most 1000) and `cursor`, answer `{items, next?}` and send `Link: <…>; rel="next"` when more follow.',
     },

@@ -3,6 +3,7 @@ import type { Accounts } from '../accounts/types.js';
 import type { Identity } from '../auth/index.js';
 import type { AuditEvent, AuditQuery, AuditSink } from '../events/types.js';
 import type { GcAdmin, LifecycleAdmin, RetentionAdmin } from '../lifecycle/index.js';
+import type { SignatureAdmin } from '../signatures/signatures.js';
 
 /** What the management API needs, handed in by the server (no module-level singletons). */
 export interface ApiOptions {
@@ -21,6 +22,8 @@ export interface ApiOptions {
   retention: RetentionAdmin;
   /** Garbage collection: start runs, read their history. */
   gc: GcAdmin;
+  /** Trusted keys, notation trust stores, the signature policy, and artifacts' signature status. */
+  signatures: SignatureAdmin;
   /** Whether any logged-in user (not only system administrators) may create projects. Default false. */
   usersCanCreateProjects?: boolean;
 }

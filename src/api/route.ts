@@ -24,7 +24,12 @@ export type AuditAction =
   | 'immutability.remove'
   | 'retention.set'
   | 'retention.run'
-  | 'gc.run';
+  | 'gc.run'
+  | 'trust.key.add'
+  | 'trust.key.remove'
+  | 'trust.notation.add'
+  | 'trust.notation.remove'
+  | 'signatures.policy';
 
 /**
  * Who may call a route at all; handlers check the finer rules (project roles, ownership). `none` does not even

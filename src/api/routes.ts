@@ -5,6 +5,7 @@ import { projectRoutes } from './project-routes.js';
 import { retentionRoutes } from './retention-routes.js';
 import { robotRoutes } from './robot-routes.js';
 import type { ApiRoute } from './route.js';
+import { signatureRoutes } from './signature-routes.js';
 import { tokenRoutes } from './token-routes.js';
 import { userRoutes } from './user-routes.js';
 
@@ -17,6 +18,7 @@ export function apiRouteTable(): ApiRoute[] {
     ...lifecycleRoutes,
     ...retentionRoutes,
     ...gcRoutes,
+    ...signatureRoutes,
     ...robotRoutes,
     ...auditRoutes,
   ];

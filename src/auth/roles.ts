@@ -14,6 +14,8 @@ export const ACTIONS = [
   'tags:manage',
   'members:manage',
   'project:settings',
+  // Pull what a project's pull policy (signatures.required) refuses: system administrators, and robots granted it.
+  'bypass-policy',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 /** The actions that change a project's content: these are the ones a project's IP allowlist restricts. */

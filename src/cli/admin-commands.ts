@@ -7,6 +7,7 @@ import { ApiCallError, ApiClient, type Connection, UsageError } from './api-clie
 import { gcCommands } from './gc-commands.js';
 import { askSecret, newPassword } from './password-input.js';
 import { retentionCommands } from './retention-commands.js';
+import { signatureCommands } from './signature-commands.js';
 import { formatTable, isoTime, yesNo } from './table-output.js';
 
 /**
@@ -335,6 +336,7 @@ function projectCommands(program: Command): void {
 
   lifecycleCommands(project);
   retentionCommands(project, { connected, run });
+  signatureCommands(program, project, { connected, run });
 }
 
 interface Quota {

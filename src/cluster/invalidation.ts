@@ -2,6 +2,10 @@
 export type Invalidation =
   | { kind: 'manifest-deleted'; repository: string; digest: string }
   | { kind: 'tag-changed'; repository: string; tag: string }
+  /** A manifest with this `subject` was pushed (a signature, an SBOM, …): what is known about the subject changed. */
+  | { kind: 'referrers-changed'; repository: string; subject: string }
+  /** A project's trust configuration or signature policy changed (signatures/). */
+  | { kind: 'trust-changed'; project: string }
   /** Everything may be stale (for instance after the feed reconnected and may have missed events). */
   | { kind: 'all' };
 

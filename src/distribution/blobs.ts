@@ -1,5 +1,5 @@
 import { parseDigest, parseRangeHeader, RegistryError, rangeNotSatisfiable } from '../registry/index.js';
-import { type Call, repositoryOf } from './context.js';
+import { type Call, readerOf, repositoryOf } from './context.js';
 
 /** GET/HEAD /v2/<name>/blobs/<digest>, with single byte ranges (distribution-spec "Pulling blobs"). */
 export async function getBlob(call: Call): Promise<unknown> {
@@ -7,6 +7,9 @@ export async function getBlob(call: Call): Promise<unknown> {
   const digest = parseDigest(call.params.digest);
   const size = await options.registry.blobs.stat(repositoryOf(call), digest);
   if (request.method === 'GET') {
+    // Pull policies refuse the bytes, never HEAD: clients pushing ask whether a blob exists before uploading it.
+    const { policy } = options.registry;
+    if (policy.admitBlobRead) await policy.admitBlobRead(repositoryOf(call), digest.value, readerOf(call));
     // Only after the repository check above: the URL grants the bytes to whoever holds it, for a while.
     const location = await options.registry.blobs.redirectUrl(digest);
     if (location) {

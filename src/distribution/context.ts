@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { MountPolicy, Registry } from '../registry/index.js';
+import type { MountPolicy, Reader, Registry } from '../registry/index.js';
 
 /** What a /v2 request needs to be allowed to do. */
 export type Need =
@@ -16,6 +16,10 @@ export interface Caller {
   canPull(repository: string): Promise<boolean>;
   /** For _catalog: the projects whose repositories the caller may see. */
   visibleProjects(): Promise<string[] | 'all'>;
+  /** The client address (after trusted-proxy handling), for audit events of pull policies. */
+  sourceIp?: string;
+  /** For pull policies: may the caller pull from this repository what a policy refuses? */
+  mayBypassPolicy?(repository: string): Promise<boolean>;
 }
 
 declare module 'fastify' {
@@ -59,4 +63,17 @@ export type Handler = (call: Call) => Promise<unknown>;
 /** The repository name of a call, already checked against the grammar by the router. */
 export function repositoryOf(call: Call): string {
   return call.params.name as string;
+}
+
+/** The reader a pull policy sees: the caller the guard let through, or anonymous when auth is off. */
+export function readerOf(call: Call): Reader {
+  const caller = call.caller;
+  const agent = call.request.headers['user-agent'];
+  return {
+    actor: caller?.subject || 'anonymous',
+    actorKind: caller?.kind ?? 'anonymous',
+    sourceIp: caller?.sourceIp ?? call.request.ip,
+    userAgent: typeof agent === 'string' ? agent : undefined,
+    mayBypass: async (repository) => (await caller?.mayBypassPolicy?.(repository)) ?? false,
+  };
 }

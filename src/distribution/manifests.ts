@@ -1,5 +1,5 @@
 import { deletesDisabled } from './blobs.js';
-import { type Call, repositoryOf } from './context.js';
+import { type Call, readerOf, repositoryOf } from './context.js';
 import { readLimited } from './request-body.js';
 
 /** GET/HEAD /v2/<name>/manifests/<reference>: the exact stored bytes, after Accept negotiation. */
@@ -10,6 +10,8 @@ export async function getManifest(call: Call): Promise<unknown> {
     call.params.reference as string,
     request.headers.accept,
   );
+  const { policy } = options.registry;
+  if (policy.admitManifestRead) await policy.admitManifestRead(repositoryOf(call), manifest, readerOf(call));
   reply
     .code(200)
     .type(manifest.mediaType)

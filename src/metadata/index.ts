@@ -30,5 +30,12 @@ export { BlobBeingCollected, MetadataStore, MissingReference } from './metadata-
 export type { ProjectManifestRow, RetentionPolicyRow } from './retention-store.js';
 export { RetentionStore } from './retention-store.js';
 export type { Database } from './schema.js';
+export type {
+  NotationStoreRow,
+  ProjectTrustRow,
+  SignaturePolicyRow,
+  TrustedKeyRow,
+} from './signature-store.js';
+export { DuplicateTrustName, SignatureStore } from './signature-store.js';
 export { databaseKeyStore } from './signing-key-store.js';
 export type { UploadRow } from './upload-store.js';

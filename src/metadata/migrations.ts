@@ -2,6 +2,7 @@ import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely
 import { accountsMigration } from './migration-accounts.js';
 import { collectionMigration } from './migration-collection.js';
 import { lifecycleMigration } from './migration-lifecycle.js';
+import { signaturesMigration } from './migration-signatures.js';
 
 /** The same migrations serve SQLite and PostgreSQL; only a few column types differ. */
 export type Dialect = 'sqlite' | 'postgres';
@@ -127,6 +128,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     },
     '0004_lifecycle': lifecycleMigration(dialect),
     '0005_collection': collectionMigration(dialect),
+    '0007_signatures': signaturesMigration(dialect),
   };
 }
 

@@ -27,6 +27,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly policyRefusals = new Counter({
+    name: 'berth_pull_policy_refusals_total',
+    help: 'Pulls refused by a project policy, by policy (signatures.required) and project',
+    labelNames: ['policy', 'project'] as const,
+    registers: [this.registry],
+  });
+  readonly policyExceptions = new Counter({
+    name: 'berth_pull_policy_exceptions_total',
+    help: 'Pulls a project policy would refuse, served under warn or to a caller who may bypass it',
+    labelNames: ['policy', 'project', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   constructor(uploadsInFlight: () => number) {
     new Gauge({
       name: 'berth_uploads_in_flight',
@@ -74,6 +87,12 @@ export class Metrics {
         }
       },
     });
+  }
+
+  /** A pull policy's refusal, warning or bypass. */
+  pullPolicy(outcome: 'refuse' | 'warn' | 'bypass', policy: string, project: string): void {
+    if (outcome === 'refuse') this.policyRefusals.inc({ policy, project });
+    else this.policyExceptions.inc({ policy, project, outcome });
   }
 
   observe(route: string, method: string, status: number, seconds: number, bytesOut: number): void {

@@ -6,7 +6,7 @@ export { parseManifest } from './manifest-parser.js';
 export { type ManifestService, parseReference } from './manifest-service.js';
 export { MediaType } from './media-types.js';
 export { assertRepositoryName, isValidRepositoryName, isValidTag } from './names.js';
-export type { RegistryPolicy, TagProtection } from './policy.js';
+export type { Reader, RegistryPolicy, TagProtection } from './policy.js';
 export { parseContentRange, parseRangeHeader, rangeNotSatisfiable } from './range.js';
 export { Registry, type RegistryOptions } from './registry.js';
 export { blobKey, UPLOADS_PREFIX } from './storage-keys.js';

@@ -80,7 +80,7 @@ export class ManifestCache {
   apply(event: Invalidation): void {
     if (event.kind === 'manifest-deleted') this.manifestDeleted(event.repository, event.digest);
     else if (event.kind === 'tag-changed') this.tagChanged(event.repository, event.tag);
-    else this.clear();
+    else if (event.kind === 'all') this.clear();
   }
 
   clear(): void {

@@ -42,13 +42,22 @@ export interface ManifestServiceOptions {
 
 export class ManifestService {
   private readonly cache: ManifestCache;
+  private readonly listeners: ((event: Invalidation) => void)[] = [];
 
   constructor(
     private readonly meta: MetadataStore,
     readonly options: ManifestServiceOptions,
   ) {
     this.cache = new ManifestCache(options.cacheBytes, options.bus.shared);
-    options.bus.subscribe((event) => this.cache.apply(event));
+    options.bus.subscribe((event) => {
+      this.cache.apply(event);
+      for (const listener of this.listeners) listener(event);
+    });
+  }
+
+  /** Hears every committed change to manifests and tags: this process's, and the others' through the bus. */
+  onChange(listener: (event: Invalidation) => void): void {
+    this.listeners.push(listener);
   }
 
   /** Validates and stores a manifest exactly as received; points the tag at it when the reference is a tag. */
@@ -94,6 +103,8 @@ export class ManifestService {
       protection,
     );
     if (ref.kind === 'tag') await this.changed({ kind: 'tag-changed', repository, tag: ref.tag });
+    if (result.subject)
+      await this.changed({ kind: 'referrers-changed', repository, subject: result.subject });
     return result;
   }
 
@@ -233,6 +244,7 @@ export class ManifestService {
    */
   async changed(event: Invalidation): Promise<void> {
     this.cache.apply(event);
+    for (const listener of this.listeners) listener(event);
     if (this.options.bus.shared) await this.options.bus.publish(event);
   }
 

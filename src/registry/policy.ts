@@ -1,4 +1,4 @@
-import type { LinkAdmission } from '../metadata/index.js';
+import type { LinkAdmission, ManifestRow } from '../metadata/index.js';
 import type { RegistryError } from './errors.js';
 
 /**
@@ -6,6 +6,17 @@ import type { RegistryError } from './errors.js';
  * change is the deletion of that manifest (by digest), which would take the tag with it.
  */
 export type TagProtection = (tag: string, manifest?: string) => RegistryError | undefined;
+
+/** Who is reading, as far as a read policy cares; the /v2 handlers build it from the authenticated caller. */
+export interface Reader {
+  /** A username, `robot$<name>`, or `anonymous`. */
+  actor: string;
+  actorKind: 'user' | 'robot' | 'anonymous';
+  sourceIp?: string | undefined;
+  userAgent?: string | undefined;
+  /** Whether the reader may pull what a policy refuses (system administrators, robots with bypass-policy). */
+  mayBypass(repository: string): Promise<boolean>;
+}
 
 /**
  * What lifecycle/ plugs into the registry core (tag immutability, storage quotas). Each hook is optional and
@@ -31,4 +42,11 @@ export interface RegistryPolicy {
    * included), with the project's usage locked: throws to refuse the link.
    */
   admitLink?: LinkAdmission;
+  /**
+   * Pull-time policy (signatures/): throws to refuse serving a manifest (GET or HEAD, by tag or digest) that
+   * the repository holds. Called by the handler once the manifest is found, before anything is sent.
+   */
+  admitManifestRead?(repository: string, manifest: ManifestRow, reader: Reader): Promise<void>;
+  /** Pull-time policy for a blob GET of a blob linked into the repository; throws to refuse it. */
+  admitBlobRead?(repository: string, digest: string, reader: Reader): Promise<void>;
 }

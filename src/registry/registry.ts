@@ -18,7 +18,7 @@ export interface RegistryOptions {
   /** Cache invalidation between processes sharing the metadata database; LocalBus when alone. */
   bus: InvalidationBus;
   onBytesIn?: (bytes: number) => void;
-  /** Tag immutability and quotas (lifecycle/); without it nothing is refused on their account. */
+  /** Tag immutability and quotas (lifecycle/), pull policies (signatures/); without it nothing is refused. */
   policy?: RegistryPolicy;
   /** How often recorded pulls are written; default 5 s. */
   pullFlushMs?: number;
@@ -31,6 +31,8 @@ export class Registry {
   readonly manifests: ManifestService;
   /** Last pull times of manifests, written in batches (for retention). */
   readonly pulls: PullRecorder;
+  /** The hooks lifecycle/ and signatures/ plug in; the /v2 handlers ask the read hooks. */
+  readonly policy: RegistryPolicy;
 
   constructor(
     readonly store: BlobStore,
@@ -38,6 +40,7 @@ export class Registry {
     options: RegistryOptions,
   ) {
     const policy = options.policy ?? {};
+    this.policy = policy;
     this.blobs = new BlobService(store, meta, options.blobRedirectSeconds, policy);
     const uploadOptions = {
       ttlMs: options.uploadTtlMs,

@@ -14,9 +14,11 @@ import {
   Retention,
   Scheduler,
 } from '../lifecycle/index.js';
-import { CollectionStore, JobRunStore } from '../metadata/index.js';
+import { CollectionStore, JobRunStore, type ManifestRow } from '../metadata/index.js';
 import { healthRoutes, Metrics } from '../observability/index.js';
 import { Registry, RegistryError } from '../registry/index.js';
+import { isSignatureArtifact, verifyArtifact } from '../signatures/index.js';
+import { Signatures } from '../signatures/signatures.js';
 import { setupAuth } from './auth/index.js';
 import { openBackends } from './backends.js';
 import { errorHandler } from './error-handler.js';
@@ -35,6 +37,8 @@ export interface Berth {
   gc: GarbageCollector;
   /** Retention policies and runs; the scheduler calls runDue. */
   retention: Retention;
+  /** Per-project trust and the pull-time signature policy. */
+  signatures: Signatures;
   /** Starts listening; resolves to the bound address (e.g. http://127.0.0.1:5000). */
   listen(): Promise<string>;
   /** Graceful stop: refuses new requests, lets in-flight ones finish (up to the configured timeout). */
@@ -82,7 +86,22 @@ export async function createBerth(config: Config): Promise<Berth> {
     onError: (run, error) =>
       log?.error({ err: error, run: run.id, kind: run.kind, scope: run.scope }, 'job failed'),
   });
-  const registry = new Registry(store, meta, {
+  // The pull-time signature policy (signatures.required), plugged in beside lifecycle's hooks. Its audit
+  // events go to the auth setup's log, which exists before anything can be pulled.
+  let audit: AuditLog | undefined;
+  const signatures: Signatures = new Signatures({
+    db: meta.db,
+    meta,
+    store,
+    bus: backends.bus,
+    audit: { record: (event) => audit?.record(event) },
+    verify: verifyArtifact,
+    isSignatureArtifact,
+    manifest: (repository: string, reference: string): Promise<ManifestRow> =>
+      registry.manifests.get(repository, reference, undefined),
+    onDecision: (decision, project) => metrics.pullPolicy(decision.outcome, decision.policy, project),
+  });
+  const registry: Registry = new Registry(store, meta, {
     maxManifestBytes: config.manifests.maxBytes,
     manifestCacheBytes: config.manifests.cacheBytes,
     uploadTtlMs: config.uploads.ttlSeconds * 1000,
@@ -90,8 +109,9 @@ export async function createBerth(config: Config): Promise<Berth> {
     blobRedirectSeconds: config.storage.s3.redirect ? config.storage.s3.redirectExpirySeconds : undefined,
     bus: backends.bus,
     onBytesIn: bytesIn,
-    policy: lifecycle.policy,
+    policy: { ...lifecycle.policy, ...signatures.hooks },
   });
+  registry.manifests.onChange((event) => signatures.apply(event));
   const retention = new Retention({ db: meta.db, manifests: registry.manifests, runner });
   const gc = new GarbageCollector(store, new CollectionStore(meta.db), registry, runner, {
     graceMs: config.gc.graceSeconds * 1000,
@@ -166,6 +186,7 @@ export async function createBerth(config: Config): Promise<Berth> {
     },
   });
   const auth = await setupAuth(app, config, meta);
+  audit = auth.audit;
   if (auth.bootstrap?.generated) {
     // Shown once: the password is stored hashed only. BERTH_ADMIN_PASSWORD sets it instead.
     app.log.warn(
@@ -188,6 +209,7 @@ export async function createBerth(config: Config): Promise<Berth> {
     lifecycle,
     retention,
     gc,
+    signatures,
     usersCanCreateProjects: config.auth.usersCanCreateProjects,
   });
 
@@ -233,6 +255,7 @@ export async function createBerth(config: Config): Promise<Berth> {
     lifecycle,
     retention,
     gc,
+    signatures,
     listen: () => app.listen({ host: config.http.host, port: config.http.port }),
     async close() {
       accepting = false;

@@ -83,7 +83,7 @@ export class RegistryGuard {
   private async decide(
     identity: Identity,
     repository: string,
-    action: RepositoryAction,
+    action: RepositoryAction | 'bypass-policy',
     request: FastifyRequest,
   ): Promise<Verdict> {
     const name = projectOf(repository);
@@ -191,6 +191,10 @@ export class RegistryGuard {
         if (who.via === 'bearer' && grants(who.access, 'registry', 'catalog', '*')) return 'all';
         return this.options.accounts.visibleProjects(await identity());
       },
+      sourceIp: this.options.sourceIp(request),
+      // Asked only when a pull policy would refuse: system administrators and robots granted bypass-policy.
+      mayBypassPolicy: async (repository) =>
+        (await this.decide(await identity(), repository, 'bypass-policy', request)).allowed,
     };
   }
 }

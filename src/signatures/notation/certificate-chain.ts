@@ -32,7 +32,15 @@ const FORBIDDEN_SIGNING_KEY_USAGE: [x509.KeyUsageFlags, string][] = [
   [x509.KeyUsageFlags.decipherOnly, 'decipherOnly'],
 ];
 
+/** Far beyond real chains (leaf, an intermediate or two, root); bounds the work an envelope can ask for. */
+const MAX_CHAIN_LENGTH = 10;
+
 export function parseChain(ders: readonly Uint8Array[]): ChainCertificate[] {
+  if (ders.length > MAX_CHAIN_LENGTH) {
+    invalid(
+      `The certificate chain has ${ders.length} certificates; Berth accepts at most ${MAX_CHAIN_LENGTH}.`,
+    );
+  }
   return ders.map((der, index) => {
     try {
       const parsed = new x509.X509Certificate(der);

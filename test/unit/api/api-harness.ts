@@ -15,6 +15,8 @@ import { CollectionStore, JobRunStore, MetadataStore, openDatabase } from '../..
 import { Registry, RegistryError } from '../../../src/registry/index.js';
 import { ManifestService } from '../../../src/registry/manifest-service.js';
 import { errorHandler } from '../../../src/server/error-handler.js';
+import { isSignatureArtifact, verifyArtifact } from '../../../src/signatures/index.js';
+import { Signatures } from '../../../src/signatures/signatures.js';
 import { FilesystemBlobStore } from '../../../src/storage/index.js';
 
 /** The five kinds of caller every endpoint is tried with. */
@@ -69,6 +71,9 @@ export interface Harness {
   /** Retention policies and runs (over an empty registry), on the same database. */
   retention: Retention;
   runner: JobRunner;
+  /** The registry core (empty until a test pushes), and the signature trust and policy over it. */
+  registry: Registry;
+  signatures: Signatures;
   /** Every route Fastify registered, as `METHOD path` with `{param}` placeholders (HEAD excluded). */
   routes: string[];
   /** The robot `ci`'s secret (pull and push on `team`). */
@@ -123,6 +128,16 @@ export async function startHarness(options: Partial<Pick<ApiOptions, 'usersCanCr
     uploadTtlMs: 86_400_000,
     bus: new LocalBus(),
   });
+  const signatures = new Signatures({
+    db,
+    meta: registry.meta,
+    store,
+    bus: new LocalBus(),
+    audit,
+    verify: verifyArtifact,
+    isSignatureArtifact,
+    manifest: (repository, reference) => registry.manifests.get(repository, reference, undefined),
+  });
   const gc = new GarbageCollector(store, new CollectionStore(db), registry, runner, { graceMs: 3_600_000 });
   const app = Fastify();
   app.removeAllContentTypeParsers();
@@ -142,6 +157,7 @@ export async function startHarness(options: Partial<Pick<ApiOptions, 'usersCanCr
     lifecycle,
     retention,
     gc,
+    signatures,
     ...options,
     sourceIp: (request) => request.ip,
     async authenticate(request): Promise<Identity> {
@@ -170,6 +186,8 @@ export async function startHarness(options: Partial<Pick<ApiOptions, 'usersCanCr
     lifecycle,
     retention,
     runner,
+    registry,
+    signatures,
     routes,
     robotSecret,
     auth: (caller) => logins[caller],

@@ -1,6 +1,9 @@
 // Every /api/v1 endpoint × anonymous / ordinary user / project administrator / robot / system administrator,
 // with the exact status each gets, and the audit event each mutation leaves (refusals included).
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseDigest } from '../../../src/registry/index.js';
 import { CALLERS, type Caller, type Harness, PASSWORD, startHarness } from './api-harness.js';
 
 interface Case {
@@ -42,6 +45,37 @@ async function settleRetention(h: Harness): Promise<void> {
 /** Waits for the garbage collection runs to end, so that the next one may start. */
 async function settleGc(h: Harness): Promise<void> {
   for (const run of await h.runner.runs.list('gc', { limit: 100 })) await h.runner.wait(run.id);
+}
+
+const publicKeyPem = () =>
+  generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    .publicKey.export({ type: 'spki', format: 'pem' })
+    .toString();
+const ROOT_CA = readFileSync(new URL('../../fixtures/trust/notation-root-ca.pem', import.meta.url), 'utf8');
+
+/** Pushes a small artifact (an empty config, no layers) to team/app:v1 through the registry core. */
+async function pushArtifact(h: Harness): Promise<string> {
+  const config = Buffer.from('{}');
+  const configDigest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
+  const parsed = parseDigest(configDigest);
+  await h.registry.store.write('uploads/authz-config', [config], 0);
+  await h.registry.blobs.commit('team/app', 'uploads/authz-config', parsed, config.length);
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      artifactType: 'application/vnd.example.thing',
+      config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: configDigest, size: config.length },
+      layers: [],
+    }),
+  );
+  const { digest } = await h.registry.manifests.put(
+    'team/app',
+    'v1',
+    manifest,
+    'application/vnd.oci.image.manifest.v1+json',
+  );
+  return digest;
 }
 
 const CASES: Case[] = [
@@ -301,6 +335,69 @@ const CASES: Case[] = [
       return { url: `/api/v1/gc/runs/${run.id}` };
     },
     expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 404 },
+  },
+  {
+    route: 'GET /api/v1/projects/{name}/trust',
+    prepare: fixed('/api/v1/projects/team/trust'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 200, systemAdmin: 200 },
+  },
+  {
+    route: 'POST /api/v1/projects/{name}/trust/keys',
+    prepare: async (_h, caller) => ({
+      url: '/api/v1/projects/team/trust/keys',
+      body: { name: `key-${suffix(caller)}`, publicKeyPem: publicKeyPem() },
+    }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 201, robot: 403, systemAdmin: 201 },
+    audit: 'trust.key.add',
+  },
+  {
+    route: 'DELETE /api/v1/projects/{name}/trust/keys/{id}',
+    async prepare(h, caller) {
+      const key = await h.signatures.addKey('team', {
+        name: `gone-${suffix(caller)}`,
+        publicKeyPem: publicKeyPem(),
+      });
+      return { url: `/api/v1/projects/team/trust/keys/${key.id}` };
+    },
+    expect: { anonymous: 401, user: 403, projectAdmin: 204, robot: 403, systemAdmin: 204 },
+    audit: 'trust.key.remove',
+  },
+  {
+    route: 'POST /api/v1/projects/{name}/trust/notation',
+    prepare: async (_h, caller) => ({
+      url: '/api/v1/projects/team/trust/notation',
+      body: { name: `store-${suffix(caller)}`, rootCertificatesPem: [ROOT_CA], trustedIdentities: ['*'] },
+    }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 201, robot: 403, systemAdmin: 201 },
+    audit: 'trust.notation.add',
+  },
+  {
+    route: 'DELETE /api/v1/projects/{name}/trust/notation/{id}',
+    async prepare(h, caller) {
+      const store = await h.signatures.addNotation('team', {
+        name: `old-${suffix(caller)}`,
+        rootCertificatesPem: [ROOT_CA],
+        trustedIdentities: ['*'],
+      });
+      return { url: `/api/v1/projects/team/trust/notation/${store.id}` };
+    },
+    expect: { anonymous: 401, user: 403, projectAdmin: 204, robot: 403, systemAdmin: 204 },
+    audit: 'trust.notation.remove',
+  },
+  {
+    route: 'PUT /api/v1/projects/{name}/trust/policy',
+    prepare: fixed('/api/v1/projects/team/trust/policy', { required: 'warn', repositories: ['team/**'] }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 403, systemAdmin: 200 },
+    audit: 'signatures.policy',
+  },
+  {
+    route: 'GET /api/v1/projects/{name}/repositories/{repo}/artifacts/{reference}',
+    label: '(private project)',
+    async prepare(h) {
+      if (!(await h.registry.meta.manifestByTag('team/app', 'v1'))) await pushArtifact(h);
+      return { url: '/api/v1/projects/team/repositories/app/artifacts/v1' };
+    },
+    expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 200, systemAdmin: 200 },
   },
   {
     route: 'POST /api/v1/robots',

@@ -442,6 +442,7 @@ describe('notation JWS: envelopes built in the published wire format', () => {
       text({ ...good, header: { x5c: ['not base64!'] } }),
       text({ ...good, header: { x5c: [Buffer.from('not a certificate').toString('base64')] } }),
       text({ ...good, header: { x5c: 'MIIB' } }),
+      text({ ...good, header: { x5c: Array(11).fill(good.header.x5c[0]) } }), // longer than any real chain
       text({ ...good, protected: 'bm90IGpzb24' }),
       text({ ...good, protected: '' }),
       text({ ...good, signature: 'not base64url!' }),
