@@ -264,6 +264,94 @@ describe.skipIf(!tools)('oras against Berth with token auth', () => {
   );
 
   it(
+    'builds a multi-platform index, and copies it with its referrers to another repository unchanged',
+    async () => {
+      const { dir: amdDir } = await writeFiles('index-amd64');
+      const { dir: armDir } = await writeFiles('index-arm64');
+      const platformPush = async (dir: string, tag: string, platform: string) => {
+        const { stdout } = await run(
+          tools?.oras as string,
+          [
+            'push',
+            ref(`indexed:${tag}`),
+            '--artifact-type',
+            ARTIFACT_TYPE,
+            '--artifact-platform',
+            platform,
+            'data.bin',
+            '--format',
+            'json',
+            '--plain-http',
+            '--registry-config',
+            memberAuth,
+          ],
+          { env, cwd: dir, timeoutMs: CLIENT_TIMEOUT },
+        );
+        return JSON.parse(stdout) as PushResult;
+      };
+      const amd64 = await platformPush(amdDir, 'amd64', 'linux/amd64');
+      const arm64 = await platformPush(armDir, 'arm64', 'linux/arm64');
+      await oras(memberAuth, 'manifest', 'index', 'create', ref('indexed:all'), 'amd64', 'arm64');
+      const index = await servedManifest(registry, repo('indexed'), 'all');
+      expect(index?.mediaType).toBe('application/vnd.oci.image.index.v1+json');
+      const entries = (JSON.parse(index?.bytes.toString() as string) as { manifests: PushResult[] })
+        .manifests;
+      expect(entries.map((m) => m.digest)).toEqual([amd64.digest, arm64.digest]);
+      await writeFile(join(amdDir, 'sbom.json'), '{"packages":[]}');
+      const { stdout } = await run(
+        tools?.oras as string,
+        [
+          'attach',
+          ref(`indexed@${amd64.digest}`),
+          '--artifact-type',
+          SIGNATURE_TYPE,
+          'sbom.json',
+          '--format',
+          'json',
+          '--plain-http',
+          '--registry-config',
+          memberAuth,
+        ],
+        { env, cwd: amdDir, timeoutMs: CLIENT_TIMEOUT },
+      );
+      const referrer = JSON.parse(stdout) as PushResult;
+
+      // Another repository of the project: blobs are mounted, not uploaded again (a token for both repositories).
+      const { stdout: copied } = await run(
+        tools?.oras as string,
+        [
+          'cp',
+          '-r',
+          ref('indexed:all'),
+          ref('copied:all'),
+          '--from-plain-http',
+          '--to-plain-http',
+          '--from-registry-config',
+          memberAuth,
+          '--to-registry-config',
+          memberAuth,
+        ],
+        { env, cwd: tmp, timeoutMs: CLIENT_TIMEOUT },
+      );
+      expect(copied).toMatch(/^Mounted /m);
+      const copy = await servedManifest(registry, repo('copied'), 'all');
+      expect(copy?.digest).toBe(index?.digest);
+      expect(copy?.bytes).toEqual(index?.bytes);
+      expect((await referrersOf(registry, repo('copied'), amd64.digest)).map((r) => r.digest)).toEqual([
+        referrer.digest,
+      ]);
+
+      // A blob of the copy, fetched by digest, is the file that was pushed.
+      const data = await readFile(join(armDir, 'data.bin'));
+      const blobDigest = `sha256:${sha256(data)}`;
+      const fetched = join(tmp, 'fetched.bin');
+      await oras(memberAuth, 'blob', 'fetch', ref(`copied@${blobDigest}`), '--output', fetched);
+      expect(await readFile(fetched)).toEqual(data);
+    },
+    TIMEOUT,
+  );
+
+  it(
     'deletes manifests: a referrer, then its subject by tag; both are gone from Berth',
     async () => {
       const { dir } = await writeFiles('delete');
