@@ -14,6 +14,11 @@ export interface ApiOptions {
    * when no credentials; throws RegistryError UNAUTHORIZED (bad credentials) or TOOMANYREQUESTS.
    */
   authenticate(request: FastifyRequest): Promise<Identity>;
+  /**
+   * Checks a username and password outside a login (the current password a password change asks for), counted
+   * by the same login throttle: the identity, or null when wrong; throws RegistryError TOOMANYREQUESTS.
+   */
+  checkPassword(request: FastifyRequest, username: string, password: string): Promise<Identity | null>;
   /** The client address (after trusted-proxy handling). */
   sourceIp(request: FastifyRequest): string;
   /** Immutability rules, quotas and storage usage. */

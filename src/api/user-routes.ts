@@ -150,16 +150,17 @@ export const userRoutes: ApiRoute[] = [
     success: { status: 204, description: 'Changed' },
     errors: [404],
     audit: { action: 'user.password', resource: (params) => `user:${params.username}` },
-    async handler({ identity, params, body, options }) {
+    async handler({ identity, params, body, options, request }) {
       if (!isSystemAdmin(identity)) {
         const self = identity.kind === 'user' && identity.username === params.username;
         if (!self) throw denied("changing another user's password needs system administrator rights");
-        // The password itself, not a personal access token, which also logs the user in.
+        // The password itself, not a personal access token, which also logs the user in. Throttled like a
+        // login: whoever holds a session or token of the user must not get unlimited guesses here.
         const current = body.currentPassword;
         const valid =
           current !== undefined &&
           parseSecretToken(current) === null &&
-          (await options.accounts.authenticate(params.username, current))?.kind === 'user';
+          (await options.checkPassword(request, params.username, current))?.kind === 'user';
         if (!valid) throw denied('changing your password needs your current password (currentPassword)');
       }
       await options.accounts.setPassword(params.username, body.password);

@@ -7,7 +7,7 @@
  *   1. A /v2 request without a valid bearer token gets 401 with
  *      `WWW-Authenticate: bearerChallenge({realm, service, scope})`.
  *   2. GET/POST /token: `parseAuthorization(header)` → Basic username/password, then
- *        - LoginThrottle.check({username, ip}) first; recordFailure/recordSuccess after;
+ *        - LoginThrottle.begin({username, ip}) first (429 when refused); then the ticket's failed/succeeded;
  *        - a password of the form `berth_<id>_<secret>` (parseSecretToken) is a personal access token or robot
  *          secret: find the row by id, `verifyToken(secret, row.hash)`, check the row belongs to `username`;
  *        - a local user: `verifyPassword(password, row.hash)` (or `verifyAgainstDummy` for an unknown name),
@@ -77,11 +77,18 @@ export {
 } from './password.js';
 export {
   addressKey,
-  FailureLimiter,
-  type FailureLimitOptions,
+  combine as combineReservations,
+  type FailureLimit,
+  type FailureLog,
+  judge as judgeReservation,
+  type LoginAttempt,
+  type LoginGate,
   LoginThrottle,
   type LoginThrottleOptions,
-  type RateLimitResult,
+  type LoginTicket,
+  MemoryFailureLog,
+  PENDING_TIMEOUT_MS,
+  type Reservation,
 } from './rate-limit.js';
 export {
   ACTIONS,

@@ -1,69 +1,126 @@
+import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { LRUCache } from 'lru-cache';
 
-export type RateLimitResult = { allowed: true } | { allowed: false; retryAfterSeconds: number };
-
-export interface FailureLimitOptions {
-  /** Failures tolerated within the window; the next attempt is refused. */
+/** One limit an attempt counts against: at most `maxFailures` failures of `key` within `windowSeconds`. */
+export interface FailureLimit {
+  key: string;
   maxFailures: number;
   windowSeconds: number;
-  /** Keys remembered at most; the least recently used are forgotten first. */
-  maxKeys?: number;
-  /** Milliseconds clock, for tests. */
-  now?: () => number;
+}
+
+export type Reservation =
+  | { outcome: 'reserved' }
+  | { outcome: 'refused'; retryAfterSeconds: number }
+  /** Only attempts still being checked stand in the way: ask again once they are settled. */
+  | { outcome: 'busy' };
+
+/**
+ * Where login failures are counted: this process's memory (MemoryFailureLog), or the metadata database, which
+ * every worker and node shares (metadata/login-failure-log.ts). An attempt is counted before its credentials
+ * are checked and taken back when they were right, so that no number of concurrent attempts gets more than
+ * `maxFailures` guesses in.
+ */
+export interface FailureLog {
+  /**
+   * Atomically with every other reservation of the same keys: when every key holds fewer than its
+   * `maxFailures` failures and pending attempts within its window, counts `attempt` under each key as pending
+   * and answers 'reserved'. Otherwise counts nothing: 'refused' when failures alone fill a key (with the wait
+   * until the first of them leaves the window; the longest over the keys), else 'busy'. A pending attempt older
+   * than PENDING_TIMEOUT_MS (its process died while checking it) counts as a failure.
+   */
+  reserve(limits: readonly FailureLimit[], attempt: string, now: number): Promise<Reservation>;
+  /** The attempt's credentials were wrong: its pending counts become failures. */
+  confirm(keys: readonly string[], attempt: string): Promise<void>;
+  /** Takes the attempt's counts back from `keys`, and forgets every failure of `clear`. */
+  release(keys: readonly string[], attempt: string, clear?: readonly string[]): Promise<void>;
+}
+
+/** A pending attempt this old is a failure whose process died before it could say so. */
+export const PENDING_TIMEOUT_MS = 30_000;
+
+interface Entry {
+  at: number;
+  attempt: string;
+  pending: boolean;
 }
 
 /**
- * A sliding-window log of failures per key, in memory. Each key keeps at most `maxFailures` timestamps and
- * at most `maxKeys` keys are kept (LRU), so memory is bounded whatever an attacker sends. Per process: with
- * several workers or nodes each keeps its own count, which only loosens the limit by that factor.
+ * The verdict of reserve() for one key, given its entries within the window, oldest first. Shared by every
+ * FailureLog so that they agree to the second.
  */
-export class FailureLimiter {
-  readonly #max: number;
-  readonly #windowMs: number;
-  readonly #now: () => number;
-  readonly #failures: LRUCache<string, number[]>;
+export function judge(entries: readonly Entry[], limit: FailureLimit, now: number): Reservation {
+  if (entries.length < limit.maxFailures) return { outcome: 'reserved' };
+  const failures = entries.filter((entry) => !entry.pending || entry.at <= now - PENDING_TIMEOUT_MS);
+  if (failures.length < limit.maxFailures) return { outcome: 'busy' };
+  const oldest = (failures[failures.length - limit.maxFailures] as Entry).at;
+  return {
+    outcome: 'refused',
+    retryAfterSeconds: Math.max(1, Math.ceil((oldest + limit.windowSeconds * 1000 - now) / 1000)),
+  };
+}
 
-  constructor(options: FailureLimitOptions) {
-    if (!(Number.isInteger(options.maxFailures) && options.maxFailures >= 1)) {
-      throw new RangeError('maxFailures must be a positive integer');
+/** reserve()'s answer over several keys: refused if any key refuses (the longest wait), else busy if any is. */
+export function combine(verdicts: readonly Reservation[]): Reservation {
+  const waits = verdicts.flatMap((v) => (v.outcome === 'refused' ? [v.retryAfterSeconds] : []));
+  if (waits.length > 0) return { outcome: 'refused', retryAfterSeconds: Math.max(...waits) };
+  if (verdicts.some((v) => v.outcome === 'busy')) return { outcome: 'busy' };
+  return { outcome: 'reserved' };
+}
+
+export function checkLimit(limit: Omit<FailureLimit, 'key'>): void {
+  if (!(Number.isInteger(limit.maxFailures) && limit.maxFailures >= 1)) {
+    throw new RangeError('maxFailures must be a positive integer');
+  }
+  if (!(limit.windowSeconds > 0)) throw new RangeError('windowSeconds must be positive');
+}
+
+/**
+ * A sliding-window log of failures per key in this process's memory: for one process alone, and for tests.
+ * Each key keeps at most its limit of entries and at most `maxKeys` keys are kept (LRU), so memory is bounded
+ * whatever an attacker sends.
+ */
+export class MemoryFailureLog implements FailureLog {
+  readonly #entries: LRUCache<string, Entry[]>;
+
+  constructor(options: { maxKeys?: number } = {}) {
+    this.#entries = new LRUCache({ max: options.maxKeys ?? 10_000 });
+  }
+
+  #recent(key: string, windowSeconds: number, now: number): Entry[] {
+    const entries = this.#entries.get(key) ?? [];
+    return entries.filter((entry) => entry.at > now - windowSeconds * 1000);
+  }
+
+  async reserve(limits: readonly FailureLimit[], attempt: string, now: number): Promise<Reservation> {
+    const verdict = combine(
+      limits.map((limit) => judge(this.#recent(limit.key, limit.windowSeconds, now), limit, now)),
+    );
+    if (verdict.outcome !== 'reserved') return verdict;
+    for (const limit of limits) {
+      const entries = this.#recent(limit.key, limit.windowSeconds, now);
+      this.#entries.set(limit.key, [...entries, { at: now, attempt, pending: true }]);
     }
-    if (!(options.windowSeconds > 0)) throw new RangeError('windowSeconds must be positive');
-    this.#max = options.maxFailures;
-    this.#windowMs = options.windowSeconds * 1000;
-    this.#now = options.now ?? Date.now;
-    this.#failures = new LRUCache({ max: options.maxKeys ?? 10_000 });
+    return verdict;
   }
 
-  /** Failures still inside the window, oldest first; drops the expired ones. */
-  #recent(key: string, now: number): number[] {
-    const times = this.#failures.get(key);
-    if (!times) return [];
-    const recent = times.filter((time) => time > now - this.#windowMs);
-    if (recent.length === 0) this.#failures.delete(key);
-    else if (recent.length !== times.length) this.#failures.set(key, recent);
-    return recent;
+  async confirm(keys: readonly string[], attempt: string): Promise<void> {
+    for (const key of keys) {
+      for (const entry of this.#entries.get(key) ?? []) if (entry.attempt === attempt) entry.pending = false;
+    }
   }
 
-  check(key: string): RateLimitResult {
-    const now = this.#now();
-    const recent = this.#recent(key, now);
-    if (recent.length < this.#max) return { allowed: true };
-    const oldest = recent[recent.length - this.#max] as number;
-    return {
-      allowed: false,
-      retryAfterSeconds: Math.max(1, Math.ceil((oldest + this.#windowMs - now) / 1000)),
-    };
-  }
-
-  recordFailure(key: string): void {
-    const now = this.#now();
-    const recent = [...this.#recent(key, now), now].slice(-this.#max);
-    this.#failures.set(key, recent);
-  }
-
-  recordSuccess(key: string): void {
-    this.#failures.delete(key);
+  async release(keys: readonly string[], attempt: string, clear: readonly string[] = []): Promise<void> {
+    for (const key of keys) {
+      const entries = this.#entries.get(key);
+      if (entries)
+        this.#entries.set(
+          key,
+          entries.filter((entry) => entry.attempt !== attempt),
+        );
+    }
+    for (const key of clear) this.#entries.delete(key);
   }
 }
 
@@ -104,56 +161,94 @@ export function addressKey(ip: string): string {
 }
 
 export interface LoginThrottleOptions {
-  account?: Omit<FailureLimitOptions, 'now'>;
-  address?: Omit<FailureLimitOptions, 'now'>;
+  account?: Omit<FailureLimit, 'key'>;
+  address?: Omit<FailureLimit, 'key'>;
+  /** Where failures are counted; this process's memory by default. */
+  log?: FailureLog;
+  /** Milliseconds clock, for tests. */
   now?: () => number;
+  /** How long an attempt waits for other attempts' verdicts before it is refused (default 5 s). */
+  busyWaitMs?: number;
 }
+
+export interface LoginAttempt {
+  username: string;
+  ip: string;
+}
+
+/** What a caller reports once an allowed attempt's credentials were checked. */
+export interface LoginTicket {
+  /** Wrong credentials: the attempt stays counted. */
+  failed(): Promise<void>;
+  /** Right credentials: not counted, and the account's earlier failures are forgotten. */
+  succeeded(): Promise<void>;
+  /** No verdict (the identity provider failed): not counted. */
+  abandoned(): Promise<void>;
+}
+
+export type LoginGate =
+  | { allowed: true; ticket: LoginTicket }
+  | { allowed: false; retryAfterSeconds: number };
 
 /**
  * Login failure limits per account (guessing one user's password from many places) and per client address
  * (one place trying many users). A success clears the account's count but not the address's: otherwise an
  * attacker holding any valid account could reset the address limit between guesses.
+ *
+ * An attempt holds a slot from before its credentials are checked until the verdict, so concurrent attempts
+ * cannot overshoot a limit; attempts that find the slots held only by pending ones wait for those verdicts
+ * (a burst of right logins goes through; a burst of wrong ones stops at the limit).
  */
 export class LoginThrottle {
-  readonly #account: FailureLimiter;
-  readonly #address: FailureLimiter;
+  readonly #account: Omit<FailureLimit, 'key'>;
+  readonly #address: Omit<FailureLimit, 'key'>;
+  readonly #log: FailureLog;
+  readonly #now: () => number;
+  readonly #busyWaitMs: number;
 
   constructor(options: LoginThrottleOptions = {}) {
-    this.#account = new FailureLimiter({
-      maxFailures: 10,
-      windowSeconds: 900,
-      ...options.account,
-      now: options.now,
-    });
+    this.#account = { maxFailures: 10, windowSeconds: 900, ...options.account };
     // Higher: many users may share one NAT address.
-    this.#address = new FailureLimiter({
-      maxFailures: 50,
-      windowSeconds: 900,
-      ...options.address,
-      now: options.now,
-    });
+    this.#address = { maxFailures: 50, windowSeconds: 900, ...options.address };
+    checkLimit(this.#account);
+    checkLimit(this.#address);
+    this.#log = options.log ?? new MemoryFailureLog();
+    this.#now = options.now ?? Date.now;
+    this.#busyWaitMs = options.busyWaitMs ?? 5000;
   }
 
   static accountKey(username: string): string {
     return username.normalize('NFC').toLowerCase();
   }
 
-  /** Refused when either limit is reached; the longer wait wins. */
-  check(attempt: { username: string; ip: string }): RateLimitResult {
-    const results = [
-      this.#account.check(LoginThrottle.accountKey(attempt.username)),
-      this.#address.check(addressKey(attempt.ip)),
+  /** Refused when either limit is reached (the longer wait wins); else a ticket to report the verdict on. */
+  async begin(attempt: LoginAttempt): Promise<LoginGate> {
+    const account = `account:${LoginThrottle.accountKey(attempt.username)}`;
+    const address = `address:${addressKey(attempt.ip)}`;
+    const limits = [
+      { key: account, ...this.#account },
+      { key: address, ...this.#address },
     ];
-    const waits = results.flatMap((result) => (result.allowed ? [] : [result.retryAfterSeconds]));
-    return waits.length === 0 ? { allowed: true } : { allowed: false, retryAfterSeconds: Math.max(...waits) };
-  }
-
-  recordFailure(attempt: { username: string; ip: string }): void {
-    this.#account.recordFailure(LoginThrottle.accountKey(attempt.username));
-    this.#address.recordFailure(addressKey(attempt.ip));
-  }
-
-  recordSuccess(attempt: { username: string; ip: string }): void {
-    this.#account.recordSuccess(LoginThrottle.accountKey(attempt.username));
+    const id = randomUUID();
+    const deadline = Date.now() + this.#busyWaitMs;
+    let delay = 10;
+    for (;;) {
+      const verdict = await this.#log.reserve(limits, id, this.#now());
+      if (verdict.outcome === 'refused')
+        return { allowed: false, retryAfterSeconds: verdict.retryAfterSeconds };
+      if (verdict.outcome === 'reserved') break;
+      if (Date.now() >= deadline) return { allowed: false, retryAfterSeconds: 1 };
+      await sleep(delay);
+      delay = Math.min(delay * 2, 200);
+    }
+    const keys = [account, address];
+    return {
+      allowed: true,
+      ticket: {
+        failed: () => this.#log.confirm(keys, id),
+        succeeded: () => this.#log.release(keys, id, [account]),
+        abandoned: () => this.#log.release(keys, id),
+      },
+    };
   }
 }

@@ -25,6 +25,7 @@ export type {
   QuotaCharge,
 } from './lifecycle-store.js';
 export { LifecycleStore } from './lifecycle-store.js';
+export { DatabaseFailureLog } from './login-failure-log.js';
 export type { ManifestRow, NewManifest, ReferrerRow, TagGuard } from './metadata-store.js';
 export { BlobBeingCollected, MetadataStore, MissingReference } from './metadata-store.js';
 export type { ProjectManifestRow, RetentionPolicyRow } from './retention-store.js';

@@ -1,5 +1,6 @@
 import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
 import { accountsMigration } from './migration-accounts.js';
+import { authRevocationMigration } from './migration-auth-revocation.js';
 import { collectionMigration } from './migration-collection.js';
 import { lifecycleMigration } from './migration-lifecycle.js';
 import { signaturesMigration } from './migration-signatures.js';
@@ -128,6 +129,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     },
     '0004_lifecycle': lifecycleMigration(dialect),
     '0005_collection': collectionMigration(dialect),
+    '0006_auth_revocation': authRevocationMigration(dialect),
     '0007_signatures': signaturesMigration(dialect),
   };
 }

@@ -128,4 +128,21 @@ export interface Database {
     error: string | null;
   };
   retention_policies: { project_id: number; rules: string; schedule: string | null; updated_at: number };
+  /** Login attempts counted against a throttle key (migration 0006). */
+  login_failures: { key: string; failed_at: number; attempt: string; pending: number };
+  /** Refresh tokens handed out, by `jti`: a client's session. */
+  refresh_tokens: {
+    id: string;
+    subject: string;
+    user_id: number | null;
+    robot_id: number | null;
+    client_id: string | null;
+    user_agent: string | null;
+    source_ip: string | null;
+    issued_at: number;
+    expires_at: number;
+    last_used_at: number | null;
+  };
+  /** Raised by "sign out everywhere": tokens issued under an older generation are refused. */
+  session_generations: { subject: string; generation: number };
 }

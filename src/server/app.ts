@@ -205,6 +205,7 @@ export async function createBerth(config: Config): Promise<Berth> {
     accounts: auth.accounts,
     audit: auth.audit,
     authenticate: auth.authenticate,
+    checkPassword: auth.checkPassword,
     sourceIp: auth.sourceIp,
     lifecycle,
     retention,

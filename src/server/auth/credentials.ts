@@ -8,6 +8,7 @@ import {
   type Identity,
   type LoginThrottle,
   parseAuthorization,
+  parseSecretToken,
   type TokenService,
 } from '../../auth/index.js';
 import type { Need } from '../../distribution/index.js';
@@ -125,9 +126,31 @@ export class Credentials {
     const key = cacheKey && createHash('sha256').update(cacheKey).digest('base64url');
     const remembered = key ? this.basics.get(key) : undefined;
     if (remembered) return remembered;
-    const ip = this.options.sourceIp(request);
-    const attempt = { username, ip };
-    const gate = this.options.throttle.check(attempt);
+    const identity = await this.check(request, username, password);
+    const audit = {
+      actor: username,
+      actorKind: username.startsWith('robot$') ? ('robot' as const) : ('user' as const),
+      sourceIp: this.options.sourceIp(request),
+      userAgent: request.headers['user-agent'],
+      action: 'login',
+      resource: `user:${username}`,
+    };
+    if (!identity) {
+      this.options.audit.record({ ...audit, result: 'failure', detail: 'wrong credentials' });
+      throw this.options.unauthorized(request, 'wrong username or password', 'basic');
+    }
+    this.options.audit.record({ ...audit, result: 'success' });
+    if (key) this.basics.set(key, identity);
+    return identity;
+  }
+
+  /**
+   * The throttled credential check behind login(), also for checks that are not logins (the current password
+   * a password change asks for): the identity, or null when wrong; 429 when this account or address failed too
+   * often lately, 503 when the identity provider does not answer. Failures count toward the same limits.
+   */
+  async check(request: FastifyRequest, username: string, password: string): Promise<Identity | null> {
+    const gate = await this.options.throttle.begin({ username, ip: this.options.sourceIp(request) });
     if (!gate.allowed) {
       throw new RegistryError('TOOMANYREQUESTS', {
         message: `too many failed logins; try again in ${gate.retryAfterSeconds} s`,
@@ -138,25 +161,15 @@ export class Credentials {
     try {
       identity = await this.options.accounts.authenticate(username, password);
     } catch (error) {
+      await gate.ticket.abandoned();
       request.log.error({ err: error }, 'authentication backend failed');
       throw new RegistryError('UNAVAILABLE', { message: 'the identity provider is not available' });
     }
-    const audit = {
-      actor: username,
-      actorKind: username.startsWith('robot$') ? ('robot' as const) : ('user' as const),
-      sourceIp: ip,
-      userAgent: request.headers['user-agent'],
-      action: 'login',
-      resource: `user:${username}`,
-    };
-    if (!identity) {
-      this.options.throttle.recordFailure(attempt);
-      this.options.audit.record({ ...audit, result: 'failure', detail: 'wrong credentials' });
-      throw this.options.unauthorized(request, 'wrong username or password', 'basic');
-    }
-    this.options.throttle.recordSuccess(attempt);
-    this.options.audit.record({ ...audit, result: 'success' });
-    if (key) this.basics.set(key, identity);
+    if (!identity) await gate.ticket.failed();
+    // A robot secret or access token proves nothing about the account's password: the account's failures
+    // stay (else whoever holds a token could reset the limit on password guesses between them).
+    else if (parseSecretToken(password)) await gate.ticket.abandoned();
+    else await gate.ticket.succeeded();
     return identity;
   }
 }

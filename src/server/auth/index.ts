@@ -4,7 +4,12 @@ import { type Identity, IpAllowlist, LoginThrottle, TokenService } from '../../a
 import type { Config } from '../../config/index.js';
 import type { Call, Caller, Need } from '../../distribution/index.js';
 import { AuditLog } from '../../events/index.js';
-import { AuditStore, databaseKeyStore, type MetadataStore } from '../../metadata/index.js';
+import {
+  AuditStore,
+  DatabaseFailureLog,
+  databaseKeyStore,
+  type MetadataStore,
+} from '../../metadata/index.js';
 import { Credentials, subjectOf } from './credentials.js';
 import { RegistryGuard } from './registry-guard.js';
 import { tokenRoutes } from './token-endpoint.js';
@@ -16,6 +21,8 @@ export interface AuthSetup {
   guard?: (request: FastifyRequest, need: Need) => Promise<Caller>;
   /** For /api/v1: the caller's identity from Basic credentials or a registry token (anonymous if none). */
   authenticate(request: FastifyRequest): Promise<Identity>;
+  /** A throttled check of a username and password that is not a login (the current password of a change). */
+  checkPassword(request: FastifyRequest, username: string, password: string): Promise<Identity | null>;
   sourceIp(request: FastifyRequest): string;
   /** Audits a /v2 request once answered: pulls (manifest GETs), pushes (manifest PUTs), deletes, refusals. */
   onAnswered(call: Call, need: Need, status: number): void;
@@ -79,7 +86,9 @@ export async function setupAuth(
     keyStore: databaseKeyStore(meta.db),
     expiresInSeconds: auth.tokenTtlSeconds,
   });
+  // In the database, so that every worker and every node counts the same failures.
   const throttle = new LoginThrottle({
+    log: new DatabaseFailureLog(meta.db),
     account: { maxFailures: auth.maxLoginFailures, windowSeconds: auth.loginWindowSeconds },
     address: { maxFailures: auth.maxLoginFailures * 5, windowSeconds: auth.loginWindowSeconds },
   });
@@ -108,6 +117,7 @@ export async function setupAuth(
     accounts,
     audit,
     sourceIp,
+    checkPassword: (request, username, password) => credentials.check(request, username, password),
     async authenticate(request) {
       // Registry tokens are for /v2 only: one issued to a personal access token's login names just its user,
       // and would carry the user's full rights here. The API takes Basic credentials (a password, a robot

@@ -27,7 +27,7 @@ import { InvalidSignatureError, invalid, type ParsedEnvelope } from './envelope.
 import { parseCoseEnvelope } from './envelope-cose.js';
 import { parseJwsEnvelope } from './envelope-jws.js';
 import { algorithmForKey, verifySignature } from './signature-algorithm.js';
-import { ANY_IDENTITY, matchesTrustedIdentity } from './trusted-identity.js';
+import { ANY_IDENTITY, checkTrustedIdentity, matchesTrustedIdentity } from './trusted-identity.js';
 
 export { checkTrustedIdentity } from './trusted-identity.js';
 
@@ -189,9 +189,17 @@ function checkAuthenticity(
     };
   }
   const names = reachedStores.map((store) => `"${store.name}"`).join(', ');
+  // An identity the spec does not allow (e.g. without ST) matches nothing: say so, or the refusal is a riddle.
+  const malformed = reachedStores
+    .flatMap((store) => store.trustedIdentities)
+    .map((identity) => [identity, checkTrustedIdentity(identity)] as const)
+    .find(([, problem]) => problem !== undefined);
+  const hint = malformed
+    ? ` (the trusted identity ${JSON.stringify(malformed[0])} is ignored: ${malformed[1]})`
+    : '';
   return {
     status: 'untrusted',
-    reason: `The signer ${name(signer)} is not a trusted identity of trust store ${names}; add "x509.subject: ${signer.subject}" or "${ANY_IDENTITY}".`,
+    reason: `The signer ${name(signer)} is not a trusted identity of trust store ${names}${hint}; add "x509.subject: ${signer.subject}" or "${ANY_IDENTITY}".`,
   };
 }
 

@@ -160,6 +160,7 @@ export async function startHarness(options: Partial<Pick<ApiOptions, 'usersCanCr
     signatures,
     ...options,
     sourceIp: (request) => request.ip,
+    checkPassword: (_request, username, password) => accounts.authenticate(username, password),
     async authenticate(request): Promise<Identity> {
       const credentials = parseAuthorization(request.headers.authorization);
       if (!credentials) return { kind: 'anonymous' };

@@ -220,8 +220,11 @@ describe('notation JWS: envelopes built in the published wire format', () => {
       reason: expect.stringContaining(`x509.subject: ${LEAF_SUBJECT}`),
     });
     expect((await withIdentities([])).status).toBe('untrusted');
-    // Malformed identities (no C/ST/O, unknown prefix) trust nobody.
-    expect((await withIdentities(['x509.subject: CN=SecureBuilder'])).status).toBe('untrusted');
+    // Malformed identities (no C/ST/O, unknown prefix) trust nobody, and the reason says why.
+    expect(await withIdentities(['x509.subject: C=US, O=acme-rockets.io, CN=SecureBuilder'])).toMatchObject({
+      status: 'untrusted',
+      reason: expect.stringContaining('ST is missing'),
+    });
     expect((await withIdentities(['CN=SecureBuilder'])).status).toBe('untrusted');
   });
 
