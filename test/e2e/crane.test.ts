@@ -131,6 +131,31 @@ describe.skipIf(!tools)('crane against Berth with token auth', () => {
   );
 
   it(
+    'round-trips a docker tarball: pushed back as a Docker schema 2 manifest Berth serves as such',
+    async () => {
+      await crane('member', 'push', layout, ref('tarball-src:v1'));
+      const tarball = join(tmp, 'image.tar');
+      await crane('member', 'pull', '--format', 'tarball', ref('tarball-src:v1'), tarball);
+      const { stdout: pushed } = await crane('member', 'push', tarball, ref('tarball:v1'));
+      const pushedDigest = pushed.trim().split('@')[1] as string;
+
+      const served = await servedManifest(registry, repo('tarball'), 'v1');
+      expect(served?.mediaType).toBe('application/vnd.docker.distribution.manifest.v2+json');
+      expect(served?.digest).toBe(pushedDigest);
+      expect(`sha256:${sha256(served?.bytes as Buffer)}`).toBe(pushedDigest);
+      expect((await crane('member', 'digest', ref('tarball:v1'))).stdout.trim()).toBe(pushedDigest);
+      // The same layer bytes under either manifest.
+      const layersOf = (bytes: Buffer | undefined) =>
+        (JSON.parse(bytes?.toString() as string) as { layers: Array<{ digest: string }> }).layers.map(
+          (layer) => layer.digest,
+        );
+      const original = await servedManifest(registry, repo('tarball-src'), 'v1');
+      expect(layersOf(served?.bytes)).toEqual(layersOf(original?.bytes));
+    },
+    TIMEOUT,
+  );
+
+  it(
     'lists the catalog: the member sees the private project, the outsider does not',
     async () => {
       await crane('member', 'push', layout, ref('cataloged:v1'));
