@@ -49,7 +49,11 @@ export interface NotationInput {
 
 type NotationResult = Omit<SignatureResult, 'signatureDigest'>;
 
-/** Never throws on bad input: a malformed envelope is { status: 'invalid', reason }. */
+/**
+ * Never throws on bad input: a malformed envelope is { status: 'invalid', reason }. `signer` is the signing
+ * certificate's subject ("C=US, ST=WA, O=Acme, CN=ci", ready for an `x509.subject:` identity) whenever the chain
+ * parsed; an envelope media type that is neither JWS nor COSE is reported as `notation-jws`, invalid.
+ */
 export async function verifyNotationSignature(input: NotationInput): Promise<NotationResult> {
   const format: SignatureFormat =
     input.envelopeMediaType === NOTATION_COSE_MEDIA_TYPE ? 'notation-cose' : 'notation-jws';
