@@ -168,7 +168,7 @@ describe.skipIf(!tools)('oras against Berth with token auth', () => {
   );
 
   it(
-    'lists tags, and fetches the exact manifest bytes',
+    'lists tags and repositories, and fetches the exact manifest bytes',
     async () => {
       const { dir } = await writeFiles('list');
       const pushed = await push('listed:v1', dir);
@@ -177,6 +177,12 @@ describe.skipIf(!tools)('oras against Berth with token auth', () => {
       const { stdout: tags } = await oras(memberAuth, 'repo', 'tags', ref('listed'));
       expect(tags.trim().split('\n').sort()).toEqual(['latest', 'v1', 'v2']);
       expect(await tagsOf(registry, repo('listed'))).toEqual(['latest', 'v1', 'v2']);
+
+      // The catalog, under the project: oras asks without credentials first, and logs in only when challenged.
+      const { stdout: repos } = await oras(memberAuth, 'repo', 'ls', `${registry.host}/${registry.project}`);
+      expect(repos.trim().split('\n')).toContain('listed');
+      const { stdout: theirs } = await oras(outsiderAuth, 'repo', 'ls', registry.host);
+      expect(theirs.trim().split('\n')).not.toContain(repo('listed'));
 
       const served = await servedManifest(registry, repo('listed'), 'v2');
       const { stdout: fetched } = await oras(memberAuth, 'manifest', 'fetch', ref('listed:v2'));

@@ -55,9 +55,10 @@ export class RegistryGuard {
       return caller;
     }
     if (need.kind === 'catalog') {
-      if (who.via === 'none' && !this.options.anonymousPull) {
-        throw this.challenge(request, need, 'authentication required');
-      }
+      // The list depends on who asks, and clients log in only when challenged: without one, a logged-in
+      // `oras repo ls` got the anonymous (public) list. So challenge even with anonymous pulls on, as
+      // Distribution does; a token fetched without credentials still lists the public repositories.
+      if (who.via === 'none') throw this.challenge(request, need, 'authentication required');
       return caller;
     }
     if (who.via === 'bearer') {
