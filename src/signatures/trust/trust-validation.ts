@@ -1,6 +1,7 @@
 import { createPublicKey, X509Certificate } from 'node:crypto';
 import { REPOSITORY_PATTERN } from '../../lifecycle/index.js';
 import { RegistryError } from '../../registry/index.js';
+import { checkTrustedIdentity } from '../notation/index.js';
 
 /** The modes of `signatures.required`. */
 export const SIGNATURE_MODES = ['off', 'warn', 'enforce'] as const;
@@ -90,10 +91,11 @@ export function checkTrustedIdentities(identities: readonly string[]): string[] 
   return identities.map((identity) => {
     const trimmed = identity.trim();
     if (trimmed === '*') return trimmed;
-    const match = /^x509\.subject:\s*(.+)$/.exec(trimmed);
-    if (!match || !/^[A-Za-z.]+=/.test(match[1] as string)) {
+    // The verifier's own parser decides: what it could not match is refused now, not ignored at pull time.
+    const problem = /^x509\.subject:/.test(trimmed) ? checkTrustedIdentity(trimmed) : 'not x509.subject: …';
+    if (problem !== undefined) {
       throw invalid(
-        `trusted identity ${JSON.stringify(identity)}: use "*" or "x509.subject: C=US, O=Acme, CN=ci"`,
+        `trusted identity ${JSON.stringify(identity)}: ${problem}; use "*" or "x509.subject: C=US, O=Acme, CN=ci"`,
       );
     }
     return trimmed;
