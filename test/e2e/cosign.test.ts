@@ -234,6 +234,29 @@ describe.skipIf(!tools)('cosign against Berth with token auth, offline', () => {
   );
 
   it(
+    'copies a signed image with its signature to another repository (cosign copy); it verifies there',
+    async () => {
+      const image = await pushImage('copy-src');
+      await sign('member', image.ref);
+      const destination = `${registry.host}/${repo('copy-dest')}:v1`;
+      await cosign('member', ['copy', '--allow-http-registry', image.ref, destination]);
+
+      // cosign copy also tags each copied entity `sha256-<hex>`, to keep it from garbage collection.
+      const entityTag = image.digest.replace(':', '-');
+      expect(await tagsOf(registry, repo('copy-dest'))).toEqual(
+        [entityTag, sigTag(image.digest), 'v1'].sort(),
+      );
+      expect((await servedManifest(registry, repo('copy-dest'), 'v1'))?.digest).toBe(image.digest);
+      const source = await servedManifest(registry, repo('copy-src'), sigTag(image.digest));
+      const copied = await servedManifest(registry, repo('copy-dest'), sigTag(image.digest));
+      expect(copied?.digest).toBe(source?.digest);
+      const verified = await verify(signer.pub, `${registry.host}/${repo('copy-dest')}@${image.digest}`);
+      expect(verified.map((c) => c.critical.image['docker-manifest-digest'])).toEqual([image.digest]);
+    },
+    TIMEOUT,
+  );
+
+  it(
     'deletes the signature with cosign clean; the image stays and verify then finds no signature',
     async () => {
       const image = await pushImage('cleaned');

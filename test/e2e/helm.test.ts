@@ -174,7 +174,7 @@ describe.skipIf(!tools)('helm against Berth with token auth', () => {
   );
 
   it(
-    'pulls the chart back byte for byte, and shows its Chart.yaml',
+    'pulls the chart back byte for byte, shows its Chart.yaml and renders it from the registry',
     async () => {
       const chart = await packageChart('pulled', '1.2.3');
       await push(chart);
@@ -205,6 +205,21 @@ describe.skipIf(!tools)('helm against Berth with token auth', () => {
       );
       expect(shown).toMatch(/^name: pulled$/m);
       expect(shown).toMatch(/^version: 1\.2\.3$/m);
+
+      // Rendered straight from the registry, as an install would.
+      const { stdout: rendered } = await helm(
+        'member',
+        'template',
+        'demo',
+        `${oci()}/pulled`,
+        '--version',
+        '1.2.3',
+        '--set',
+        'greeting=ahoy',
+        '--plain-http',
+      );
+      expect(rendered).toMatch(/name: demo-greeting/);
+      expect(rendered).toMatch(/greeting: "ahoy"/);
     },
     TIMEOUT,
   );
