@@ -185,6 +185,29 @@ describe.skipIf(!tools)('crane against Berth with token auth', () => {
   );
 
   it(
+    'a robot account (robot$ci) logs in, pushes and pulls; it may not delete',
+    async () => {
+      const { secret } = await registry.berth.berth.accounts.createRobot({
+        name: 'ci',
+        permissions: [{ project: registry.project, actions: ['pull', 'push'] }],
+        createdBy: 'root',
+      });
+      const robotEnv = await privateHome(join(tmp, 'robot'));
+      const asRobot = (...args: string[]) =>
+        run(tools?.crane as string, [...args, '--insecure'], { env: robotEnv, timeoutMs: CLIENT_TIMEOUT });
+      await asRobot('auth', 'login', registry.host, '-u', 'robot$ci', '-p', secret);
+
+      await asRobot('push', layout, ref('robot:v1'));
+      expect((await asRobot('digest', ref('robot:v1'))).stdout.trim()).toBe(digest);
+      expect((await servedManifest(registry, repo('robot'), 'v1'))?.digest).toBe(digest);
+      const denied = await refused(asRobot('delete', ref(`robot@${digest}`)));
+      expect(denied).toMatch(/403|DENIED/);
+      expect(await tagsOf(registry, repo('robot'))).toEqual(['v1']);
+    },
+    TIMEOUT,
+  );
+
+  it(
     'refuses anonymous and outsider access to the private project',
     async () => {
       await crane('member', 'push', layout, ref('private:v1'));
