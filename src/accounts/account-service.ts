@@ -15,6 +15,7 @@ import { checkEmail, checkPassword, checkUsername } from './account-validation.j
 import { MachineCredentials } from './machine-credentials.js';
 import { keysetPage } from './page-cursor.js';
 import { ProjectDirectory } from './project-directory.js';
+import { SessionRecords } from './sessions.js';
 import { SignIn } from './sign-in.js';
 import {
   type AccessToken,
@@ -25,6 +26,7 @@ import {
   type PageRequest,
   type Project,
   type Robot,
+  type Session,
   type User,
 } from './types.js';
 
@@ -35,6 +37,8 @@ export interface AccountServiceOptions {
   scrypt?: ScryptParams;
   /** Milliseconds since the epoch; tests move time. */
   now?: () => number;
+  /** Told when a user signed out everywhere (the server forgets their older tokens, on every node). */
+  onSignedOut?: (subject: string, generation: number) => void;
 }
 
 /** The first administrator's name, created by bootstrap(). */
@@ -53,6 +57,7 @@ export class AccountService implements Accounts {
   readonly #machines: MachineCredentials;
   readonly #projects: ProjectDirectory;
   readonly #scrypt: ScryptParams;
+  readonly #sessions: SessionRecords;
 
   constructor(db: Kysely<Database>, options: AccountServiceOptions = {}) {
     this.store = new AccountsStore(db);
@@ -61,6 +66,7 @@ export class AccountService implements Accounts {
     this.#signIn = new SignIn(this.store, { ldap: options.ldap, scrypt: this.#scrypt, now: this.now });
     this.#machines = new MachineCredentials(this.store, this.now);
     this.#projects = new ProjectDirectory(this.store, this.now, this.#signIn.ldapEnabled);
+    this.#sessions = new SessionRecords(this.store, this.now, options.onSignedOut);
   }
 
   // --- sign-in ---------------------------------------------------------------------------------------------
@@ -258,5 +264,31 @@ export class AccountService implements Accounts {
 
   revokeAccessToken(username: string, id: string): Promise<void> {
     return this.#machines.revokeAccessToken(username, id);
+  }
+
+  // --- sessions (SessionRecords) ---------------------------------------------------------------------------
+
+  openSession(input: Parameters<Accounts['openSession']>[0]): Promise<void> {
+    return this.#sessions.open(input);
+  }
+
+  useSession(id: string, subject: string): Promise<boolean> {
+    return this.#sessions.use(id, subject);
+  }
+
+  listSessions(username: string): Promise<Session[]> {
+    return this.#sessions.list(username);
+  }
+
+  revokeSession(username: string, id: string): Promise<void> {
+    return this.#sessions.revoke(username, id);
+  }
+
+  signOutEverywhere(username: string): Promise<{ revoked: number; generation: number }> {
+    return this.#sessions.signOutEverywhere(username);
+  }
+
+  sessionGeneration(subject: string): Promise<number> {
+    return this.#sessions.generation(subject);
   }
 }

@@ -5,6 +5,7 @@
 export { AccountService, type AccountServiceOptions, BOOTSTRAP_ADMIN } from './account-service.js';
 export { MIN_PASSWORD_LENGTH } from './account-validation.js';
 export { MAX_PAGE } from './page-cursor.js';
+export { MAX_SESSIONS } from './sessions.js';
 export { TOKEN_USE_RESOLUTION_MS } from './sign-in.js';
 export {
   type AccessToken,
@@ -16,5 +17,6 @@ export {
   type PageRequest,
   type Project,
   type Robot,
+  type Session,
   type User,
 } from './types.js';

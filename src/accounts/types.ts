@@ -63,6 +63,22 @@ export interface AccessToken {
   lastUsedAt: number | null;
 }
 
+/** A refresh token handed out: a client signed in for the long run (docker login, a console). */
+export interface Session {
+  /** The refresh token's `jti`. */
+  id: string;
+  /** The username (or robot$name) it signs in. */
+  subject: string;
+  /** The OAuth2 client_id the client gave, if any. */
+  clientId: string | null;
+  userAgent: string | null;
+  sourceIp: string | null;
+  issuedAt: number;
+  expiresAt: number;
+  /** Last refresh with it (to the minute); null when never used. */
+  lastUsedAt: number | null;
+}
+
 /** Thrown by AccountService for expected failures; the HTTP layers map `code` to a status. */
 export class AccountError extends Error {
   override name = 'AccountError';
@@ -169,6 +185,26 @@ export interface Accounts {
   }): Promise<{ token: AccessToken; secret: string }>;
   listAccessTokens(username: string): Promise<AccessToken[]>;
   revokeAccessToken(username: string, id: string): Promise<void>;
+
+  // --- sessions (refresh tokens) ---
+  /** Records a refresh token (its `jti`) about to be handed out to a username or robot$name. */
+  openSession(input: {
+    id: string;
+    subject: string;
+    expiresAt: number;
+    clientId?: string;
+    userAgent?: string;
+    sourceIp?: string;
+  }): Promise<void>;
+  /** Whether the refresh token `id` of `subject` may still be used (neither revoked nor expired). */
+  useSession(id: string, subject: string): Promise<boolean>;
+  /** The user's live sessions, newest first. */
+  listSessions(username: string): Promise<Session[]>;
+  revokeSession(username: string, id: string): Promise<void>;
+  /** Revokes all the user's sessions and voids the access tokens issued to them so far. */
+  signOutEverywhere(username: string): Promise<{ revoked: number; generation: number }>;
+  /** The subject's session generation (raised by signOutEverywhere): older access tokens are void. */
+  sessionGeneration(subject: string): Promise<number>;
 }
 
 export type { Action };

@@ -19,6 +19,8 @@ export type AuditAction =
   | 'robot.secret'
   | 'token.create'
   | 'token.revoke'
+  | 'session.revoke'
+  | 'session.revokeAll'
   | 'quota.set'
   | 'immutability.add'
   | 'immutability.remove'

@@ -5,6 +5,7 @@ import { projectRoutes } from './project-routes.js';
 import { retentionRoutes } from './retention-routes.js';
 import { robotRoutes } from './robot-routes.js';
 import type { ApiRoute } from './route.js';
+import { sessionRoutes } from './session-routes.js';
 import { signatureRoutes } from './signature-routes.js';
 import { tokenRoutes } from './token-routes.js';
 import { userRoutes } from './user-routes.js';
@@ -14,6 +15,7 @@ export function apiRouteTable(): ApiRoute[] {
   return [
     ...userRoutes,
     ...tokenRoutes,
+    ...sessionRoutes,
     ...projectRoutes,
     ...lifecycleRoutes,
     ...retentionRoutes,

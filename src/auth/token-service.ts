@@ -49,6 +49,11 @@ export interface IssueRequest {
   /** What the token grants: already intersected with what the subject holds (see grantAccess). */
   access: readonly Access[];
   expiresInSeconds?: number;
+  /**
+   * The subject's session generation now (claim `gen`, left out at 0): "sign out everywhere" raises it, and
+   * verifiers refuse tokens of an older one.
+   */
+  generation?: number;
 }
 
 /** The token endpoint's response body fields (docs/spec/auth/token.md "Token Response Fields"). */
@@ -67,9 +72,11 @@ export interface VerifiedToken {
   jwtId: string;
   issuedAt: Date;
   expiresAt: Date;
+  /** The session generation it was issued under (0 when it carries none). */
+  generation: number;
 }
 
-export type VerifiedRefreshToken = Omit<VerifiedToken, 'access'>;
+export type VerifiedRefreshToken = Omit<VerifiedToken, 'access' | 'generation'>;
 
 interface SigningKey {
   privateKey: CryptoKey;
@@ -122,6 +129,11 @@ export class TokenService {
     return importSigningKey(jwk);
   }
 
+  /** How long a refresh token lives unless issueRefresh is told otherwise. */
+  get refreshExpiresInSeconds(): number {
+    return this.#options.refreshExpiresInSeconds;
+  }
+
   /** `kid` of the signing key: its RFC 7638 JWK thumbprint. */
   async keyId(): Promise<string> {
     return (await this.#signingKey()).kid;
@@ -139,8 +151,12 @@ export class TokenService {
     }
     const access = checkedAccess(request.access);
     const issuedAt = seconds(this.#options.now());
+    const generation = request.generation ?? 0;
+    if (!(Number.isSafeInteger(generation) && generation >= 0)) {
+      throw new RangeError('generation must be a non-negative integer');
+    }
     const token = await this.#sign(
-      { sub: request.subject, aud: request.audience, access },
+      { sub: request.subject, aud: request.audience, access, ...(generation > 0 && { gen: generation }) },
       ACCESS_TYP,
       issuedAt,
       expiresIn,
@@ -154,13 +170,22 @@ export class TokenService {
     const payload = await this.#verify(token, ACCESS_TYP, options.audience);
     if ('token_use' in payload) throw tokenInvalid('not an access token');
     if (!('access' in payload)) throw tokenInvalid('missing access claim');
-    return { ...this.#common(payload), access: parseAccessClaim(payload.access) };
+    const generation = payload.gen ?? 0;
+    if (!(typeof generation === 'number' && Number.isSafeInteger(generation) && generation >= 0)) {
+      throw tokenInvalid('gen must be a non-negative integer');
+    }
+    return { ...this.#common(payload), access: parseAccessClaim(payload.access), generation };
   }
 
   /** A long-lived token that can only obtain access tokens for `subject` and `audience` (scope.md "Refresh Tokens"). */
   async issueRefresh(
     subject: string,
-    options: { audience: string; expiresInSeconds?: number },
+    options: {
+      audience: string;
+      expiresInSeconds?: number;
+      /** The `jti`, for a caller that records the token to revoke it later; random by default. */
+      jwtId?: string;
+    },
   ): Promise<string> {
     const expiresIn = options.expiresInSeconds ?? this.#options.refreshExpiresInSeconds;
     if (!(Number.isInteger(expiresIn) && expiresIn >= MIN_EXPIRES_IN_SECONDS)) {
@@ -169,7 +194,12 @@ export class TokenService {
     if (subject === '') throw new RangeError('a refresh token needs a subject');
     const issuedAt = seconds(this.#options.now());
     return this.#sign(
-      { sub: subject, aud: options.audience, token_use: REFRESH_USE },
+      {
+        sub: subject,
+        aud: options.audience,
+        token_use: REFRESH_USE,
+        ...(options.jwtId && { jti: options.jwtId }),
+      },
       REFRESH_TYP,
       issuedAt,
       expiresIn,
@@ -191,7 +221,7 @@ export class TokenService {
 
   async #sign(claims: JWTPayload, typ: string, issuedAt: number, expiresIn: number): Promise<string> {
     const key = await this.#signingKey();
-    return new SignJWT({ ...claims, jti: randomBytes(16).toString('base64url') })
+    return new SignJWT({ jti: randomBytes(16).toString('base64url'), ...claims })
       .setProtectedHeader({ alg: ALGORITHM, typ, kid: key.kid })
       .setIssuer(this.#options.issuer)
       .setIssuedAt(issuedAt)

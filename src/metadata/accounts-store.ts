@@ -4,12 +4,14 @@ import type { Db } from './account-columns.js';
 import { ProjectRows } from './project-rows.js';
 import { RobotRows } from './robot-rows.js';
 import type { Database } from './schema.js';
+import { SessionRows } from './session-rows.js';
 import { UserRows } from './user-rows.js';
 
 export type { AccessTokenRow } from './access-token-rows.js';
 export type { PermissionRow } from './account-columns.js';
 export type { MemberRow, ProjectRow, ProjectVisibility } from './project-rows.js';
 export type { RobotChanges, RobotRow } from './robot-rows.js';
+export type { SessionRow } from './session-rows.js';
 export type { NewUserRow, UserChanges, UserRow } from './user-rows.js';
 
 /**
@@ -22,12 +24,15 @@ export class AccountsStore {
   readonly projects: ProjectRows;
   readonly robots: RobotRows;
   readonly tokens: AccessTokenRows;
+  /** Refresh tokens (sessions) and session generations. */
+  readonly sessions: SessionRows;
 
   constructor(private readonly db: Db) {
     this.users = new UserRows(db);
     this.projects = new ProjectRows(db);
     this.robots = new RobotRows(db);
     this.tokens = new AccessTokenRows(db);
+    this.sessions = new SessionRows(db);
   }
 
   /** Runs `work` in one transaction, with a store bound to it. */

@@ -7,6 +7,7 @@ export type {
   ProjectVisibility,
   RobotChanges,
   RobotRow,
+  SessionRow,
   UserChanges,
   UserRow,
 } from './accounts-store.js';

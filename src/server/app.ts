@@ -185,7 +185,7 @@ export async function createBerth(config: Config): Promise<Berth> {
       await store.ping();
     },
   });
-  const auth = await setupAuth(app, config, meta);
+  const auth = await setupAuth(app, config, meta, backends.bus);
   audit = auth.audit;
   if (auth.bootstrap?.generated) {
     // Shown once: the password is stored hashed only. BERTH_ADMIN_PASSWORD sets it instead.

@@ -14,6 +14,7 @@ import {
 import type { Need } from '../../distribution/index.js';
 import type { AuditSink } from '../../events/index.js';
 import { RegistryError } from '../../registry/index.js';
+import type { SessionGenerations } from './session-generations.js';
 
 /** Who a request comes from, once its credentials were checked. */
 export type Resolved =
@@ -38,6 +39,8 @@ export interface CredentialOptions {
   accounts: Accounts;
   tokens: TokenService;
   throttle: LoginThrottle;
+  /** Users' session generations: a token of an older one was voided by "sign out everywhere". */
+  generations: SessionGenerations;
   audit: AuditSink;
   /** The token audience. */
   service: string;
@@ -69,9 +72,10 @@ export function readAuthorization(header: string): ReturnType<typeof parseAuthor
  * Login failures are throttled per account and per address, and audited.
  */
 export class Credentials {
-  private readonly tokens = new LRUCache<string, { subject: string; access: Access[]; expiresAt: number }>({
-    max: 10_000,
-  });
+  private readonly tokens = new LRUCache<
+    string,
+    { subject: string; access: Access[]; expiresAt: number; generation: number }
+  >({ max: 10_000 });
   private readonly basics = new LRUCache<string, Identity>({ max: 1000, ttl: 30_000 });
 
   constructor(private readonly options: CredentialOptions) {}
@@ -93,24 +97,35 @@ export class Credentials {
   }
 
   private async bearer(request: FastifyRequest, token: string, need?: Need): Promise<Resolved> {
-    const cached = this.tokens.get(token);
-    if (cached && cached.expiresAt > Date.now()) {
-      return { via: 'bearer', subject: cached.subject, access: cached.access };
-    }
-    try {
-      const verified = await this.options.tokens.verify(token, { audience: this.options.service });
-      this.tokens.set(token, {
-        subject: verified.subject,
-        access: verified.access,
-        expiresAt: verified.expiresAt.getTime(),
-      });
-      return { via: 'bearer', subject: verified.subject, access: verified.access };
-    } catch (error) {
-      if (error instanceof AuthError && error.code === 'TOKEN_INVALID') {
-        throw this.options.unauthorized(request, error.message, 'bearer', 'invalid_token', need);
+    let verified = this.tokens.get(token);
+    if (!verified || verified.expiresAt <= Date.now()) {
+      try {
+        const checked = await this.options.tokens.verify(token, { audience: this.options.service });
+        verified = {
+          subject: checked.subject,
+          access: checked.access,
+          expiresAt: checked.expiresAt.getTime(),
+          generation: checked.generation,
+        };
+        this.tokens.set(token, verified);
+      } catch (error) {
+        if (error instanceof AuthError && error.code === 'TOKEN_INVALID') {
+          throw this.options.unauthorized(request, error.message, 'bearer', 'invalid_token', need);
+        }
+        throw error;
       }
-      throw error;
     }
+    // A map lookup per request; the database only when the user was not seen lately.
+    if (verified.generation < (await this.options.generations.current(verified.subject))) {
+      throw this.options.unauthorized(
+        request,
+        'invalid token: its user signed out everywhere since it was issued',
+        'bearer',
+        'invalid_token',
+        need,
+      );
+    }
+    return { via: 'bearer', subject: verified.subject, access: verified.access };
   }
 
   /**

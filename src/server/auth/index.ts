@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AccountService } from '../../accounts/index.js';
 import { type Identity, IpAllowlist, LoginThrottle, TokenService } from '../../auth/index.js';
+import { type InvalidationBus, LocalBus } from '../../cluster/index.js';
 import type { Config } from '../../config/index.js';
 import type { Call, Caller, Need } from '../../distribution/index.js';
 import { AuditLog } from '../../events/index.js';
@@ -12,6 +13,7 @@ import {
 } from '../../metadata/index.js';
 import { Credentials, subjectOf } from './credentials.js';
 import { RegistryGuard } from './registry-guard.js';
+import { SessionGenerations } from './session-generations.js';
 import { tokenRoutes } from './token-endpoint.js';
 
 export interface AuthSetup {
@@ -52,6 +54,8 @@ export async function setupAuth(
   app: FastifyInstance,
   config: Config,
   meta: MetadataStore,
+  /** How other processes hear that a user signed out everywhere. */
+  bus: InvalidationBus = new LocalBus(),
 ): Promise<AuthSetup> {
   const auth = config.auth;
   const ldap = auth.ldap.url
@@ -65,7 +69,15 @@ export async function setupAuth(
         startTLS: auth.ldap.startTLS,
       }
     : undefined;
-  const accounts = new AccountService(meta.db, ldap ? { ldap } : {});
+  const generations: SessionGenerations = new SessionGenerations(
+    (subject) => accounts.sessionGeneration(subject),
+    bus,
+    (error) => app.log.error({ err: error }, 'could not tell other processes of a sign-out'),
+  );
+  const accounts = new AccountService(meta.db, {
+    ...(ldap && { ldap }),
+    onSignedOut: (subject, generation) => generations.raised(subject, generation),
+  });
   const audit = new AuditLog(new AuditStore(meta.db), {
     onError: (error) => app.log.error({ err: error }, 'audit log write failed'),
   });
@@ -97,6 +109,7 @@ export async function setupAuth(
     accounts,
     tokens,
     throttle,
+    generations,
     audit,
     service: auth.service,
     sourceIp,
@@ -111,7 +124,7 @@ export async function setupAuth(
     realm,
     sourceIp,
   });
-  tokenRoutes(app, { accounts, tokens, credentials, audit, service: auth.service, sourceIp });
+  tokenRoutes(app, { accounts, tokens, credentials, generations, audit, service: auth.service, sourceIp });
 
   const setup: AuthSetup = {
     accounts,

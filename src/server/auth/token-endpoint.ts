@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Accounts } from '../../accounts/index.js';
 import {
@@ -16,11 +17,13 @@ import {
 import type { AuditSink } from '../../events/index.js';
 import { RegistryError } from '../../registry/index.js';
 import { type Credentials, readAuthorization, subjectOf } from './credentials.js';
+import type { SessionGenerations } from './session-generations.js';
 
 export interface TokenEndpointOptions {
   accounts: Accounts;
   tokens: TokenService;
   credentials: Credentials;
+  generations: SessionGenerations;
   audit: AuditSink;
   service: string;
   sourceIp(request: FastifyRequest): string;
@@ -79,6 +82,10 @@ export function tokenRoutes(app: FastifyInstance, options: TokenEndpointOptions)
       offline: boolean;
       viaAccessToken: boolean;
       oauth: boolean;
+      /** The OAuth2 client_id, recorded with a new session. */
+      clientId: string | null;
+      /** The refresh token this request presented (grant_type=refresh_token): its session goes on. */
+      refreshToken?: string;
     },
   ) => {
     if (params.service !== null && params.service !== options.service) {
@@ -121,12 +128,28 @@ export function tokenRoutes(app: FastifyInstance, options: TokenEndpointOptions)
       }
     }
     const subject = subjectOf(params.identity);
-    const issued = await options.tokens.issue({ subject, audience: options.service, access });
+    const generation = await options.generations.current(subject);
+    const issued = await options.tokens.issue({ subject, audience: options.service, access, generation });
     const body: Record<string, unknown> = { ...issued };
     // Not to a personal access token's login: the refresh token would outlive the token's revocation, and the
     // access token itself is already the long-lived credential for CI.
     if (params.offline && subject !== '' && !params.viaAccessToken) {
-      body.refresh_token = await options.tokens.issueRefresh(subject, { audience: options.service });
+      if (params.refreshToken !== undefined) {
+        // A refresh goes on with the same session rather than opening another one each time.
+        body.refresh_token = params.refreshToken;
+      } else {
+        // Recorded before it is handed out: a refresh token without its row is refused, so each can be revoked.
+        const jwtId = randomBytes(16).toString('base64url');
+        await options.accounts.openSession({
+          id: jwtId,
+          subject,
+          expiresAt: Date.now() + options.tokens.refreshExpiresInSeconds * 1000,
+          ...(params.clientId && { clientId: params.clientId }),
+          ...(request.headers['user-agent'] && { userAgent: request.headers['user-agent'] }),
+          sourceIp,
+        });
+        body.refresh_token = await options.tokens.issueRefresh(subject, { audience: options.service, jwtId });
+      }
     }
     if (params.oauth) body.scope = formatScopes(access);
     options.audit.record({
@@ -165,6 +188,7 @@ export function tokenRoutes(app: FastifyInstance, options: TokenEndpointOptions)
       scopes: query.getAll('scope'),
       offline: query.get('offline_token') === 'true',
       oauth: false,
+      clientId: query.get('client_id'),
     });
   });
 
@@ -173,20 +197,29 @@ export function tokenRoutes(app: FastifyInstance, options: TokenEndpointOptions)
     const grant = form.get('grant_type');
     let identity: Identity;
     let viaAccessToken = false;
+    let refreshToken: string | undefined;
     if (grant === 'password') {
       const username = form.get('username') ?? '';
       const password = form.get('password') ?? '';
       identity = await options.credentials.login(request, username, password);
       viaAccessToken = isAccessTokenLogin(username, password);
     } else if (grant === 'refresh_token') {
+      refreshToken = form.get('refresh_token') ?? '';
       let subject: string;
+      let jwtId: string;
       try {
-        ({ subject } = await options.tokens.verifyRefresh(form.get('refresh_token') ?? '', {
+        ({ subject, jwtId } = await options.tokens.verifyRefresh(refreshToken, {
           audience: options.service,
         }));
       } catch (error) {
         if (error instanceof AuthError) throw new RegistryError('UNAUTHORIZED', { message: error.message });
         throw error;
+      }
+      // One indexed read per refresh, on whichever node: a revoked session is refused the moment it is gone.
+      if (!(await options.accounts.useSession(jwtId, subject))) {
+        throw new RegistryError('UNAUTHORIZED', {
+          message: 'the refresh token was revoked, or its session ended: sign in again',
+        });
       }
       const found = await options.accounts.identityOf(subject);
       if (!found) throw new RegistryError('UNAUTHORIZED', { message: 'the account is gone or disabled' });
@@ -204,6 +237,8 @@ export function tokenRoutes(app: FastifyInstance, options: TokenEndpointOptions)
       scopes: form.getAll('scope'),
       offline: form.get('access_type') === 'offline',
       oauth: true,
+      clientId: form.get('client_id'),
+      ...(refreshToken !== undefined && { refreshToken }),
     });
   });
 }

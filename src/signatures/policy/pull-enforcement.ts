@@ -95,7 +95,7 @@ export class PullEnforcement {
       this.assessments.clear();
       this.verdicts.clear();
       this.coveredBlobs.clear();
-    } else if (event.kind !== 'trust-changed') {
+    } else if ('repository' in event) {
       // Tags moved (a `.sig` tag, or an index now tagged), a referrer pushed, a manifest deleted: the
       // repository's assessments are recomputed when next asked (trust changes move the version instead).
       this.generations.set(event.repository, (this.generations.get(event.repository) ?? 0) + 1);

@@ -146,6 +146,30 @@ const CASES: Case[] = [
     audit: 'token.revoke',
   },
   {
+    route: 'GET /api/v1/users/{username}/sessions',
+    label: "(another user's)",
+    prepare: fixed('/api/v1/users/bob/sessions'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'DELETE /api/v1/users/{username}/sessions/{id}',
+    label: "(another user's)",
+    async prepare(h, caller) {
+      const id = `session-of-bob-${suffix(caller)}`;
+      await h.accounts.openSession({ id, subject: 'bob', expiresAt: Date.now() + 3_600_000 });
+      return { url: `/api/v1/users/bob/sessions/${id}` };
+    },
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 204 },
+    audit: 'session.revoke',
+  },
+  {
+    route: 'DELETE /api/v1/users/{username}/sessions',
+    label: "(another user's: sign out everywhere)",
+    prepare: fixed('/api/v1/users/bob/sessions'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+    audit: 'session.revokeAll',
+  },
+  {
     route: 'POST /api/v1/projects',
     prepare: async (_h, caller) => ({ url: '/api/v1/projects', body: { name: `p-${suffix(caller)}` } }),
     expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 201 },

@@ -1,0 +1,91 @@
+import type { z } from 'zod';
+import type { Identity } from '../auth/index.js';
+import { denied, isRestricted, isSystemAdmin, RESTRICTED } from './access.js';
+import { linkNext, pageOf, pageRequest } from './pagination.js';
+import { type ApiRoute, route } from './route.js';
+import { PageQuery, UsernameParams } from './schemas.js';
+import { SessionList, SessionParams, SignedOut } from './session-schemas.js';
+
+type Params = z.output<typeof UsernameParams>;
+type SessionPath = z.output<typeof SessionParams>;
+const tag = 'sessions';
+const OWNERS = 'the user themself and system administrators; never robots';
+
+/** A user's sessions are theirs: they list and end their own, system administrators anyone's. */
+function requireOwner(identity: Identity, username: string, what: string): void {
+  if (identity.kind === 'robot') throw denied(`robots cannot manage sessions (${what})`);
+  if (isRestricted(identity)) throw denied(`${what}: ${RESTRICTED}`);
+  const self = identity.kind === 'user' && identity.username === username;
+  if (!self && !isSystemAdmin(identity))
+    throw denied(`${what} of another user needs system administrator rights`);
+}
+
+/** Newest first: a key that sorts later issues first. */
+const newestFirst = (session: { issuedAt: number; id: string }) =>
+  `${String(Number.MAX_SAFE_INTEGER - session.issuedAt).padStart(16, '0')}:${session.id}`;
+
+export const sessionRoutes: ApiRoute[] = [
+  route<Params, z.output<typeof PageQuery>>({
+    method: 'GET',
+    path: '/users/{username}/sessions',
+    operationId: 'listSessions',
+    summary: "List a user's sessions (refresh tokens not yet revoked or expired), newest first",
+    task: 'listing sessions',
+    tag,
+    gate: 'authenticated',
+    access: OWNERS,
+    params: UsernameParams,
+    query: PageQuery,
+    success: { status: 200, description: 'One page of sessions', schema: SessionList },
+    errors: [404],
+    async handler({ identity, params, query, options, request, reply }) {
+      requireOwner(identity, params.username, 'listing sessions');
+      const sessions = await options.accounts.listSessions(params.username);
+      const page = pageOf(sessions, newestFirst, pageRequest(query));
+      linkNext(request, reply, page.next);
+      return page;
+    },
+  }),
+  route<SessionPath>({
+    method: 'DELETE',
+    path: '/users/{username}/sessions/{id}',
+    operationId: 'revokeSession',
+    summary: 'Revoke one session: its refresh token is refused from now on, on every node',
+    task: 'revoking a session',
+    tag,
+    gate: 'authenticated',
+    access: OWNERS,
+    params: SessionParams,
+    success: { status: 204, description: 'Revoked' },
+    errors: [404],
+    audit: { action: 'session.revoke', resource: (params) => `user:${params.username ?? '?'}` },
+    async handler(call) {
+      const { identity, params, options } = call;
+      requireOwner(identity, params.username, 'revoking sessions');
+      call.auditDetail = { id: params.id };
+      await options.accounts.revokeSession(params.username, params.id);
+    },
+  }),
+  route<Params>({
+    method: 'DELETE',
+    path: '/users/{username}/sessions',
+    operationId: 'signOutEverywhere',
+    summary:
+      'Sign out everywhere: revoke every session of the user, and void the access tokens issued to them so far',
+    task: 'signing out everywhere',
+    tag,
+    gate: 'authenticated',
+    access: OWNERS,
+    params: UsernameParams,
+    success: { status: 200, description: 'What was revoked', schema: SignedOut },
+    errors: [404],
+    audit: { action: 'session.revokeAll', resource: (params) => `user:${params.username ?? '?'}` },
+    async handler(call) {
+      const { identity, params, options } = call;
+      requireOwner(identity, params.username, 'signing out everywhere');
+      const result = await options.accounts.signOutEverywhere(params.username);
+      call.auditDetail = result;
+      return result;
+    },
+  }),
+];

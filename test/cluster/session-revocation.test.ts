@@ -1,0 +1,126 @@
+// Revocation reaches every node: two nodes on one PostgreSQL database. A session revoked through node A is
+// refused by node B on the very next request (the refresh reads the database); after "sign out everywhere"
+// through A, B refuses the user's access tokens as soon as A's NOTIFY arrives (milliseconds; polled here with
+// a generous deadline, never slept on).
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeReply, type Reply, send, waitFor } from '../fault/support.js';
+import { type Cluster, type StorageBackend, startCluster } from '../helpers/cluster.js';
+import { postgresAvailable } from '../helpers/postgres.js';
+
+const ADMIN_PASSWORD = 'session revocation admin password';
+
+const basic = (username: string, password: string) =>
+  `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+
+const sharedFilesystem: StorageBackend = {
+  name: 'shared filesystem',
+  unavailable: undefined,
+  async create() {
+    const root = await mkdtemp(join(tmpdir(), 'berth-sessions-storage-'));
+    return {
+      env: { BERTH_STORAGE_DRIVER: 'filesystem', BERTH_STORAGE_ROOT: root },
+      partialWritesVisible: true,
+      objects: async () => [],
+      destroy: () => rm(root, { recursive: true, force: true }),
+    };
+  },
+};
+
+function json(reply: Reply): Record<string, unknown> {
+  return JSON.parse(reply.body.toString('utf8')) as Record<string, unknown>;
+}
+
+describe.skipIf(!postgresAvailable)('session revocation across two nodes on one PostgreSQL database', () => {
+  let cluster: Cluster;
+  let a: string;
+  let b: string;
+
+  beforeAll(async () => {
+    cluster = await startCluster(sharedFilesystem, {
+      nodes: 2,
+      env: { BERTH_AUTH_ENABLED: 'true', BERTH_ADMIN_PASSWORD: ADMIN_PASSWORD },
+    });
+    [a, b] = cluster.nodes.map((node) => node.url) as [string, string];
+  }, 60_000);
+
+  afterAll(async () => {
+    await cluster?.destroy();
+  });
+
+  const form = (fields: Record<string, string>) => Buffer.from(new URLSearchParams(fields).toString());
+  const token = (node: string, fields: Record<string, string>) =>
+    send(node, 'POST', '/token', {
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: form({ service: 'berth', ...fields }),
+    });
+  const signIn = async (node: string) => {
+    const reply = await token(node, {
+      grant_type: 'password',
+      username: 'admin',
+      password: ADMIN_PASSWORD,
+      access_type: 'offline',
+      client_id: 'cluster-test',
+    });
+    expect(reply.status, describeReply(reply)).toBe(200);
+    const body = json(reply);
+    return { refresh: body.refresh_token as string, access: body.token as string };
+  };
+  const refresh = (node: string, refreshToken: string) =>
+    token(node, { grant_type: 'refresh_token', refresh_token: refreshToken });
+  const api = (node: string, method: string, path: string) =>
+    send(node, method, `/api/v1${path}`, { headers: { authorization: basic('admin', ADMIN_PASSWORD) } });
+  const base = (node: string, access: string) =>
+    send(node, 'GET', '/v2/', { headers: { authorization: `Bearer ${access}` } });
+
+  it('a session revoked through node A is refused by node B on the next request', async () => {
+    const session = await signIn(a);
+    const other = await signIn(b);
+    // Both nodes know both sessions.
+    for (const node of [a, b]) {
+      for (const s of [session, other]) expect((await refresh(node, s.refresh)).status).toBe(200);
+    }
+    const listed = json(await api(b, 'GET', '/users/admin/sessions')) as { items: { id: string }[] };
+    expect(listed.items).toHaveLength(2);
+    const id = JSON.parse(Buffer.from(session.refresh.split('.')[1] as string, 'base64url').toString()).jti;
+
+    const revoked = await api(a, 'DELETE', `/users/admin/sessions/${id}`);
+    expect(revoked.status, describeReply(revoked)).toBe(204);
+    const refused = await refresh(b, session.refresh);
+    expect(refused.status, describeReply(refused)).toBe(401);
+    expect((await refresh(a, session.refresh)).status).toBe(401);
+    expect((await refresh(b, other.refresh)).status).toBe(200);
+  });
+
+  it('sign out everywhere through node A: node B refuses the refresh tokens at once, the access tokens within moments', async () => {
+    const first = await signIn(a);
+    const second = await signIn(b);
+    // Node B has verified (and cached) both access tokens, and knows the user's generation.
+    for (const s of [first, second]) expect((await base(b, s.access)).status).toBe(200);
+
+    const out = await api(a, 'DELETE', '/users/admin/sessions');
+    expect(out.status, describeReply(out)).toBe(200);
+    for (const s of [first, second]) {
+      expect((await refresh(b, s.refresh)).status).toBe(401);
+      // Node A raised the generation itself: refused on the next request.
+      expect((await base(a, s.access)).status).toBe(401);
+    }
+    // Node B hears of it over LISTEN/NOTIFY: milliseconds, polled with a generous deadline.
+    await waitFor(
+      "node B refusing the signed-out user's access tokens",
+      async () =>
+        (await base(b, first.access)).status === 401 && (await base(b, second.access)).status === 401,
+      10_000,
+    );
+    const reply = await base(b, second.access);
+    expect(reply.headers['www-authenticate']).toMatch(/error="invalid_token"/);
+    // A new sign-in through B works on both nodes.
+    const again = await signIn(b);
+    for (const node of [a, b]) {
+      expect((await base(node, again.access)).status).toBe(200);
+      expect((await refresh(node, again.refresh)).status).toBe(200);
+    }
+  });
+});
