@@ -6,6 +6,7 @@
  * Prints a table and writes bench/results.json.
  *
  * Flags: --quick; --storage=filesystem|s3|all (default all); --only=pull (just the pull comparison);
+ * --only=signatures (just manifest GETs with signature enforcement off and on);
  * --pull-rounds=N (default 5, 3 with --quick).
  */
 import { spawnSync } from 'node:child_process';
@@ -14,6 +15,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { MiB, median } from './client.js';
 import { comparePulls, type PullComparison } from './pull.js';
 import { ensureTools, type Server, startBerth, startDistribution } from './servers.js';
+import { benchSignatures, type SignatureBench } from './signatures.js';
 import { ensureSwift, freshBucket, type S3Target } from './swift.js';
 import {
   type Figures,
@@ -31,8 +33,10 @@ function flag(name: string): string | undefined {
   return process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 }
 const only = flag('only');
-if (only !== undefined && only !== 'pull') throw new Error(`--only=${only}: expected pull`);
+if (only !== undefined && only !== 'pull' && only !== 'signatures')
+  throw new Error(`--only=${only}: expected pull or signatures`);
 const onlyPull = only === 'pull';
+const onlySignatures = only === 'signatures';
 const pullRoundsArg = flag('pull-rounds');
 if (pullRoundsArg !== undefined && !/^[1-9]\d*$/.test(pullRoundsArg))
   throw new Error(`--pull-rounds=${pullRoundsArg}: expected a positive integer`);
@@ -288,7 +292,7 @@ const machine = {
 };
 log(`bench: ${quick ? 'quick' : 'full'} run on ${machine.nproc} cores, load ${machine.loadAverageAtStart}`);
 log('bench: generating blob patterns and digests…');
-const fixtures = onlyPull ? undefined : makeFixtures(sizes);
+const fixtures = onlyPull || onlySignatures ? undefined : makeFixtures(sizes);
 const pullBlob = fixtures?.mono ?? largeBlob(sizes.largeBytes);
 
 /** Storage backends to compare on: `--storage=filesystem|s3|all` (default all). */
@@ -402,10 +406,21 @@ async function runRound(storage: 'filesystem' | 's3'): Promise<Round> {
 }
 
 const rounds: Round[] = [];
-for (const storage of storages) {
+for (const storage of onlySignatures ? [] : storages) {
   if (interrupted) break;
   log(`bench: ${storage} round`);
   rounds.push(await runRound(storage));
+}
+
+// The cost of signature enforcement on manifest GETs (Berth alone: Distribution has no such policy).
+let signatures: SignatureBench | { error: string } | undefined;
+if (tools.wrk && !onlyPull && !interrupted && storages.includes('filesystem')) {
+  try {
+    signatures = await benchSignatures({ wrk: tools.wrk, quick, log });
+  } catch (error) {
+    signatures = { error: error instanceof Error ? (error.stack ?? error.message) : String(error) };
+    loud(['the signature enforcement workload failed:', ...signatures.error.split('\n')]);
+  }
 }
 
 console.log(
@@ -448,6 +463,18 @@ for (const round of rounds) {
     ),
   );
 }
+if (signatures && 'ratio' in signatures) {
+  const rps = (values: number[]) => values.map((v) => v.toFixed(0)).join(' ');
+  console.log(
+    `\n## signature enforcement (Berth, filesystem): manifest GET by tag, wrk -t1 -c${signatures.connections} ` +
+      `-d${signatures.seconds}s, ${signatures.rounds} alternating rounds\n\n` +
+      `signatures.required=off:     ${signatures.offMedian.toFixed(0)} req/s median (${rps(signatures.offRps)})\n` +
+      `signatures.required=enforce: ${signatures.enforceMedian.toFixed(0)} req/s median (${rps(signatures.enforceRps)}), signed image\n` +
+      `enforce/off: ${signatures.ratio.toFixed(3)}`,
+  );
+} else if (signatures) {
+  failures.push(`signature enforcement: ${signatures.error}`);
+}
 if (failures.length > 0) console.log(`\nFailures:\n${failures.join('\n\n')}`);
 if (!tools.distribution) console.log('\nDistribution was not benchmarked: see the message above.');
 
@@ -482,6 +509,7 @@ await writeFile(
           distribution: round.distribution ? (row.value(round.distribution.figures) ?? null) : null,
         })),
       })),
+      signatures: signatures ?? null,
     },
     null,
     2,

@@ -165,7 +165,7 @@ async function launch(
  * Berth from dist/, as `berth serve` runs it, logging warnings and errors only: on its default embedded
  * setup (filesystem and SQLite), or with blobs in an S3 bucket (metadata still in embedded SQLite).
  */
-export async function startBerth(s3?: S3Target): Promise<Server> {
+export async function startBerth(s3?: S3Target, extraEnv: Record<string, string> = {}): Promise<Server> {
   const pkg = JSON.parse(await readFile('package.json', 'utf8')) as { version: string };
   const dataDir = await mkdtemp(join(tmpdir(), 'berth-bench-berth-'));
   const port = await freePort();
@@ -174,6 +174,7 @@ export async function startBerth(s3?: S3Target): Promise<Server> {
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('BERTH_')));
   // Like for like: Distribution runs without auth here too.
   env.BERTH_AUTH_ENABLED = 'false';
+  Object.assign(env, extraEnv);
   if (s3) {
     Object.assign(env, {
       BERTH_STORAGE_DRIVER: 's3',
