@@ -7,6 +7,7 @@ import { ApiCallError, ApiClient, type Connection, UsageError } from './api-clie
 import { gcCommands } from './gc-commands.js';
 import { askSecret, newPassword } from './password-input.js';
 import { retentionCommands } from './retention-commands.js';
+import { sessionCommands } from './session-commands.js';
 import { signatureCommands } from './signature-commands.js';
 import { formatTable, isoTime, yesNo } from './table-output.js';
 
@@ -281,6 +282,7 @@ function userCommands(program: Command): void {
       }),
     );
   }
+  sessionCommands(user, { connected, run });
 }
 
 function projectCommands(program: Command): void {
