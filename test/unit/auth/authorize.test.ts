@@ -62,7 +62,18 @@ describe('permittedActions', () => {
   });
 
   it('gives system administrators everything on every project', () => {
-    expect(permittedActions({ identity: root, project: team, now: NOW }).size).toBe(6);
+    expect(permittedActions({ identity: root, project: team, now: NOW }).size).toBe(7);
+    expect(permittedActions({ identity: root, project: team, now: NOW }).has('bypass-policy')).toBe(true);
+  });
+
+  it('gives bypass-policy to no project role, only to system administrators and robots granted it', () => {
+    // alice administers `open`.
+    expect(permittedActions({ identity: alice, project: open, now: NOW }).has('bypass-policy')).toBe(false);
+    const mirror = robot([{ project: 'team', actions: ['pull', 'bypass-policy'] }]);
+    expect(sorted(permittedActions({ identity: mirror, project: team, now: NOW }))).toEqual([
+      'bypass-policy',
+      'pull',
+    ]);
   });
 
   it('gives robots exactly their per-project permissions, project * meaning all', () => {
