@@ -21,6 +21,7 @@ import { isSignatureArtifact, verifyArtifact } from '../signatures/index.js';
 import { Signatures } from '../signatures/signatures.js';
 import { setupAuth } from './auth/index.js';
 import { openBackends } from './backends.js';
+import { ConnectionDrain } from './connection-drain.js';
 import { errorHandler } from './error-handler.js';
 import { sendJsonMediaTypeAsSet } from './json-media-type.js';
 
@@ -137,6 +138,8 @@ export async function createBerth(config: Config): Promise<Berth> {
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
 
+  // Closes each connection once its last response is flushed, not merely ended (graceful close, below).
+  const drain = new ConnectionDrain(app.server);
   logFeedError = (error) => app.log.error({ err: error }, 'change feed');
   log = app.log;
 
@@ -264,16 +267,14 @@ export async function createBerth(config: Config): Promise<Berth> {
         () => app.server.closeAllConnections(),
         config.http.shutdownTimeoutSeconds * 1000,
       );
-      // server.close() drops idle keep-alive sockets only once; a response that ends later leaves its socket
-      // idle and open, so keep sweeping until every in-flight request is done.
-      const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
       force.unref();
-      sweep.unref();
+      // server.close() drops only the keep-alive sockets idle at that moment; a response in flight leaves its
+      // socket open after it ends, so each is closed as soon as its response has been sent in full.
+      drain.startDraining();
       try {
         await app.close();
       } finally {
         clearTimeout(force);
-        clearInterval(sweep);
       }
     },
   };
