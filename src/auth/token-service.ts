@@ -170,7 +170,7 @@ export class TokenService {
     const payload = await this.#verify(token, ACCESS_TYP, options.audience);
     if ('token_use' in payload) throw tokenInvalid('not an access token');
     if (!('access' in payload)) throw tokenInvalid('missing access claim');
-    const generation = payload.gen ?? 0;
+    const generation = 'gen' in payload ? payload.gen : 0;
     if (!(typeof generation === 'number' && Number.isSafeInteger(generation) && generation >= 0)) {
       throw tokenInvalid('gen must be a non-negative integer');
     }

@@ -363,3 +363,33 @@ describe('signing key', () => {
     await expect(tokens.keyId()).resolves.toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 });
+
+describe('session generations and recorded refresh tokens', () => {
+  it('an access token carries the generation it was issued under (claim gen, left out at 0)', async () => {
+    const { tokens } = service();
+    const plain = await tokens.issue({ subject: 'alice', audience: SERVICE, access: ACCESS });
+    expect(decodeJwt(plain.token).gen).toBeUndefined();
+    expect((await tokens.verify(plain.token, { audience: SERVICE })).generation).toBe(0);
+    const raised = await tokens.issue({ subject: 'alice', audience: SERVICE, access: ACCESS, generation: 3 });
+    expect(decodeJwt(raised.token).gen).toBe(3);
+    expect((await tokens.verify(raised.token, { audience: SERVICE })).generation).toBe(3);
+    await expect(
+      tokens.issue({ subject: 'alice', audience: SERVICE, access: ACCESS, generation: -1 }),
+    ).rejects.toThrow(RangeError);
+  });
+
+  it('refuses a gen claim that is not a non-negative integer', async () => {
+    const { tokens, store } = service();
+    await tokens.keyId();
+    for (const gen of [-1, 1.5, '2', null]) {
+      await invalid(tokens.verify(await forge(store, { gen }), { audience: SERVICE }));
+    }
+  });
+
+  it('a refresh token takes the jti its caller recorded', async () => {
+    const { tokens } = service();
+    const refresh = await tokens.issueRefresh('alice', { audience: SERVICE, jwtId: 'recorded-session-id' });
+    expect((await tokens.verifyRefresh(refresh, { audience: SERVICE })).jwtId).toBe('recorded-session-id');
+    expect(tokens.refreshExpiresInSeconds).toBe(30 * 24 * 3600);
+  });
+});
