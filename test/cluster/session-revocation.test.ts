@@ -1,4 +1,4 @@
-// Revocation reaches every node: two nodes on one PostgreSQL database. A session revoked through node A is
+// Revocation reaches every node: two nodes on one PostgreSQL database (and two workers on one SQLite file). A session revoked through node A is
 // refused by node B on the very next request (the refresh reads the database); after "sign out everywhere"
 // through A, B refuses the user's access tokens as soon as A's NOTIFY arrives (milliseconds; polled here with
 // a generous deadline, never slept on).
@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeReply, type Reply, send, waitFor } from '../fault/support.js';
+import { type ChildBerth, startChildBerth } from '../helpers/child-server.js';
 import { type Cluster, type StorageBackend, startCluster } from '../helpers/cluster.js';
 import { postgresAvailable } from '../helpers/postgres.js';
 
@@ -122,5 +123,92 @@ describe.skipIf(!postgresAvailable)('session revocation across two nodes on one 
       expect((await base(node, again.access)).status).toBe(200);
       expect((await refresh(node, again.refresh)).status).toBe(200);
     }
+  });
+});
+
+describe('sign out everywhere across berth serve --workers 2 on SQLite', () => {
+  let berth: ChildBerth;
+  let dataDir: string;
+  let workerPids: number[] = [];
+  const listening = () => [
+    ...new Set(
+      berth
+        .logs()
+        .filter((entry) => entry.msg === 'berth listening')
+        .map((entry) => Number(entry.pid)),
+    ),
+  ];
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'berth-sessions-workers-'));
+    berth = await startChildBerth(dataDir, {
+      env: { BERTH_WORKERS: '2', BERTH_AUTH_ENABLED: 'true', BERTH_ADMIN_PASSWORD: ADMIN_PASSWORD },
+    });
+    await waitFor('2 workers listening', () => listening().length === 2, 30_000);
+    workerPids = listening();
+  }, 60_000);
+
+  afterAll(async () => {
+    await berth?.kill('SIGKILL');
+    for (const pid of workerPids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  /** GET /v2/ with the token on a connection of its own (node:cluster hands each to the next worker). */
+  let counter = 0;
+  async function base(access: string): Promise<{ status: number; pid: number }> {
+    const id = `sessions-workers-${process.pid}-${++counter}`;
+    const reply = await send(berth.url, 'GET', '/v2/', {
+      headers: { authorization: `Bearer ${access}`, 'x-request-id': id },
+    });
+    let pid: number | undefined;
+    await waitFor(`the log line of request ${id}`, () => {
+      const entry = berth.logs().find((line) => line.reqId === id && line.msg === 'request');
+      pid = entry === undefined ? undefined : Number(entry.pid);
+      return pid !== undefined;
+    });
+    return { status: reply.status, pid: pid as number };
+  }
+
+  it("every worker refuses the user's access tokens once the other worker signed them out", async () => {
+    const login = await send(berth.url, 'POST', '/token', {
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: Buffer.from(
+        new URLSearchParams({
+          grant_type: 'password',
+          username: 'admin',
+          password: ADMIN_PASSWORD,
+          service: 'berth',
+          access_type: 'offline',
+        }).toString(),
+      ),
+    });
+    expect(login.status, describeReply(login)).toBe(200);
+    const access = json(login).token as string;
+    const accepted = [];
+    for (let i = 0; i < 4; i++) accepted.push(await base(access));
+    expect(accepted.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    // Both workers verified it (and know the user's generation).
+    expect(new Set(accepted.map((r) => r.pid))).toEqual(new Set(workerPids));
+
+    const out = await send(berth.url, 'DELETE', '/api/v1/users/admin/sessions', {
+      headers: { authorization: basic('admin', ADMIN_PASSWORD) },
+    });
+    expect(out.status, describeReply(out)).toBe(200);
+    // The other worker hears of it through the primary's IPC relay: polled with a generous deadline.
+    await waitFor(
+      'both workers refusing the token',
+      async () => {
+        const replies = [await base(access), await base(access)];
+        return replies.every((r) => r.status === 401) && new Set(replies.map((r) => r.pid)).size === 2;
+      },
+      10_000,
+    );
   });
 });
