@@ -73,7 +73,7 @@ export const AddTrustedKeyBody = named(
 export const AddNotationTrustStoreBody = named(
   'AddNotationTrustStore',
   'A Notary Project trust store: root CA certificates (PEM; an entry may hold several) and trusted identities ' +
-    '(`*`, or `x509.subject: C=US, O=Acme, CN=ci`).',
+    '(`*`, or `x509.subject: C=US, ST=WA, O=Acme, CN=ci`).',
   z.strictObject({
     name: TrustName,
     rootCertificatesPem: z.array(Pem).min(1).max(20),

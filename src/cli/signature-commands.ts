@@ -123,7 +123,7 @@ export function signatureCommands(program: Command, project: Command, kit: Comma
     .requiredOption('--ca <pem...>', 'root CA certificate files (PEM)')
     .option(
       '--identity <identity...>',
-      'trusted identities: "x509.subject: C=US, O=Acme, CN=ci", or "*" for any',
+      'trusted identities: "x509.subject: C=US, ST=WA, O=Acme, CN=ci", or "*" for any',
       ['*'],
     )
     .action(

@@ -11,7 +11,7 @@ export interface TrustedKey {
 
 /**
  * A Notary Project trust store (root CA certificates, PEM) with the identities trusted to sign through it
- * (Notary Project trust policy: `trustedIdentities`, e.g. "x509.subject: C=US, O=Acme, CN=ci" or "*").
+ * (Notary Project trust policy: `trustedIdentities`, e.g. "x509.subject: C=US, ST=WA, O=Acme, CN=ci" or "*").
  */
 export interface NotationTrust {
   id: number;

@@ -95,7 +95,7 @@ export function checkTrustedIdentities(identities: readonly string[]): string[] 
     const problem = /^x509\.subject:/.test(trimmed) ? checkTrustedIdentity(trimmed) : 'not x509.subject: …';
     if (problem !== undefined) {
       throw invalid(
-        `trusted identity ${JSON.stringify(identity)}: ${problem}; use "*" or "x509.subject: C=US, O=Acme, CN=ci"`,
+        `trusted identity ${JSON.stringify(identity)}: ${problem}; use "*" or "x509.subject: C=US, ST=WA, O=Acme, CN=ci"`,
       );
     }
     return trimmed;
