@@ -147,6 +147,8 @@ export interface TrustServiceOptions {
   bus: InvalidationBus;
   /** Projects whose compiled policy is kept in memory. */
   maxProjects?: number;
+  /** How long a compiled policy is kept at most; default 60 s. */
+  maxAgeMs?: number;
 }
 
 /**
@@ -164,7 +166,9 @@ export class TrustService implements TrustAdmin {
     private readonly options: TrustServiceOptions,
   ) {
     this.store = new SignatureStore(db);
-    this.cache = new LRUCache({ max: options.maxProjects ?? 10_000 });
+    // Changes are announced (here and over the bus); the time limit only bounds what is never announced,
+    // such as a project deleted and created again under the same name.
+    this.cache = new LRUCache({ max: options.maxProjects ?? 10_000, ttl: options.maxAgeMs ?? 60_000 });
     options.bus.subscribe((event) => this.apply(event));
   }
 
