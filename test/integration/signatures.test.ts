@@ -12,6 +12,7 @@ import { basicAuthorization } from '../../src/auth/index.js';
 import { run } from '../fixtures/image.js';
 import { privateHome, requireGoTools } from '../helpers/go-tools.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
+import { LEAF_SUBJECT, makePki, payloadFor, signJws } from '../unit/signatures/notation-test-signer.js';
 import {
   type BuiltImage,
   buildArtifact,
@@ -395,6 +396,53 @@ describe.skipIf(!tools)('signatures.required', () => {
       `project team requires signatures (policy signatures.required=enforce): ${UNSIGNED}`,
     );
     await expectDenied(reader, name, 'v1', UNSIGNED);
+  });
+
+  it('Notary Project: a JWS signature chaining to a trusted root, by a trusted identity, is enough', async () => {
+    const pki = await makePki();
+    const stranger = await makePki(undefined, {}, 'stranger');
+    const store = await api('POST', '/projects/team/trust/notation', {
+      name: 'acme',
+      rootCertificatesPem: [pki.root.pem],
+      trustedIdentities: [`x509.subject: ${LEAF_SUBJECT}`],
+    });
+    expect(store.status, await store.clone().text()).toBe(201);
+    const storeId = ((await store.json()) as { id: number }).id;
+    try {
+      /** A notation signature referrer (artifactType application/vnd.cncf.notary.signature) of `image`. */
+      const notarize = async (name: string, image: BuiltImage, by: typeof pki) => {
+        const subject = { mediaType: image.mediaType, digest: image.digest, size: image.manifest.length };
+        const envelope = Buffer.from(signJws({ pki: by, payload: payloadFor(subject) }));
+        const config = Buffer.from('{}');
+        await admin.pushBlob(name, config);
+        await admin.pushBlob(name, envelope);
+        const manifest = jsonBytes({
+          schemaVersion: 2,
+          mediaType: MT.ociManifest,
+          artifactType: 'application/vnd.cncf.notary.signature',
+          config: descriptorOf('application/vnd.oci.empty.v1+json', config),
+          layers: [descriptorOf('application/jose+json', envelope)],
+          subject: descriptorOf(image.mediaType, image.manifest),
+        });
+        await admin.putManifest(name, sha256(manifest), manifest, MT.ociManifest);
+      };
+      const name = repo();
+      const trusted = await admin.pushImage(name, buildImage(), 'trusted');
+      const foreign = await admin.pushImage(name, buildImage(), 'foreign');
+      await expectDenied(reader, name, 'trusted', UNSIGNED);
+      await notarize(name, trusted, pki);
+      await notarize(name, foreign, stranger);
+      await expectServed(reader, name, 'trusted');
+      const view = await api('GET', `/projects/team/repositories/${name.slice(5)}/artifacts/trusted`);
+      expect(await view.json()).toMatchObject({
+        signature: { status: 'verified', signatures: [{ format: 'notation-jws', status: 'verified' }] },
+      });
+      const res = await pull(reader, name, 'foreign');
+      expect(res.status).toBe(403);
+      await res.arrayBuffer();
+    } finally {
+      expect((await api('DELETE', `/projects/team/trust/notation/${storeId}`)).status).toBe(204);
+    }
   });
 
   it('warn: serves an unsigned image and audits it', async () => {
