@@ -1,6 +1,9 @@
 // A real S3-compatible server for tests: OpenStack Swift with s3api, started by scripts/swift-s3.sh when it
 // does not answer yet. Missing Swift is fatal in CI (CI must run it); locally the S3 tests skip with a warning.
 import { randomUUID } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   AbortMultipartUploadCommand,
@@ -36,6 +39,14 @@ const START_TIMEOUT_MS = 10 * 60_000;
 
 let started: Promise<S3Endpoint | undefined> | undefined;
 
+/**
+ * The file by which a test run (BERTH_TEST_RUN, named by test/setup/global.ts) records that it started Swift
+ * itself, so that the run's global teardown stops it again.
+ */
+export function swiftStartedMarker(testRun = process.env.BERTH_TEST_RUN ?? 'unnamed'): string {
+  return join(tmpdir(), `berth-swift-started-by-${testRun}`);
+}
+
 /** Swift's S3 endpoint, starting Swift when needed; undefined (after a loud warning) when it cannot run here. */
 export function ensureSwift(): Promise<S3Endpoint | undefined> {
   started ??= start();
@@ -43,13 +54,17 @@ export function ensureSwift(): Promise<S3Endpoint | undefined> {
 }
 
 async function start(): Promise<S3Endpoint | undefined> {
-  if (await answers()) return SWIFT;
+  if (await swiftAnswers()) return SWIFT;
   let reason = 'it does not answer after starting';
   try {
-    await run('bash', [SCRIPT, 'start'], { timeoutMs: START_TIMEOUT_MS });
-    if (await answers()) return SWIFT;
+    const { stdout } = await run('bash', [SCRIPT, 'start'], { timeoutMs: START_TIMEOUT_MS });
+    // Not when it says "already up": another test file of this run, or someone else, started it meanwhile.
+    if (/swift s3api up on/.test(stdout)) await writeFile(swiftStartedMarker(), '');
+    if (await swiftAnswers()) return SWIFT;
   } catch (error) {
     reason = (error as Error).message;
+    // A failed start may have left some of the servers running: the run's teardown stops them too.
+    await writeFile(swiftStartedMarker(), '');
   }
   if (process.env.CI === 'true') {
     throw new Error(`Swift (S3) could not be started; CI must run it (see .ci/run): ${reason}`);
@@ -60,7 +75,8 @@ async function start(): Promise<S3Endpoint | undefined> {
   return undefined;
 }
 
-async function answers(): Promise<boolean> {
+/** Whether Swift's S3 endpoint answers at all (any status). */
+export async function swiftAnswers(): Promise<boolean> {
   try {
     await fetch(`${SWIFT.endpoint}/`, { signal: AbortSignal.timeout(2_000) });
     return true;
