@@ -31,6 +31,10 @@ export interface FailureLog {
    * than PENDING_TIMEOUT_MS (its process died while checking it) counts as a failure.
    */
   reserve(limits: readonly FailureLimit[], attempt: string, now: number): Promise<Reservation>;
+  /** reserve()'s verdict without counting anything (for credentials nobody can guess; see LoginThrottle). */
+  peek(limits: readonly FailureLimit[], now: number): Promise<Reservation>;
+  /** Counts a failure of `attempt` under each key outright (no reservation came before). */
+  record(limits: readonly FailureLimit[], attempt: string, now: number): Promise<void>;
   /** The attempt's credentials were wrong: its pending counts become failures. */
   confirm(keys: readonly string[], attempt: string): Promise<void>;
   /** Takes the attempt's counts back from `keys`, and forgets every failure of `clear`. */
@@ -103,6 +107,21 @@ export class MemoryFailureLog implements FailureLog {
       this.#entries.set(limit.key, [...entries, { at: now, attempt, pending: true }]);
     }
     return verdict;
+  }
+
+  async peek(limits: readonly FailureLimit[], now: number): Promise<Reservation> {
+    return combine(
+      limits.map((limit) => judge(this.#recent(limit.key, limit.windowSeconds, now), limit, now)),
+    );
+  }
+
+  async record(limits: readonly FailureLimit[], attempt: string, now: number): Promise<void> {
+    for (const limit of limits) {
+      const entries = this.#recent(limit.key, limit.windowSeconds, now);
+      // Bounded like reserve(): only the newest maxFailures entries can ever matter.
+      const kept = [...entries, { at: now, attempt, pending: false }].slice(-limit.maxFailures);
+      this.#entries.set(limit.key, kept);
+    }
   }
 
   async confirm(keys: readonly string[], attempt: string): Promise<void> {
@@ -221,8 +240,14 @@ export class LoginThrottle {
     return username.normalize('NFC').toLowerCase();
   }
 
-  /** Refused when either limit is reached (the longer wait wins); else a ticket to report the verdict on. */
-  async begin(attempt: LoginAttempt): Promise<LoginGate> {
+  /**
+   * Refused when either limit is reached (the longer wait wins); else a ticket to report the verdict on.
+   * `guessable: false` is for credentials nobody can guess (robot secrets and access tokens, 256 random bits):
+   * they need no slot held while checked, so the check only reads (one query instead of two writes on the
+   * busiest login path, CI robots fetching tokens); a wrong one still counts, and a right one does not clear
+   * the account's failures (it proves nothing about the account's password).
+   */
+  async begin(attempt: LoginAttempt, options: { guessable?: boolean } = {}): Promise<LoginGate> {
     const account = `account:${LoginThrottle.accountKey(attempt.username)}`;
     const address = `address:${addressKey(attempt.ip)}`;
     const limits = [
@@ -230,6 +255,20 @@ export class LoginThrottle {
       { key: address, ...this.#address },
     ];
     const id = randomUUID();
+    if (options.guessable === false) {
+      const verdict = await this.#log.peek(limits, this.#now());
+      if (verdict.outcome === 'refused')
+        return { allowed: false, retryAfterSeconds: verdict.retryAfterSeconds };
+      const settled = async () => {};
+      return {
+        allowed: true,
+        ticket: {
+          failed: () => this.#log.record(limits, id, this.#now()),
+          succeeded: settled,
+          abandoned: settled,
+        },
+      };
+    }
     const deadline = Date.now() + this.#busyWaitMs;
     let delay = 10;
     for (;;) {

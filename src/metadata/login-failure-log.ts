@@ -38,29 +38,7 @@ export class DatabaseFailureLog implements FailureLog {
     const verdict = await this.#locked(
       sorted.map((limit) => limit.key),
       async (trx) => {
-        const rows = await trx
-          .selectFrom('login_failures')
-          .select(['key', 'failed_at', 'attempt', 'pending'])
-          .where((eb) =>
-            eb.or(
-              sorted.map((limit) =>
-                eb.and([eb('key', '=', limit.key), eb('failed_at', '>', now - limit.windowSeconds * 1000)]),
-              ),
-            ),
-          )
-          .orderBy('failed_at')
-          .execute();
-        const verdicts = sorted.map((limit) => {
-          const entries = rows
-            .filter((row) => row.key === limit.key)
-            .map((row) => ({
-              at: Number(row.failed_at),
-              attempt: row.attempt,
-              pending: Number(row.pending) === 1,
-            }));
-          return judgeReservation(entries, limit, now);
-        });
-        const combined = combineReservations(verdicts);
+        const combined = await this.#verdict(trx, sorted, now);
         if (combined.outcome === 'reserved') {
           await trx
             .insertInto('login_failures')
@@ -79,6 +57,50 @@ export class DatabaseFailureLog implements FailureLog {
         .execute();
     }
     return verdict;
+  }
+
+  async peek(limits: readonly FailureLimit[], now: number): Promise<Reservation> {
+    return this.#verdict(this.#db, limits, now);
+  }
+
+  async record(limits: readonly FailureLimit[], attempt: string, now: number): Promise<void> {
+    await this.#write((db) =>
+      db
+        .insertInto('login_failures')
+        .values(limits.map((limit) => ({ key: limit.key, failed_at: now, attempt, pending: 0 })))
+        .execute(),
+    );
+  }
+
+  /** The verdict over the keys' rows inside their windows. */
+  async #verdict(
+    db: Transaction<Database> | Kysely<Database>,
+    limits: readonly FailureLimit[],
+    now: number,
+  ): Promise<Reservation> {
+    const rows = await db
+      .selectFrom('login_failures')
+      .select(['key', 'failed_at', 'attempt', 'pending'])
+      .where((eb) =>
+        eb.or(
+          limits.map((limit) =>
+            eb.and([eb('key', '=', limit.key), eb('failed_at', '>', now - limit.windowSeconds * 1000)]),
+          ),
+        ),
+      )
+      .orderBy('failed_at')
+      .execute();
+    const verdicts = limits.map((limit) => {
+      const entries = rows
+        .filter((row) => row.key === limit.key)
+        .map((row) => ({
+          at: Number(row.failed_at),
+          attempt: row.attempt,
+          pending: Number(row.pending) === 1,
+        }));
+      return judgeReservation(entries, limit, now);
+    });
+    return combineReservations(verdicts);
   }
 
   async confirm(keys: readonly string[], attempt: string): Promise<void> {

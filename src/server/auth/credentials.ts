@@ -165,7 +165,11 @@ export class Credentials {
    * often lately, 503 when the identity provider does not answer. Failures count toward the same limits.
    */
   async check(request: FastifyRequest, username: string, password: string): Promise<Identity | null> {
-    const gate = await this.options.throttle.begin({ username, ip: this.options.sourceIp(request) });
+    const gate = await this.options.throttle.begin(
+      { username, ip: this.options.sourceIp(request) },
+      // A robot secret or access token (256 random bits) cannot be guessed: no slot needs holding for it.
+      { guessable: parseSecretToken(password) === null },
+    );
     if (!gate.allowed) {
       throw new RegistryError('TOOMANYREQUESTS', {
         message: `too many failed logins; try again in ${gate.retryAfterSeconds} s`,
@@ -180,10 +184,8 @@ export class Credentials {
       request.log.error({ err: error }, 'authentication backend failed');
       throw new RegistryError('UNAVAILABLE', { message: 'the identity provider is not available' });
     }
+    // A robot secret's or access token's success does not clear the account's failures (see begin()).
     if (!identity) await gate.ticket.failed();
-    // A robot secret or access token proves nothing about the account's password: the account's failures
-    // stay (else whoever holds a token could reset the limit on password guesses between them).
-    else if (parseSecretToken(password)) await gate.ticket.abandoned();
     else await gate.ticket.succeeded();
     return identity;
   }

@@ -279,6 +279,28 @@ for (const under of LOGS) {
       expect(verdict(await t.begin(attempt))).toEqual({ allowed: false, retryAfterSeconds: 30 });
     });
 
+    it('unguessable credentials (secrets, tokens): counted when wrong, refused at the limit, never waiting, never clearing', async () => {
+      const time = clock();
+      const t = throttle(time);
+      const n = fresh();
+      const attempt = { username: n.user('robotish'), ip: n.ip(1) };
+      // Two password failures, then a right token: the account's failures stay.
+      for (let i = 0; i < 2; i++) await fail(t, attempt);
+      const right = await t.begin(attempt, { guessable: false });
+      if (!right.allowed) throw new Error('refused');
+      await right.ticket.succeeded();
+      // A password attempt pending: a token check does not wait for it.
+      const pending = await t.begin(attempt);
+      expect(pending.allowed).toBe(true);
+      const wrong = await t.begin(attempt, { guessable: false });
+      if (!wrong.allowed) throw new Error('refused');
+      await wrong.ticket.failed();
+      if (pending.allowed) await pending.ticket.failed();
+      // 2 + 1 + 1 failures ≥ 3: refused, tokens and passwords alike.
+      expect((await t.begin(attempt, { guessable: false })).allowed).toBe(false);
+      expect((await t.begin(attempt)).allowed).toBe(false);
+    });
+
     it('concurrent wrong attempts through two processes get exactly maxFailures guesses in', async () => {
       const time = clock();
       const n = fresh();
