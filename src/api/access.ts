@@ -95,6 +95,22 @@ export function allows(
   }).allowed;
 }
 
+/**
+ * Throws 403 unless the caller is a member of the project (any role, a robot with a permission on it) or a
+ * system administrator. Membership, not visibility: a public project's settings (quota, retention, trust) are
+ * still its members' business.
+ */
+export async function requireMember(
+  call: Call<unknown, unknown, unknown>,
+  project: string,
+  what: string,
+): Promise<void> {
+  const policy = await policyOf(call, project);
+  if (!allows(call, { ...policy, public: false }, 'pull')) {
+    throw denied(`${what} needs a role in project '${project}'`, { project });
+  }
+}
+
 /** Throws 401 or 403 (saying what is missing) unless the caller may take `action` on the project. */
 export async function requireProjectAction(
   call: Call<unknown, unknown, unknown>,

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { allows, denied, policyOf, requireProjectAction } from './access.js';
+import { requireMember, requireProjectAction } from './access.js';
 import { type ApiRoute, route } from './route.js';
 import {
   CreateImmutabilityRuleBody,
@@ -34,11 +34,7 @@ export const lifecycleRoutes: ApiRoute[] = [
     errors: [404],
     async handler(call) {
       const { name } = call.params;
-      const policy = await policyOf(call, name);
-      // Membership, not visibility: a public project's quota is still its members' business.
-      if (!allows(call, { ...policy, public: false }, 'pull')) {
-        throw denied(`reading a project's quota needs a role in project '${name}'`, { project: name });
-      }
+      await requireMember(call, name, "reading a project's quota");
       return quotaOf(await call.options.lifecycle.quota(name));
     },
   }),

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { JobRunRow } from '../metadata/index.js';
-import { allows, denied, loginOf, policyOf, requireProjectAction } from './access.js';
+import { loginOf, requireMember, requireProjectAction } from './access.js';
 import { jobRunView, runsPage } from './job-runs.js';
 import {
   RetentionPolicy,
@@ -10,7 +10,7 @@ import {
   SetRetentionPolicyBody,
   StartRetentionRunBody,
 } from './retention-schemas.js';
-import { type ApiRoute, type Call, route } from './route.js';
+import { type ApiRoute, route } from './route.js';
 import { ProjectParams, RunsQuery } from './schemas.js';
 
 type Params = z.output<typeof ProjectParams>;
@@ -20,14 +20,6 @@ type RunsPage = z.output<typeof RunsQuery>;
 const tag = 'retention';
 const READERS = 'members of the project (any role, robots with a permission on it) and system administrators';
 const WRITERS = 'project administrators of the project and system administrators';
-
-/** Membership, not visibility: a public project's retention is still its members' business (as its quota). */
-async function requireMember(call: Call<unknown, unknown, unknown>, project: string, what: string) {
-  const policy = await policyOf(call, project);
-  if (!allows(call, { ...policy, public: false }, 'pull')) {
-    throw denied(`${what} needs a role in project '${project}'`, { project });
-  }
-}
 
 function runOf(row: JobRunRow): z.input<typeof RetentionRun> {
   return {

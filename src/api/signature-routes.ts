@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { isValidRepositoryName, RegistryError } from '../registry/index.js';
-import { allows, denied, policyOf, requireProjectAction } from './access.js';
+import { requireMember, requireProjectAction } from './access.js';
 import { type ApiRoute, field, route } from './route.js';
 import { ProjectParams } from './schemas.js';
 import {
@@ -48,11 +48,7 @@ export const signatureRoutes: ApiRoute[] = [
     errors: [404],
     async handler(call) {
       const { name } = call.params;
-      const policy = await policyOf(call, name);
-      // Membership, not visibility: who a project trusts is its members' business.
-      if (!allows(call, { ...policy, public: false }, 'pull')) {
-        throw denied(`reading a project's trust needs a role in project '${name}'`, { project: name });
-      }
+      await requireMember(call, name, "reading a project's trust");
       return call.options.signatures.view(name);
     },
   }),
