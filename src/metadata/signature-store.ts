@@ -145,13 +145,7 @@ export class SignatureStore {
   /** Undefined when there is no such project; DuplicateTrustName when the name is taken. */
   async addKey(project: string, name: string, publicKeyPem: string): Promise<TrustedKeyRow | undefined> {
     return this.change(project, async (trx, projectId, now) => {
-      const taken = await trx
-        .selectFrom('trusted_keys')
-        .select('id')
-        .where('project_id', '=', projectId)
-        .where('name', '=', name)
-        .executeTakeFirst();
-      if (taken) throw new DuplicateTrustName(name);
+      await requireFreeName(trx, 'trusted_keys', projectId, name);
       const inserted = await trx
         .insertInto('trusted_keys')
         .values({ project_id: projectId, name, public_key_pem: publicKeyPem, created_at: now })
@@ -163,16 +157,7 @@ export class SignatureStore {
 
   /** False when the project has no such key (or there is no such project). */
   async removeKey(project: string, id: number): Promise<boolean> {
-    const removed = await this.change(project, async (trx, projectId) => {
-      const result = await trx
-        .deleteFrom('trusted_keys')
-        .where('project_id', '=', projectId)
-        .where('id', '=', id)
-        .executeTakeFirst();
-      if (Number(result.numDeletedRows) === 0) throw new NothingChanged();
-      return true;
-    });
-    return removed === true;
+    return this.removeTrustItem('trusted_keys', project, id);
   }
 
   async addNotation(
@@ -180,13 +165,7 @@ export class SignatureStore {
     store: { name: string; rootCertificatesPem: string[]; trustedIdentities: string[] },
   ): Promise<NotationStoreRow | undefined> {
     return this.change(project, async (trx, projectId, now) => {
-      const taken = await trx
-        .selectFrom('notation_trust_stores')
-        .select('id')
-        .where('project_id', '=', projectId)
-        .where('name', '=', store.name)
-        .executeTakeFirst();
-      if (taken) throw new DuplicateTrustName(store.name);
+      await requireFreeName(trx, 'notation_trust_stores', projectId, store.name);
       const inserted = await trx
         .insertInto('notation_trust_stores')
         .values({
@@ -202,17 +181,9 @@ export class SignatureStore {
     });
   }
 
+  /** False when the project has no such trust store (or there is no such project). */
   async removeNotation(project: string, id: number): Promise<boolean> {
-    const removed = await this.change(project, async (trx, projectId) => {
-      const result = await trx
-        .deleteFrom('notation_trust_stores')
-        .where('project_id', '=', projectId)
-        .where('id', '=', id)
-        .executeTakeFirst();
-      if (Number(result.numDeletedRows) === 0) throw new NothingChanged();
-      return true;
-    });
-    return removed === true;
+    return this.removeTrustItem('notation_trust_stores', project, id);
   }
 
   /** False when there is no such project. */
@@ -222,6 +193,19 @@ export class SignatureStore {
       repositories: repositories === null ? null : JSON.stringify(repositories),
     });
     return done === true;
+  }
+
+  private async removeTrustItem(table: TrustTable, project: string, id: number): Promise<boolean> {
+    const removed = await this.change(project, async (trx, projectId) => {
+      const result = await trx
+        .deleteFrom(table)
+        .where('project_id', '=', projectId)
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (Number(result.numDeletedRows) === 0) throw new NothingChanged();
+      return true;
+    });
+    return removed === true;
   }
 
   /**
@@ -275,3 +259,17 @@ export class SignatureStore {
 }
 
 class NothingChanged extends Error {}
+
+/** The tables of things a project trusts, each named uniquely within its project. */
+type TrustTable = 'trusted_keys' | 'notation_trust_stores';
+
+/** Throws DuplicateTrustName when the project already has an item of that name in `table`. */
+async function requireFreeName(trx: Trx, table: TrustTable, projectId: number, name: string): Promise<void> {
+  const taken = await trx
+    .selectFrom(table)
+    .select('id')
+    .where('project_id', '=', projectId)
+    .where('name', '=', name)
+    .executeTakeFirst();
+  if (taken) throw new DuplicateTrustName(name);
+}
