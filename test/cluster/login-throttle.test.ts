@@ -1,14 +1,11 @@
 // Login throttling holds across processes: `berth serve --workers 2` on one SQLite file, and two nodes on one
 // PostgreSQL database. Failures spread over the processes count toward one limit: maxLoginFailures in total,
 // not maxLoginFailures per process.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeReply, errorCode, type Reply, send, waitFor } from '../fault/support.js';
-import { type ChildBerth, startChildBerth } from '../helpers/child-server.js';
-import { type Cluster, type StorageBackend, startCluster } from '../helpers/cluster.js';
+import { describeReply, errorCode, type Reply } from '../fault/support.js';
+import { type Cluster, sharedFilesystemBackend, startCluster } from '../helpers/cluster.js';
 import { postgresAvailable } from '../helpers/postgres.js';
+import { type Served, sendServed, startWorkers, type Workers } from '../helpers/worker-processes.js';
 
 const MAX = 4;
 const ADMIN_PASSWORD = 'throttle test admin password';
@@ -22,34 +19,16 @@ const AUTH_ENV = {
 const basic = (username: string, password: string) =>
   `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
 
-interface Served extends Reply {
-  /** The process that answered. */
-  pid: number;
-}
-
-let counter = 0;
-
-/**
- * A login at the token endpoint on a connection of its own (so that node:cluster hands it to the next worker),
- * with a request id to find the process that served it in the logs.
- */
-async function login(
+/** A login at the token endpoint, saying which process served it. */
+function login(
   base: string,
   logs: () => Record<string, unknown>[],
   username: string,
   password: string,
 ): Promise<Served> {
-  const id = `throttle-${process.pid}-${++counter}`;
-  const reply = await send(base, 'GET', '/token?service=berth', {
-    headers: { authorization: basic(username, password), 'x-request-id': id },
+  return sendServed(base, logs, 'GET', '/token?service=berth', {
+    headers: { authorization: basic(username, password) },
   });
-  let pid: number | undefined;
-  await waitFor(`the log line of request ${id}`, () => {
-    const entry = logs().find((line) => line.reqId === id && line.msg === 'request');
-    pid = entry === undefined ? undefined : Number(entry.pid);
-    return pid !== undefined;
-  });
-  return { ...reply, pid: pid as number };
 }
 
 function expectTooMany(reply: Reply): void {
@@ -96,65 +75,27 @@ function throttleChecks(targets: () => Target[], processes: () => number[]) {
 }
 
 describe('login throttling with berth serve --workers 2 on SQLite', () => {
-  let berth: ChildBerth;
-  let dataDir: string;
-  let workerPids: number[] = [];
-
-  const listening = () => [
-    ...new Set(
-      berth
-        .logs()
-        .filter((entry) => entry.msg === 'berth listening')
-        .map((entry) => Number(entry.pid)),
-    ),
-  ];
+  let workers: Workers;
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'berth-throttle-workers-'));
-    berth = await startChildBerth(dataDir, { env: { ...AUTH_ENV, BERTH_WORKERS: '2' } });
-    await waitFor('2 workers listening', () => listening().length === 2, 30_000);
-    workerPids = listening();
+    workers = await startWorkers('berth-throttle-workers-', AUTH_ENV);
   }, 60_000);
 
   afterAll(async () => {
-    await berth?.kill('SIGKILL');
-    // Workers outlive a SIGKILLed primary: end them too.
-    for (const pid of workerPids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await workers?.stop();
   });
 
   throttleChecks(
-    () => [{ base: berth.url, logs: () => berth.logs() }],
-    () => workerPids,
+    () => [{ base: workers.berth.url, logs: () => workers.berth.logs() }],
+    () => workers.pids,
   );
 });
-
-/** One shared directory for the nodes' blobs (the throttle needs none; the nodes need somewhere). */
-const sharedFilesystem: StorageBackend = {
-  name: 'shared filesystem',
-  unavailable: undefined,
-  async create() {
-    const root = await mkdtemp(join(tmpdir(), 'berth-throttle-storage-'));
-    return {
-      env: { BERTH_STORAGE_DRIVER: 'filesystem', BERTH_STORAGE_ROOT: root },
-      partialWritesVisible: true,
-      objects: async () => [],
-      destroy: () => rm(root, { recursive: true, force: true }),
-    };
-  },
-};
 
 describe.skipIf(!postgresAvailable)('login throttling with two nodes on one PostgreSQL database', () => {
   let cluster: Cluster;
 
   beforeAll(async () => {
-    cluster = await startCluster(sharedFilesystem, { nodes: 2, env: AUTH_ENV });
+    cluster = await startCluster(sharedFilesystemBackend, { nodes: 2, env: AUTH_ENV });
   }, 60_000);
 
   afterAll(async () => {

@@ -2,33 +2,16 @@
 // refused by node B on the very next request (the refresh reads the database); after "sign out everywhere"
 // through A, B refuses the user's access tokens as soon as A's NOTIFY arrives (milliseconds; polled here with
 // a generous deadline, never slept on).
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeReply, type Reply, send, waitFor } from '../fault/support.js';
-import { type ChildBerth, startChildBerth } from '../helpers/child-server.js';
-import { type Cluster, type StorageBackend, startCluster } from '../helpers/cluster.js';
+import { type Cluster, sharedFilesystemBackend, startCluster } from '../helpers/cluster.js';
 import { postgresAvailable } from '../helpers/postgres.js';
+import { sendServed, startWorkers, type Workers } from '../helpers/worker-processes.js';
 
 const ADMIN_PASSWORD = 'session revocation admin password';
 
 const basic = (username: string, password: string) =>
   `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
-
-const sharedFilesystem: StorageBackend = {
-  name: 'shared filesystem',
-  unavailable: undefined,
-  async create() {
-    const root = await mkdtemp(join(tmpdir(), 'berth-sessions-storage-'));
-    return {
-      env: { BERTH_STORAGE_DRIVER: 'filesystem', BERTH_STORAGE_ROOT: root },
-      partialWritesVisible: true,
-      objects: async () => [],
-      destroy: () => rm(root, { recursive: true, force: true }),
-    };
-  },
-};
 
 function json(reply: Reply): Record<string, unknown> {
   return JSON.parse(reply.body.toString('utf8')) as Record<string, unknown>;
@@ -40,7 +23,7 @@ describe.skipIf(!postgresAvailable)('session revocation across two nodes on one 
   let b: string;
 
   beforeAll(async () => {
-    cluster = await startCluster(sharedFilesystem, {
+    cluster = await startCluster(sharedFilesystemBackend, {
       nodes: 2,
       env: { BERTH_AUTH_ENABLED: 'true', BERTH_ADMIN_PASSWORD: ADMIN_PASSWORD },
     });
@@ -127,57 +110,27 @@ describe.skipIf(!postgresAvailable)('session revocation across two nodes on one 
 });
 
 describe('sign out everywhere across berth serve --workers 2 on SQLite', () => {
-  let berth: ChildBerth;
-  let dataDir: string;
-  let workerPids: number[] = [];
-  const listening = () => [
-    ...new Set(
-      berth
-        .logs()
-        .filter((entry) => entry.msg === 'berth listening')
-        .map((entry) => Number(entry.pid)),
-    ),
-  ];
+  let workers: Workers;
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'berth-sessions-workers-'));
-    berth = await startChildBerth(dataDir, {
-      env: { BERTH_WORKERS: '2', BERTH_AUTH_ENABLED: 'true', BERTH_ADMIN_PASSWORD: ADMIN_PASSWORD },
+    workers = await startWorkers('berth-sessions-workers-', {
+      BERTH_AUTH_ENABLED: 'true',
+      BERTH_ADMIN_PASSWORD: ADMIN_PASSWORD,
     });
-    await waitFor('2 workers listening', () => listening().length === 2, 30_000);
-    workerPids = listening();
   }, 60_000);
 
   afterAll(async () => {
-    await berth?.kill('SIGKILL');
-    for (const pid of workerPids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await workers?.stop();
   });
 
-  /** GET /v2/ with the token on a connection of its own (node:cluster hands each to the next worker). */
-  let counter = 0;
-  async function base(access: string): Promise<{ status: number; pid: number }> {
-    const id = `sessions-workers-${process.pid}-${++counter}`;
-    const reply = await send(berth.url, 'GET', '/v2/', {
-      headers: { authorization: `Bearer ${access}`, 'x-request-id': id },
+  /** GET /v2/ with the token, saying which worker served it. */
+  const base = (access: string) =>
+    sendServed(workers.berth.url, () => workers.berth.logs(), 'GET', '/v2/', {
+      headers: { authorization: `Bearer ${access}` },
     });
-    let pid: number | undefined;
-    await waitFor(`the log line of request ${id}`, () => {
-      const entry = berth.logs().find((line) => line.reqId === id && line.msg === 'request');
-      pid = entry === undefined ? undefined : Number(entry.pid);
-      return pid !== undefined;
-    });
-    return { status: reply.status, pid: pid as number };
-  }
 
   it("every worker refuses the user's access tokens once the other worker signed them out", async () => {
-    const login = await send(berth.url, 'POST', '/token', {
+    const login = await send(workers.berth.url, 'POST', '/token', {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: Buffer.from(
         new URLSearchParams({
@@ -195,9 +148,9 @@ describe('sign out everywhere across berth serve --workers 2 on SQLite', () => {
     for (let i = 0; i < 4; i++) accepted.push(await base(access));
     expect(accepted.map((r) => r.status)).toEqual([200, 200, 200, 200]);
     // Both workers verified it (and know the user's generation).
-    expect(new Set(accepted.map((r) => r.pid))).toEqual(new Set(workerPids));
+    expect(new Set(accepted.map((r) => r.pid))).toEqual(new Set(workers.pids));
 
-    const out = await send(berth.url, 'DELETE', '/api/v1/users/admin/sessions', {
+    const out = await send(workers.berth.url, 'DELETE', '/api/v1/users/admin/sessions', {
       headers: { authorization: basic('admin', ADMIN_PASSWORD) },
     });
     expect(out.status, describeReply(out)).toBe(200);

@@ -65,6 +65,13 @@ const sharedFilesystem: BackendDefinition = {
   },
 };
 
+/** The shared filesystem alone (it runs anywhere), for tests whose subject is not the blob store. */
+export const sharedFilesystemBackend: StorageBackend = {
+  name: sharedFilesystem.name,
+  unavailable: undefined,
+  create: () => sharedFilesystem.create(),
+};
+
 // ---------------------------------------------------------------------------------------------------------------
 // S3: OpenStack Swift's s3api on 127.0.0.1:8080 (test/helpers/swift.ts), a fresh bucket per cluster.
 
