@@ -1,7 +1,17 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  Kysely,
+  Migrator,
+  PostgresDialect,
+  SqliteDialect,
+  type SqliteDialectConfig,
+  SqliteDriver,
+} from 'kysely';
 import pg from 'pg';
 import { type Dialect, StaticMigrationProvider } from './migrations.js';
 import type { Database } from './schema.js';
@@ -46,6 +56,33 @@ function withStatementCache(sqlite: SQLite.Database): SQLite.Database {
   });
 }
 
+/**
+ * Kysely begins SQLite transactions DEFERRED: one that reads before it writes holds a read snapshot until
+ * its first write, and if another process (a `--workers` sibling) has committed since, SQLite refuses that
+ * write with SQLITE_BUSY at once — busy_timeout cannot help, as waiting would not make the snapshot current.
+ * Under load a worker is easily preempted between two statements while its sibling writes (pull times,
+ * upload leases, pushes), so such requests failed now and then. Every transaction Berth runs writes, so each
+ * begins IMMEDIATE instead: it takes the write lock first, waiting up to busy_timeout for another process's.
+ */
+class ImmediateTransactionDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class SqliteImmediateDialect extends SqliteDialect {
+  readonly #config: SqliteDialectConfig;
+
+  constructor(config: SqliteDialectConfig) {
+    super(config);
+    this.#config = config;
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateTransactionDriver(this.#config);
+  }
+}
+
 function openSqlite(url: string): Kysely<Database> {
   const path = resolve(url.replace(/^sqlite:/, ''));
   mkdirSync(dirname(path), { recursive: true });
@@ -56,7 +93,9 @@ function openSqlite(url: string): Kysely<Database> {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  return new Kysely<Database>({
+    dialect: new SqliteImmediateDialect({ database: withStatementCache(sqlite) }),
+  });
 }
 
 /**
