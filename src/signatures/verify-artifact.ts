@@ -5,6 +5,7 @@ import { MediaType } from '../registry/index.js';
 import {
   COSIGN_SIGNATURE_ARTIFACT_TYPE,
   DSSE_ENVELOPE_MEDIA_TYPE,
+  findLayer,
   isSigstoreBundleMediaType,
   loadTrustedKeys,
   MAX_ENVELOPE_BYTES,
@@ -111,14 +112,7 @@ async function verifyNotationArtifact(
   trust: TrustConfig,
   now: Date,
 ): Promise<SignatureResult> {
-  const manifest = parseJsonObject(artifact.content);
-  const layers = manifest && Array.isArray(manifest.layers) ? manifest.layers : [];
-  const layer = layers.find(
-    (candidate): candidate is JsonObject =>
-      isJsonObject(candidate) &&
-      typeof candidate.mediaType === 'string' &&
-      NOTATION_ENVELOPE_MEDIA_TYPES.has(candidate.mediaType),
-  );
+  const layer = findLayer(artifact.content, (mediaType) => NOTATION_ENVELOPE_MEDIA_TYPES.has(mediaType));
   const format = layer?.mediaType === 'application/cose' ? 'notation-cose' : 'notation-jws';
   const invalid = (reason: string): SignatureResult => ({
     format,

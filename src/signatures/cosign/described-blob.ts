@@ -1,7 +1,23 @@
 // Reading a blob a signature manifest's layer describes, bounded and checked against its digest.
 import { digestOf, tryParseDigest } from '../../registry/index.js';
 import type { SignatureSource } from '../signature-source.js';
-import { isJsonObject } from './json-bytes.js';
+import { isJsonObject, type JsonObject, parseJsonObject } from './json-bytes.js';
+
+/**
+ * The first layer of the manifest in `manifestBytes` whose mediaType `accepts`; undefined when there is none (or
+ * the bytes are not a manifest with layers).
+ */
+export function findLayer(
+  manifestBytes: Uint8Array,
+  accepts: (mediaType: string) => boolean,
+): JsonObject | undefined {
+  const manifest = parseJsonObject(manifestBytes);
+  const layers = manifest && Array.isArray(manifest.layers) ? manifest.layers : [];
+  return layers.find(
+    (candidate): candidate is JsonObject =>
+      isJsonObject(candidate) && typeof candidate.mediaType === 'string' && accepts(candidate.mediaType),
+  );
+}
 
 /**
  * The bytes of the blob `descriptor` names, or a string saying why they could not be had: no valid digest, a

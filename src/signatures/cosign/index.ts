@@ -1,4 +1,4 @@
-export { readDescribedBlob } from './described-blob.js';
+export { findLayer, readDescribedBlob } from './described-blob.js';
 export { type LoadedKey, loadTrustedKeys, verifiesWith } from './public-keys.js';
 export {
   type CosignVerification,

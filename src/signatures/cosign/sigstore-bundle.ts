@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { tryParseDigest } from '../../registry/index.js';
 import type { SignatureArtifact } from '../signature-source.js';
 import type { SignatureResult } from '../types.js';
-import { readDescribedBlob } from './described-blob.js';
+import { findLayer, readDescribedBlob } from './described-blob.js';
 import { decodeBase64, isJsonObject, type JsonObject, parseJsonObject } from './json-bytes.js';
 import { invalid, type Judgement, judge } from './judgement.js';
 import { readCertificate, type SigningCertificate } from './public-keys.js';
@@ -41,14 +41,7 @@ async function judgeBundleArtifact(
   artifact: SignatureArtifact,
   context: CosignVerification,
 ): Promise<Judgement | undefined> {
-  const manifest = parseJsonObject(artifact.content);
-  const layers = manifest && Array.isArray(manifest.layers) ? manifest.layers : [];
-  const layer = layers.find(
-    (candidate): candidate is JsonObject =>
-      isJsonObject(candidate) &&
-      typeof candidate.mediaType === 'string' &&
-      isSigstoreBundleMediaType(candidate.mediaType),
-  );
+  const layer = findLayer(artifact.content, isSigstoreBundleMediaType);
   if (!layer) return invalid('the bundle artifact has no sigstore bundle layer');
   const bytes = await readDescribedBlob(
     context.source,
