@@ -10,19 +10,17 @@ import { Seeder, tinyImage } from '../auth/support.js';
 import { run } from '../fixtures/image.js';
 import { privateHome, requireGoTools } from '../helpers/go-tools.js';
 import {
+  CLIENT_TIMEOUT,
   type PrivateRegistry,
   referrersOf,
   refused,
   servedManifest,
   startPrivateRegistry,
+  TIMEOUT,
   tagsOf,
 } from './private-registry.js';
 
 const tools = requireGoTools(['cosign'], 'cosign e2e tests');
-
-const TIMEOUT = 120_000;
-/** Shorter than TIMEOUT, so a hung cosign fails with its stderr rather than as a bare test timeout. */
-const CLIENT_TIMEOUT = 60_000;
 
 /** What cosign stores (github.com/sigstore/cosign/v2/pkg/types, pkg/oci/static). */
 const COSIGN = {

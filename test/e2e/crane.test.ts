@@ -9,18 +9,16 @@ import { writeTinyLayout } from '../auth/support.js';
 import { blobPath, hashBlobs, run, sha256 } from '../fixtures/image.js';
 import { privateHome, requireGoTools } from '../helpers/go-tools.js';
 import {
+  CLIENT_TIMEOUT,
   type PrivateRegistry,
   refused,
   servedManifest,
   startPrivateRegistry,
+  TIMEOUT,
   tagsOf,
 } from './private-registry.js';
 
 const tools = requireGoTools(['crane'], 'crane e2e tests');
-
-const TIMEOUT = 120_000;
-/** Shorter than TIMEOUT, so a hung crane fails with its stderr rather than as a bare test timeout. */
-const CLIENT_TIMEOUT = 60_000;
 
 type Who = 'member' | 'outsider' | 'anonymous';
 

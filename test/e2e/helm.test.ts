@@ -9,18 +9,16 @@ import { basic, send } from '../auth/support.js';
 import { run, sha256 } from '../fixtures/image.js';
 import { privateHome, requireGoTools } from '../helpers/go-tools.js';
 import {
+  CLIENT_TIMEOUT,
   type PrivateRegistry,
   refused,
   servedManifest,
   startPrivateRegistry,
+  TIMEOUT,
   tagsOf,
 } from './private-registry.js';
 
 const tools = requireGoTools(['helm'], 'helm e2e tests');
-
-const TIMEOUT = 120_000;
-/** Shorter than TIMEOUT, so a hung helm fails with its stderr rather than as a bare test timeout. */
-const CLIENT_TIMEOUT = 60_000;
 
 /** Helm's OCI media types (helm.sh/helm/v4/pkg/registry/constants.go). */
 const HELM = {

@@ -9,19 +9,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, sha256 } from '../fixtures/image.js';
 import { privateHome, requireGoTools } from '../helpers/go-tools.js';
 import {
+  CLIENT_TIMEOUT,
   type PrivateRegistry,
   referrersOf,
   refused,
   servedManifest,
   startPrivateRegistry,
+  TIMEOUT,
   tagsOf,
 } from './private-registry.js';
 
 const tools = requireGoTools(['oras'], 'oras e2e tests');
-
-const TIMEOUT = 120_000;
-/** Shorter than TIMEOUT, so a hung oras fails with its stderr rather than as a bare test timeout. */
-const CLIENT_TIMEOUT = 60_000;
 
 const ARTIFACT_TYPE = 'application/vnd.berth.test.bundle';
 const SIGNATURE_TYPE = 'application/vnd.berth.test.signature';
@@ -42,13 +40,24 @@ describe.skipIf(!tools)('oras against Berth with token auth', () => {
   let outsiderAuth: string;
   let anonymousAuth: string;
 
-  /** Runs oras in the temp dir, with plain HTTP and the given credential file. */
-  function oras(auth: string, ...args: string[]): Promise<{ stdout: string; stderr: string }> {
+  /** Runs oras in `cwd`, with plain HTTP and the given credential file. */
+  function orasIn(cwd: string, auth: string, ...args: string[]): Promise<{ stdout: string; stderr: string }> {
     return run(tools?.oras as string, [...args, '--plain-http', '--registry-config', auth], {
       env,
-      cwd: tmp,
+      cwd,
       timeoutMs: CLIENT_TIMEOUT,
     });
+  }
+
+  /** Runs oras in the temp dir, with plain HTTP and the given credential file. */
+  function oras(auth: string, ...args: string[]): Promise<{ stdout: string; stderr: string }> {
+    return orasIn(tmp, auth, ...args);
+  }
+
+  /** Runs an oras command that prints JSON (`--format json`) as the member, in `cwd`; returns what it reports. */
+  async function orasJson(cwd: string, ...args: string[]): Promise<PushResult> {
+    const { stdout } = await orasIn(cwd, memberAuth, ...args, '--format', 'json');
+    return JSON.parse(stdout) as PushResult;
   }
 
   const ref = (repoAndRef: string) => `${registry.host}/${registry.project}/${repoAndRef}`;
@@ -71,24 +80,15 @@ describe.skipIf(!tools)('oras against Berth with token auth', () => {
 
   /** `oras push` of the files as an artifact of ARTIFACT_TYPE; returns what oras reports. */
   async function push(repoAndTag: string, dir: string): Promise<PushResult> {
-    const { stdout } = await run(
-      tools?.oras as string,
-      [
-        'push',
-        ref(repoAndTag),
-        '--artifact-type',
-        ARTIFACT_TYPE,
-        'hello.txt:text/plain',
-        'data.bin',
-        '--format',
-        'json',
-        '--plain-http',
-        '--registry-config',
-        memberAuth,
-      ],
-      { env, cwd: dir, timeoutMs: CLIENT_TIMEOUT },
+    return orasJson(
+      dir,
+      'push',
+      ref(repoAndTag),
+      '--artifact-type',
+      ARTIFACT_TYPE,
+      'hello.txt:text/plain',
+      'data.bin',
     );
-    return JSON.parse(stdout) as PushResult;
   }
 
   beforeAll(async () => {
@@ -212,27 +212,18 @@ describe.skipIf(!tools)('oras against Berth with token auth', () => {
       const subject = await push('signed:v1', dir);
       await writeFile(join(dir, 'signature.json'), JSON.stringify({ signed: subject.digest }));
 
-      const { stdout } = await run(
-        tools?.oras as string,
-        [
-          'attach',
-          ref('signed:v1'),
-          '--artifact-type',
-          SIGNATURE_TYPE,
-          '--annotation',
-          'org.example.signer=berth-test',
-          'signature.json:application/json',
-          '--distribution-spec',
-          'v1.1-referrers-api',
-          '--format',
-          'json',
-          '--plain-http',
-          '--registry-config',
-          memberAuth,
-        ],
-        { env, cwd: dir, timeoutMs: CLIENT_TIMEOUT },
+      const attached = await orasJson(
+        dir,
+        'attach',
+        ref('signed:v1'),
+        '--artifact-type',
+        SIGNATURE_TYPE,
+        '--annotation',
+        'org.example.signer=berth-test',
+        'signature.json:application/json',
+        '--distribution-spec',
+        'v1.1-referrers-api',
       );
-      const attached = JSON.parse(stdout) as PushResult;
       expect(attached.artifactType).toBe(SIGNATURE_TYPE);
 
       // Berth holds the referrer with its subject, and its referrers API lists it.
@@ -278,25 +269,16 @@ describe.skipIf(!tools)('oras against Berth with token auth', () => {
       const { dir: amdDir } = await writeFiles('index-amd64');
       const { dir: armDir } = await writeFiles('index-arm64');
       const platformPush = async (dir: string, tag: string, platform: string) => {
-        const { stdout } = await run(
-          tools?.oras as string,
-          [
-            'push',
-            ref(`indexed:${tag}`),
-            '--artifact-type',
-            ARTIFACT_TYPE,
-            '--artifact-platform',
-            platform,
-            'data.bin',
-            '--format',
-            'json',
-            '--plain-http',
-            '--registry-config',
-            memberAuth,
-          ],
-          { env, cwd: dir, timeoutMs: CLIENT_TIMEOUT },
+        return orasJson(
+          dir,
+          'push',
+          ref(`indexed:${tag}`),
+          '--artifact-type',
+          ARTIFACT_TYPE,
+          '--artifact-platform',
+          platform,
+          'data.bin',
         );
-        return JSON.parse(stdout) as PushResult;
       };
       const amd64 = await platformPush(amdDir, 'amd64', 'linux/amd64');
       const arm64 = await platformPush(armDir, 'arm64', 'linux/arm64');
@@ -307,23 +289,14 @@ describe.skipIf(!tools)('oras against Berth with token auth', () => {
         .manifests;
       expect(entries.map((m) => m.digest)).toEqual([amd64.digest, arm64.digest]);
       await writeFile(join(amdDir, 'sbom.json'), '{"packages":[]}');
-      const { stdout } = await run(
-        tools?.oras as string,
-        [
-          'attach',
-          ref(`indexed@${amd64.digest}`),
-          '--artifact-type',
-          SIGNATURE_TYPE,
-          'sbom.json',
-          '--format',
-          'json',
-          '--plain-http',
-          '--registry-config',
-          memberAuth,
-        ],
-        { env, cwd: amdDir, timeoutMs: CLIENT_TIMEOUT },
+      const referrer = await orasJson(
+        amdDir,
+        'attach',
+        ref(`indexed@${amd64.digest}`),
+        '--artifact-type',
+        SIGNATURE_TYPE,
+        'sbom.json',
       );
-      const referrer = JSON.parse(stdout) as PushResult;
 
       // Another repository of the project: blobs are mounted, not uploaded again (a token for both repositories).
       const { stdout: copied } = await run(
@@ -366,25 +339,16 @@ describe.skipIf(!tools)('oras against Berth with token auth', () => {
       const { dir } = await writeFiles('delete');
       const subject = await push('deleted:v1', dir);
       await writeFile(join(dir, 'note.txt'), 'a referrer to delete\n');
-      const { stdout } = await run(
-        tools?.oras as string,
-        [
-          'attach',
-          ref('deleted:v1'),
-          '--artifact-type',
-          SIGNATURE_TYPE,
-          'note.txt',
-          '--distribution-spec',
-          'v1.1-referrers-api',
-          '--format',
-          'json',
-          '--plain-http',
-          '--registry-config',
-          memberAuth,
-        ],
-        { env, cwd: dir, timeoutMs: CLIENT_TIMEOUT },
+      const referrer = await orasJson(
+        dir,
+        'attach',
+        ref('deleted:v1'),
+        '--artifact-type',
+        SIGNATURE_TYPE,
+        'note.txt',
+        '--distribution-spec',
+        'v1.1-referrers-api',
       );
-      const referrer = JSON.parse(stdout) as PushResult;
 
       // The outsider may neither delete nor see it.
       const denied = await refused(oras(outsiderAuth, 'manifest', 'delete', '--force', ref('deleted:v1')));
@@ -416,26 +380,14 @@ describe.skipIf(!tools)('oras against Berth with token auth', () => {
       expect(anonymousPull).toMatch(/401|unauthorized/i);
       const anonymousTags = await refused(oras(anonymousAuth, 'repo', 'tags', ref('private')));
       expect(anonymousTags).toMatch(/401|unauthorized/i);
-      const anonymousPush = await refused(
-        run(
-          tools?.oras as string,
-          ['push', ref('private:v2'), 'hello.txt', '--plain-http', '--registry-config', anonymousAuth],
-          { env, cwd: dir, timeoutMs: CLIENT_TIMEOUT },
-        ),
-      );
+      const anonymousPush = await refused(orasIn(dir, anonymousAuth, 'push', ref('private:v2'), 'hello.txt'));
       expect(anonymousPush).toMatch(/401|unauthorized/i);
 
       const outsiderPull = await refused(
         oras(outsiderAuth, 'pull', ref('private:v1'), '-o', join(tmp, 'eve')),
       );
       expect(outsiderPull).toMatch(/403|denied|forbidden|401|unauthorized/i);
-      const outsiderPush = await refused(
-        run(
-          tools?.oras as string,
-          ['push', ref('private:v2'), 'hello.txt', '--plain-http', '--registry-config', outsiderAuth],
-          { env, cwd: dir, timeoutMs: CLIENT_TIMEOUT },
-        ),
-      );
+      const outsiderPush = await refused(orasIn(dir, outsiderAuth, 'push', ref('private:v2'), 'hello.txt'));
       expect(outsiderPush).toMatch(/403|denied|forbidden|401|unauthorized/i);
       expect(await tagsOf(registry, repo('private'))).toEqual(['v1']);
     },

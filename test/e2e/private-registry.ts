@@ -5,6 +5,11 @@ import { type Login, PASSWORD, Seeder, startAuthBerth } from '../auth/support.js
 import { RunError } from '../fixtures/image.js';
 import type { TestBerth } from '../helpers/server.js';
 
+/** A whole test of a Go client against Berth. */
+export const TIMEOUT = 120_000;
+/** One run of the client: shorter than TIMEOUT, so a hung client fails with its stderr rather than as a bare test timeout. */
+export const CLIENT_TIMEOUT = 60_000;
+
 export interface PrivateRegistry {
   berth: TestBerth;
   /** 127.0.0.1:PORT */
