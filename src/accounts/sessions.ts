@@ -1,6 +1,6 @@
 import type { AccountsStore, SessionRow } from '../metadata/index.js';
 import { ROBOT_PREFIX } from './account-records.js';
-import { AccountError, type Session } from './types.js';
+import { AccountError, type Session, type SessionOpening } from './types.js';
 
 /** A subject keeps at most this many sessions; opening another drops the oldest. */
 export const MAX_SESSIONS = 200;
@@ -41,14 +41,7 @@ export class SessionRecords {
   ) {}
 
   /** Records a refresh token about to be handed out to `subject` (a username or robot$name). */
-  async open(input: {
-    id: string;
-    subject: string;
-    expiresAt: number;
-    clientId?: string;
-    userAgent?: string;
-    sourceIp?: string;
-  }): Promise<void> {
+  async open(input: SessionOpening): Promise<void> {
     const now = this.now();
     const owner = await this.#owner(input.subject);
     if (now - this.#prunedAt >= PRUNE_INTERVAL_MS) {

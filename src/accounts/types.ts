@@ -79,6 +79,17 @@ export interface Session {
   lastUsedAt: number | null;
 }
 
+/** A refresh token about to be handed out: its `jti`, whom it signs in, and what the client said of itself. */
+export interface SessionOpening {
+  id: string;
+  /** The username (or robot$name) it signs in. */
+  subject: string;
+  expiresAt: number;
+  clientId?: string;
+  userAgent?: string;
+  sourceIp?: string;
+}
+
 /** Thrown by AccountService for expected failures; the HTTP layers map `code` to a status. */
 export class AccountError extends Error {
   override name = 'AccountError';
@@ -188,14 +199,7 @@ export interface Accounts {
 
   // --- sessions (refresh tokens) ---
   /** Records a refresh token (its `jti`) about to be handed out to a username or robot$name. */
-  openSession(input: {
-    id: string;
-    subject: string;
-    expiresAt: number;
-    clientId?: string;
-    userAgent?: string;
-    sourceIp?: string;
-  }): Promise<void>;
+  openSession(input: SessionOpening): Promise<void>;
   /** Whether the refresh token `id` of `subject` may still be used (neither revoked nor expired). */
   useSession(id: string, subject: string): Promise<boolean>;
   /** The user's live sessions, newest first. */
