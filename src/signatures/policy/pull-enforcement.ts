@@ -55,6 +55,27 @@ interface Cached<T> {
 }
 
 /**
+ * The promise cached under `key` when its stamp is `stamp`, else `compute()`'s, cached. Kept before it
+ * resolves, so that concurrent pulls share one verification; a change meanwhile moves the stamp, so this answer
+ * is not used past it. A rejected one is dropped, so the next call tries again.
+ */
+function stamped<T>(
+  cache: LRUCache<string, Cached<T>>,
+  key: string,
+  stamp: string,
+  compute: () => Promise<T>,
+): Promise<T> {
+  const cached = cache.get(key);
+  if (cached?.stamp === stamp) return cached.value;
+  const value = compute();
+  cache.set(key, { stamp, value });
+  value.catch(() => {
+    if (cache.get(key)?.value === value) cache.delete(key);
+  });
+  return value;
+}
+
+/**
  * The pull-time signature policy, enforced: the registry's admitManifestRead and admitBlobRead hooks.
  *
  * Cost: a pull of a repository the policy does not cover costs one in-memory lookup of the project's
@@ -211,18 +232,9 @@ export class PullEnforcement {
     trust: TrustConfig,
     depth: number,
   ): Promise<Assessment> {
-    const key = `${repository}@${manifest.digest}`;
-    const stamp = this.stamp(repository, trust);
-    const cached = this.assessments.get(key);
-    if (cached?.stamp === stamp) return cached.value;
-    const value = this.computeAssessment(repository, manifest, trust, depth);
-    // Kept before it resolves, so that concurrent pulls share one verification; a change meanwhile moves
-    // the stamp, so this answer is not used past it.
-    this.assessments.set(key, { stamp, value });
-    value.catch(() => {
-      if (this.assessments.get(key)?.value === value) this.assessments.delete(key);
-    });
-    return value;
+    return stamped(this.assessments, `${repository}@${manifest.digest}`, this.stamp(repository, trust), () =>
+      this.computeAssessment(repository, manifest, trust, depth),
+    );
   }
 
   private async computeAssessment(
@@ -261,16 +273,9 @@ export class PullEnforcement {
     manifest: ManifestRow,
     trust: TrustConfig,
   ): Promise<SignatureVerdict> {
-    const key = `${repository}@${manifest.digest}`;
-    const stamp = this.stamp(repository, trust);
-    const cached = this.verdicts.get(key);
-    if (cached?.stamp === stamp) return cached.value;
     const subject = { digest: manifest.digest, mediaType: manifest.mediaType, size: manifest.size };
-    const value = this.options.verify(this.options.source, repository, subject, trust);
-    this.verdicts.set(key, { stamp, value });
-    value.catch(() => {
-      if (this.verdicts.get(key)?.value === value) this.verdicts.delete(key);
-    });
-    return value;
+    return stamped(this.verdicts, `${repository}@${manifest.digest}`, this.stamp(repository, trust), () =>
+      this.options.verify(this.options.source, repository, subject, trust),
+    );
   }
 }
