@@ -111,7 +111,12 @@ const types = {
 };
 
 function postgresPool(url: string, max: number): pg.Pool {
-  return new pg.Pool({ connectionString: url, max, types });
+  const pool = new pg.Pool({ connectionString: url, max, types });
+  // An idle connection that the server ends (a restart, a terminated backend) is re-emitted by the pool as
+  // 'error'; without a listener that is an uncaught exception that takes the whole process down. The pool
+  // has already dropped that connection, and the next query opens a new one: there is nothing else to do.
+  pool.on('error', () => {});
+  return pool;
 }
 
 /**

@@ -1,5 +1,6 @@
 // PostgreSQL-only behaviour: migrations racing from several nodes, LISTEN/NOTIFY invalidation, advisory-locked
 // jobs. The rest of the metadata layer is covered by the whole integration suite (the `postgres` project).
+import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Invalidation, PostgresBus, PostgresJobLock } from '../../src/cluster/index.js';
@@ -67,6 +68,36 @@ describe.skipIf(!postgresAvailable)('migrations on PostgreSQL', () => {
         .executeTakeFirst();
       expect(row?.size).toBe(big);
     } finally {
+      await db.destroy();
+    }
+  });
+
+  it('survives the server ending its idle connections (a restart, pg_terminate_backend)', async () => {
+    const { db, postgres } = await openDatabase(url, { poolSize: 2 });
+    const uncaught: Error[] = [];
+    const onUncaught = (error: Error) => uncaught.push(error);
+    // Before the fix the pool re-emitted the idle connection's error with no listener: an uncaught exception.
+    process.prependListener('uncaughtException', onUncaught);
+    try {
+      await Promise.all([sql`select pg_sleep(0.05)`.execute(db), sql`select pg_sleep(0.05)`.execute(db)]);
+      expect(postgres?.pool.idleCount).toBeGreaterThan(0);
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      try {
+        const { rowCount } = await admin.query(
+          'select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()',
+        );
+        expect(rowCount).toBeGreaterThan(0);
+      } finally {
+        await admin.end();
+      }
+      // The pool learns of each ended connection from its socket; wait until it has dropped them all.
+      await until(() => (postgres?.pool.totalCount === 0 ? true : undefined), 10_000);
+      const { rows } = await sql<{ one: number }>`select 1 as one`.execute(db);
+      expect(rows).toEqual([{ one: 1 }]);
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.removeListener('uncaughtException', onUncaught);
       await db.destroy();
     }
   });
