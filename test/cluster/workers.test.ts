@@ -1,95 +1,43 @@
 // `berth serve --workers 2` on the embedded SQLite database: two worker processes behind one port (node:cluster
 // hands each new connection to the next worker), kept consistent through the primary's IPC relay.
-import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   describeReply,
   openRequest,
-  type Reply,
   randomBytes,
   send,
   sha256,
   waitFor,
   withDigest,
 } from '../fault/support.js';
-import { type ChildBerth, startChildBerth } from '../helpers/child-server.js';
+import type { ChildBerth } from '../helpers/child-server.js';
+import { type Served, sendServed, startWorkers, type Workers } from '../helpers/worker-processes.js';
 import { type BuiltImage, buildImage, MT, uniqueRepo } from '../integration/oci-client.js';
 
 const MiB = 1024 * 1024;
 const WORKERS = 2;
 
+let workers: Workers;
 let berth: ChildBerth;
-let dataDir: string;
 let workerPids: number[];
 
-/** Pids of the processes that logged 'berth listening' (the workers; the primary serves nothing). */
-function listeningPids(): number[] {
-  const pids = berth
-    .logs()
-    .filter((entry) => entry.msg === 'berth listening')
-    .map((entry) => Number(entry.pid));
-  return [...new Set(pids)];
-}
-
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'berth-workers-'));
-  berth = await startChildBerth(dataDir, { env: { BERTH_WORKERS: String(WORKERS) } });
-  // startChildBerth returns at the first worker's 'berth listening'; wait for the others.
-  await waitFor(`${WORKERS} workers listening`, () => listeningPids().length === WORKERS, 30_000);
-  workerPids = listeningPids();
+  workers = await startWorkers('berth-workers-', {}, WORKERS);
+  ({ berth, pids: workerPids } = workers);
 }, 60_000);
 
 afterAll(async () => {
-  await berth?.kill('SIGKILL');
-  // A worker outlives a SIGKILLed primary (it is not in the primary's process group): end them too.
-  for (const pid of workerPids ?? []) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  }
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  await workers?.stop();
 });
 
-let requestCounter = 0;
-
-interface Served extends Reply {
-  /** The worker that answered. */
-  pid: number;
-}
-
-/** The pid in the log line of request `id` (each worker logs the requests it serves). */
-async function servedBy(id: string): Promise<number> {
-  let pid: number | undefined;
-  await waitFor(
-    `the log line of request ${id}`,
-    () => {
-      const entry = berth.logs().find((line) => line.reqId === id && line.msg === 'request');
-      pid = entry === undefined ? undefined : Number(entry.pid);
-      return pid !== undefined;
-    },
-    5000,
-  );
-  return pid as number;
-}
-
 /** One request on a connection of its own (so the primary hands it to the next worker); says who served it. */
-async function request(
+function request(
   method: string,
   path: string,
   options: { headers?: Record<string, string | number>; body?: Buffer } = {},
 ): Promise<Served> {
-  requestCounter++;
-  const id = `workers-test-${process.pid}-${requestCounter}`;
-  const reply = await send(berth.url, method, path, {
-    ...options,
-    headers: { ...options.headers, 'x-request-id': id },
-  });
-  return { ...reply, pid: await servedBy(id) };
+  return sendServed(berth.url, () => berth.logs(), method, path, options, 5000);
 }
 
 async function pushImage(repo: string, image: BuiltImage, reference = image.digest): Promise<Served> {

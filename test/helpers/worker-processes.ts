@@ -65,7 +65,7 @@ let counter = 0;
 
 /**
  * One request on a connection of its own (so that node:cluster hands it to the next worker), with a request id
- * to find the process that served it in `logs`.
+ * to find the process that served it in `logs` (waiting up to `logWaitMs` for its log line).
  */
 export async function sendServed(
   base: string,
@@ -73,6 +73,7 @@ export async function sendServed(
   method: string,
   path: string,
   options: { headers?: OutgoingHttpHeaders; body?: Buffer } = {},
+  logWaitMs?: number,
 ): Promise<Served> {
   const id = `served-${process.pid}-${++counter}`;
   const reply = await send(base, method, path, {
@@ -80,10 +81,14 @@ export async function sendServed(
     headers: { ...options.headers, 'x-request-id': id },
   });
   let pid: number | undefined;
-  await waitFor(`the log line of request ${id}`, () => {
-    const entry = logs().find((line) => line.reqId === id && line.msg === 'request');
-    pid = entry === undefined ? undefined : Number(entry.pid);
-    return pid !== undefined;
-  });
+  await waitFor(
+    `the log line of request ${id}`,
+    () => {
+      const entry = logs().find((line) => line.reqId === id && line.msg === 'request');
+      pid = entry === undefined ? undefined : Number(entry.pid);
+      return pid !== undefined;
+    },
+    logWaitMs,
+  );
   return { ...reply, pid: pid as number };
 }
