@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { DEFAULT_PROJECT } from '../auth/index.js';
 import { isValidRepositoryName, RegistryError } from '../registry/index.js';
 import { requireMember, requireProjectAction } from './access.js';
 import { type ApiRoute, field, route } from './route.js';
@@ -24,7 +25,7 @@ const CHANGE = "changing a project's trust";
 const ADMINS = 'project administrators and system administrators';
 const MEMBERS = 'members of the project (any role, robots with a permission on it) and system administrators';
 
-/** The repository an artifact path names: `{name}/{repo}`; in `library`, also the single-segment `{repo}`. */
+/** The repository `{name}/{repo}` of an artifact path, checked against the name grammar. */
 function repositoryOf(project: string, repo: string): string {
   const nested = `${project}/${repo}`;
   if (!isValidRepositoryName(nested)) {
@@ -194,7 +195,16 @@ export const signatureRoutes: ApiRoute[] = [
     async handler(call) {
       const { name, repo, reference } = call.params;
       await requireProjectAction(call, name, 'pull', 'reading an artifact');
-      return call.options.signatures.artifact(repositoryOf(name, repo), reference);
+      const { signatures } = call.options;
+      const nested = repositoryOf(name, repo);
+      if (name !== DEFAULT_PROJECT || repo.includes('/')) return signatures.artifact(nested, reference);
+      // `busybox` belongs to library as much as `library/busybox` does: the nested name first, then the bare one.
+      try {
+        return await signatures.artifact(nested, reference);
+      } catch (error) {
+        if (!(error instanceof RegistryError && error.code === 'NAME_UNKNOWN')) throw error;
+        return signatures.artifact(repo, reference); // valid: `library/${repo}` was
+      }
     },
   }),
 ];

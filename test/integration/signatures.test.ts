@@ -445,6 +445,27 @@ describe.skipIf(!tools)('signatures.required', () => {
     }
   });
 
+  it('shows an artifact of a single-segment repository (project library) and of library/<name> apart', async () => {
+    const bare = `solo${++counter}`;
+    const bareImage = await admin.pushImage(bare, buildImage(), 'v1');
+    const nestedImage = await admin.pushImage(`library/${bare}`, buildImage(), 'v1');
+    expect(nestedImage.digest).not.toBe(bareImage.digest);
+    // Both are in library; the nested name wins the path, the bare one answers when only it exists.
+    const both = await api('GET', `/projects/library/repositories/${bare}/artifacts/v1`);
+    expect(await both.json()).toMatchObject({ repository: `library/${bare}`, digest: nestedImage.digest });
+    const only = `solo${++counter}`;
+    const onlyImage = await admin.pushImage(only, buildImage(), 'v1');
+    const view = await api('GET', `/projects/library/repositories/${only}/artifacts/v1`);
+    expect(await view.json()).toMatchObject({
+      repository: only,
+      digest: onlyImage.digest,
+      signature: { status: 'unsigned' },
+    });
+    const missing = await api('GET', `/projects/library/repositories/solo-none/artifacts/v1`);
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({ errors: [{ code: 'NAME_UNKNOWN' }] });
+  });
+
   it('warn: serves an unsigned image and audits it', async () => {
     const name = repo('soft');
     const image = await admin.pushImage(name, buildImage(), 'v1');
