@@ -166,6 +166,8 @@ export class AccountService implements Accounts {
     }
     const passwordHash = await hashPassword(password, this.#scrypt);
     await this.store.users.update(username, { passwordHash, passwordChangedAt: this.now() });
+    // Whoever held the old password may hold a session made with it: a new password ends them all.
+    await this.#sessions.signOutEverywhere(username);
   }
 
   async updateUser(
@@ -189,6 +191,8 @@ export class AccountService implements Accounts {
       ...(email === undefined ? {} : { email }),
     });
     if (!updated) throw notFound(`user ${username}`);
+    // A disabled user's refresh tokens already fail; this also voids the access tokens issued so far.
+    if (changes.disabled === true && !row.disabled) await this.#sessions.signOutEverywhere(username);
     return toUser(updated);
   }
 

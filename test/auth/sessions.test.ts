@@ -126,6 +126,24 @@ describe('sessions: refresh tokens and sign out everywhere', () => {
     expectEvent(await audit(berth, { actor: 'dave', action: 'session.revokeAll' }), { result: 'success' });
   });
 
+  it('a password change, and disabling the user, sign the user out everywhere', async () => {
+    for (const username of ['erin', 'frank']) {
+      await berth.berth.accounts.createUser({ username, password: PASSWORD });
+    }
+    const erin = await signIn('erin');
+    const frank = await signIn('frank');
+    expect((await base(erin.access)).status).toBe(200);
+    expect((await base(frank.access)).status).toBe(200);
+
+    await berth.berth.accounts.setPassword('erin', `${PASSWORD}-new`);
+    await berth.berth.accounts.updateUser('frank', { disabled: true });
+
+    for (const { refresh: token } of [erin, frank]) expect((await refresh(token)).status).toBe(401);
+    for (const { access } of [erin, frank]) {
+      expectBearerChallenge(await base(access), berth.url, { error: 'invalid_token' });
+    }
+  });
+
   it('refuses a refresh token that was never recorded (issued before sessions were, or forged with the key)', async () => {
     const unrecorded = await new TokenService({
       issuer: SERVICE,
