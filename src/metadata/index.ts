@@ -31,6 +31,14 @@ export type { ManifestRow, NewManifest, ReferrerRow, TagGuard } from './metadata
 export { BlobBeingCollected, MetadataStore, MissingReference } from './metadata-store.js';
 export type { ProjectManifestRow, RetentionPolicyRow } from './retention-store.js';
 export { RetentionStore } from './retention-store.js';
+export type {
+  ScanClaim,
+  ScanOutcome,
+  ScanReportRow,
+  ScanSettingsRow,
+  ScanStatus,
+} from './scan-store.js';
+export { DEFAULT_SCAN_SETTINGS, ScanStore } from './scan-store.js';
 export type { Database } from './schema.js';
 export type {
   NotationStoreRow,

@@ -3,6 +3,7 @@ import { accountsMigration } from './migration-accounts.js';
 import { authRevocationMigration } from './migration-auth-revocation.js';
 import { collectionMigration } from './migration-collection.js';
 import { lifecycleMigration } from './migration-lifecycle.js';
+import { scanningMigration } from './migration-scanning.js';
 import { signaturesMigration } from './migration-signatures.js';
 
 /** The same migrations serve SQLite and PostgreSQL; only a few column types differ. */
@@ -131,6 +132,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0005_collection': collectionMigration(dialect),
     '0006_auth_revocation': authRevocationMigration(dialect),
     '0007_signatures': signaturesMigration(dialect),
+    '0009_scanning': scanningMigration(dialect),
   };
 }
 

@@ -45,7 +45,12 @@ export class JobRunner {
     if (this.abort.signal.aborted) throw new RegistryError('UNAVAILABLE', { message: 'shutting down' });
     const run = await this.runs.start(spec, this.staleMs);
     if (!run) {
-      const what = spec.kind === 'gc' ? 'garbage collection' : `retention of project '${spec.scope}'`;
+      const what =
+        spec.kind === 'gc'
+          ? 'garbage collection'
+          : spec.kind === 'rescan'
+            ? 'a rescan of every image'
+            : `retention of project '${spec.scope}'`;
       throw new RegistryError('CONFLICT', { message: `${what} is running already` });
     }
     const done = this.execute(run, work).finally(() => this.running.delete(run.id));
