@@ -1,2 +1,2 @@
 export { ConfigError, envName, type LoadOptions, loadConfig, maskSecrets } from './load.js';
-export { type Config, type ConfigInput, ConfigSchema } from './schema.js';
+export { type Config, type ConfigInput, ConfigSchema, TLS_CIPHERS } from './schema.js';

@@ -14,6 +14,21 @@ const bool = z.preprocess(
   z.boolean(),
 );
 
+/** Mozilla's "intermediate" list: TLS 1.3 suites, then ECDHE/DHE with AES-GCM or ChaCha20-Poly1305 for 1.2. */
+export const TLS_CIPHERS = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+  'DHE-RSA-AES128-GCM-SHA256',
+  'DHE-RSA-AES256-GCM-SHA384',
+].join(':');
+
 /** One schema gives the defaults, the validation and the Config type. */
 export const ConfigSchema = z
   .object({
@@ -28,6 +43,17 @@ export const ConfigSchema = z
         tlsKey: z.string().default(''),
         /** How long a graceful shutdown waits for in-flight requests. */
         shutdownTimeoutSeconds: positiveInt.default(30),
+        /** A client must send a request's whole head within this (slowloris on headers). */
+        headersTimeoutSeconds: positiveInt.default(20),
+        /**
+         * A connection with no byte in either direction for this long is closed (slow or stalled bodies). Not a
+         * cap on a request's total time: a long layer upload that keeps sending is never cut.
+         */
+        idleTimeoutSeconds: positiveInt.default(120),
+        /** The oldest TLS version served, when TLS is on. */
+        tlsMinVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+        /** OpenSSL cipher list for TLS 1.2 and 1.3 (forward secrecy and AEAD only by default). */
+        tlsCiphers: z.string().min(1).default(TLS_CIPHERS),
       })
       .strict()
       .prefault({}),
@@ -60,6 +86,14 @@ export const ConfigSchema = z
             redirectExpirySeconds: positiveInt.default(600),
             /** Create the bucket at start when it does not exist. */
             createBucket: bool.default(true),
+            /** Connecting to the store may take this long; then the request fails (503 after retries). */
+            connectTimeoutSeconds: positiveInt.default(5),
+            /**
+             * A request may wait this long for the store's response to begin, and a response body may stall
+             * this long. Each request is tried three times, so a store that hangs fails a request after about
+             * three times this.
+             */
+            requestTimeoutSeconds: positiveInt.default(120),
           })
           .strict()
           .prefault({}),
@@ -93,6 +127,23 @@ export const ConfigSchema = z
         maxBytes: positiveInt.default(4 * 1024 * 1024),
         /** Memory for hot manifests and tag lookups; 0 turns the cache off. */
         cacheBytes: number.pipe(z.number().int().min(0)).default(64 * 1024 * 1024),
+      })
+      .strict()
+      .prefault({}),
+    limits: z
+      .object({
+        /** Open connections per client address (IPv6: per /64); more get 429. Trusted proxies are exempt. 0: off. */
+        connectionsPerAddress: number.pipe(z.number().int().min(0)).default(256),
+        /** Requests carrying blob bytes at once per user or robot; more get 429. 0: off. */
+        uploadsPerUser: number.pipe(z.number().int().min(0)).default(64),
+        /** The window of the request-rate limits below. */
+        windowSeconds: positiveInt.default(60),
+        /** /api/v1 requests per window, per client address and per logged-in user or robot. 0: off. */
+        apiRequestsPerAddress: number.pipe(z.number().int().min(0)).default(3000),
+        apiRequestsPerUser: number.pipe(z.number().int().min(0)).default(1200),
+        /** /token requests per window, per client address and per user or robot given a token. 0: off. */
+        tokenRequestsPerAddress: number.pipe(z.number().int().min(0)).default(1200),
+        tokenRequestsPerUser: number.pipe(z.number().int().min(0)).default(600),
       })
       .strict()
       .prefault({}),

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
 import type { AccountService } from '../accounts/index.js';
 import { apiRoutes } from '../api/index.js';
+import { IpAllowlist } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import { distributionRoutes } from '../distribution/index.js';
 import type { AuditLog } from '../events/index.js';
@@ -24,6 +24,7 @@ import { openBackends } from './backends.js';
 import { ConnectionDrain } from './connection-drain.js';
 import { errorHandler } from './error-handler.js';
 import { sendJsonMediaTypeAsSet } from './json-media-type.js';
+import { serverOptions, setupLimits } from './limits/index.js';
 
 export interface Berth {
   app: FastifyInstance;
@@ -120,11 +121,9 @@ export async function createBerth(config: Config): Promise<Berth> {
     untagged: config.gc.untagged,
   });
 
-  const tls = config.http.tlsCert
-    ? { https: { cert: readFileSync(config.http.tlsCert), key: readFileSync(config.http.tlsKey) } }
-    : {};
   const app = Fastify({
-    ...tls,
+    // TLS, and the header and idle timeouts (slow clients); no cap on a request's total time (long uploads).
+    ...serverOptions(config),
     logger: { level: config.log.level },
     // One log line per request, written by the onResponse hook below.
     logController: new LogController({ disableRequestLogging: true }),
@@ -133,8 +132,6 @@ export async function createBerth(config: Config): Promise<Berth> {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    // Layers can take minutes to upload; idle sockets are still reaped by keepAliveTimeout.
-    requestTimeout: 0,
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
 
@@ -183,12 +180,22 @@ export async function createBerth(config: Config): Promise<Berth> {
   await app.register(healthRoutes, {
     metrics,
     isAccepting: () => accepting,
-    check: async () => {
-      await meta.ping();
-      await store.ping();
-    },
+    checks: { metadata: () => meta.ping(), storage: () => store.ping() },
   });
-  const auth = await setupAuth(app, config, meta, backends.bus);
+  // Connection and request-rate limits, hardening headers (docs/security.md); sourceIp is auth's, once it exists.
+  const trusted = IpAllowlist.parse(
+    config.auth.trustedProxies
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean),
+  );
+  let sourceIp = (request: FastifyRequest) => request.socket.remoteAddress ?? '';
+  const limits = setupLimits(app, config, {
+    sourceIp: (request) => sourceIp(request),
+    trustedProxy: (address) => trusted.allows(address),
+  });
+  const auth = await setupAuth(app, config, meta, backends.bus, limits.admitToken);
+  sourceIp = auth.sourceIp;
   audit = auth.audit;
   if (auth.bootstrap?.generated) {
     // Shown once: the password is stored hashed only. BERTH_ADMIN_PASSWORD sets it instead.
@@ -202,12 +209,12 @@ export async function createBerth(config: Config): Promise<Berth> {
     deletesEnabled: config.deletes.enabled,
     onBytesIn: bytesIn,
     onAnswered: auth.onAnswered,
-    ...(auth.guard && { guard: auth.guard }),
+    ...(auth.guard && { guard: limits.uploads.guard(auth.guard) }),
   });
   await app.register(apiRoutes, {
     accounts: auth.accounts,
     audit: auth.audit,
-    authenticate: auth.authenticate,
+    authenticate: limits.authenticate(auth.authenticate),
     checkPassword: auth.checkPassword,
     sourceIp: auth.sourceIp,
     lifecycle,

@@ -9,6 +9,7 @@ import {
   type LoadOptions,
   loadConfig,
   maskSecrets,
+  TLS_CIPHERS,
 } from '../../src/config/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-config-test-'));
@@ -47,6 +48,8 @@ const S3_DEFAULTS: Config['storage']['s3'] = {
   redirect: false,
   redirectExpirySeconds: 600,
   createBucket: true,
+  connectTimeoutSeconds: 5,
+  requestTimeoutSeconds: 120,
 };
 
 const AUTH_DEFAULTS: Config['auth'] = {
@@ -73,12 +76,31 @@ const AUTH_DEFAULTS: Config['auth'] = {
 
 const DEFAULTS: Config = {
   dataDir: './data',
-  http: { host: '0.0.0.0', port: 5000, tlsCert: '', tlsKey: '', shutdownTimeoutSeconds: 30 },
+  http: {
+    host: '0.0.0.0',
+    port: 5000,
+    tlsCert: '',
+    tlsKey: '',
+    shutdownTimeoutSeconds: 30,
+    headersTimeoutSeconds: 20,
+    idleTimeoutSeconds: 120,
+    tlsMinVersion: 'TLSv1.2',
+    tlsCiphers: TLS_CIPHERS,
+  },
   workers: 1,
   storage: { driver: 'filesystem', root: './data', capacityBytes: 0, warnPercent: 85, s3: S3_DEFAULTS },
   metadata: { url: `sqlite:${join('./data', 'berth.db')}`, poolSize: 10 },
   uploads: { ttlSeconds: 86400, purgeIntervalSeconds: 600, leaseSeconds: 10 },
   manifests: { maxBytes: 4 * 1024 * 1024, cacheBytes: 64 * 1024 * 1024 },
+  limits: {
+    connectionsPerAddress: 256,
+    uploadsPerUser: 64,
+    windowSeconds: 60,
+    apiRequestsPerAddress: 3000,
+    apiRequestsPerUser: 1200,
+    tokenRequestsPerAddress: 1200,
+    tokenRequestsPerUser: 600,
+  },
   deletes: { enabled: true },
   auth: AUTH_DEFAULTS,
   gc: { graceSeconds: 3600, schedule: '', untagged: true },
@@ -208,6 +230,10 @@ describe('loadConfig: YAML file', () => {
         tlsCert: '/tls/cert.pem',
         tlsKey: '/tls/key.pem',
         shutdownTimeoutSeconds: 5,
+        headersTimeoutSeconds: DEFAULTS.http.headersTimeoutSeconds,
+        idleTimeoutSeconds: DEFAULTS.http.idleTimeoutSeconds,
+        tlsMinVersion: DEFAULTS.http.tlsMinVersion,
+        tlsCiphers: DEFAULTS.http.tlsCiphers,
       },
       workers: 2,
       storage: {
@@ -220,6 +246,7 @@ describe('loadConfig: YAML file', () => {
       metadata: { url: 'sqlite:/srv/berth/berth.db', poolSize: 4 },
       uploads: { ttlSeconds: 3600, purgeIntervalSeconds: 60, leaseSeconds: 10 },
       manifests: { maxBytes: 1048576, cacheBytes: 0 },
+      limits: DEFAULTS.limits,
       deletes: { enabled: false },
       auth: AUTH_DEFAULTS,
       gc: { graceSeconds: 3600, schedule: '', untagged: true },

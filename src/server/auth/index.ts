@@ -56,6 +56,8 @@ export async function setupAuth(
   meta: MetadataStore,
   /** How other processes hear that a user signed out everywhere. */
   bus: InvalidationBus = new LocalBus(),
+  /** Called before a token is issued to a known subject; throws to refuse (the per-account token rate). */
+  admitToken?: (request: FastifyRequest, subject: string) => void,
 ): Promise<AuthSetup> {
   const auth = config.auth;
   const ldap = auth.ldap.url
@@ -124,7 +126,16 @@ export async function setupAuth(
     realm,
     sourceIp,
   });
-  tokenRoutes(app, { accounts, tokens, credentials, generations, audit, service: auth.service, sourceIp });
+  tokenRoutes(app, {
+    accounts,
+    tokens,
+    credentials,
+    generations,
+    audit,
+    service: auth.service,
+    sourceIp,
+    ...(admitToken && { admit: admitToken }),
+  });
 
   const setup: AuthSetup = {
     accounts,

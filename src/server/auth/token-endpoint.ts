@@ -27,6 +27,8 @@ export interface TokenEndpointOptions {
   audit: AuditSink;
   service: string;
   sourceIp(request: FastifyRequest): string;
+  /** Throws to refuse issuing to `subject` (the per-account token rate); '' is anonymous. */
+  admit?(request: FastifyRequest, subject: string): void;
 }
 
 const MAX_FORM_BYTES = 64 * 1024;
@@ -88,6 +90,7 @@ export function tokenRoutes(app: FastifyInstance, options: TokenEndpointOptions)
       refreshToken?: string;
     },
   ) => {
+    options.admit?.(request, subjectOf(params.identity));
     if (params.service !== null && params.service !== options.service) {
       throw new RegistryError('INVALID_REQUEST', {
         message: `this registry's service is ${JSON.stringify(options.service)}`,
