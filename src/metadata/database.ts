@@ -13,6 +13,7 @@ import {
   SqliteDriver,
 } from 'kysely';
 import pg from 'pg';
+import { reportingUnavailable } from './database-errors.js';
 import { type Dialect, StaticMigrationProvider } from './migrations.js';
 import type { Database } from './schema.js';
 
@@ -27,6 +28,11 @@ export interface MetadataDatabase {
 export interface OpenOptions {
   /** PostgreSQL connections per process. */
   poolSize?: number;
+  /**
+   * How long a query may wait for a PostgreSQL connection (opening one, or a free one from the pool) before it
+   * fails as unavailable; 30 s by default.
+   */
+  connectTimeoutMs?: number;
   /** Apply pending migrations (the default). Cluster workers skip it: the primary already did. */
   migrate?: boolean;
 }
@@ -110,8 +116,16 @@ const types = {
       : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
 };
 
-function postgresPool(url: string, max: number): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max, types });
+function postgresPool(url: string, max: number, connectTimeoutMs: number): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    types,
+    // Without it a server that accepts but never answers, or a pool kept busy by stuck queries, holds a
+    // request forever; keep-alive notices a peer that vanished without closing the connection.
+    connectionTimeoutMillis: connectTimeoutMs,
+    keepAlive: true,
+  });
   // An idle connection that the server ends (a restart, a terminated backend) is re-emitted by the pool as
   // 'error'; without a listener that is an uncaught exception that takes the whole process down. The pool
   // has already dropped that connection, and the next query opens a new one: there is nothing else to do.
@@ -128,9 +142,9 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
   const postgres = isPostgresUrl(url);
   let opened: MetadataDatabase;
   if (postgres) {
-    const pool = postgresPool(url, options.poolSize ?? 10);
+    const pool = postgresPool(url, options.poolSize ?? 10, options.connectTimeoutMs ?? 30_000);
     opened = {
-      db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
+      db: new Kysely<Database>({ dialect: new PostgresDialect({ pool: reportingUnavailable(pool) }) }),
       dialect: 'postgres',
       postgres: { url, pool },
     };

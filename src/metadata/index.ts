@@ -17,6 +17,7 @@ export type { CollectionGraph, RepositoryItem } from './collection-store.js';
 export { CollectionStore } from './collection-store.js';
 export type { MetadataDatabase } from './database.js';
 export { isPostgresUrl, openDatabase } from './database.js';
+export { DatabaseUnavailableError, isDatabaseFull } from './database-errors.js';
 export type { JobKind, JobRunRow, JobStatus, NewJobRun } from './job-run-store.js';
 export { JobRunStore } from './job-run-store.js';
 export type {

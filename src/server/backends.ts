@@ -28,6 +28,8 @@ export async function openBlobStore(config: Config): Promise<BlobStore> {
       region: s3.region,
       bucket: s3.bucket,
       forcePathStyle: s3.forcePathStyle,
+      connectTimeoutMs: s3.connectTimeoutSeconds * 1000,
+      requestTimeoutMs: s3.requestTimeoutSeconds * 1000,
       ...(s3.endpoint && { endpoint: s3.endpoint }),
       ...(s3.prefix && { prefix: s3.prefix }),
       ...(s3.accessKeyId && { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }),

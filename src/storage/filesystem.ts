@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import type { BlobStore } from './blob-store.js';
+import { noSpaceAsFull } from './storage-errors.js';
 
 const KEY_PATTERN = /^[a-zA-Z0-9._-]+(?:\/[a-zA-Z0-9._-]+)*\/?$/;
 
@@ -64,7 +65,18 @@ export class FilesystemBlobStore implements BlobStore {
     source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
     offset: number,
   ): Promise<number> {
-    const path = this.path(key);
+    try {
+      return await this.writeAt(this.path(key), source, offset);
+    } catch (error) {
+      throw noSpaceAsFull(error);
+    }
+  }
+
+  private async writeAt(
+    path: string,
+    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    offset: number,
+  ): Promise<number> {
     await this.ensureDir(dirname(path));
     const handle = await open(path, constants.O_RDWR | constants.O_CREAT);
     let written = 0;
@@ -92,8 +104,14 @@ export class FilesystemBlobStore implements BlobStore {
   }
 
   async commit(from: string, to: string): Promise<void> {
-    const source = this.path(from);
-    const target = this.path(to);
+    try {
+      await this.move(this.path(from), this.path(to));
+    } catch (error) {
+      throw noSpaceAsFull(error);
+    }
+  }
+
+  private async move(source: string, target: string): Promise<void> {
     const handle = await open(source, 'r');
     try {
       await handle.sync();

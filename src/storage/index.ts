@@ -1,3 +1,4 @@
 export type { BlobStore } from './blob-store.js';
 export { FilesystemBlobStore } from './filesystem.js';
 export { S3BlobStore, type S3StoreOptions } from './s3.js';
+export { StorageFullError, StorageUnavailableError } from './storage-errors.js';

@@ -33,6 +33,7 @@ import {
   type StoredObject,
   segmentName,
 } from './s3-segments.js';
+import { StorageUnavailableError } from './storage-errors.js';
 
 export interface S3StoreOptions {
   /** For S3-compatible servers (MinIO, Ceph, Swift s3api); AWS when absent. */
@@ -52,6 +53,13 @@ export interface S3StoreOptions {
    * sending) may a write that holds nothing take one part beyond it.
    */
   partMemoryBytes?: number;
+  /** How long connecting to the store may take (5 s by default). */
+  connectTimeoutMs?: number;
+  /**
+   * How long a request may wait for the response to begin, and a response body may stall (120 s by default:
+   * a server-side copy of a large object answers late). The SDK tries three times before giving up.
+   */
+  requestTimeoutMs?: number;
 }
 
 const KEY_PATTERN = /^[a-zA-Z0-9._-]+(?:\/[a-zA-Z0-9._-]+)*\/?$/;
@@ -76,7 +84,13 @@ export class S3BlobStore implements BlobStore {
   private readonly region: string;
 
   constructor(options: S3StoreOptions) {
-    const { accessKeyId, secretAccessKey, partMemoryBytes = DEFAULT_PART_MEMORY } = options;
+    const {
+      accessKeyId,
+      secretAccessKey,
+      partMemoryBytes = DEFAULT_PART_MEMORY,
+      connectTimeoutMs = 5_000,
+      requestTimeoutMs = 120_000,
+    } = options;
     if (!Number.isSafeInteger(partMemoryBytes) || partMemoryBytes <= 0) {
       throw new RangeError(
         `partMemoryBytes must be a positive whole number of bytes, not ${partMemoryBytes}`,
@@ -96,8 +110,24 @@ export class S3BlobStore implements BlobStore {
       requestHandler: {
         httpAgent: { keepAlive: true, maxSockets: MAX_SOCKETS },
         httpsAgent: { keepAlive: true, maxSockets: MAX_SOCKETS },
+        // Without these a store that accepts connections but never answers holds every request forever.
+        connectionTimeout: connectTimeoutMs,
+        requestTimeout: requestTimeoutMs,
+        throwOnRequestTimeout: true,
+        socketTimeout: requestTimeoutMs,
       },
     });
+    // Whatever the call, a store that is down or failing surfaces as one error type (after the SDK's retries).
+    this.client.middlewareStack.add(
+      (next) => async (args) => {
+        try {
+          return await next(args);
+        } catch (error) {
+          throw unavailable(error) ?? error;
+        }
+      },
+      { step: 'initialize', name: 'berthStoreUnavailable' },
+    );
     this.bucket = options.bucket;
     this.region = options.region;
     const prefix = (options.prefix ?? '').replace(/^\/+/, '');
@@ -406,6 +436,33 @@ function piecesOf(chain: Chain, start: number, end: number): Piece[] {
 
 function status(error: unknown): number | undefined {
   return (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+}
+
+/** Network failures of a request (as opposed to a refusal by the store, or our own abort). */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/** A StorageUnavailableError when `error` says the store is unreachable, timed out or failing (5xx). */
+function unavailable(error: unknown): StorageUnavailableError | undefined {
+  if (!(error instanceof Error) || error.name === 'AbortError') return undefined;
+  const code = (error as NodeJS.ErrnoException).code;
+  const httpStatus = status(error);
+  const failing =
+    (httpStatus !== undefined && httpStatus >= 500) ||
+    (httpStatus === undefined &&
+      (error.name === 'TimeoutError' || (code !== undefined && NETWORK_CODES.has(code))));
+  if (!failing) return undefined;
+  return new StorageUnavailableError(`object store unavailable: ${error.message || error.name}`, {
+    cause: error,
+  });
 }
 
 function isNotFound(error: unknown): boolean {
