@@ -6,6 +6,10 @@ export type Invalidation =
   | { kind: 'referrers-changed'; repository: string; subject: string }
   /** A project's trust configuration or signature policy changed (signatures/). */
   | { kind: 'trust-changed'; project: string }
+  /** A project's scanning settings changed (scanning/). */
+  | { kind: 'scanning-changed'; project: string }
+  /** An image's scan report changed: scanned, re-matched, or queued again (scanning/). */
+  | { kind: 'scan-changed'; repository: string; digest: string }
   /** "Sign out everywhere": the subject's tokens issued under an older session generation are void. */
   | { kind: 'sessions-revoked'; subject: string; generation: number }
   /** Everything may be stale (for instance after the feed reconnected and may have missed events). */

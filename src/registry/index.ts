@@ -3,7 +3,7 @@ export { type Digest, digestOf, isDigest, parseDigest, tryParseDigest } from './
 export { ERROR_CODES, type ErrorCode, RegistryError } from './errors.js';
 export { negotiate } from './manifest-negotiation.js';
 export { parseManifest } from './manifest-parser.js';
-export { type ManifestService, parseReference } from './manifest-service.js';
+export { type ManifestService, type PutEvent, parseReference } from './manifest-service.js';
 export { MediaType } from './media-types.js';
 export { assertRepositoryName, isValidRepositoryName, isValidTag } from './names.js';
 export type { Reader, RegistryPolicy, TagProtection } from './policy.js';

@@ -30,6 +30,16 @@ export interface PutResult {
   subject?: string;
 }
 
+/** A manifest this process just stored (ManifestService.onPut). */
+export interface PutEvent {
+  repository: string;
+  digest: string;
+  mediaType: string;
+  /** `artifactType`, else the config's media type (an image's is its image config type). */
+  artifactType?: string;
+  subject?: string;
+}
+
 export interface ManifestServiceOptions {
   maxManifestBytes: number;
   /** Memory for cached manifests; 0 turns the cache off. */
@@ -43,6 +53,7 @@ export interface ManifestServiceOptions {
 export class ManifestService {
   private readonly cache: ManifestCache;
   private readonly listeners: ((event: Invalidation) => void)[] = [];
+  private readonly putListeners: ((event: PutEvent) => void)[] = [];
 
   constructor(
     private readonly meta: MetadataStore,
@@ -58,6 +69,14 @@ export class ManifestService {
   /** Hears every committed change to manifests and tags: this process's, and the others' through the bus. */
   onChange(listener: (event: Invalidation) => void): void {
     this.listeners.push(listener);
+  }
+
+  /**
+   * Hears every manifest stored by this process, once committed (scan on push). Not told of other processes'
+   * pushes; a listener must not throw, and must not make the push wait.
+   */
+  onPut(listener: (event: PutEvent) => void): void {
+    this.putListeners.push(listener);
   }
 
   /** Validates and stores a manifest exactly as received; points the tag at it when the reference is a tag. */
@@ -105,6 +124,10 @@ export class ManifestService {
     if (ref.kind === 'tag') await this.changed({ kind: 'tag-changed', repository, tag: ref.tag });
     if (result.subject)
       await this.changed({ kind: 'referrers-changed', repository, subject: result.subject });
+    const event: PutEvent = { repository, digest, mediaType: manifest.mediaType };
+    if (manifest.artifactType !== undefined) event.artifactType = manifest.artifactType;
+    if (result.subject) event.subject = result.subject;
+    for (const listener of this.putListeners) listener(event);
     return result;
   }
 
