@@ -5,6 +5,7 @@ import { collectionMigration } from './migration-collection.js';
 import { lifecycleMigration } from './migration-lifecycle.js';
 import { scanningMigration } from './migration-scanning.js';
 import { signaturesMigration } from './migration-signatures.js';
+import { vulnerabilityDbMigration } from './migration-vulnerability-db.js';
 
 /** The same migrations serve SQLite and PostgreSQL; only a few column types differ. */
 export type Dialect = 'sqlite' | 'postgres';
@@ -132,6 +133,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0005_collection': collectionMigration(dialect),
     '0006_auth_revocation': authRevocationMigration(dialect),
     '0007_signatures': signaturesMigration(dialect),
+    '0008_vulnerability_db': vulnerabilityDbMigration(dialect),
     '0009_scanning': scanningMigration(dialect),
   };
 }
