@@ -24,11 +24,14 @@ function cachedProbe(
     if (last && Date.now() - last.at < cacheMs) return last.outcome;
     const outcome = new Promise<string | undefined>((resolve) => {
       const timer = setTimeout(() => resolve(`no answer within ${timeoutMs} ms`), timeoutMs);
+      const settle = (error?: string) => {
+        clearTimeout(timer);
+        resolve(error);
+      };
       probe().then(
-        () => resolve(undefined),
-        (error: Error) => resolve(error.message || error.name),
+        () => settle(),
+        (error: Error) => settle(error.message || error.name),
       );
-      void outcome.then(() => clearTimeout(timer));
     });
     // Cached from when the probe settles, so a slow probe is not started again meanwhile.
     const entry = { at: Number.POSITIVE_INFINITY, outcome };
