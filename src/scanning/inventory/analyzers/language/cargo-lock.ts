@@ -60,7 +60,8 @@ export function readCargoLock(text: string): { crates: LockedCrate[]; notUnderst
       if (line === '[[package]]') table = new Map();
       continue;
     }
-    const assignment = /^([A-Za-z0-9_-]+)\s*=\s*(.*)$/.exec(line);
+    // Keys are bare, except in lockfile format 1's [metadata]: `"checksum serde 1.0.100 (…)" = "…"`.
+    const assignment = /^([A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*")\s*=\s*(.*)$/.exec(line);
     if (!assignment) {
       notUnderstood++;
       continue;
