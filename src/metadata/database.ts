@@ -130,6 +130,10 @@ function postgresPool(url: string, max: number, connectTimeoutMs: number): pg.Po
   // 'error'; without a listener that is an uncaught exception that takes the whole process down. The pool
   // has already dropped that connection, and the next query opens a new one: there is nothing else to do.
   pool.on('error', () => {});
+  // The same for a connection lost while checked out between two queries (a transaction's, or the job lock's
+  // held one): the pool listens only to idle ones, so the client's 'error' would crash the process. Its next
+  // query fails instead (as unavailable), and the pool discards it on release.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 
