@@ -33,14 +33,18 @@ export const javaArchive: FileAnalyzer = {
     try {
       await readArchive(content, entry.path, walk, true);
     } catch (error) {
-      return problem(entry, `not a readable zip archive (${reason(error)})`);
+      // What was found before the damage stays; the problem says the list may be short.
+      walk.problems.push(`${entry.path}: not a readable zip archive (${reason(error)})`);
     }
     if (walk.nestedSkipped > 0) {
       walk.problems.push(
         `${entry.path}: ${walk.nestedSkipped} nested archives were not read (over ${MAX_NESTED_ARCHIVES} archives or ${MAX_NESTED_TOTAL_BYTES} bytes)`,
       );
     }
-    return { packages: walk.packages, ...(walk.problems.length > 0 ? { problems: walk.problems } : {}) };
+    return {
+      ...(walk.packages.length > 0 ? { packages: walk.packages } : {}),
+      ...(walk.problems.length > 0 ? { problems: walk.problems } : {}),
+    };
   },
 };
 
