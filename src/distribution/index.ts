@@ -1,2 +1,2 @@
 export type { Call, Caller, DistributionOptions, Need } from './context.js';
-export { distributionRoutes } from './router.js';
+export { DISTRIBUTION_ENDPOINTS, distributionRoutes } from './router.js';

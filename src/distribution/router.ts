@@ -60,6 +60,10 @@ const ROUTES: Route[] = [
   },
 ];
 
+/** The /v2 endpoints: name, methods and the pattern of the path after `/v2/` (for tests that walk them all). */
+export const DISTRIBUTION_ENDPOINTS: ReadonlyArray<{ name: string; methods: string[]; pattern: RegExp }> =
+  ROUTES.map((route) => ({ name: route.name, methods: Object.keys(route.methods), pattern: route.pattern }));
+
 function needOf(route: Route, method: string, name: string | undefined): Need {
   const need = route.needs[method] ?? 'push';
   if (need === 'base' || need === 'catalog') return { kind: need };

@@ -133,6 +133,8 @@ export async function createBerth(config: Config): Promise<Berth> {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     return503OnClosing: true,
+    // A URL the router cannot decode, a path parameter over maxParamLength: the OCI error format too.
+    frameworkErrors: errorHandler,
   }) as unknown as FastifyInstance;
 
   // Closes each connection once its last response is flushed, not merely ended (graceful close, below).

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '../../config/index.js';
+import { clientErrorHandler } from './client-error.js';
 
 /**
  * The Node server's own limits and TLS settings, as Fastify options.
@@ -30,5 +31,10 @@ export function serverOptions(config: Config) {
         },
       }
     : { http: server };
-  return { ...tls, requestTimeout: 0, connectionTimeout: http.idleTimeoutSeconds * 1000 };
+  return {
+    ...tls,
+    requestTimeout: 0,
+    connectionTimeout: http.idleTimeoutSeconds * 1000,
+    clientErrorHandler,
+  };
 }
