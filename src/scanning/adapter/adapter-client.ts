@@ -98,7 +98,13 @@ export class ScannerAdapterClient {
     if (response.status !== 200) {
       throw new ScannerAdapterError('BAD_METADATA', `${what}: ${adapterMessage(response)}`, response.status);
     }
-    return validMetadata(parseJson(response, what), what);
+    let body: unknown;
+    try {
+      body = parseJson(response, what);
+    } catch (error) {
+      throw new ScannerAdapterError('BAD_METADATA', (error as Error).message, response.status);
+    }
+    return validMetadata(body, what);
   }
 
   /**

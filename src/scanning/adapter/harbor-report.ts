@@ -88,7 +88,7 @@ function findingOf(item: HarborVulnerability): Omit<Finding, 'package'> {
   const { score, vector } = cvssOf(item);
   return {
     id: item.id,
-    aliases: [],
+    aliases: aliasesOf(item),
     ...(typeof item.fix_version === 'string' && item.fix_version !== ''
       ? { fixedVersion: item.fix_version }
       : {}),
@@ -98,6 +98,12 @@ function findingOf(item: HarborVulnerability): Omit<Finding, 'package'> {
     ...(typeof item.description === 'string' && item.description !== '' ? { summary: item.description } : {}),
     links: Array.isArray(item.links) ? item.links.filter((link) => typeof link === 'string') : [],
   };
+}
+
+/** Berth's own reports carry the other ids of an advisory in vendor_attributes.aliases. */
+function aliasesOf(item: HarborVulnerability): string[] {
+  const aliases = item.vendor_attributes?.aliases;
+  return Array.isArray(aliases) ? aliases.filter((alias): alias is string => typeof alias === 'string') : [];
 }
 
 /**
