@@ -72,35 +72,51 @@ export interface PushOutcome {
   error?: Error;
 }
 
-async function pushChunked(base: string, repo: string, blob: Buffer, replies: Reply[]): Promise<boolean> {
+async function pushChunked(
+  base: string,
+  repo: string,
+  blob: Buffer,
+  record: (reply: Reply) => void,
+): Promise<boolean> {
   const started = await send(base, 'POST', `/v2/${repo}/blobs/uploads/`);
-  replies.push(started);
+  record(started);
   if (started.status !== 202) return false;
   const url = new URL(String(started.headers.location), base);
   const location = `${url.pathname}${url.search}`;
   const half = Math.ceil(blob.length / 2);
   const first = await patchChunk(base, location, blob.subarray(0, half), 0);
-  replies.push(first);
+  record(first);
   if (first.status !== 202) return false;
   const rest = blob.subarray(half);
   const second = rest.length > 0 ? await patchChunk(base, location, rest, half) : first;
-  if (rest.length > 0) replies.push(second);
+  if (rest.length > 0) record(second);
   if (second.status !== 202) return false;
   const done = await send(base, 'PUT', withDigest(location, sha256(blob)));
-  replies.push(done);
+  record(done);
   return done.status === 201;
 }
 
-/** Pushes the image's blobs, then its manifest under its tag; stops at the first failure. */
-export async function pushImage(base: string, image: TestImage): Promise<PushOutcome> {
+/**
+ * Pushes the image's blobs, then its manifest under its tag; stops at the first failure. `onReply` hears of
+ * each reply as it comes (the kill test counts them to pick its moment).
+ */
+export async function pushImage(
+  base: string,
+  image: TestImage,
+  onReply: () => void = () => {},
+): Promise<PushOutcome> {
   const replies: Reply[] = [];
+  const record = (reply: Reply) => {
+    replies.push(reply);
+    onReply();
+  };
   try {
     for (const blob of image.blobs) {
       if (image.chunked) {
-        if (!(await pushChunked(base, image.repo, blob, replies))) return { acknowledged: false, replies };
+        if (!(await pushChunked(base, image.repo, blob, record))) return { acknowledged: false, replies };
       } else {
         const reply = await pushBlob(base, image.repo, blob);
-        replies.push(reply);
+        record(reply);
         if (reply.status !== 201) return { acknowledged: false, replies };
       }
     }
@@ -108,7 +124,7 @@ export async function pushImage(base: string, image: TestImage): Promise<PushOut
       headers: { 'content-type': MANIFEST_TYPE },
       body: image.manifest,
     });
-    replies.push(put);
+    record(put);
     return {
       acknowledged: put.status === 201 && put.headers['docker-content-digest'] === image.digest,
       replies,
