@@ -168,7 +168,10 @@ function parseFields(id: string, json: Json): VulnerabilityRecord {
     ...(published === undefined ? {} : { published }),
     ...(withdrawn === undefined ? {} : { withdrawn }),
     ...(summary ? { summary } : {}),
-    aliases: [...new Set(strings(json.aliases, 'aliases'))].filter((alias) => alias !== id),
+    // `upstream` (DEBIAN-CVE-…, ALPINE-CVE-… derive from the CVE) names the same advisory for a finding's sake.
+    aliases: [
+      ...new Set([...strings(json.aliases, 'aliases'), ...strings(json.upstream, 'upstream')]),
+    ].filter((alias) => alias !== id),
     links: [...new Set(links)].slice(0, MAX_LINKS),
     ...recordSeverity(severities, ratings),
     affected,
