@@ -3,7 +3,25 @@ import type { Accounts } from '../accounts/types.js';
 import type { Identity } from '../auth/index.js';
 import type { AuditEvent, AuditQuery, AuditSink } from '../events/types.js';
 import type { GcAdmin, LifecycleAdmin, RetentionAdmin } from '../lifecycle/index.js';
+import type { Scanning } from '../scanning/scanning.js';
 import type { SignatureAdmin } from '../signatures/signatures.js';
+
+export type ScanningAdmin = Pick<
+  Scanning,
+  | 'viewSettings'
+  | 'changeSettings'
+  | 'report'
+  | 'harborReport'
+  | 'requestScan'
+  | 'sbom'
+  | 'openBlob'
+  | 'databaseInfo'
+  | 'isStale'
+  | 'importDatabase'
+  | 'startRescan'
+  | 'rescans'
+  | 'rescan'
+>;
 
 /** What the management API needs, handed in by the server (no module-level singletons). */
 export interface ApiOptions {
@@ -29,6 +47,8 @@ export interface ApiOptions {
   gc: GcAdmin;
   /** Trusted keys, notation trust stores, the signature policy, and artifacts' signature status. */
   signatures: SignatureAdmin;
+  /** Vulnerability scanning: settings and policies, reports, SBOMs, the database, rescans. */
+  scanning: ScanningAdmin;
   /** Whether any logged-in user (not only system administrators) may create projects. Default false. */
   usersCanCreateProjects?: boolean;
 }

@@ -90,6 +90,10 @@ export async function apiRoutes(app: FastifyInstance, options: ApiOptions): Prom
     { parseAs: 'string', bodyLimit: MAX_BODY_BYTES },
     (_request, text, done) => done(null, new JsonText(text as string)),
   );
+  // OSV records for the vulnerability database (PUT /scanner/database): streamed by the handler, unbuffered.
+  app.addContentTypeParser(['application/x-ndjson', 'application/zip'], (_request, payload, done) =>
+    done(null, payload),
+  );
 
   for (const definition of routes) {
     app.route({

@@ -31,7 +31,11 @@ export type AuditAction =
   | 'trust.key.remove'
   | 'trust.notation.add'
   | 'trust.notation.remove'
-  | 'signatures.policy';
+  | 'signatures.policy'
+  | 'scanning.settings'
+  | 'scanning.scan'
+  | 'scanning.database'
+  | 'scanning.rescan';
 
 /**
  * Who may call a route at all; handlers check the finer rules (project roles, ownership). `none` does not even

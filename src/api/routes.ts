@@ -5,6 +5,7 @@ import { projectRoutes } from './project-routes.js';
 import { retentionRoutes } from './retention-routes.js';
 import { robotRoutes } from './robot-routes.js';
 import type { ApiRoute } from './route.js';
+import { scanningRoutes } from './scanning-routes.js';
 import { sessionRoutes } from './session-routes.js';
 import { signatureRoutes } from './signature-routes.js';
 import { tokenRoutes } from './token-routes.js';
@@ -21,6 +22,7 @@ export function apiRouteTable(): ApiRoute[] {
     ...retentionRoutes,
     ...gcRoutes,
     ...signatureRoutes,
+    ...scanningRoutes,
     ...robotRoutes,
     ...auditRoutes,
   ];

@@ -201,6 +201,19 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    scanning: z
+      .object({
+        /** Scans run at once per process (each streams an image's layers once). */
+        concurrency: positiveInt.default(1),
+        /** How often each process looks for queued scans (a push here wakes it at once). */
+        pollSeconds: positiveInt.default(5),
+        /** Reports show the vulnerability data as stale when it is older than this. */
+        staleAfterDays: positiveInt.default(7),
+        /** Berth's URL as plug-in scanner adapters reach it; empty: the address Berth listens on. */
+        registryUrl: z.string().default(''),
+      })
+      .strict()
+      .prefault({}),
     audit: z
       .object({
         /** Events older than this are deleted. */

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import { projectOf } from '../auth/index.js';
@@ -15,7 +16,8 @@ import {
   ScanStore,
 } from '../metadata/index.js';
 import type { PutEvent, Reader, Registry, RegistryPolicy } from '../registry/index.js';
-import { RegistryError } from '../registry/index.js';
+import { parseDigest, RegistryError } from '../registry/index.js';
+import { type HarborVulnerabilityReport, toHarborReport } from './adapter/index.js';
 import type { DatabaseInfo, ScanEngines } from './engines.js';
 import { ScanEnforcement, scanState } from './policy/scan-enforcement.js';
 import { decideScanPull, type ScanPolicy } from './policy/scan-policy.js';
@@ -25,6 +27,8 @@ import { ScanWorker } from './scan-worker.js';
 import { describeStored, isScannableImage } from './scannable.js';
 import { bySeverity, isSeverity, type SeveritySummary, summarize } from './severity.js';
 import type { Finding, ImageFacts } from './types.js';
+import { BERTH_VERSION } from './version.js';
+import type { ImportReport, OsvSource } from './vulndb/index.js';
 
 export interface ScanningOptions {
   db: Kysely<Database>;
@@ -33,11 +37,12 @@ export interface ScanningOptions {
   runner: JobRunner;
   engines: ScanEngines;
   audit: AuditSink;
+  /** Imports OSV records (vulndb/); absent: imports are refused. */
+  database?: { importFrom(source: OsvSource): Promise<ImportReport> };
   /** Scans an image through a project's plug-in scanner instead of the built-in one (adapter/). */
   adapterScan?(
     settings: ScanSettingsRow,
-    repository: string,
-    digest: string,
+    image: { repository: string; digest: string; mediaType: string },
     signal: AbortSignal,
   ): Promise<Finding[]>;
   concurrency?: number;
@@ -207,7 +212,10 @@ export class Scanning {
   private async scan(claim: ScanClaim, signal: AbortSignal): Promise<ScanOutcome> {
     const settings = await this.store.settings(projectOf(claim.repository));
     if (settings?.adapterUrl && this.options.adapterScan) {
-      const findings = await this.options.adapterScan(settings, claim.repository, claim.digest, signal);
+      const manifest = await this.options.registry.meta.manifestByDigest(claim.repository, claim.digest);
+      if (!manifest) throw new Error('the manifest no longer exists');
+      const image = { repository: claim.repository, digest: claim.digest, mediaType: manifest.mediaType };
+      const findings = await this.options.adapterScan(settings, image, signal);
       findings.sort(bySeverity);
       return {
         status: 'done',
@@ -269,6 +277,94 @@ export class Scanning {
           this.changed(repository, digest),
         ),
     );
+  }
+
+  /**
+   * Imports OSV records, then starts re-matching every report against the new data (in the background; its
+   * run id is returned, or null when no report needs it or a rescan runs already, which picks the data up).
+   */
+  async importDatabase(
+    source: OsvSource,
+    requestedBy?: string,
+  ): Promise<{ report: ImportReport; rescan: number | null }> {
+    if (!this.options.database) {
+      throw new RegistryError('UNSUPPORTED', {
+        status: 400,
+        message: 'this server has no vulnerability database',
+      });
+    }
+    const report = await this.options.database.importFrom(source);
+    let rescan: number | null = null;
+    if ((await this.store.countOutdated(report.version)) > 0) {
+      try {
+        rescan = (await this.startRescan('manual', requestedBy)).id;
+      } catch (error) {
+        if (!(error instanceof RegistryError && error.code === 'CONFLICT')) throw error;
+      }
+    }
+    return { report, rescan };
+  }
+
+  rescans(page: { limit: number; before?: number }): Promise<JobRunRow[]> {
+    return this.options.runner.runs.list('rescan', page);
+  }
+
+  rescan(id: number): Promise<JobRunRow | undefined> {
+    return this.options.runner.runs.get(id);
+  }
+
+  /** The run once it has ended, for a run this process started (any other: as it is now). */
+  waitRescan(id: number): Promise<JobRunRow | undefined> {
+    return this.options.runner.wait(id);
+  }
+
+  /** Whether the data is older than staleAfterMs. */
+  isStale(info: DatabaseInfo): boolean {
+    const staleAfter = this.options.staleAfterMs ?? 7 * 86_400_000;
+    return info.dataDate === null || Date.now() - info.dataDate > staleAfter;
+  }
+
+  /**
+   * The stored SBOM of an image (the referrer the scan wrote): its media type and the digest of the document
+   * blob. NAME/MANIFEST_UNKNOWN as on /v2; MANIFEST_UNKNOWN also when the image has no such SBOM (not scanned).
+   */
+  async sbom(
+    repository: string,
+    reference: string,
+    mediaType: string,
+  ): Promise<{ digest: string; size: number }> {
+    const manifest = await this.options.registry.manifests.get(repository, reference, undefined);
+    const report = await this.store.report(repository, manifest.digest);
+    const stored = (report?.sboms ? (JSON.parse(report.sboms) as StoredSbom[]) : []).find(
+      (sbom) => sbom.mediaType === mediaType,
+    );
+    const referrer = stored && (await this.options.registry.meta.manifestByDigest(repository, stored.digest));
+    if (!referrer) {
+      throw new RegistryError('MANIFEST_UNKNOWN', {
+        message: `${repository}@${manifest.digest} has no ${mediaType} SBOM (it has not been scanned by Berth)`,
+      });
+    }
+    const layer = (parseJson(referrer.content).layers as { digest: string; size: number }[] | undefined)?.[0];
+    if (!layer) throw new RegistryError('MANIFEST_UNKNOWN', { message: 'the SBOM artifact has no document' });
+    return { digest: layer.digest, size: layer.size };
+  }
+
+  /** A stored blob's bytes (an SBOM document). */
+  openBlob(digest: string): Promise<Readable> {
+    return this.options.registry.blobs.open(parseDigest(digest));
+  }
+
+  /** A report in the Harbor scanner-adapter format (v1.1); an index's images' findings together. */
+  harborReport(view: ScanReportView): HarborVulnerabilityReport {
+    const findings = view.manifests
+      ? view.manifests.flatMap((child) => child.vulnerabilities ?? [])
+      : (view.vulnerabilities ?? []);
+    const finished = view.finishedAt ?? view.manifests?.find((child) => child.finishedAt)?.finishedAt;
+    return toHarborReport(findings, {
+      scanner: { name: 'Berth', vendor: 'Berth', version: BERTH_VERSION },
+      generatedAt: finished ? new Date(finished) : new Date(),
+      artifact: { repository: view.repository, digest: view.digest, mime_type: view.mediaType },
+    });
   }
 
   // --- the API's views ---

@@ -17,6 +17,10 @@ import {
 import { CollectionStore, JobRunStore, type ManifestRow } from '../metadata/index.js';
 import { healthRoutes, Metrics } from '../observability/index.js';
 import { Registry, RegistryError } from '../registry/index.js';
+import { adapterScanner } from '../scanning/adapter-scan.js';
+import { builtinEngines } from '../scanning/engines-default.js';
+import { Scanning } from '../scanning/scanning.js';
+import { VulnerabilityDatabase } from '../scanning/vulndb/index.js';
 import { isSignatureArtifact, verifyArtifact } from '../signatures/index.js';
 import { Signatures } from '../signatures/signatures.js';
 import { setupAuth } from './auth/index.js';
@@ -41,6 +45,8 @@ export interface Berth {
   retention: Retention;
   /** Per-project trust and the pull-time signature policy. */
   signatures: Signatures;
+  /** Vulnerability scanning: scan on push, reports, SBOMs, the database, pull-time policies. */
+  scanning: Scanning;
   /** Starts listening; resolves to the bound address (e.g. http://127.0.0.1:5000). */
   listen(): Promise<string>;
   /** Graceful stop: refuses new requests, lets in-flight ones finish (up to the configured timeout). */
@@ -59,6 +65,15 @@ function storageCapacity(config: Config): () => Promise<number | undefined> {
   if (capacityBytes > 0) return async () => capacityBytes;
   if (driver !== 'filesystem') return async () => undefined;
   return () => filesystemSize(root);
+}
+
+/** The address this server listens on, as a URL (for peers on this machine, such as a scanner adapter). */
+function listeningUrl(app: FastifyInstance, config: Config): string {
+  const address = app.server.address();
+  const scheme = config.http.tlsCert ? 'https' : 'http';
+  if (address === null || typeof address === 'string') return `${scheme}://127.0.0.1:${config.http.port}`;
+  const host = address.address === '0.0.0.0' || address.address === '::' ? '127.0.0.1' : address.address;
+  return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
 }
 
 /** Builds a whole Berth server from a Config: storage, metadata, registry core, HTTP. */
@@ -111,9 +126,41 @@ export async function createBerth(config: Config): Promise<Berth> {
     blobRedirectSeconds: config.storage.s3.redirect ? config.storage.s3.redirectExpirySeconds : undefined,
     bus: backends.bus,
     onBytesIn: bytesIn,
-    policy: { ...lifecycle.policy, ...signatures.hooks },
+    policy: {
+      ...lifecycle.policy,
+      ...signatures.hooks,
+      // Both pull policies judge a manifest read: the signature policy first, then scanning's.
+      async admitManifestRead(repository, manifest, reader) {
+        await signatures.hooks.admitManifestRead?.(repository, manifest, reader);
+        await scanning.hooks.admitManifestRead?.(repository, manifest, reader);
+      },
+    },
   });
   registry.manifests.onChange((event) => signatures.apply(event));
+  // Scanning: the push path only enqueues (onPut); the worker scans in the background on every node.
+  const vulnerabilities = new VulnerabilityDatabase(meta.db);
+  const scannerAuthorization: (repository: string, seconds: number) => Promise<string | undefined> =
+    async () => undefined;
+  const scanning: Scanning = new Scanning({
+    db: meta.db,
+    registry,
+    bus: backends.bus,
+    runner,
+    engines: builtinEngines(vulnerabilities),
+    database: vulnerabilities,
+    audit: { record: (event) => audit?.record(event) },
+    adapterScan: adapterScanner({
+      registryUrl: () => config.scanning.registryUrl || listeningUrl(app, config),
+      authorization: (repository, seconds) => scannerAuthorization(repository, seconds),
+    }),
+    concurrency: config.scanning.concurrency,
+    pollMs: config.scanning.pollSeconds * 1000,
+    staleAfterMs: config.scanning.staleAfterDays * 86_400_000,
+    onDecision: (outcome, policy, project) => metrics.pullPolicy(outcome, policy, project),
+    onError: (error, what) => log?.error({ err: error }, `scanning: ${what}`),
+  });
+  registry.manifests.onChange((event) => scanning.apply(event));
+  registry.manifests.onPut((event) => scanning.onPut(event));
   const retention = new Retention({ db: meta.db, manifests: registry.manifests, runner });
   const gc = new GarbageCollector(store, new CollectionStore(meta.db), registry, runner, {
     graceMs: config.gc.graceSeconds * 1000,
@@ -223,6 +270,7 @@ export async function createBerth(config: Config): Promise<Berth> {
     retention,
     gc,
     signatures,
+    scanning,
     usersCanCreateProjects: config.auth.usersCanCreateProjects,
   });
 
@@ -246,6 +294,7 @@ export async function createBerth(config: Config): Promise<Berth> {
   const capacity = setInterval(checkCapacity, CAPACITY_CHECK_MS);
   capacity.unref();
   void checkCapacity();
+  scanning.start();
   const scheduler = new Scheduler([gc, retention], SCHEDULE_CHECK_MS, (error) =>
     app.log.error({ err: error }, 'scheduled job failed to start'),
   );
@@ -253,6 +302,7 @@ export async function createBerth(config: Config): Promise<Berth> {
     clearInterval(purge);
     clearInterval(capacity);
     scheduler.close();
+    await scanning.close();
     await runner.close();
     await registry.close();
     await auth.audit.close();
@@ -269,6 +319,7 @@ export async function createBerth(config: Config): Promise<Berth> {
     retention,
     gc,
     signatures,
+    scanning,
     listen: () => app.listen({ host: config.http.host, port: config.http.port }),
     async close() {
       accepting = false;

@@ -92,6 +92,7 @@ const DEFAULTS: Config = {
   metadata: { url: `sqlite:${join('./data', 'berth.db')}`, poolSize: 10 },
   uploads: { ttlSeconds: 86400, purgeIntervalSeconds: 600, leaseSeconds: 10 },
   manifests: { maxBytes: 4 * 1024 * 1024, cacheBytes: 64 * 1024 * 1024 },
+  scanning: { concurrency: 1, pollSeconds: 5, staleAfterDays: 7, registryUrl: '' },
   limits: {
     connectionsPerAddress: 256,
     uploadsPerUser: 64,

@@ -28,6 +28,11 @@ export interface AuthSetup {
   sourceIp(request: FastifyRequest): string;
   /** Audits a /v2 request once answered: pulls (manifest GETs), pushes (manifest PUTs), deletes, refusals. */
   onAnswered(call: Call, need: Need, status: number): void;
+  /**
+   * `Bearer <token>` that lets a plug-in scanner pull one repository for a while (its subject, SCANNER_SUBJECT,
+   * is no account: only Berth can mint it); undefined when auth is off (the adapter then sends nothing).
+   */
+  scannerAuthorization(repository: string, seconds: number): Promise<string | undefined>;
   /** The admin created on first start, with a generated password to show once. */
   bootstrap?: { username: string; password: string; generated: boolean };
 }
@@ -138,6 +143,16 @@ export async function setupAuth(
   });
 
   const setup: AuthSetup = {
+    async scannerAuthorization(repository, seconds) {
+      if (!auth.enabled) return undefined;
+      const issued = await tokens.issue({
+        subject: SCANNER_SUBJECT,
+        audience: auth.service,
+        access: [{ type: 'repository', name: repository, actions: ['pull'] }],
+        expiresInSeconds: seconds,
+      });
+      return `Bearer ${issued.token}`;
+    },
     accounts,
     audit,
     sourceIp,
@@ -189,3 +204,6 @@ export async function setupAuth(
 }
 
 export { subjectOf };
+
+/** The token subject of plug-in scanners pulling an image to scan: not a valid username, so no account's. */
+export const SCANNER_SUBJECT = 'berth:scanner';

@@ -14,6 +14,9 @@ import { GarbageCollector, JobRunner, Lifecycle, Retention } from '../../../src/
 import { CollectionStore, JobRunStore, MetadataStore, openDatabase } from '../../../src/metadata/index.js';
 import { Registry, RegistryError } from '../../../src/registry/index.js';
 import { ManifestService } from '../../../src/registry/manifest-service.js';
+import { builtinEngines } from '../../../src/scanning/engines-default.js';
+import { Scanning } from '../../../src/scanning/scanning.js';
+import { VulnerabilityDatabase } from '../../../src/scanning/vulndb/index.js';
 import { errorHandler } from '../../../src/server/error-handler.js';
 import { isSignatureArtifact, verifyArtifact } from '../../../src/signatures/index.js';
 import { Signatures } from '../../../src/signatures/signatures.js';
@@ -74,6 +77,8 @@ export interface Harness {
   /** The registry core (empty until a test pushes), and the signature trust and policy over it. */
   registry: Registry;
   signatures: Signatures;
+  /** Vulnerability scanning over the same registry (its worker is not started). */
+  scanning: Scanning;
   /** Every route Fastify registered, as `METHOD path` with `{param}` placeholders (HEAD excluded). */
   routes: string[];
   /** The robot `ci`'s secret (pull and push on `team`). */
@@ -139,6 +144,16 @@ export async function startHarness(options: Partial<Pick<ApiOptions, 'usersCanCr
     manifest: (repository, reference) => registry.manifests.get(repository, reference, undefined),
   });
   const gc = new GarbageCollector(store, new CollectionStore(db), registry, runner, { graceMs: 3_600_000 });
+  const vulnerabilities = new VulnerabilityDatabase(db);
+  const scanning = new Scanning({
+    db,
+    registry,
+    bus: new LocalBus(),
+    runner,
+    engines: builtinEngines(vulnerabilities),
+    database: vulnerabilities,
+    audit,
+  });
   const app = Fastify();
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
@@ -158,6 +173,7 @@ export async function startHarness(options: Partial<Pick<ApiOptions, 'usersCanCr
     retention,
     gc,
     signatures,
+    scanning,
     ...options,
     sourceIp: (request) => request.ip,
     checkPassword: (_request, username, password) => accounts.authenticate(username, password),
@@ -189,6 +205,7 @@ export async function startHarness(options: Partial<Pick<ApiOptions, 'usersCanCr
     runner,
     registry,
     signatures,
+    scanning,
     routes,
     robotSecret,
     auth: (caller) => logins[caller],
