@@ -53,6 +53,40 @@ const publicKeyPem = () =>
     .toString();
 const ROOT_CA = readFileSync(new URL('../../fixtures/trust/notation-root-ca.pem', import.meta.url), 'utf8');
 
+/** Pushes a minimal image (an image config, no layers) to team/app:image through the registry core. */
+async function pushImage(h: Harness): Promise<string> {
+  const existing = await h.registry.meta.manifestByTag('team/app', 'image');
+  if (existing) return existing.digest;
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { User: 'app' } }));
+  const configDigest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
+  await h.registry.store.write('uploads/authz-image-config', [config], 0);
+  await h.registry.blobs.commit(
+    'team/app',
+    'uploads/authz-image-config',
+    parseDigest(configDigest),
+    config.length,
+  );
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: {
+        mediaType: 'application/vnd.oci.image.config.v1+json',
+        digest: configDigest,
+        size: config.length,
+      },
+      layers: [],
+    }),
+  );
+  const { digest } = await h.registry.manifests.put(
+    'team/app',
+    'image',
+    manifest,
+    'application/vnd.oci.image.manifest.v1+json',
+  );
+  return digest;
+}
+
 /** Pushes a small artifact (an empty config, no layers) to team/app:v1 through the registry core. */
 async function pushArtifact(h: Harness): Promise<string> {
   const config = Buffer.from('{}');
@@ -422,6 +456,73 @@ const CASES: Case[] = [
       return { url: '/api/v1/projects/team/repositories/app/artifacts/v1' };
     },
     expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 200, systemAdmin: 200 },
+  },
+  {
+    route: 'GET /api/v1/projects/{name}/scanning',
+    prepare: fixed('/api/v1/projects/team/scanning'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 200, systemAdmin: 200 },
+  },
+  {
+    route: 'PATCH /api/v1/projects/{name}/scanning',
+    prepare: fixed('/api/v1/projects/team/scanning', { scanOnPush: true, blockSeverity: null }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 403, systemAdmin: 200 },
+    audit: 'scanning.settings',
+  },
+  {
+    route: 'GET /api/v1/projects/{name}/repositories/{repo}/artifacts/{reference}/vulnerabilities',
+    label: '(private project)',
+    async prepare(h) {
+      await pushImage(h);
+      return { url: '/api/v1/projects/team/repositories/app/artifacts/image/vulnerabilities' };
+    },
+    expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 200, systemAdmin: 200 },
+  },
+  {
+    route: 'POST /api/v1/projects/{name}/repositories/{repo}/artifacts/{reference}/scan',
+    async prepare(h) {
+      await pushImage(h);
+      return { url: '/api/v1/projects/team/repositories/app/artifacts/image/scan' };
+    },
+    expect: { anonymous: 401, user: 403, projectAdmin: 202, robot: 202, systemAdmin: 202 },
+    audit: 'scanning.scan',
+  },
+  {
+    route: 'GET /api/v1/projects/{name}/repositories/{repo}/artifacts/{reference}/sbom',
+    label: '(not scanned: 404 once allowed)',
+    async prepare(h) {
+      if (!(await h.registry.meta.manifestByTag('team/app', 'v1'))) await pushArtifact(h);
+      return { url: '/api/v1/projects/team/repositories/app/artifacts/v1/sbom' };
+    },
+    expect: { anonymous: 401, user: 403, projectAdmin: 404, robot: 404, systemAdmin: 404 },
+  },
+  {
+    route: 'GET /api/v1/scanner/database',
+    prepare: fixed('/api/v1/scanner/database'),
+    expect: { anonymous: 401, user: 200, projectAdmin: 200, robot: 200, systemAdmin: 200 },
+  },
+  {
+    route: 'PUT /api/v1/scanner/database',
+    label: '(a JSON body: 415 once allowed)',
+    prepare: fixed('/api/v1/scanner/database', { records: [] }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 415 },
+    audit: 'scanning.database',
+  },
+  {
+    route: 'POST /api/v1/scanner/rescans',
+    prepare: fixed('/api/v1/scanner/rescans'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 202 },
+    audit: 'scanning.rescan',
+  },
+  {
+    route: 'GET /api/v1/scanner/rescans',
+    prepare: fixed('/api/v1/scanner/rescans'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'GET /api/v1/scanner/rescans/{id}',
+    label: '(unknown run: 404 once allowed)',
+    prepare: fixed('/api/v1/scanner/rescans/999999'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 404 },
   },
   {
     route: 'POST /api/v1/robots',
