@@ -70,3 +70,15 @@ describe('glob', () => {
     expect(['team/a', 'team/b/c', 'other/a'].map(matcher)).toEqual([true, true, false]);
   });
 });
+
+describe('patterns that make a backtracking matcher explode', () => {
+  // With a RegExp, `*a` twelve times against 128 `a`s ran for longer than anyone waits (each `*a` ~100× more):
+  // before the automaton, this test timed out.
+  it('answers at once, and rightly', () => {
+    const pattern = `${'*a'.repeat(12)}*b`;
+    expect(matchesGlob(pattern, 'a'.repeat(128))).toBe(false);
+    expect(matchesGlob(pattern, `${'a'.repeat(127)}b`)).toBe(true);
+    expect(matchesGlob(`**/${'*a'.repeat(12)}/**`, `x/${'a'.repeat(200)}/y`)).toBe(true);
+    expect(matchesGlob(`${'**a'.repeat(12)}b`, `${'a/'.repeat(100)}c`)).toBe(false);
+  });
+});
