@@ -146,7 +146,7 @@ describe('connection, upload and request-rate caps', () => {
     expect(res.status).toBe(429);
     expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
     expect(res.headers.get('connection')).toBe('close');
-    expect((await res.json()).errors[0].code).toBe('TOOMANYREQUESTS');
+    expect(((await res.json()) as { errors: { code: string }[] }).errors[0]?.code).toBe('TOOMANYREQUESTS');
     for (const { socket } of held) socket.destroy();
     await Promise.all(held.map(({ received }) => received));
     let again = await limit();
