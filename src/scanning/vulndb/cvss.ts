@@ -1,4 +1,5 @@
 import cvss from 'ae-cvss-calculator';
+import { LRUCache } from 'lru-cache';
 import type { Severity } from '../types.js';
 
 // The metrics a vector must give for its base score to mean anything (the calculator scores missing ones as 0).
@@ -8,8 +9,21 @@ const BASE_METRICS: Record<string, string[]> = {
   '4.0': ['AV', 'AC', 'AT', 'PR', 'UI', 'VC', 'VI', 'VA', 'SC', 'SI', 'SA'],
 };
 
+// Databases repeat a few thousand distinct vectors across all their records, and scoring one is the import's
+// costliest step: remember them.
+const scores = new LRUCache<string, { score: number | undefined }>({ max: 20_000 });
+
 /** The CVSS v3.x / v4.0 base score of a vector, or undefined when it is not a complete one. */
 export function cvssBaseScore(vector: string): number | undefined {
+  let known = scores.get(vector);
+  if (!known) {
+    known = { score: score(vector) };
+    scores.set(vector, known);
+  }
+  return known.score;
+}
+
+function score(vector: string): number | undefined {
   const [prefix, ...parts] = vector.trim().split('/');
   const version = /^CVSS:(3\.0|3\.1|4\.0)$/.exec(prefix ?? '')?.[1];
   const required = version && BASE_METRICS[version];
