@@ -71,21 +71,39 @@ function withStatementCache(sqlite: SQLite.Database): SQLite.Database {
  * begins IMMEDIATE instead: it takes the write lock first, waiting up to busy_timeout for another process's.
  */
 class ImmediateTransactionDriver extends SqliteDriver {
+  constructor(
+    config: SqliteDialectConfig,
+    private readonly sqlite: SQLite.Database,
+  ) {
+    super(config);
+  }
+
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+
+  /**
+   * SQLite itself rolls the transaction back when a statement fails for want of disk space (SQLITE_FULL) and
+   * on some I/O errors; a ROLLBACK then fails with "no transaction is active" and would hide the real error.
+   */
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    if (this.sqlite.inTransaction) await super.rollbackTransaction(connection);
   }
 }
 
 class SqliteImmediateDialect extends SqliteDialect {
   readonly #config: SqliteDialectConfig;
+  readonly #sqlite: SQLite.Database;
 
-  constructor(config: SqliteDialectConfig) {
+  constructor(sqlite: SQLite.Database) {
+    const config = { database: withStatementCache(sqlite) };
     super(config);
     this.#config = config;
+    this.#sqlite = sqlite;
   }
 
   override createDriver(): Driver {
-    return new ImmediateTransactionDriver(this.#config);
+    return new ImmediateTransactionDriver(this.#config, this.#sqlite);
   }
 }
 
@@ -100,7 +118,7 @@ function openSqlite(url: string): Kysely<Database> {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   return new Kysely<Database>({
-    dialect: new SqliteImmediateDialect({ database: withStatementCache(sqlite) }),
+    dialect: new SqliteImmediateDialect(sqlite),
   });
 }
 
