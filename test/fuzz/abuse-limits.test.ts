@@ -94,6 +94,34 @@ describe('slow clients', () => {
     expect(await received).toMatch(/^HTTP\/1\.1 201 /);
   });
 
+  it('refuses a 5 MiB manifest before reading it all, with or without Content-Length', async () => {
+    const type = 'application/vnd.oci.image.manifest.v1+json';
+    // Declared: refused from the header alone (the body is never sent here).
+    const declared = rawConnection(berth.port);
+    declared.socket.write(
+      `PUT /v2/big/manifests/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: ${type}\r\nContent-Length: ${5 * 1024 * 1024}\r\nConnection: close\r\n\r\n`,
+    );
+    expect(await declared.received).toMatch(/^HTTP\/1\.1 413 [\s\S]*"SIZE_INVALID"/);
+    // Chunked: refused once 4 MiB + 1 byte arrived, while the client still holds the rest back.
+    const chunked = rawConnection(berth.port);
+    chunked.socket.write(
+      `PUT /v2/big/manifests/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: ${type}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n`,
+    );
+    const part = 4 * 1024 * 1024 + 1;
+    chunked.socket.write(`${part.toString(16)}\r\n`);
+    chunked.socket.write(Buffer.alloc(part, 0x20));
+    chunked.socket.write('\r\n');
+    const answer = await new Promise<string>((resolve) => {
+      let text = '';
+      chunked.socket.on('data', (chunk: Buffer) => {
+        text += chunk.toString('utf8');
+        if (text.includes('\r\n\r\n')) resolve(text);
+      });
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    chunked.socket.destroy();
+  });
+
   it('answers an unparseable request head in the OCI format and closes the connection', async () => {
     const { socket, received } = rawConnection(berth.port);
     socket.write('GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\nNOT-HTTP garbage\r\n\r\n');
