@@ -7,6 +7,7 @@ import { ApiCallError, ApiClient, type Connection, UsageError } from './api-clie
 import { gcCommands } from './gc-commands.js';
 import { askSecret, newPassword } from './password-input.js';
 import { retentionCommands } from './retention-commands.js';
+import { scanningCommands } from './scanning-commands.js';
 import { sessionCommands } from './session-commands.js';
 import { signatureCommands } from './signature-commands.js';
 import { formatTable, isoTime, yesNo } from './table-output.js';
@@ -338,7 +339,8 @@ function projectCommands(program: Command): void {
 
   lifecycleCommands(project);
   retentionCommands(project, { connected, run });
-  signatureCommands(program, project, { connected, run });
+  const artifact = signatureCommands(program, project, { connected, run });
+  scanningCommands(program, project, artifact, { connected, run });
 }
 
 interface Quota {

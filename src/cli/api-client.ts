@@ -70,6 +70,23 @@ export class ApiClient {
     return (await response.json()) as T;
   }
 
+  /** Sends a body as it is (a stream of OSV records, say), not as JSON; the answer is JSON. */
+  async upload<T>(
+    method: string,
+    path: string,
+    body: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>,
+    contentType: string,
+  ): Promise<T> {
+    const response = await this.#fetch(method, this.url(path), new RawBody(body, contentType));
+    return (await response.json()) as T;
+  }
+
+  /** The answer's body as text (an SBOM document), for GETs of other media types than JSON. */
+  async text(path: string, query: Query = {}): Promise<string> {
+    const response = await this.#fetch('GET', this.url(path, query), undefined, '*/*');
+    return response.text();
+  }
+
   /** Every item of a list, following `next` page by page. */
   async *items<T>(path: string, query: Query = {}, cursorParam = 'cursor'): AsyncGenerator<T> {
     let cursor: string | undefined;
@@ -82,17 +99,22 @@ export class ApiClient {
     } while (cursor !== undefined);
   }
 
-  async #fetch(method: string, url: URL, body: unknown): Promise<Response> {
-    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'berth-cli' };
+  async #fetch(method: string, url: URL, body: unknown, accept = 'application/json'): Promise<Response> {
+    const headers: Record<string, string> = { accept, 'user-agent': 'berth-cli' };
     if (this.#authorization) headers.authorization = this.#authorization;
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    const raw = body instanceof RawBody ? body : undefined;
+    if (raw) headers['content-type'] = raw.contentType;
+    else if (body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
     try {
       response = await fetch(url, {
         method,
         headers,
-        ...(body !== undefined && { body: JSON.stringify(body) }),
-      });
+        // A streamed body needs half duplex (undici); a JSON one is sent whole.
+        ...(raw
+          ? { body: raw.body as unknown as ReadableStream, duplex: 'half' }
+          : body !== undefined && { body: JSON.stringify(body) }),
+      } as RequestInit);
     } catch (error) {
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
       const why = cause?.code ?? cause?.message ?? (error as Error).message;
@@ -116,4 +138,12 @@ export class ApiClient {
     }
     return new ApiCallError(message, response.status, first?.code);
   }
+}
+
+/** A body to send as it is, with its media type. */
+class RawBody {
+  constructor(
+    readonly body: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>,
+    readonly contentType: string,
+  ) {}
 }

@@ -88,7 +88,7 @@ export function describeArtifact(view: ArtifactSignatureView): string {
 }
 
 /** `berth project trust …`, `berth project signatures …` and `berth artifact show …`. */
-export function signatureCommands(program: Command, project: Command, kit: CommandKit): void {
+export function signatureCommands(program: Command, project: Command, kit: CommandKit): Command {
   const { connected, run } = kit;
   const trust = project
     .command('trust')
@@ -251,4 +251,5 @@ export function signatureCommands(program: Command, project: Command, kit: Comma
         out(flags.json ? JSON.stringify(view, null, 2) : describeArtifact(view));
       }),
     );
+  return artifact;
 }
