@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything the test suite needs on a fresh Debian machine where nothing runs yet (run as root):
 #
-#   scripts/test-services.sh install   Debian packages (clients, servers) and the Go registry clients, pinned
+#   scripts/test-services.sh install   Debian packages (clients, servers, archivers), the Go clients (pinned)
+#                                      and the SPDX validator (pip)
 #   scripts/test-services.sh start     install, then start PostgreSQL (127.0.0.1:5432, role postgres, trust)
 #                                      and Swift s3api (127.0.0.1:8080); returns once both answer
 #   scripts/test-services.sh go-tools  only the Go clients (CPU-bound: .ci/run builds them beside the downloads)
@@ -21,11 +22,15 @@ GO_TOOLS=(
   "crane github.com/google/go-containerregistry/cmd/crane@v0.22.1"
   "helm helm.sh/helm/v4/cmd/helm@v4.3.2"
   "cosign github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5"
+  "syft github.com/anchore/syft/cmd/syft@v1.57.2"
 )
 APT_PACKAGES=(
   postgresql skopeo umoci podman slapd ldap-utils nginx-light curl
   swift swift-proxy swift-object swift-container swift-account memcached
+  zip zstd rpm apache2-utils docker-registry
 )
+# The SPDX project's own validator checks Berth's SBOMs (pip: Debian does not package it).
+PY_TOOLS=("pyspdxtools spdx-tools==0.8.5")
 PG_URL=postgres://postgres@127.0.0.1:5432/postgres
 
 say() { echo "test-services: $*"; }
@@ -44,6 +49,17 @@ install_apt() {
     say "installing ${missing[*]}"
     apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
+}
+
+install_py_tools() {
+  for entry in "${PY_TOOLS[@]}"; do
+    local name=${entry%% *} spec=${entry#* }
+    command -v "$name" >/dev/null && continue
+    say "installing $spec (pip)"
+    python3 -m pip install -q "$spec" 2>/dev/null || python3 -m pip install -q --break-system-packages "$spec"
+    # pyenv puts new commands on PATH through its shims once rehashed.
+    if command -v pyenv >/dev/null; then pyenv rehash; fi
+  done
 }
 
 go_bin() { echo "$(go env GOPATH)/bin"; }
@@ -114,10 +130,12 @@ stop_postgres() {
 case "${1:-}" in
   install)
     install_apt
+    install_py_tools
     install_go_tools
     ;;
   start)
     install_apt
+    install_py_tools
     install_go_tools
     start_postgres
     bash scripts/swift-s3.sh start
@@ -127,6 +145,7 @@ case "${1:-}" in
     ;;
   services)
     install_apt
+    install_py_tools
     start_postgres
     bash scripts/swift-s3.sh start
     ;;
