@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChildBerth, startChildBerth } from '../helpers/child-server.js';
 import { MANIFEST_TYPE, makeImage, pullProblems, pushImage, type TestImage } from './image-push.js';
-import { describeReply, errorCode, pushBlob, type Reply, send, uniqueRepo } from './support.js';
+import { describeReply, errorCode, pushBlob, type Reply, send, uniqueRepo, waitFor } from './support.js';
 
 const MiB = 1024 * 1024;
 const mountPoint = await mkdtemp(join(tmpdir(), 'berth-fault-full-'));
@@ -139,10 +139,11 @@ describe.skipIf(!mounted)('disk full (tmpfs data directory)', () => {
     expect(sqliteRefused, 'SQLite never ran out of space').toBeDefined();
     expectStorageFull(sqliteRefused as Reply);
     // And it was SQLite that failed (the manifest's blobs were all stored before the disk filled).
-    const logged = berth
-      .logs()
-      .find((entry) => entry.reqId === sqliteRefused?.headers['x-request-id'] && entry.err);
-    expect((logged?.err as { code?: string } | undefined)?.code).toBe('SQLITE_FULL');
+    // The log line comes through a pipe, possibly after the reply.
+    const failureOf = () =>
+      berth.logs().find((entry) => entry.reqId === sqliteRefused?.headers['x-request-id'] && entry.err);
+    await waitFor('the refused request in the log', () => failureOf() !== undefined);
+    expect((failureOf()?.err as { code?: string }).code).toBe('SQLITE_FULL');
     await expectReadsWork(pushed);
 
     // 3. Space freed: pushes work again, same process, and everything acknowledged is intact.
