@@ -163,8 +163,9 @@ export const scanningRoutes: ApiRoute[] = [
         call.options.scanning.report(repository, reference),
       );
       if (call.query.format !== 'harbor') return report;
+      // Not application/json, so Fastify would not serialise it: sent as text.
       call.reply.header('content-type', HARBOR_REPORT);
-      return call.options.scanning.harborReport(report);
+      return JSON.stringify(call.options.scanning.harborReport(report));
     },
   }),
   route<ArtifactPath>({

@@ -304,7 +304,10 @@ export function scanningCommands(
     .option('--block-root <on|off>', 'refuse pulls of images whose config runs as root')
     .option('--block-ssh <on|off>', 'refuse pulls of images with an SSH server installed')
     .option('--block-unscanned <on|off>', 'refuse pulls of images without a finished scan')
-    .option('--allow <id[@expiry]...>', 'allowlist advisories (CVE-2024-1234 or CVE-2024-1234@2027-01-01)')
+    .option(
+      '--allow <ids...>',
+      'allowlist advisories, each with an optional expiry: CVE-2024-1234 or CVE-2024-1234@2027-01-01',
+    )
     .option('--disallow <id...>', 'remove advisories from the allowlist')
     .option('--adapter <url|off>', 'scan with a Harbor-compatible scanner adapter (Trivy, Clair…) instead')
     .option('--adapter-auth <value>', 'the Authorization header value the adapter expects')
