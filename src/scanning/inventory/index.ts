@@ -44,15 +44,22 @@ export async function inventoryImage(input: InventoryInput): Promise<Inventory> 
   const os = osOf(records);
   const packages: Package[] = [];
   const notes: string[] = [];
+  // A package-lock.json entry and the installed package.json it describes name the same package at the same
+  // place (the npm analyzers report both at the package.json's path): kept once.
+  const seen = new Set<string>();
   for (const record of records) {
     const { findings } = record;
     for (const found of findings.packages ?? []) {
       const namespace =
         found.namespace ?? (OS_PACKAGE_TYPES.has(found.type) ? osNamespace(found.type, os) : undefined);
+      const purl = purlOf(found, os);
+      const key = `${purl}\u0000${found.location}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
       packages.push({
         ...found,
         ...(namespace && { namespace }),
-        purl: purlOf(found, os),
+        purl,
         layer: record.layer,
       });
     }
