@@ -145,4 +145,23 @@ export interface Database {
   };
   /** Raised by "sign out everywhere": tokens issued under an older generation are refused. */
   session_generations: { subject: string; generation: number };
+  /** OIDC login attempts begun (migration-oidc.ts), keyed by `state`; deleted as the callback reads them. */
+  oidc_logins: {
+    state: string;
+    nonce: string;
+    code_verifier: string;
+    next: string;
+    created_at: number;
+    expires_at: number;
+  };
+  /** The user an OpenID Provider's subject signs in. */
+  oidc_identities: { user_id: number; issuer: string; subject: string; last_login_at: number };
+  /** OIDC users' CLI secrets: at most one per user. */
+  cli_secrets: {
+    id: string;
+    user_id: number;
+    secret_hash: string;
+    created_at: number;
+    last_used_at: number | null;
+  };
 }
