@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Identity } from '../auth/index.js';
-import { RegistryError } from '../registry/index.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan, RegistryError } from '../registry/index.js';
 import { loginOf, requireAuthenticated, requireSystemAdmin } from './access.js';
 import { invalidRequest, toApiError } from './api-errors.js';
 import { buildOpenApiDocument } from './openapi.js';
@@ -22,6 +22,11 @@ class JsonText {
 function parseBody(body: unknown): unknown {
   if (!(body instanceof JsonText)) return body;
   if (body.text.trim() === '') return undefined;
+  if (nestsDeeperThan(body.text)) {
+    throw new RegistryError('INVALID_REQUEST', {
+      message: `the body nests JSON deeper than ${MAX_JSON_DEPTH} levels`,
+    });
+  }
   try {
     return JSON.parse(body.text);
   } catch (error) {

@@ -1,6 +1,7 @@
 export { COLLECTOR_CLAIM_MS, type MountPolicy } from './blob-service.js';
 export { type Digest, digestOf, isDigest, parseDigest, tryParseDigest } from './digest.js';
 export { ERROR_CODES, type ErrorCode, RegistryError } from './errors.js';
+export { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.js';
 export { negotiate } from './manifest-negotiation.js';
 export { parseManifest } from './manifest-parser.js';
 export { type ManifestService, type PutEvent, parseReference } from './manifest-service.js';

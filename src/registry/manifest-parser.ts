@@ -1,5 +1,6 @@
 import { tryParseDigest } from './digest.js';
 import { RegistryError } from './errors.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.js';
 import { bareMediaType, IMAGE_MANIFEST_TYPES, INDEX_TYPES, MediaType, SCHEMA1_TYPES } from './media-types.js';
 
 export interface Descriptor {
@@ -116,8 +117,10 @@ function schema1(): RegistryError {
 /** Parses and structurally validates a manifest body. Checks that referenced content exists are made by the caller. */
 export function parseManifest(body: Uint8Array, contentType: string | undefined): ParsedManifest {
   let json: unknown;
+  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  if (nestsDeeperThan(text)) throw invalid(`manifest nests JSON deeper than ${MAX_JSON_DEPTH} levels`);
   try {
-    json = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+    json = JSON.parse(text);
   } catch {
     throw invalid('manifest is not valid JSON');
   }
