@@ -1,7 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Database } from './schema.js';
 
-export type JobKind = 'gc' | 'retention' | 'rescan';
+export type JobKind = 'gc' | 'retention' | 'rescan' | 'scrub';
 export type JobStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
 
 /** A garbage collection or retention run, as the history shows it. */

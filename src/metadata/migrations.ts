@@ -3,6 +3,8 @@ import { accountsMigration } from './migration-accounts.js';
 import { authRevocationMigration } from './migration-auth-revocation.js';
 import { collectionMigration } from './migration-collection.js';
 import { lifecycleMigration } from './migration-lifecycle.js';
+import { oidcMigration } from './migration-oidc.js';
+import { operationsMigration } from './migration-operations.js';
 import { scanningMigration } from './migration-scanning.js';
 import { signaturesMigration } from './migration-signatures.js';
 import { vulnerabilityDbMigration } from './migration-vulnerability-db.js';
@@ -135,6 +137,8 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0007_signatures': signaturesMigration(dialect),
     '0008_vulnerability_db': vulnerabilityDbMigration(dialect),
     '0009_scanning': scanningMigration(dialect),
+    '0010_operations': operationsMigration(dialect),
+    '0011_oidc': oidcMigration(dialect),
   };
 }
 
