@@ -54,6 +54,19 @@ export interface ScanningOptions {
   rescanCheckMs?: number;
   onDecision?(outcome: 'refuse' | 'bypass', policy: string, project: string): void;
   onError?(error: unknown, what: string): void;
+  /** Hears each scan once its report is recorded (webhooks); must not throw or wait. */
+  onScanned?(scan: ScannedEvent): void;
+}
+
+/** A scan whose report was just recorded. */
+export interface ScannedEvent {
+  repository: string;
+  digest: string;
+  status: 'done' | 'failed';
+  scanner: string;
+  /** Counts per severity (done scans). */
+  summary: SeveritySummary | null;
+  error: string | null;
 }
 
 /** What the API and CLI show of an image's scan. */
@@ -128,7 +141,17 @@ export class Scanning {
       leaseMs,
       maxAttempts: 3,
       scan: (claim, signal) => this.scan(claim, signal),
-      onFinished: (claim) => this.changed(claim.repository, claim.digest),
+      onFinished: (claim, outcome) => {
+        this.changed(claim.repository, claim.digest);
+        this.options.onScanned?.({
+          repository: claim.repository,
+          digest: claim.digest,
+          status: outcome.status,
+          scanner: outcome.scanner,
+          summary: outcome.summary === null ? null : (JSON.parse(outcome.summary) as SeveritySummary),
+          error: outcome.error,
+        });
+      },
       onError: (error) => this.error(error, 'scan worker'),
     });
     this.enforcement = new ScanEnforcement({
