@@ -247,6 +247,7 @@ describe('loadConfig: YAML file', () => {
       metadata: { url: 'sqlite:/srv/berth/berth.db', poolSize: 4 },
       uploads: { ttlSeconds: 3600, purgeIntervalSeconds: 60, leaseSeconds: 10 },
       manifests: { maxBytes: 1048576, cacheBytes: 0 },
+      scanning: DEFAULTS.scanning,
       limits: DEFAULTS.limits,
       deletes: { enabled: false },
       auth: AUTH_DEFAULTS,
