@@ -17,8 +17,8 @@ export interface User {
   id: number;
   username: string;
   email: string | null;
-  /** 'local' (password in Berth) or 'ldap' (checked against the directory). */
-  source: 'local' | 'ldap';
+  /** 'local' (password in Berth), 'ldap' (checked against the directory) or 'oidc' (single sign-on). */
+  source: 'local' | 'ldap' | 'oidc';
   systemAdmin: boolean;
   disabled: boolean;
   createdAt: number;

@@ -84,7 +84,7 @@ export const User = named(
     id: z.number().int(),
     username: z.string(),
     email: z.string().nullable(),
-    source: z.enum(['local', 'ldap']),
+    source: z.enum(['local', 'ldap', 'oidc']),
     systemAdmin: z.boolean(),
     disabled: z.boolean(),
     createdAt: z.number().int().describe('milliseconds since the epoch'),
@@ -168,7 +168,7 @@ export const Me = named(
       systemAdmin: z.boolean(),
       groups: z.array(z.string()),
       email: z.string().nullable(),
-      source: z.enum(['local', 'ldap']).nullable(),
+      source: z.enum(['local', 'ldap', 'oidc']).nullable(),
       tokenPermissions: z
         .array(RobotPermission)
         .nullable()

@@ -5,13 +5,13 @@ import type { Database } from './schema.js';
 export interface UserRow {
   id: number;
   username: string;
-  /** scrypt hash; null for LDAP users. */
+  /** scrypt hash; null for LDAP and OIDC users. */
   passwordHash: string | null;
   email: string | null;
-  source: 'local' | 'ldap';
+  source: 'local' | 'ldap' | 'oidc';
   systemAdmin: boolean;
   disabled: boolean;
-  /** LDAP users: the groups seen at their last login. */
+  /** LDAP and OIDC users: the groups the directory or provider gave at their last login. */
   ldapGroups: string[] | null;
   createdAt: number;
   passwordChangedAt: number;
@@ -39,7 +39,7 @@ export function toUserRow(row: Selectable<Database['users']>): UserRow {
     username: row.username,
     passwordHash: row.password_hash,
     email: row.email,
-    source: row.source === 'ldap' ? 'ldap' : 'local',
+    source: row.source === 'ldap' || row.source === 'oidc' ? row.source : 'local',
     systemAdmin: row.system_admin === 1,
     disabled: row.disabled === 1,
     ldapGroups: parseStringList(row.ldap_groups),
