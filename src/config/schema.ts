@@ -184,6 +184,31 @@ export const ConfigSchema = z
           })
           .strict()
           .prefault({}),
+        /** Single sign-on with an OpenID Provider (Authorization Code flow with PKCE); empty issuer: off. */
+        oidc: z
+          .object({
+            /** The provider's issuer URL; its /.well-known/openid-configuration is read at the first login. */
+            issuer: z.string().default(''),
+            clientId: z.string().default(''),
+            /** Empty: a public client (PKCE only, no client authentication). */
+            clientSecret: z.string().default(''),
+            /** Space-separated; must include openid. */
+            scopes: z.string().default('openid profile email groups'),
+            /** The claim (ID token or userinfo) that names the user in Berth. */
+            usernameClaim: z.string().min(1).default('preferred_username'),
+            /** The claim listing the user's groups (usable as project members, like LDAP groups). */
+            groupsClaim: z.string().min(1).default('groups'),
+            /** Members of this group are system administrators (checked at each login); empty: none. */
+            adminGroup: z.string().default(''),
+            /** Berth's URL as browsers reach it; the callback is <it>/api/v1/auth/oidc/callback. Empty: from the request. */
+            redirectBaseUrl: z.string().default(''),
+            /** A login begun must come back from the provider within this. */
+            loginTimeoutSeconds: positiveInt.default(600),
+            /** Allow an http:// issuer (tests, labs); never in production. */
+            allowInsecureHttp: bool.default(false),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),
@@ -240,6 +265,14 @@ export const ConfigSchema = z
   .refine((c) => (c.storage.s3.accessKeyId === '') === (c.storage.s3.secretAccessKey === ''), {
     message: 'set both storage.s3.accessKeyId and storage.s3.secretAccessKey, or neither',
     path: ['storage', 's3', 'accessKeyId'],
+  })
+  .refine((c) => c.auth.oidc.issuer === '' || c.auth.oidc.clientId !== '', {
+    message: 'auth.oidc.issuer needs auth.oidc.clientId',
+    path: ['auth', 'oidc', 'clientId'],
+  })
+  .refine((c) => c.auth.oidc.issuer === '' || c.auth.oidc.scopes.split(/\s+/).includes('openid'), {
+    message: 'auth.oidc.scopes must include openid',
+    path: ['auth', 'oidc', 'scopes'],
   })
   .refine((c) => c.gc.schedule === '' || cronError(c.gc.schedule) === undefined, {
     message: 'gc.schedule is not a valid cron expression (5 fields: minute hour day month weekday, UTC)',
