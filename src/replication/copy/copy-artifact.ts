@@ -121,6 +121,7 @@ class CopyRun {
     const platforms = this.options.platforms;
     if (refs.kind !== 'index' || !platforms) {
       await this.copyManifest(root, tag);
+      if (tag) this.tagged = { tag, digest: root.digest };
       return [root.digest, ...refs.children.map((child) => child.digest)];
     }
     const chosen = refs.children.filter((child) => matchesPlatform(child, platforms));
@@ -131,7 +132,13 @@ class CopyRun {
       );
     }
     const single = chosen.length === 1 ? tag : undefined;
-    await Promise.all(chosen.map(async (child) => this.copyManifest(await this.fetchChild(child), single)));
+    await Promise.all(
+      chosen.map(async (child) => {
+        const manifest = await this.fetchChild(child);
+        await this.copyManifest(manifest, single);
+        if (single) this.tagged = { tag: single, digest: manifest.digest };
+      }),
+    );
     return chosen.map((child) => child.digest);
   }
 
@@ -194,7 +201,6 @@ class CopyRun {
     if (current?.digest !== manifest.digest) {
       await client.putManifest(repository, tag, manifest, this.options.signal);
     }
-    this.tagged = { tag, digest: manifest.digest };
   }
 
   /** A child or referrer manifest from the source, checked against the descriptor that names it. */

@@ -1,0 +1,262 @@
+// What the replication tests share: artifacts built from random bytes and pushed with the client under test,
+// a fault injector (a real HTTP proxy in front of a real registry that answers some requests itself or corrupts
+// a blob's bytes), and byte-level comparisons of two registries' content.
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import { Readable } from 'node:stream';
+import { expect } from 'vitest';
+import type { Descriptor, Manifest, RegistryClient } from '../../src/replication/index.js';
+
+export const OCI = {
+  manifest: 'application/vnd.oci.image.manifest.v1+json',
+  index: 'application/vnd.oci.image.index.v1+json',
+  config: 'application/vnd.oci.image.config.v1+json',
+  layer: 'application/vnd.oci.image.layer.v1.tar+gzip',
+} as const;
+
+export function digestOf(data: Buffer): string {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+export interface PushedImage {
+  digest: string;
+  manifest: Buffer;
+  blobs: Descriptor[];
+}
+
+/** Pushes random layers, a config and their manifest (by `tag`, or by digest) with a client. */
+export async function pushImage(
+  client: RegistryClient,
+  repository: string,
+  opts: { tag?: string; layers?: Buffer[]; platform?: { os: string; architecture: string } } = {},
+): Promise<PushedImage> {
+  const layers = opts.layers ?? [randomBytes(2048), randomBytes(1024)];
+  const platform = opts.platform ?? { os: 'linux', architecture: 'amd64' };
+  const config = Buffer.from(
+    JSON.stringify({ ...platform, rootfs: { type: 'layers' }, n: randomBytes(4).toString('hex') }),
+  );
+  const blobs: Descriptor[] = [
+    { mediaType: OCI.config, digest: digestOf(config), size: config.length },
+    ...layers.map((layer) => ({ mediaType: OCI.layer, digest: digestOf(layer), size: layer.length })),
+  ];
+  for (const [i, data] of [config, ...layers].entries()) {
+    await client.pushBlob(repository, blobs[i] as Descriptor, async () => Readable.from([data]));
+  }
+  const manifest = Buffer.from(
+    JSON.stringify({ schemaVersion: 2, mediaType: OCI.manifest, config: blobs[0], layers: blobs.slice(1) }),
+  );
+  const digest = digestOf(manifest);
+  await client.putManifest(repository, opts.tag ?? digest, { bytes: manifest, mediaType: OCI.manifest });
+  return { digest, manifest, blobs };
+}
+
+export interface PushedIndex {
+  digest: string;
+  index: Buffer;
+  children: PushedImage[];
+}
+
+/** A multi-arch index over two fresh images (linux/amd64 and linux/arm64). */
+export async function pushIndex(
+  client: RegistryClient,
+  repository: string,
+  tag: string,
+): Promise<PushedIndex> {
+  const platforms = [
+    { os: 'linux', architecture: 'amd64' },
+    { os: 'linux', architecture: 'arm64' },
+  ];
+  const children: PushedImage[] = [];
+  for (const platform of platforms) children.push(await pushImage(client, repository, { platform }));
+  const index = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI.index,
+      manifests: children.map((child, i) => ({
+        mediaType: OCI.manifest,
+        digest: child.digest,
+        size: child.manifest.length,
+        platform: platforms[i],
+      })),
+    }),
+  );
+  await client.putManifest(repository, tag, { bytes: index, mediaType: OCI.index });
+  return { digest: digestOf(index), index, children };
+}
+
+/** A referrer (an SBOM-like artifact) of `subject`, pushed with the client: a manifest with a subject. */
+export async function pushReferrer(
+  client: RegistryClient,
+  repository: string,
+  subject: Descriptor,
+  artifactType = 'application/spdx+json',
+): Promise<PushedImage> {
+  const empty = Buffer.from('{}');
+  const payload = Buffer.from(JSON.stringify({ spdxVersion: 'SPDX-2.3', n: randomBytes(4).toString('hex') }));
+  const blobs: Descriptor[] = [
+    { mediaType: 'application/vnd.oci.empty.v1+json', digest: digestOf(empty), size: empty.length },
+    { mediaType: artifactType, digest: digestOf(payload), size: payload.length },
+  ];
+  for (const [i, data] of [empty, payload].entries()) {
+    await client.pushBlob(repository, blobs[i] as Descriptor, async () => Readable.from([data]));
+  }
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI.manifest,
+      artifactType,
+      config: blobs[0],
+      layers: blobs.slice(1),
+      subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+    }),
+  );
+  const digest = digestOf(manifest);
+  await client.putManifest(repository, digest, { bytes: manifest, mediaType: OCI.manifest });
+  return { digest, manifest, blobs };
+}
+
+/** Reads a whole blob through the client (verified) into memory: test blobs are small. */
+export async function blobBytes(
+  client: RegistryClient,
+  repository: string,
+  blob: Descriptor,
+): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of await client.getBlob(repository, blob)) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Asserts the target serves the manifest under the same digest with the same bytes, and every blob of it too. */
+export async function expectSameManifest(
+  source: { client: RegistryClient; repository: string },
+  target: { client: RegistryClient; repository: string },
+  reference: string,
+): Promise<Manifest> {
+  const a = (await source.client.getManifest(source.repository, reference)) as Manifest;
+  const b = await target.client.getManifest(target.repository, reference);
+  expect(b, `target lacks ${reference}`).toBeDefined();
+  expect(b?.digest).toBe(a.digest);
+  expect(b?.bytes.equals(a.bytes)).toBe(true);
+  expect(b?.mediaType).toBe(a.mediaType);
+  const parsed = JSON.parse(a.bytes.toString()) as {
+    config?: Descriptor;
+    layers?: Descriptor[];
+    manifests?: Descriptor[];
+  };
+  for (const blob of [...(parsed.config ? [parsed.config] : []), ...(parsed.layers ?? [])]) {
+    const [x, y] = await Promise.all([
+      blobBytes(source.client, source.repository, blob),
+      blobBytes(target.client, target.repository, blob),
+    ]);
+    expect(y.equals(x), `blob ${blob.digest}`).toBe(true);
+  }
+  for (const child of parsed.manifests ?? []) await expectSameManifest(source, target, child.digest);
+  return a;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Fault injection
+
+export interface Seen {
+  method: string;
+  path: string;
+  at: number;
+  status: number;
+}
+
+type Rule = {
+  match: (method: string, path: string) => boolean;
+  times: number;
+  status: number;
+  headers: Record<string, string>;
+};
+
+/**
+ * A real HTTP proxy in front of a real registry (Host preserved, so the registry's absolute Locations point back
+ * here). Rules answer matching requests themselves (a 503, a 429 with Retry-After) a number of times; a
+ * corruption flips one byte of a blob's body on its way through. Everything else is forwarded untouched.
+ */
+export class FaultInjector {
+  readonly seen: Seen[] = [];
+  private rules: Rule[] = [];
+  private corrupted = new Set<string>();
+
+  private constructor(
+    private readonly server: Server,
+    readonly url: string,
+  ) {}
+
+  static async start(upstream: string): Promise<FaultInjector> {
+    const target = new URL(upstream);
+    let self: FaultInjector | undefined;
+    const server = createServer((req, res) => self?.handle(req, res, target));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    if (typeof address !== 'object' || !address) throw new Error('no port');
+    self = new FaultInjector(server, `http://127.0.0.1:${address.port}`);
+    return self;
+  }
+
+  /** The next `times` requests matching answer `status` (with `headers`) without reaching the registry. */
+  fail(match: Rule['match'], times: number, status: number, headers: Record<string, string> = {}): void {
+    this.rules.push({ match, times, status, headers });
+  }
+
+  /** Matching requests are read and then left without an answer (a hung registry). */
+  hang(match: Rule['match']): void {
+    this.rules.push({ match, times: Number.POSITIVE_INFINITY, status: 0, headers: {} });
+  }
+
+  /** GETs of this blob get one byte flipped in the middle of their body. */
+  corrupt(digest: string): void {
+    this.corrupted.add(digest);
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+
+  private handle(req: IncomingMessage, res: import('node:http').ServerResponse, target: URL): void {
+    const method = req.method ?? 'GET';
+    const path = req.url ?? '/';
+    const at = Date.now();
+    const rule = this.rules.find((r) => r.times > 0 && r.match(method, path));
+    if (rule) {
+      rule.times--;
+      this.seen.push({ method, path, at, status: rule.status });
+      req.resume();
+      if (rule.status === 0) return;
+      res.writeHead(rule.status, { 'content-type': 'application/json', ...rule.headers });
+      res.end(
+        JSON.stringify({
+          errors: [{ code: rule.status === 429 ? 'TOOMANYREQUESTS' : 'UNAVAILABLE', message: 'injected' }],
+        }),
+      );
+      return;
+    }
+    const upstream = httpRequest(
+      { host: target.hostname, port: target.port, method, path, headers: req.headers },
+      (answer) => {
+        this.seen.push({ method, path, at, status: answer.statusCode ?? 0 });
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        const blob = /\/blobs\/(sha256:[0-9a-f]{64})$/.exec(path)?.[1];
+        if (method === 'GET' && blob && this.corrupted.has(blob) && answer.statusCode === 200) {
+          let offset = 0;
+          const middle = Number(answer.headers['content-length'] ?? 2) >> 1;
+          answer.on('data', (chunk: Buffer) => {
+            if (middle >= offset && middle < offset + chunk.length) {
+              chunk = Buffer.from(chunk);
+              chunk[middle - offset] = (chunk[middle - offset] as number) ^ 0xff;
+            }
+            offset += chunk.length;
+            res.write(chunk);
+          });
+          answer.on('end', () => res.end());
+        } else answer.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  }
+}
