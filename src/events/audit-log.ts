@@ -19,6 +19,7 @@ export interface AuditLogOptions {
  */
 export class AuditLog implements AuditSink {
   private buffer: (AuditInput & { time: number })[] = [];
+  private readonly listeners: ((event: AuditInput) => void)[] = [];
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> | undefined;
   private readonly batchSize: number;
@@ -36,7 +37,16 @@ export class AuditLog implements AuditSink {
     this.timer.unref();
   }
 
+  /**
+   * Hears every event as it is recorded (webhooks). A listener must not throw or wait: record runs after the
+   * request has been answered, but on its event loop turn.
+   */
+  onRecord(listener: (event: AuditInput) => void): void {
+    this.listeners.push(listener);
+  }
+
   record(event: AuditInput): void {
+    for (const listener of this.listeners) listener(event);
     this.buffer.push({ ...event, time: Date.now() });
     const excess = this.buffer.length - this.maxBuffered;
     if (excess > 0) {
