@@ -9,10 +9,12 @@ import {
   type ProjectPolicy,
   type ScryptParams,
 } from '../auth/index.js';
-import { AccountsStore, type Database } from '../metadata/index.js';
+import type { OidcProfile } from '../auth/oidc/index.js';
+import { AccountsStore, type Database, OidcRows } from '../metadata/index.js';
 import { toUser } from './account-records.js';
 import { checkEmail, checkPassword, checkUsername } from './account-validation.js';
 import { MachineCredentials } from './machine-credentials.js';
+import { type CliSecretInfo, OidcAccounts } from './oidc-accounts.js';
 import { keysetPage } from './page-cursor.js';
 import { ProjectDirectory } from './project-directory.js';
 import { SessionRecords } from './sessions.js';
@@ -58,12 +60,19 @@ export class AccountService implements Accounts {
   readonly #projects: ProjectDirectory;
   readonly #scrypt: ScryptParams;
   readonly #sessions: SessionRecords;
+  readonly #oidc: OidcAccounts;
 
   constructor(db: Kysely<Database>, options: AccountServiceOptions = {}) {
     this.store = new AccountsStore(db);
     this.now = options.now ?? Date.now;
     this.#scrypt = options.scrypt ?? DEFAULT_SCRYPT_PARAMS;
-    this.#signIn = new SignIn(this.store, { ldap: options.ldap, scrypt: this.#scrypt, now: this.now });
+    this.#oidc = new OidcAccounts(this.store, new OidcRows(db), this.now);
+    this.#signIn = new SignIn(this.store, {
+      ldap: options.ldap,
+      scrypt: this.#scrypt,
+      now: this.now,
+      cliSecret: (username, id, secret) => this.#oidc.authenticate(username, id, secret),
+    });
     this.#machines = new MachineCredentials(this.store, this.now);
     this.#projects = new ProjectDirectory(this.store, this.now, this.#signIn.ldapEnabled);
     this.#sessions = new SessionRecords(this.store, this.now, options.onSignedOut);
@@ -162,7 +171,11 @@ export class AccountService implements Accounts {
     const row = await this.store.users.byName(username);
     if (!row) throw notFound(`user ${username}`);
     if (row.source !== 'local') {
-      throw new AccountError('INVALID', `user ${username} signs in through LDAP: change the password there`);
+      const where = row.source === 'ldap' ? 'LDAP' : 'single sign-on (OIDC)';
+      throw new AccountError(
+        'INVALID',
+        `user ${username} signs in through ${where}: change the password there`,
+      );
     }
     const passwordHash = await hashPassword(password, this.#scrypt);
     await this.store.users.update(username, { passwordHash, passwordChangedAt: this.now() });
@@ -268,6 +281,24 @@ export class AccountService implements Accounts {
 
   revokeAccessToken(username: string, id: string): Promise<void> {
     return this.#machines.revokeAccessToken(username, id);
+  }
+
+  // --- single sign-on (OidcAccounts) -----------------------------------------------------------------------
+
+  signInWithOidc(profile: OidcProfile, adminGroup: string): Promise<{ user: User; identity: Identity }> {
+    return this.#oidc.signIn(profile, adminGroup);
+  }
+
+  createCliSecret(username: string): Promise<{ secret: string; createdAt: number }> {
+    return this.#oidc.createCliSecret(username);
+  }
+
+  cliSecretInfo(username: string): Promise<CliSecretInfo | null> {
+    return this.#oidc.cliSecretInfo(username);
+  }
+
+  revokeCliSecret(username: string): Promise<void> {
+    return this.#oidc.revokeCliSecret(username);
   }
 
   // --- sessions (SessionRecords) ---------------------------------------------------------------------------

@@ -23,6 +23,8 @@ export interface SignInOptions {
   ldap?: LdapConfig;
   scrypt: ScryptParams;
   now: () => number;
+  /** An OIDC user's CLI secret (same shape as an access token): the identity, or null when it is not one. */
+  cliSecret?: (username: string, id: string, secret: string) => Promise<Identity | null>;
 }
 
 /**
@@ -34,8 +36,10 @@ export class SignIn {
   readonly #ldap: LdapAuthenticator | undefined;
   readonly #scrypt: ScryptParams;
   readonly #now: () => number;
+  readonly #cliSecret: SignInOptions['cliSecret'];
 
   constructor(store: AccountsStore, options: SignInOptions) {
+    this.#cliSecret = options.cliSecret;
     this.#store = store;
     this.#ldap = options.ldap ? new LdapAuthenticator(options.ldap) : undefined;
     this.#scrypt = options.scrypt;
@@ -51,7 +55,10 @@ export class SignIn {
     if (username.startsWith(ROBOT_PREFIX)) return this.#robot(username.slice(ROBOT_PREFIX.length), password);
     const token = parseSecretToken(password);
     // Passwords may not take this shape (see checkPassword), so a token-shaped one is only ever a token.
-    if (token) return this.#accessToken(username, token.id, token.secret);
+    if (token) {
+      const identity = await this.#accessToken(username, token.id, token.secret);
+      return identity ?? (await this.#cliSecret?.(username, token.id, token.secret)) ?? null;
+    }
     const row = await this.#store.users.byName(username);
     // A local user never falls back to the directory, whatever the directory says about the name.
     if (row?.source === 'local' && row.passwordHash !== null)

@@ -1,4 +1,5 @@
 import type { Action, Identity, ProjectPolicy, ProjectRole, RobotPermission } from '../auth/index.js';
+import type { OidcProfile } from '../auth/oidc/index.js';
 
 /** A page of a listing: `next` is the cursor for the following page, absent on the last one. */
 export interface Page<T> {
@@ -196,6 +197,20 @@ export interface Accounts {
   }): Promise<{ token: AccessToken; secret: string }>;
   listAccessTokens(username: string): Promise<AccessToken[]>;
   revokeAccessToken(username: string, id: string): Promise<void>;
+
+  // --- single sign-on (OIDC) ---
+  /**
+   * The user an OpenID Provider's profile signs in: created at the subject's first login, its e-mail, groups
+   * and (with `adminGroup` set) system administrator flag refreshed at each. INVALID for a name Berth cannot
+   * take, CONFLICT when another account holds the name, FORBIDDEN when the user is disabled.
+   */
+  signInWithOidc?(profile: OidcProfile, adminGroup: string): Promise<{ user: User; identity: Identity }>;
+  /** A new CLI secret for an OIDC user, replacing any previous one; returned once. INVALID for other users. */
+  createCliSecret?(username: string): Promise<{ secret: string; createdAt: number }>;
+  /** When the user's CLI secret was made and last used; null when they have none. */
+  cliSecretInfo?(username: string): Promise<{ createdAt: number; lastUsedAt: number | null } | null>;
+  /** Revokes the user's CLI secret: NOT_FOUND when they have none. */
+  revokeCliSecret?(username: string): Promise<void>;
 
   // --- sessions (refresh tokens) ---
   /** Records a refresh token (its `jti`) about to be handed out to a username or robot$name. */

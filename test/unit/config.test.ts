@@ -72,6 +72,18 @@ const AUTH_DEFAULTS: Config['auth'] = {
     groupFilter: '(member={dn})',
     startTLS: false,
   },
+  oidc: {
+    issuer: '',
+    clientId: '',
+    clientSecret: '',
+    scopes: 'openid profile email groups',
+    usernameClaim: 'preferred_username',
+    groupsClaim: 'groups',
+    adminGroup: '',
+    redirectBaseUrl: '',
+    loginTimeoutSeconds: 600,
+    allowInsecureHttp: false,
+  },
 };
 
 const DEFAULTS: Config = {
