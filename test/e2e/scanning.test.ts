@@ -144,6 +144,8 @@ function scanningSuite(
   start: () => Promise<{ registry: ScanningRegistry; cleanup(): Promise<void> }>,
   full: boolean,
 ) {
+  // The client and policy checks the backend does not change run once, on the full run, not on the other.
+  const onFullRun = full ? it : Object.assign(() => undefined, { skipIf: () => () => undefined });
   describe(name, () => {
     let tmp: string;
     let image: DebianImage;
@@ -373,7 +375,7 @@ function scanningSuite(
       TIMEOUT,
     );
 
-    it.skipIf(!syft || !full)(
+    onFullRun.skipIf(!syft)(
       'agrees with syft on every deb package of the same image (name and version, both ways)',
       async () => {
         const { stdout } = await run(syft as string, ['scan', `oci-dir:${image.single}`, '-o', 'syft-json'], {
@@ -508,7 +510,7 @@ function scanningSuite(
       TIMEOUT,
     );
 
-    it.skipIf(!full)(
+    onFullRun(
       'refuses an image that runs as root, and one with an SSH server, each naming its policy',
       async () => {
         await settings({ blockRoot: true });
@@ -527,7 +529,7 @@ function scanningSuite(
       TIMEOUT,
     );
 
-    it.skipIf(!full)(
+    onFullRun(
       'lets a system administrator pull what a policy refuses, and audits the bypass and the refusal',
       async () => {
         await settings({ blockSsh: true });
@@ -553,7 +555,7 @@ function scanningSuite(
       TIMEOUT,
     );
 
-    it.skipIf(!full)(
+    onFullRun(
       'refuses a freshly pushed image as not scanned when scan-on-push is off, until it is scanned',
       async () => {
         await settings({ scanOnPush: false, blockUnscanned: true });
