@@ -1,1 +1,2 @@
 export { type Berth, createBerth } from './app.js';
+export { openBlobStore } from './backends.js';

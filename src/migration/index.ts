@@ -1,0 +1,7 @@
+export {
+  type ImportOptions,
+  type ImportProblem,
+  type ImportSummary,
+  importDistribution,
+} from './distribution-import.js';
+export { type HashingReader, hashingReader } from './hashing-reader.js';

@@ -1,0 +1,173 @@
+// Shared by the migration, bundle and backup tests: real peers (Distribution, skopeo), and byte-level pulls.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { findExecutable, run } from '../fixtures/image.js';
+import { freePort } from '../helpers/ports.js';
+
+export const DISTRIBUTION = findExecutable('docker-registry', ['/usr/bin']);
+
+export function skopeo(...args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return run('skopeo', ['--insecure-policy', ...args], { timeoutMs: 90_000 });
+}
+
+/** `skopeo copy` between two references, without TLS checks. */
+export function skopeoCopy(src: string, dest: string, ...flags: string[]) {
+  return skopeo('copy', '-q', '--src-tls-verify=false', '--dest-tls-verify=false', ...flags, src, dest);
+}
+
+export function sha256(data: Uint8Array): string {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+export interface DistributionPeer {
+  url: string;
+  host: string;
+  /** Its storage root (rootdirectory), holding docker/registry/v2. */
+  root: string;
+  stop(): Promise<void>;
+}
+
+/** CNCF Distribution (Debian's docker-registry 2.8.2) on a free port, storing under `dir`/data. */
+export async function startDistributionIn(dir: string): Promise<DistributionPeer> {
+  const port = await freePort();
+  const root = join(dir, 'data');
+  await mkdir(root, { recursive: true });
+  const config = join(dir, 'config.yml');
+  await writeFile(
+    config,
+    [
+      'version: 0.1',
+      'log:',
+      '  level: error',
+      '  accesslog:',
+      '    disabled: true',
+      'storage:',
+      '  filesystem:',
+      `    rootdirectory: ${root}`,
+      '  delete:',
+      '    enabled: true',
+      'http:',
+      `  addr: 127.0.0.1:${port}`,
+    ].join('\n'),
+  );
+  const child: ChildProcess = spawn(DISTRIBUTION as string, ['serve', config], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`docker-registry exited: ${stderr}`);
+    const ok = await fetch(`${url}/v2/`).then(
+      async (res) => {
+        await res.arrayBuffer();
+        return res.status === 200;
+      },
+      () => false,
+    );
+    if (ok) break;
+    if (i > 600) throw new Error(`docker-registry did not answer: ${stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {
+    url,
+    host: `127.0.0.1:${port}`,
+    root,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+const ACCEPT = [
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+].join(', ');
+
+/** The exact bytes and content type a registry serves for a manifest. */
+export async function getManifest(
+  url: string,
+  repository: string,
+  reference: string,
+): Promise<{ bytes: Buffer; type: string; status: number }> {
+  const res = await fetch(`${url}/v2/${repository}/manifests/${reference}`, { headers: { accept: ACCEPT } });
+  const bytes = Buffer.from(await res.arrayBuffer());
+  return { bytes, type: res.headers.get('content-type') ?? '', status: res.status };
+}
+
+export async function getBlobDigest(url: string, repository: string, digest: string): Promise<string> {
+  const res = await fetch(`${url}/v2/${repository}/blobs/${digest}`);
+  if (res.status !== 200) throw new Error(`GET blob ${repository}@${digest}: ${res.status}`);
+  return sha256(Buffer.from(await res.arrayBuffer()));
+}
+
+export async function listTags(url: string, repository: string): Promise<string[]> {
+  const res = await fetch(`${url}/v2/${repository}/tags/list?n=1000`);
+  if (res.status === 404) return [];
+  const body = (await res.json()) as { tags: string[] | null };
+  return [...(body.tags ?? [])].sort();
+}
+
+export async function catalog(url: string): Promise<string[]> {
+  const res = await fetch(`${url}/v2/_catalog?n=1000`);
+  return ((await res.json()) as { repositories: string[] }).repositories.sort();
+}
+
+/**
+ * Pulls `repository:reference` with skopeo (every platform) into a `dir:` copy, which keeps manifests byte for
+ * byte, and returns the digest of every file it wrote, checked against its name: the top manifest's digest
+ * under 'manifest.json', and the blobs and child manifests by digest.
+ */
+export async function pullWithSkopeo(
+  host: string,
+  repository: string,
+  reference: string,
+  into: string,
+): Promise<Map<string, string>> {
+  await skopeoCopy(`docker://${host}/${repository}:${reference}`, `dir:${into}`, '--all');
+  const files = new Map<string, string>();
+  for (const name of await readdir(into)) {
+    if (name === 'version') continue;
+    const digest = sha256(await readFile(join(into, name)));
+    const named = name.replace(/\.manifest\.json$/, '');
+    if (name !== 'manifest.json' && `sha256:${named}` !== digest) {
+      throw new Error(`${into}/${name} holds ${digest}`);
+    }
+    files.set(name, digest);
+  }
+  return files;
+}
+
+/** Manifest digests reachable from a manifest (itself, children of an index) and all their blobs. */
+export async function contentOf(
+  url: string,
+  repository: string,
+  reference: string,
+): Promise<{ manifests: Map<string, Buffer>; blobs: Set<string> }> {
+  const manifests = new Map<string, Buffer>();
+  const blobs = new Set<string>();
+  const visit = async (ref: string) => {
+    const { bytes, status } = await getManifest(url, repository, ref);
+    if (status !== 200) throw new Error(`GET manifest ${repository}:${ref}: ${status}`);
+    manifests.set(sha256(bytes), bytes);
+    const json = JSON.parse(bytes.toString('utf8')) as {
+      manifests?: { digest: string }[];
+      config?: { digest: string };
+      layers?: { digest: string }[];
+    };
+    for (const child of json.manifests ?? []) await visit(child.digest);
+    if (json.config) blobs.add(json.config.digest);
+    for (const layer of json.layers ?? []) blobs.add(layer.digest);
+  };
+  await visit(reference);
+  return { manifests, blobs };
+}
