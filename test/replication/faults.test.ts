@@ -110,7 +110,7 @@ describe.skipIf(!distribution)('replication under injected faults', () => {
       const proxy = await FaultInjector.start(upstream.url);
       const target = new RegistryClient({ url: berth.berth.url, access: 'push', credentials: berth.member });
       try {
-        proxy.corrupt(bad.digest);
+        proxy.corrupt(`/blobs/${bad.digest}`);
         const corrupting = new RegistryClient({ url: proxy.url, retry: RETRY });
         const failed = await copyArtifact({
           source: { client: corrupting, repository: 'app/corrupt', reference: 'v1' },

@@ -174,7 +174,7 @@ type Rule = {
 /**
  * A real HTTP proxy in front of a real registry (Host preserved, so the registry's absolute Locations point back
  * here). Rules answer matching requests themselves (a 503, a 429 with Retry-After) a number of times; a
- * corruption flips one byte of a blob's body on its way through. Everything else is forwarded untouched.
+ * corruption flips one byte of a body on its way through. Everything else is forwarded untouched.
  */
 export class FaultInjector {
   readonly seen: Seen[] = [];
@@ -207,9 +207,9 @@ export class FaultInjector {
     this.rules.push({ match, times: Number.POSITIVE_INFINITY, status: 0, headers: {} });
   }
 
-  /** GETs of this blob get one byte flipped in the middle of their body. */
-  corrupt(digest: string): void {
-    this.corrupted.add(digest);
+  /** GETs whose path ends with `suffix` (`/blobs/<digest>`, `/manifests/v1`) get one byte flipped mid-body. */
+  corrupt(suffix: string): void {
+    this.corrupted.add(suffix);
   }
 
   async close(): Promise<void> {
@@ -240,8 +240,8 @@ export class FaultInjector {
       (answer) => {
         this.seen.push({ method, path, at, status: answer.statusCode ?? 0 });
         res.writeHead(answer.statusCode ?? 502, answer.headers);
-        const blob = /\/blobs\/(sha256:[0-9a-f]{64})$/.exec(path)?.[1];
-        if (method === 'GET' && blob && this.corrupted.has(blob) && answer.statusCode === 200) {
+        const corrupt = [...this.corrupted].some((suffix) => path.endsWith(suffix));
+        if (method === 'GET' && corrupt && answer.statusCode === 200) {
           let offset = 0;
           const middle = Number(answer.headers['content-length'] ?? 2) >> 1;
           answer.on('data', (chunk: Buffer) => {

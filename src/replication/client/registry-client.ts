@@ -465,12 +465,16 @@ export class RegistryClient {
           timeouts: this.timeouts,
           signal: call.signal,
         });
-        if (answer.status === 401 && ownOrigin && replayable && !challenged) {
+        if (
+          answer.status === 401 &&
+          ownOrigin &&
+          replayable &&
+          !challenged &&
+          this.auth.challenged(answer.headers.get('www-authenticate'), scopes, authorization)
+        ) {
           await answer.discard();
-          if (this.auth.challenged(answer.headers.get('www-authenticate'), scopes, authorization)) {
-            authorization = await this.auth.authorization(scopes, call.signal);
-            continue;
-          }
+          authorization = await this.auth.authorization(scopes, call.signal);
+          continue;
         }
         if (call.ok.includes(answer.status)) return answer;
         throw await remoteError(call.method, answer);
