@@ -1,6 +1,7 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Accounts } from '../accounts/types.js';
 import type { Identity } from '../auth/index.js';
+import type { Catalog } from '../catalog/index.js';
 import type { AuditEvent, AuditQuery, AuditSink } from '../events/types.js';
 import type { GcAdmin, LifecycleAdmin, RetentionAdmin } from '../lifecycle/index.js';
 import type { Scanning } from '../scanning/scanning.js';
@@ -22,6 +23,19 @@ export type ScanningAdmin = Pick<
   | 'rescans'
   | 'rescan'
 >;
+
+/** The web console's cookie sessions (server/auth/console-sessions.ts). */
+export interface ConsoleSessionAdmin {
+  carriesCookie(request: FastifyRequest): boolean;
+  open(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    username: string,
+    password: string,
+  ): Promise<{ identity: Identity; csrfToken: string }>;
+  identify(request: FastifyRequest): Promise<{ identity: Identity; csrfToken: string }>;
+  close(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+}
 
 /** What the management API needs, handed in by the server (no module-level singletons). */
 export interface ApiOptions {
@@ -49,6 +63,10 @@ export interface ApiOptions {
   signatures: SignatureAdmin;
   /** Vulnerability scanning: settings and policies, reports, SBOMs, the database, rescans. */
   scanning: ScanningAdmin;
+  /** Repositories and artifacts to browse. */
+  catalog: Pick<Catalog, 'repositories' | 'artifacts' | 'detail'>;
+  /** The web console's login, session and logout. */
+  consoleSessions: ConsoleSessionAdmin;
   /** Whether any logged-in user (not only system administrators) may create projects. Default false. */
   usersCanCreateProjects?: boolean;
 }

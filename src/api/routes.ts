@@ -1,4 +1,6 @@
 import { auditRoutes } from './audit-routes.js';
+import { catalogRoutes } from './catalog-routes.js';
+import { consoleSessionRoutes } from './console-session-routes.js';
 import { gcRoutes } from './gc-routes.js';
 import { lifecycleRoutes } from './lifecycle-routes.js';
 import { projectRoutes } from './project-routes.js';
@@ -17,7 +19,9 @@ export function apiRouteTable(): ApiRoute[] {
     ...userRoutes,
     ...tokenRoutes,
     ...sessionRoutes,
+    ...consoleSessionRoutes,
     ...projectRoutes,
+    ...catalogRoutes,
     ...lifecycleRoutes,
     ...retentionRoutes,
     ...gcRoutes,

@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest, LogController } fro
 import type { AccountService } from '../accounts/index.js';
 import { apiRoutes } from '../api/index.js';
 import { IpAllowlist } from '../auth/index.js';
+import { Catalog } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
 import { distributionRoutes } from '../distribution/index.js';
 import type { AuditLog } from '../events/index.js';
@@ -14,7 +15,7 @@ import {
   Retention,
   Scheduler,
 } from '../lifecycle/index.js';
-import { CollectionStore, JobRunStore, type ManifestRow } from '../metadata/index.js';
+import { CollectionStore, isPostgresUrl, JobRunStore, type ManifestRow } from '../metadata/index.js';
 import { healthRoutes, Metrics } from '../observability/index.js';
 import { Registry, RegistryError } from '../registry/index.js';
 import { adapterScanner } from '../scanning/adapter-scan.js';
@@ -125,6 +126,8 @@ export async function createBerth(config: Config): Promise<Berth> {
     uploadLeaseMs: config.uploads.leaseSeconds * 1000,
     blobRedirectSeconds: config.storage.s3.redirect ? config.storage.s3.redirectExpirySeconds : undefined,
     bus: backends.bus,
+    // On PostgreSQL a tag lookup is a network round trip: cache tags, other nodes' moves arrive by NOTIFY.
+    cacheSharedTags: isPostgresUrl(config.metadata.url),
     onBytesIn: bytesIn,
     policy: {
       ...lifecycle.policy,
@@ -271,6 +274,8 @@ export async function createBerth(config: Config): Promise<Berth> {
     gc,
     signatures,
     scanning,
+    catalog: new Catalog(meta.db, registry),
+    consoleSessions: auth.consoleSessions,
     usersCanCreateProjects: config.auth.usersCanCreateProjects,
   });
 

@@ -11,6 +11,7 @@ import {
   databaseKeyStore,
   type MetadataStore,
 } from '../../metadata/index.js';
+import { ConsoleSessions } from './console-sessions.js';
 import { Credentials, subjectOf } from './credentials.js';
 import { RegistryGuard } from './registry-guard.js';
 import { SessionGenerations } from './session-generations.js';
@@ -21,7 +22,9 @@ export interface AuthSetup {
   audit: AuditLog;
   /** /v2 access checks; undefined when auth is off. */
   guard?: (request: FastifyRequest, need: Need) => Promise<Caller>;
-  /** For /api/v1: the caller's identity from Basic credentials or a registry token (anonymous if none). */
+  /** The web console's cookie sessions. */
+  consoleSessions: ConsoleSessions;
+  /** For /api/v1: the caller's identity from Basic credentials or a console session cookie (anonymous if none). */
   authenticate(request: FastifyRequest): Promise<Identity>;
   /** A throttled check of a username and password that is not a login (the current password of a change). */
   checkPassword(request: FastifyRequest, username: string, password: string): Promise<Identity | null>;
@@ -142,7 +145,16 @@ export async function setupAuth(
     ...(admitToken && { admit: admitToken }),
   });
 
+  const consoleSessions = new ConsoleSessions({
+    accounts,
+    login: (request, username, password) => credentials.login(request, username, password),
+    audit,
+    sourceIp,
+    secure: config.http.tlsCert !== '',
+  });
+
   const setup: AuthSetup = {
+    consoleSessions,
     async scannerAuthorization(repository, seconds) {
       if (!auth.enabled) return undefined;
       const issued = await tokens.issue({
@@ -158,6 +170,10 @@ export async function setupAuth(
     sourceIp,
     checkPassword: (request, username, password) => credentials.check(request, username, password),
     async authenticate(request) {
+      // The console's cookie stands for credentials only when the request brings none of its own.
+      if (!request.headers.authorization && consoleSessions.carriesCookie(request)) {
+        return (await consoleSessions.identify(request)).identity;
+      }
       // Registry tokens are for /v2 only: one issued to a personal access token's login names just its user,
       // and would carry the user's full rights here. The API takes Basic credentials (a password, a robot
       // secret or a personal access token), whose limits it sees.

@@ -8,6 +8,7 @@ import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fast
 import { AccountService } from '../../../src/accounts/index.js';
 import { type ApiOptions, apiRoutes } from '../../../src/api/index.js';
 import { basicAuthorization, type Identity, parseAuthorization } from '../../../src/auth/index.js';
+import { Catalog } from '../../../src/catalog/index.js';
 import { LocalBus } from '../../../src/cluster/index.js';
 import type { AuditEvent, AuditInput, AuditQuery } from '../../../src/events/types.js';
 import { GarbageCollector, JobRunner, Lifecycle, Retention } from '../../../src/lifecycle/index.js';
@@ -17,6 +18,7 @@ import { ManifestService } from '../../../src/registry/manifest-service.js';
 import { builtinEngines } from '../../../src/scanning/engines-default.js';
 import { Scanning } from '../../../src/scanning/scanning.js';
 import { VulnerabilityDatabase } from '../../../src/scanning/vulndb/index.js';
+import { ConsoleSessions } from '../../../src/server/auth/console-sessions.js';
 import { errorHandler } from '../../../src/server/error-handler.js';
 import { isSignatureArtifact, verifyArtifact } from '../../../src/signatures/index.js';
 import { Signatures } from '../../../src/signatures/signatures.js';
@@ -154,6 +156,18 @@ export async function startHarness(options: Partial<Pick<ApiOptions, 'usersCanCr
     database: vulnerabilities,
     audit,
   });
+  // Console logins check the password as the server's Credentials.login does (without its throttle and audit).
+  const consoleSessions = new ConsoleSessions({
+    accounts,
+    async login(_request, username, password) {
+      const identity = await accounts.authenticate(username, password);
+      if (!identity) throw new RegistryError('UNAUTHORIZED', { message: 'wrong username or password' });
+      return identity;
+    },
+    audit,
+    sourceIp: (request) => request.ip,
+    secure: false,
+  });
   const app = Fastify();
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
@@ -174,10 +188,15 @@ export async function startHarness(options: Partial<Pick<ApiOptions, 'usersCanCr
     gc,
     signatures,
     scanning,
+    catalog: new Catalog(db, registry),
+    consoleSessions,
     ...options,
     sourceIp: (request) => request.ip,
     checkPassword: (_request, username, password) => accounts.authenticate(username, password),
     async authenticate(request): Promise<Identity> {
+      if (!request.headers.authorization && consoleSessions.carriesCookie(request)) {
+        return (await consoleSessions.identify(request)).identity;
+      }
       const credentials = parseAuthorization(request.headers.authorization);
       if (!credentials) return { kind: 'anonymous' };
       if (credentials.scheme !== 'basic')

@@ -4,7 +4,7 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDigest } from '../../../src/registry/index.js';
-import { CALLERS, type Caller, type Harness, PASSWORD, startHarness } from './api-harness.js';
+import { ADMIN_PASSWORD, CALLERS, type Caller, type Harness, PASSWORD, startHarness } from './api-harness.js';
 
 interface Case {
   /** `METHOD /api/v1/path/{param}` as registered. */
@@ -454,6 +454,62 @@ const CASES: Case[] = [
     async prepare(h) {
       if (!(await h.registry.meta.manifestByTag('team/app', 'v1'))) await pushArtifact(h);
       return { url: '/api/v1/projects/team/repositories/app/artifacts/v1' };
+    },
+    expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 200, systemAdmin: 200 },
+  },
+  {
+    route: 'POST /api/v1/session',
+    label: '(each caller logs in as itself; anonymous with a wrong password)',
+    async prepare(h, caller) {
+      const logins: Record<Caller, { username: string; password: string }> = {
+        anonymous: { username: 'alice', password: 'wrong password' },
+        user: { username: 'alice', password: PASSWORD },
+        projectAdmin: { username: 'padmin', password: PASSWORD },
+        robot: { username: 'robot$ci', password: h.robotSecret },
+        systemAdmin: { username: 'admin', password: ADMIN_PASSWORD },
+      };
+      return { url: '/api/v1/session', body: logins[caller] };
+    },
+    expect: { anonymous: 401, user: 201, projectAdmin: 201, robot: 403, systemAdmin: 201 },
+  },
+  {
+    route: 'GET /api/v1/session',
+    label: '(Basic credentials are no console session)',
+    prepare: fixed('/api/v1/session'),
+    expect: { anonymous: 401, user: 401, projectAdmin: 401, robot: 401, systemAdmin: 401 },
+  },
+  {
+    route: 'DELETE /api/v1/session',
+    prepare: fixed('/api/v1/session'),
+    expect: { anonymous: 204, user: 204, projectAdmin: 204, robot: 204, systemAdmin: 204 },
+  },
+  {
+    route: 'GET /api/v1/projects/{name}/access',
+    label: '(private project)',
+    prepare: fixed('/api/v1/projects/team/access'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 200, systemAdmin: 200 },
+  },
+  {
+    route: 'GET /api/v1/projects/{name}/repositories',
+    label: '(private project)',
+    prepare: fixed('/api/v1/projects/team/repositories'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 200, systemAdmin: 200 },
+  },
+  {
+    route: 'GET /api/v1/projects/{name}/repositories/{repo}/artifacts',
+    label: '(private project)',
+    async prepare(h) {
+      await pushImage(h);
+      return { url: '/api/v1/projects/team/repositories/app/artifacts' };
+    },
+    expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 200, systemAdmin: 200 },
+  },
+  {
+    route: 'GET /api/v1/projects/{name}/repositories/{repo}/artifacts/{reference}/manifest',
+    label: '(private project)',
+    async prepare(h) {
+      await pushImage(h);
+      return { url: '/api/v1/projects/team/repositories/app/artifacts/image/manifest' };
     },
     expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 200, systemAdmin: 200 },
   },

@@ -1,0 +1,111 @@
+import { z } from 'zod';
+import { ACTIONS } from '../auth/index.js';
+import { isValidRepositoryName, RegistryError } from '../registry/index.js';
+import { allows, policyOf, requireProjectAction } from './access.js';
+import {
+  ArtifactDetail,
+  ArtifactList,
+  RepositoryList,
+  RepositoryListQuery,
+  RepositoryParams,
+} from './catalog-schemas.js';
+import { pageRequest } from './pagination.js';
+import { type ApiRoute, route } from './route.js';
+import { named, PageQuery, ProjectParams } from './schemas.js';
+import { ArtifactParams } from './signature-schemas.js';
+
+const tag = 'repositories';
+const PULLERS = 'whoever may pull from the project: anyone for a public project';
+
+const ProjectAccess = named(
+  'ProjectAccess',
+  'What the caller may do in a project (so a client offers only what the server would allow).',
+  z.object({ project: z.string(), actions: z.array(z.enum(ACTIONS)) }),
+);
+
+function repositoryOf(project: string, repo: string): string {
+  const name = `${project}/${repo}`;
+  if (!isValidRepositoryName(name)) throw new RegistryError('NAME_INVALID', { detail: { name } });
+  return name;
+}
+
+/** Repositories and artifacts to browse: keyset-paged listings and one artifact's manifest, config and layers. */
+export const catalogRoutes: ApiRoute[] = [
+  route<z.output<typeof ProjectParams>>({
+    method: 'GET',
+    path: '/projects/{name}/access',
+    operationId: 'getProjectAccess',
+    summary: 'What the caller may do in a project',
+    task: "reading one's access to a project",
+    tag,
+    gate: 'public',
+    access: PULLERS,
+    params: ProjectParams,
+    success: { status: 200, description: 'The actions allowed', schema: ProjectAccess },
+    errors: [404],
+    async handler(call) {
+      const policy = await requireProjectAction(call, call.params.name, 'pull', 'reading a project');
+      return { project: policy.name, actions: ACTIONS.filter((action) => allows(call, policy, action)) };
+    },
+  }),
+  route<z.output<typeof ProjectParams>, z.output<typeof RepositoryListQuery>>({
+    method: 'GET',
+    path: '/projects/{name}/repositories',
+    operationId: 'listRepositories',
+    summary: "List a project's repositories by name, with a substring search",
+    task: 'listing repositories',
+    tag,
+    gate: 'public',
+    access: PULLERS,
+    params: ProjectParams,
+    query: RepositoryListQuery,
+    success: { status: 200, description: 'One page of repositories', schema: RepositoryList },
+    errors: [404],
+    async handler(call) {
+      const { params, query, options } = call;
+      await requireProjectAction(call, params.name, 'pull', 'listing repositories');
+      return options.catalog.repositories(params.name, {
+        ...pageRequest(query),
+        ...(query.q !== undefined && { search: query.q }),
+      });
+    },
+  }),
+  route<z.output<typeof RepositoryParams>, z.output<typeof PageQuery>>({
+    method: 'GET',
+    path: '/projects/{name}/repositories/{repo}/artifacts',
+    operationId: 'listArtifacts',
+    summary: "List a repository's artifacts, newest push first, with tags, sizes and platforms",
+    task: 'listing artifacts',
+    tag,
+    gate: 'public',
+    access: PULLERS,
+    params: RepositoryParams,
+    query: PageQuery,
+    success: { status: 200, description: 'One page of artifacts', schema: ArtifactList },
+    errors: [404],
+    async handler(call) {
+      const { params, query, options } = call;
+      await requireProjectAction(call, params.name, 'pull', 'listing artifacts');
+      return options.catalog.artifacts(repositoryOf(params.name, params.repo), pageRequest(query));
+    },
+  }),
+  route<z.output<typeof ArtifactParams>>({
+    method: 'GET',
+    path: '/projects/{name}/repositories/{repo}/artifacts/{reference}/manifest',
+    operationId: 'getArtifactManifest',
+    summary: "An artifact's manifest and config as stored, its layers and its referrers",
+    task: 'reading an artifact',
+    tag,
+    gate: 'public',
+    access: PULLERS,
+    params: ArtifactParams,
+    success: { status: 200, description: 'The artifact', schema: ArtifactDetail },
+    errors: [404],
+    async handler(call) {
+      const { name, repo, reference } = call.params;
+      await policyOf(call, name);
+      await requireProjectAction(call, name, 'pull', 'reading an artifact');
+      return call.options.catalog.detail(repositoryOf(name, repo), reference);
+    },
+  }),
+];
