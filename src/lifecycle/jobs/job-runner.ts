@@ -19,6 +19,8 @@ export interface JobRunnerOptions {
   /** A running job silent for this long is taken for dead; default 30 s. */
   staleMs?: number;
   onError?: (run: JobRunRow, error: unknown) => void;
+  /** Hears each run this process ran once its outcome is recorded (webhooks: garbage collection finished). */
+  onFinished?: (run: JobRunRow, outcome: { status: 'succeeded' | 'failed'; summary: unknown }) => void;
 }
 
 /**
@@ -50,7 +52,9 @@ export class JobRunner {
           ? 'garbage collection'
           : spec.kind === 'rescan'
             ? 'a rescan of every image'
-            : `retention of project '${spec.scope}'`;
+            : spec.kind === 'scrub'
+              ? 'an integrity scrub'
+              : `retention of project '${spec.scope}'`;
       throw new RegistryError('CONFLICT', { message: `${what} is running already` });
     }
     const done = this.execute(run, work).finally(() => this.running.delete(run.id));
@@ -91,6 +95,7 @@ export class JobRunner {
       const summary = await work(context);
       clearInterval(timer);
       await this.runs.finish(run.id, { status: 'succeeded', summary });
+      this.options.onFinished?.(run, { status: 'succeeded', summary });
     } catch (error) {
       clearInterval(timer);
       this.options.onError?.(run, error);
@@ -100,6 +105,7 @@ export class JobRunner {
           ? error.message
           : String(error);
       await this.runs.finish(run.id, { status: 'failed', summary: latest, error: message }).catch(() => {});
+      this.options.onFinished?.(run, { status: 'failed', summary: latest });
     }
   }
 }
