@@ -92,6 +92,18 @@ export class ConsoleSessions {
     }
     const identity = await this.options.login(request, username, password);
     if (identity.kind !== 'user') throw denied('only users can log in to the console');
+    return this.start(request, reply, identity);
+  }
+
+  /**
+   * Opens a session for a user already signed in some other way (single sign-on: api/oidc-routes.ts) and sets
+   * its cookie.
+   */
+  async start(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    identity: Identity & { kind: 'user' },
+  ): Promise<ConsoleSession> {
     const secret = randomBytes(32).toString('base64url');
     const expiresAt = this.#now() + CONSOLE_SESSION_SECONDS * 1000;
     const agent = request.headers['user-agent'];
