@@ -177,6 +177,52 @@ describe.skipIf(!distribution)('replication under injected faults', () => {
   );
 
   it(
+    'a blob body that stalls fails on the idle timeout; a slow consumer (throttled) is not a stall',
+    async () => {
+      const image = await pushImage(source, 'app/stall', { tag: 'v1', layers: [randomBytes(400_000)] });
+      const blob = image.blobs[1] as Descriptor;
+      const proxy = await FaultInjector.start(upstream.url);
+      try {
+        proxy.stall(`/blobs/${blob.digest}`);
+        const stalling = new RegistryClient({
+          url: proxy.url,
+          timeouts: { idleTimeoutMs: 300 },
+          retry: RETRY,
+        });
+        const stream = await stalling.getBlob('app/stall', blob);
+        const error = await (async () => {
+          for await (const _ of stream);
+        })().catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(RegistryTimeoutError);
+        expect((error as Error).message).toMatch(/no body bytes within 300 ms/);
+      } finally {
+        await proxy.close();
+      }
+      // 400 kB at 100 kB/s: each chunk waits well over 300 ms for its slot, on our side, not the registries'.
+      const patient = { timeouts: { idleTimeoutMs: 300, headersTimeoutMs: 5000 }, retry: { retries: 0 } };
+      const summary = await copyArtifact({
+        source: {
+          client: new RegistryClient({ url: upstream.url, ...patient }),
+          repository: 'app/stall',
+          reference: 'v1',
+        },
+        target: {
+          client: new RegistryClient({
+            url: berth.berth.url,
+            access: 'push',
+            credentials: berth.member,
+            ...patient,
+          }),
+          repository: 'team/stall',
+        },
+        bytesPerSecond: 100_000,
+      });
+      expect(summary.blobs.copied).toBe(image.blobs.length);
+    },
+    TIMEOUT,
+  );
+
+  it(
     'a registry that never answers times out (headers timeout), retried, then a clear timeout error',
     async () => {
       const image = await pushImage(source, 'app/silent', { tag: 'v1' });

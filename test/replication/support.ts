@@ -180,6 +180,7 @@ export class FaultInjector {
   readonly seen: Seen[] = [];
   private rules: Rule[] = [];
   private corrupted = new Set<string>();
+  private stalled = new Set<string>();
 
   private constructor(
     private readonly server: Server,
@@ -205,6 +206,11 @@ export class FaultInjector {
   /** Matching requests are read and then left without an answer (a hung registry). */
   hang(match: Rule['match']): void {
     this.rules.push({ match, times: Number.POSITIVE_INFINITY, status: 0, headers: {} });
+  }
+
+  /** GETs whose path ends with `suffix` get their headers and first chunk, then nothing more (a stalled body). */
+  stall(suffix: string): void {
+    this.stalled.add(suffix);
   }
 
   /** GETs whose path ends with `suffix` (`/blobs/<digest>`, `/manifests/v1`) get one byte flipped mid-body. */
@@ -241,7 +247,13 @@ export class FaultInjector {
         this.seen.push({ method, path, at, status: answer.statusCode ?? 0 });
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         const corrupt = [...this.corrupted].some((suffix) => path.endsWith(suffix));
-        if (method === 'GET' && corrupt && answer.statusCode === 200) {
+        const stall = [...this.stalled].some((suffix) => path.endsWith(suffix));
+        if (method === 'GET' && stall && answer.statusCode === 200) {
+          answer.once('data', (chunk: Buffer) => {
+            res.write(chunk);
+            answer.pause();
+          });
+        } else if (method === 'GET' && corrupt && answer.statusCode === 200) {
           let offset = 0;
           const middle = Number(answer.headers['content-length'] ?? 2) >> 1;
           answer.on('data', (chunk: Buffer) => {

@@ -60,15 +60,16 @@ export class RegistryNetworkError extends Error {
   }
 }
 
-/** No response headers, or no body bytes, within the allowed time. */
+/** No response headers, no progress sending a body, or no body bytes, within the allowed time. */
 export class RegistryTimeoutError extends Error {
   constructor(
     readonly method: string,
     readonly url: string,
-    readonly phase: 'headers' | 'body',
+    readonly phase: 'headers' | 'upload' | 'body',
     readonly timeoutMs: number,
   ) {
-    super(`${method} ${url}: no ${phase === 'headers' ? 'response' : 'body bytes'} within ${timeoutMs} ms`);
+    const what = { headers: 'response', upload: 'progress sending the body', body: 'body bytes' }[phase];
+    super(`${method} ${url}: no ${what} within ${timeoutMs} ms`);
     this.name = 'RegistryTimeoutError';
   }
 }

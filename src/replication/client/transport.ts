@@ -4,7 +4,7 @@ import { printableUrl, RegistryNetworkError, RegistryTimeoutError } from './erro
 export interface Timeouts {
   /** From the request (or its body's last byte) to the response headers. */
   headersTimeoutMs: number;
-  /** Between two body bytes, either way; a blob body has no total limit, only this one. */
+  /** The longest wait on the registry for a body chunk, either way; a blob body has no total limit, only this. */
   idleTimeoutMs: number;
 }
 
@@ -30,23 +30,20 @@ export interface Answer {
   discard(): Promise<void>;
 }
 
-/** A timer that fires after `ms` without a touch(). */
-class IdleTimer {
-  private timer: NodeJS.Timeout;
-  constructor(ms: number, onIdle: () => void) {
-    this.timer = setTimeout(onIdle, ms);
-  }
-  touch(): void {
-    this.timer.refresh();
-  }
-  reset(ms: number, onIdle: () => void): void {
+/** A deadline, armed only while we wait on the peer (never while our own side is slow, e.g. throttled). */
+class Deadline {
+  private timer: NodeJS.Timeout | undefined;
+  constructor(private readonly onExpiry: (phase: Phase, ms: number) => void) {}
+  arm(phase: Phase, ms: number): void {
     clearTimeout(this.timer);
-    this.timer = setTimeout(onIdle, ms);
+    this.timer = setTimeout(() => this.onExpiry(phase, ms), ms);
   }
-  stop(): void {
+  disarm(): void {
     clearTimeout(this.timer);
   }
 }
+
+type Phase = 'headers' | 'upload' | 'body';
 
 /**
  * One HTTP exchange over the global fetch (undici) with the client's timeouts: no response within
@@ -61,34 +58,40 @@ export async function exchange(x: Exchange): Promise<Answer> {
   if (x.signal?.aborted) throw x.signal.reason;
   x.signal?.addEventListener('abort', forward, { once: true });
   let timedOut: RegistryTimeoutError | undefined;
-  const expire = (phase: 'headers' | 'body', ms: number) => () => {
+  const deadline = new Deadline((phase, ms) => {
     timedOut = new RegistryTimeoutError(x.method, printable, phase, ms);
     controller.abort(timedOut);
-  };
-  const timer = new IdleTimer(x.timeouts.headersTimeoutMs, expire('headers', x.timeouts.headersTimeoutMs));
+  });
+  const { headersTimeoutMs, idleTimeoutMs } = x.timeouts;
   const finish = () => {
-    timer.stop();
+    deadline.disarm();
     x.signal?.removeEventListener('abort', forward);
   };
   let bodyError: unknown;
   let body: Buffer | ReadableStream<Uint8Array> | undefined;
   if (x.body instanceof Readable) {
     const source = x.body;
-    // Every request body byte restarts the headers timer: a slow upload is not a dead server.
+    // The clock runs while the registry has not taken the chunk we offer, and from the last one to the answer;
+    // not while the source is slow to give the next chunk (its own read has its own deadline).
     body = ReadableStream.from(
       (async function* () {
         try {
           for await (const chunk of source) {
-            timer.touch();
+            deadline.arm('upload', idleTimeoutMs);
             yield chunk as Uint8Array;
+            deadline.disarm();
           }
+          deadline.arm('headers', headersTimeoutMs);
         } catch (error) {
           bodyError = error;
           throw error;
         }
       })(),
     );
-  } else body = x.body;
+  } else {
+    body = x.body;
+    deadline.arm('headers', headersTimeoutMs);
+  }
 
   let res: Response;
   try {
@@ -106,7 +109,7 @@ export async function exchange(x: Exchange): Promise<Answer> {
     if (x.body instanceof Readable) x.body.destroy();
     throw failure(error);
   }
-  timer.reset(x.timeouts.idleTimeoutMs, expire('body', x.timeouts.idleTimeoutMs));
+  deadline.disarm();
 
   function failure(error: unknown): unknown {
     if (bodyError !== undefined) return bodyError;
@@ -129,17 +132,24 @@ export async function exchange(x: Exchange): Promise<Answer> {
       claim();
       return Readable.from(
         (async function* () {
+          const reader = body$?.getReader();
+          let done = !reader;
           try {
-            if (body$) {
-              for await (const chunk of body$) {
-                timer.touch();
-                yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-              }
+            while (!done) {
+              deadline.arm('body', idleTimeoutMs);
+              const next = await (reader as ReadableStreamDefaultReader<Uint8Array>).read();
+              deadline.disarm();
+              done = next.done;
+              if (next.value)
+                yield Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
             }
           } catch (error) {
+            done = true;
             throw failure(error);
           } finally {
             finish();
+            // Left early (the consumer stopped): let the connection go.
+            if (!done) await reader?.cancel().catch(() => {});
           }
         })(),
         { objectMode: false },
