@@ -6,6 +6,7 @@ import type { AuditEvent, AuditQuery, AuditSink } from '../events/types.js';
 import type { GcAdmin, LifecycleAdmin, RetentionAdmin } from '../lifecycle/index.js';
 import type { Scanning } from '../scanning/scanning.js';
 import type { SignatureAdmin } from '../signatures/signatures.js';
+import type { OidcSignOn } from './oidc-routes.js';
 
 export type ScanningAdmin = Pick<
   Scanning,
@@ -69,4 +70,6 @@ export interface ApiOptions {
   consoleSessions: ConsoleSessionAdmin;
   /** Whether any logged-in user (not only system administrators) may create projects. Default false. */
   usersCanCreateProjects?: boolean;
+  /** Single sign-on through an OpenID Provider (auth.oidc); null: not configured. Default null. */
+  oidc?: OidcSignOn | null;
 }

@@ -21,6 +21,8 @@ export type AuditAction =
   | 'token.revoke'
   | 'session.revoke'
   | 'session.revokeAll'
+  | 'cliSecret.create'
+  | 'cliSecret.revoke'
   | 'quota.set'
   | 'immutability.add'
   | 'immutability.remove'

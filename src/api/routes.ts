@@ -3,6 +3,7 @@ import { catalogRoutes } from './catalog-routes.js';
 import { consoleSessionRoutes } from './console-session-routes.js';
 import { gcRoutes } from './gc-routes.js';
 import { lifecycleRoutes } from './lifecycle-routes.js';
+import { oidcRoutes } from './oidc-routes.js';
 import { projectRoutes } from './project-routes.js';
 import { retentionRoutes } from './retention-routes.js';
 import { robotRoutes } from './robot-routes.js';
@@ -19,6 +20,7 @@ export function apiRouteTable(): ApiRoute[] {
     ...userRoutes,
     ...tokenRoutes,
     ...sessionRoutes,
+    ...oidcRoutes,
     ...consoleSessionRoutes,
     ...projectRoutes,
     ...catalogRoutes,

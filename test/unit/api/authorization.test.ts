@@ -37,6 +37,19 @@ async function freshRobot(h: Harness, name: string): Promise<string> {
   return name;
 }
 
+/** carol, a single sign-on user (as a provider's first login makes her), with a CLI secret. */
+async function oidcUserWithSecret(h: Harness): Promise<void> {
+  const profile = {
+    issuer: 'https://idp.test',
+    subject: 'carol-sub',
+    username: 'carol',
+    email: null,
+    groups: [],
+  };
+  await h.accounts.signInWithOidc(profile, '');
+  await h.accounts.createCliSecret('carol');
+}
+
 /** Waits for the retention runs of `team` to end, so that the next one may start. */
 async function settleRetention(h: Harness): Promise<void> {
   for (const run of await h.retention.runs('team', { limit: 100 })) await h.runner.wait(run.id);
@@ -202,6 +215,47 @@ const CASES: Case[] = [
     prepare: fixed('/api/v1/users/bob/sessions'),
     expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
     audit: 'session.revokeAll',
+  },
+  {
+    route: 'GET /api/v1/auth/oidc/login',
+    label: '(single sign-on not configured)',
+    prepare: fixed('/api/v1/auth/oidc/login?next=/projects'),
+    expect: { anonymous: 404, user: 404, projectAdmin: 404, robot: 404, systemAdmin: 404 },
+  },
+  {
+    route: 'GET /api/v1/auth/oidc/callback',
+    label: '(single sign-on not configured)',
+    prepare: fixed('/api/v1/auth/oidc/callback?code=c&state=s'),
+    expect: { anonymous: 404, user: 404, projectAdmin: 404, robot: 404, systemAdmin: 404 },
+  },
+  {
+    route: 'GET /api/v1/users/{username}/cli-secret',
+    label: "(another OIDC user's)",
+    async prepare(h) {
+      await oidcUserWithSecret(h);
+      return { url: '/api/v1/users/carol/cli-secret' };
+    },
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'POST /api/v1/users/{username}/cli-secret',
+    label: "(another OIDC user's)",
+    async prepare(h) {
+      await oidcUserWithSecret(h);
+      return { url: '/api/v1/users/carol/cli-secret' };
+    },
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 201 },
+    audit: 'cliSecret.create',
+  },
+  {
+    route: 'DELETE /api/v1/users/{username}/cli-secret',
+    label: "(another OIDC user's)",
+    async prepare(h) {
+      await oidcUserWithSecret(h);
+      return { url: '/api/v1/users/carol/cli-secret' };
+    },
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 204 },
+    audit: 'cliSecret.revoke',
   },
   {
     route: 'POST /api/v1/projects',
