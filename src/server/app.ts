@@ -277,6 +277,7 @@ export async function createBerth(config: Config): Promise<Berth> {
     catalog: new Catalog(meta.db, registry),
     consoleSessions: auth.consoleSessions,
     usersCanCreateProjects: config.auth.usersCanCreateProjects,
+    oidc: auth.oidc ?? null,
   });
 
   const purge = setInterval(() => {

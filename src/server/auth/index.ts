@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AccountService } from '../../accounts/index.js';
+import type { OidcSignOn } from '../../api/oidc-routes.js';
 import { type Identity, IpAllowlist, LoginThrottle, TokenService } from '../../auth/index.js';
 import { type InvalidationBus, LocalBus } from '../../cluster/index.js';
 import type { Config } from '../../config/index.js';
@@ -13,6 +14,7 @@ import {
 } from '../../metadata/index.js';
 import { ConsoleSessions } from './console-sessions.js';
 import { Credentials, subjectOf } from './credentials.js';
+import { oidcSignOn } from './oidc-sign-on.js';
 import { RegistryGuard } from './registry-guard.js';
 import { SessionGenerations } from './session-generations.js';
 import { tokenRoutes } from './token-endpoint.js';
@@ -36,6 +38,8 @@ export interface AuthSetup {
    * is no account: only Berth can mint it); undefined when auth is off (the adapter then sends nothing).
    */
   scannerAuthorization(repository: string, seconds: number): Promise<string | undefined>;
+  /** Single sign-on (auth.oidc); undefined when not configured. */
+  oidc?: OidcSignOn;
   /** The admin created on first start, with a generated password to show once. */
   bootstrap?: { username: string; password: string; generated: boolean };
 }
@@ -95,14 +99,15 @@ export async function setupAuth(
     ? IpAllowlist.parse(auth.trustedProxies.split(',').map((entry) => entry.trim()))
     : undefined;
   const sourceIp = clientAddress(trusted);
-  const realm = (request: FastifyRequest) => {
-    if (auth.realm) return auth.realm;
+  /** Berth's URL as the client reached it: scheme (a trusted proxy's X-Forwarded-Proto) and Host. */
+  const origin = (request: FastifyRequest) => {
     const proto =
       trusted?.allows(request.socket.remoteAddress ?? '') && request.headers['x-forwarded-proto']
         ? String(request.headers['x-forwarded-proto']).split(',')[0]?.trim()
         : request.protocol;
-    return `${proto}://${request.headers.host ?? `${config.http.host}:${config.http.port}`}/token`;
+    return `${proto}://${request.headers.host ?? `${config.http.host}:${config.http.port}`}`;
   };
+  const realm = (request: FastifyRequest) => auth.realm || `${origin(request)}/token`;
   const tokens = new TokenService({
     issuer: auth.service,
     keyStore: databaseKeyStore(meta.db),
@@ -151,6 +156,15 @@ export async function setupAuth(
     audit,
     sourceIp,
     secure: config.http.tlsCert !== '',
+  });
+  const oidc = oidcSignOn({
+    config,
+    db: meta.db,
+    accounts,
+    requestOrigin: origin,
+    startSession: async (request, reply, identity) => {
+      await consoleSessions.start(request, reply, identity);
+    },
   });
 
   const setup: AuthSetup = {
@@ -214,6 +228,7 @@ export async function setupAuth(
     },
   };
   if (auth.enabled) setup.guard = guard.guard;
+  if (oidc) setup.oidc = oidc;
   const boot = await accounts.bootstrap(process.env.BERTH_ADMIN_PASSWORD || undefined);
   if (boot) setup.bootstrap = boot;
   return setup;
