@@ -161,6 +161,12 @@ describe.skipIf(!distribution)('replication under injected faults', () => {
         await proxy.close();
       }
       const target = new RegistryClient({ url: berth.berth.url, access: 'push', credentials: berth.member });
+      const missing = await copyArtifact({
+        source: { client: source, repository: 'app/resume', reference: 'v404' },
+        target: { client: target, repository: 'team/resume' },
+      }).catch((e: unknown) => e);
+      expect((missing as RemoteRegistryError).code).toBe('MANIFEST_UNKNOWN');
+      expect((missing as Error).message).toContain(`${upstream.url}/v2/app/resume/manifests/v404`);
       const resumed = await copyArtifact({
         source: { client: source, repository: 'app/resume', reference: 'v1' },
         target: { client: target, repository: 'team/resume' },

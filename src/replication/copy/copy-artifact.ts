@@ -5,7 +5,9 @@ import {
   ContentMismatchError,
   type Descriptor,
   type Manifest,
+  printableUrl,
   type RegistryClient,
+  RemoteRegistryError,
   referrersTag,
 } from '../client/index.js';
 import { ByteRate, Throttle } from './bandwidth-limit.js';
@@ -31,7 +33,7 @@ export interface CopyOptions {
    * go by digest; a tag, when there is one, names the child if exactly one matches, and is not set otherwise.
    */
   platforms?: string[] | undefined;
-  /** Copy referrers (signatures, SBOMs, attestations; cosign's .sig/.att/.sbom tags too) after their subject. */
+  /** Copy referrers (signatures, SBOMs, attestations; cosign's .sig/.att/.sbom tags too) after their subject. Default false. */
   referrers?: boolean | undefined;
   /** How deep referrers of referrers go (a signature of an SBOM of the image is depth 2). Default 3. */
   referrerDepth?: number | undefined;
@@ -74,9 +76,13 @@ export async function copyArtifact(options: CopyOptions): Promise<CopySummary> {
   if (options.platforms) assertPlatforms(options.platforms);
   const root = await source.client.getManifest(source.repository, source.reference, options.signal);
   if (!root) {
-    throw new Error(
-      `${source.client}: ${source.repository}:${source.reference} not found (MANIFEST_UNKNOWN)`,
-    );
+    const url = new URL(`/v2/${source.repository}/manifests/${source.reference}`, source.client.base);
+    throw new RemoteRegistryError('GET', printableUrl(url), 404, [
+      {
+        code: 'MANIFEST_UNKNOWN',
+        message: `${source.repository}:${source.reference} not found at the source`,
+      },
+    ]);
   }
   const run = new CopyRun(options);
   const tag = options.target.tag ?? (tryParseDigest(source.reference) ? undefined : source.reference);
