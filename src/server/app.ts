@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import type { AccountService } from '../accounts/index.js';
 import { apiRoutes } from '../api/index.js';
 import { IpAllowlist } from '../auth/index.js';
@@ -27,6 +32,7 @@ import { Signatures } from '../signatures/signatures.js';
 import { setupAuth } from './auth/index.js';
 import { openBackends } from './backends.js';
 import { ConnectionDrain } from './connection-drain.js';
+import { setupConsole } from './console/index.js';
 import { errorHandler } from './error-handler.js';
 import { sendJsonMediaTypeAsSet } from './json-media-type.js';
 import { serverOptions, setupLimits } from './limits/index.js';
@@ -196,13 +202,16 @@ export async function createBerth(config: Config): Promise<Berth> {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
   app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler((request, reply) =>
-    errorHandler(
+  // Deep links into the web console (a browser asking for a page) get its index.html; the rest an OCI error.
+  let serveDeepLink: (request: FastifyRequest, reply: FastifyReply) => boolean = () => false;
+  app.setNotFoundHandler((request, reply) => {
+    if (serveDeepLink(request, reply)) return;
+    return errorHandler(
       new RegistryError('UNSUPPORTED', { status: 404, message: `no such endpoint: ${request.url}` }),
       request,
       reply,
-    ),
-  );
+    );
+  });
   let accepting = true;
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -263,6 +272,7 @@ export async function createBerth(config: Config): Promise<Berth> {
     onAnswered: auth.onAnswered,
     ...(auth.guard && { guard: limits.uploads.guard(auth.guard) }),
   });
+  ({ serveDeepLink } = await setupConsole(app));
   await app.register(apiRoutes, {
     accounts: auth.accounts,
     audit: auth.audit,

@@ -1,0 +1,66 @@
+import { useEffect, useState } from 'preact/hooks';
+import { Link, Route, Switch } from 'wouter-preact';
+import { call, setCsrfToken, whenUnauthorized } from './api/client';
+import { AuditPage } from './pages/audit';
+import { ArtifactPage } from './pages/artifact';
+import { ArtifactsPage } from './pages/artifacts';
+import { GcPage } from './pages/gc';
+import { LoginPage } from './pages/login';
+import { ProjectPage } from './pages/project';
+import { ProjectsPage } from './pages/projects';
+import { type Session, SessionContext } from './session';
+
+export function App() {
+  const [session, setSession] = useState<Session | null | undefined>(undefined);
+  const signedIn = (value: Session | null) => {
+    setCsrfToken(value?.csrfToken ?? '');
+    setSession(value);
+  };
+  useEffect(() => {
+    whenUnauthorized(() => signedIn(null));
+    call('get', '/api/v1/session').then(signedIn, () => signedIn(null));
+  }, []);
+  if (session === undefined) return <p class="loading">Loading…</p>;
+  if (session === null) return <LoginPage onLogin={signedIn} />;
+  const logout = async () => {
+    await call('delete', '/api/v1/session');
+    signedIn(null);
+  };
+  return (
+    <SessionContext.Provider value={{ session, logout }}>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
+      <nav class="top" aria-label="Main">
+        <Link href="/" class="brand">
+          Berth
+        </Link>
+        <Link href="/">Projects</Link>
+        {session.systemAdmin && <Link href="/admin/gc">Garbage collection</Link>}
+        <Link href="/admin/audit">Audit log</Link>
+        <span class="spacer" />
+        <span class="muted">{session.username}</span>
+        <button type="button" onClick={logout}>
+          Log out
+        </button>
+      </nav>
+      <main id="main">
+        <Switch>
+          <Route path="/" component={ProjectsPage} />
+          <Route path="/projects/:name">{(p) => <ProjectPage name={p.name} />}</Route>
+          <Route path="/projects/:name/repositories/:repo">
+            {(p) => <ArtifactsPage project={p.name} repo={decodeURIComponent(p.repo)} />}
+          </Route>
+          <Route path="/projects/:name/repositories/:repo/artifacts/:digest">
+            {(p) => <ArtifactPage project={p.name} repo={decodeURIComponent(p.repo)} digest={p.digest} />}
+          </Route>
+          <Route path="/admin/gc" component={GcPage} />
+          <Route path="/admin/audit" component={AuditPage} />
+          <Route>
+            <p>No such page. <Link href="/">Back to the projects</Link></p>
+          </Route>
+        </Switch>
+      </main>
+    </SessionContext.Provider>
+  );
+}

@@ -1,0 +1,93 @@
+import { Link } from 'wouter-preact';
+import { call } from '../api/client';
+import { CopyButton, ErrorText, Page } from '../components/ui';
+import { bytes } from '../format';
+import { useLoad } from '../use-load';
+
+function Json({ title, value }: { title: string; value: unknown }) {
+  return (
+    <details open>
+      <summary>{title}</summary>
+      <pre tabIndex={0}>{JSON.stringify(value, null, 2)}</pre>
+    </details>
+  );
+}
+
+export function ArtifactPage({ project, repo, digest }: { project: string; repo: string; digest: string }) {
+  const { data, error } = useLoad(
+    () =>
+      call('get', '/api/v1/projects/{name}/repositories/{repo}/artifacts/{reference}/manifest', {
+        path: { name: project, repo, reference: digest },
+      }),
+    [project, repo, digest],
+  );
+  const history = (data?.config as { history?: { created_by?: string; empty_layer?: boolean }[] } | null)
+    ?.history;
+  return (
+    <Page title={`Artifact ${project}/${repo}`}>
+      <p>
+        <Link href={`/projects/${project}/repositories/${encodeURIComponent(repo)}`}>
+          Repository {project}/{repo}
+        </Link>
+      </p>
+      <p>
+        <code>{digest}</code> <CopyButton text={digest} label="Copy digest" />
+      </p>
+      <ErrorText error={error} />
+      {data && (
+        <>
+          <p>Media type: {data.mediaType}</p>
+          <h2>Layers</h2>
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Digest</th>
+                <th scope="col">Media type</th>
+                <th scope="col">Size</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.layers.map((layer) => (
+                <tr key={layer.digest}>
+                  <td>
+                    <code>{layer.digest}</code>
+                  </td>
+                  <td>{layer.mediaType}</td>
+                  <td class="num">{bytes(layer.size)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {history && (
+            <>
+              <h2>History</h2>
+              <ol class="history">
+                {history.map((step, index) => (
+                  // biome-ignore lint/suspicious/noArrayIndexKey: history steps have no identity but their place.
+                  <li key={index}>
+                    <code>{step.created_by ?? '(no command recorded)'}</code>
+                    {step.empty_layer && <span class="muted"> (no layer)</span>}
+                  </li>
+                ))}
+              </ol>
+            </>
+          )}
+          <h2>Referrers</h2>
+          {data.referrers.length === 0 ? (
+            <p class="muted">No signatures, SBOMs or other artifacts refer to it.</p>
+          ) : (
+            <ul>
+              {data.referrers.map((referrer) => (
+                <li key={referrer.digest}>
+                  {referrer.artifactType ?? referrer.mediaType}: <code>{referrer.digest}</code> ({bytes(referrer.size)})
+                </li>
+              ))}
+            </ul>
+          )}
+          <Json title="Manifest" value={data.manifest} />
+          {data.config !== null && <Json title="Config" value={data.config} />}
+        </>
+      )}
+    </Page>
+  );
+}

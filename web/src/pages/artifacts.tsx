@@ -1,0 +1,125 @@
+import { useState } from 'preact/hooks';
+import { Link } from 'wouter-preact';
+import { call, type Schemas } from '../api/client';
+import { CopyButton, ErrorText, Page } from '../components/ui';
+import { bytes, shortDigest, when } from '../format';
+import { useLoad } from '../use-load';
+
+type ArtifactPath = { name: string; repo: string; reference: string };
+
+/** Signature status and vulnerability summary of one artifact; "not available" when the API has none. */
+function Assurance({ path }: { path: ArtifactPath }) {
+  const { data } = useLoad(
+    () =>
+      Promise.all([
+        call('get', '/api/v1/projects/{name}/repositories/{repo}/artifacts/{reference}', { path }).catch(
+          () => undefined,
+        ),
+        call('get', '/api/v1/projects/{name}/repositories/{repo}/artifacts/{reference}/vulnerabilities', {
+          path,
+        }).catch(() => undefined),
+      ]),
+    [path.name, path.repo, path.reference],
+  );
+  const [signature, report] = data ?? [];
+  return (
+    <>
+      <td>{data ? (signature?.signature.status ?? 'not available') : '…'}</td>
+      <td>{data ? <VulnerabilitySummary report={report} /> : '…'}</td>
+    </>
+  );
+}
+
+function VulnerabilitySummary({ report }: { report: Schemas['VulnerabilityReport'] | undefined }) {
+  if (!report) return <span class="muted">not available</span>;
+  if (report.status !== 'done' || !report.summary) return <span class="muted">{report.status}</span>;
+  const { critical, high, medium, low, total } = report.summary;
+  if (total === 0) return <span>none found</span>;
+  return (
+    <span>
+      {critical} critical, {high} high, {medium} medium, {low} low
+    </span>
+  );
+}
+
+export function ArtifactsPage({ project, repo }: { project: string; repo: string }) {
+  const [cursors, setCursors] = useState<string[]>([]);
+  const cursor = cursors[cursors.length - 1];
+  const { data, error } = useLoad(
+    () =>
+      call('get', '/api/v1/projects/{name}/repositories/{repo}/artifacts', {
+        path: { name: project, repo },
+        query: { limit: '50', ...(cursor && { cursor }) },
+      }),
+    [project, repo, cursor],
+  );
+  const repository = `${project}/${repo}`;
+  const host = location.host;
+  return (
+    <Page title={`Repository ${repository}`}>
+      <p>
+        <Link href={`/projects/${project}`}>Project {project}</Link>
+      </p>
+      <ErrorText error={error} />
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Tags</th>
+            <th scope="col">Digest</th>
+            <th scope="col">Size</th>
+            <th scope="col">Platforms</th>
+            <th scope="col">Pushed</th>
+            <th scope="col">Last pulled</th>
+            <th scope="col">Signature</th>
+            <th scope="col">Vulnerabilities</th>
+            <th scope="col">Pull</th>
+          </tr>
+        </thead>
+        <tbody>
+          {data?.items.map((artifact) => {
+            const reference = artifact.tags[0] ? `:${artifact.tags[0]}` : `@${artifact.digest}`;
+            const pull = `${host}/${repository}${reference}`;
+            return (
+              <tr key={artifact.digest}>
+                <td>{artifact.tags.length > 0 ? artifact.tags.join(', ') : <span class="muted">untagged</span>}</td>
+                <td>
+                  <Link
+                    href={`/projects/${project}/repositories/${encodeURIComponent(repo)}/artifacts/${artifact.digest}`}
+                    title={artifact.digest}
+                  >
+                    <code data-testid="digest">{shortDigest(artifact.digest)}</code>
+                  </Link>{' '}
+                  <CopyButton text={artifact.digest} label="Copy digest" />
+                </td>
+                <td class="num" data-testid="size">
+                  {bytes(artifact.size)}
+                </td>
+                <td>{artifact.platforms.length > 0 ? artifact.platforms.join(', ') : '—'}</td>
+                <td>{when(artifact.pushedAt)}</td>
+                <td>{when(artifact.lastPulledAt)}</td>
+                <Assurance path={{ name: project, repo, reference: artifact.digest }} />
+                <td>
+                  <CopyButton text={`docker pull ${pull}`} label="docker pull" />{' '}
+                  <CopyButton text={`podman pull ${pull}`} label="podman pull" />
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+      {data && data.items.length === 0 && <p class="muted">No artifacts.</p>}
+      <div class="pager">
+        {cursors.length > 0 && (
+          <button type="button" onClick={() => setCursors(cursors.slice(0, -1))}>
+            Previous page
+          </button>
+        )}
+        {data?.next && (
+          <button type="button" onClick={() => setCursors([...cursors, data.next as string])}>
+            Next page
+          </button>
+        )}
+      </div>
+    </Page>
+  );
+}
