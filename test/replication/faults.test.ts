@@ -1,6 +1,7 @@
 // The registry client and copy engine under injected faults: a real registry (Distribution 2.8.2, or Berth
 // with token auth) behind a real HTTP proxy that answers some requests itself (503, 429 + Retry-After), holds
-// others without an answer, or corrupts one byte of a body. Retries, timeouts, verification and resumption.
+// others without an answer, stalls or corrupts a body; or a TCP proxy that resets connections. Retries,
+// timeouts, verification and resumption.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -9,10 +10,12 @@ import {
   type Descriptor,
   parseRetryAfter,
   RegistryClient,
+  RegistryNetworkError,
   RegistryTimeoutError,
   RemoteRegistryError,
 } from '../../src/replication/index.js';
 import { type PrivateRegistry, startPrivateRegistry } from '../e2e/private-registry.js';
+import { FaultProxy } from '../fault/fault-proxy.js';
 import { type Distribution, requireDistribution, startDistribution } from './distribution.js';
 import { blobBytes, expectSameManifest, FaultInjector, pushImage } from './support.js';
 
@@ -224,6 +227,38 @@ describe.skipIf(!distribution)('replication under injected faults', () => {
         bytesPerSecond: 100_000,
       });
       expect(summary.blobs.copied).toBe(image.blobs.length);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'connections reset at the TCP level are retried until the registry is reachable again',
+    async () => {
+      const image = await pushImage(source, 'app/reset', { tag: 'v1' });
+      const proxy = await FaultProxy.start({ host: '127.0.0.1', port: upstream.port });
+      try {
+        proxy.set('refuse');
+        const client = new RegistryClient({ url: `http://127.0.0.1:${proxy.port}`, retry: RETRY });
+        const fetched = client.getManifest('app/reset', 'v1');
+        while (proxy.accepted < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+        proxy.set('pass');
+        expect((await fetched)?.digest).toBe(image.digest);
+        expect(proxy.accepted).toBeGreaterThanOrEqual(3);
+
+        proxy.set('refuse');
+        const error = await new RegistryClient({
+          url: `http://127.0.0.1:${proxy.port}`,
+          retry: { ...RETRY, retries: 1 },
+        })
+          .getManifest('app/reset', 'v1')
+          .catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(RegistryNetworkError);
+        expect((error as Error).message).toMatch(
+          /^GET http:\/\/127\.0\.0\.1:\d+\/v2\/app\/reset\/manifests\/v1 failed: /,
+        );
+      } finally {
+        await proxy.close();
+      }
     },
     TIMEOUT,
   );
