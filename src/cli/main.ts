@@ -8,6 +8,7 @@ import { ConfigError, loadConfig, maskSecrets } from '../config/index.js';
 import { openDatabase } from '../metadata/index.js';
 import { createBerth } from '../server/index.js';
 import { registerAdminCommands } from './admin-commands.js';
+import { bundleCommands } from './bundle-commands.js';
 import { importCommands } from './import-commands.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -107,6 +108,7 @@ withConfigFlags(
 
 registerAdminCommands(program);
 importCommands(program, { withConfigFlags, configFrom });
+bundleCommands(program);
 
 program.parseAsync().catch((error: unknown) => {
   if (error instanceof ConfigError) {

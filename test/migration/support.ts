@@ -171,3 +171,63 @@ export async function contentOf(
   await visit(reference);
   return { manifests, blobs };
 }
+
+/** Uploads bytes as a blob (monolithic POST + PUT). */
+export async function pushBlob(url: string, repository: string, bytes: Buffer): Promise<string> {
+  const digest = sha256(bytes);
+  const started = await fetch(`${url}/v2/${repository}/blobs/uploads/`, { method: 'POST' });
+  await started.arrayBuffer();
+  const location = new URL(started.headers.get('location') as string, url);
+  location.searchParams.set('digest', digest);
+  const put = await fetch(location, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/octet-stream' },
+    body: bytes,
+  });
+  await put.arrayBuffer();
+  if (put.status !== 201) throw new Error(`blob upload to ${repository}: ${put.status}`);
+  return digest;
+}
+
+/**
+ * Pushes an artifact (an SBOM, a signature) whose `subject` is the given manifest, as oras and cosign do with
+ * the referrers API: an empty config, one layer holding `content`. Returns its digest.
+ */
+export async function pushReferrer(
+  url: string,
+  repository: string,
+  subject: { digest: string; size: number; mediaType: string },
+  artifactType: string,
+  content: string,
+): Promise<string> {
+  const empty = Buffer.from('{}');
+  const layer = Buffer.from(content);
+  await pushBlob(url, repository, empty);
+  await pushBlob(url, repository, layer);
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      artifactType,
+      config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(empty), size: 2 },
+      layers: [{ mediaType: 'application/octet-stream', digest: sha256(layer), size: layer.length }],
+      subject,
+    }),
+  );
+  const digest = sha256(manifest);
+  const res = await fetch(`${url}/v2/${repository}/manifests/${digest}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+    body: manifest,
+  });
+  await res.arrayBuffer();
+  if (res.status !== 201) throw new Error(`referrer push to ${repository}: ${res.status}`);
+  return digest;
+}
+
+/** The digests the referrers API lists for a manifest. */
+export async function referrers(url: string, repository: string, digest: string): Promise<string[]> {
+  const res = await fetch(`${url}/v2/${repository}/referrers/${digest}`);
+  const index = (await res.json()) as { manifests: { digest: string }[] };
+  return index.manifests.map((m) => m.digest).sort();
+}
