@@ -87,3 +87,9 @@ export const ConsoleSession = named(
     csrfToken: z.string(),
   }),
 );
+
+export const ConsoleSessionState = named(
+  'ConsoleSessionState',
+  'Whether the request carries a live console session (null when not logged in, or the session ended).',
+  z.object({ session: ConsoleSession.nullable() }),
+);

@@ -1,7 +1,8 @@
 import type { z } from 'zod';
 import type { Identity } from '../auth/index.js';
+import { RegistryError } from '../registry/index.js';
 import { unauthorized } from './access.js';
-import { ConsoleLoginBody, ConsoleSession } from './catalog-schemas.js';
+import { ConsoleLoginBody, ConsoleSession, ConsoleSessionState } from './catalog-schemas.js';
 import { type ApiRoute, route } from './route.js';
 
 const tag = 'console';
@@ -41,13 +42,17 @@ export const consoleSessionRoutes: ApiRoute[] = [
     task: 'reading the console session',
     tag,
     gate: 'none',
-    access: 'the holder of a console session cookie',
-    success: { status: 200, description: 'The session', schema: ConsoleSession },
-    errors: [401],
+    access: 'anyone: a page asks it on load, so not being logged in is an answer, not an error',
+    success: { status: 200, description: 'The session, or null', schema: ConsoleSessionState },
     async handler({ request, options }) {
-      if (!options.consoleSessions.carriesCookie(request)) throw unauthorized('not logged in to the console');
-      const session = await options.consoleSessions.identify(request);
-      return sessionAnswer(session.identity, session.csrfToken);
+      if (!options.consoleSessions.carriesCookie(request)) return { session: null };
+      try {
+        const session = await options.consoleSessions.identify(request);
+        return { session: sessionAnswer(session.identity, session.csrfToken) };
+      } catch (error) {
+        if (error instanceof RegistryError && error.code === 'UNAUTHORIZED') return { session: null };
+        throw error;
+      }
     },
   }),
   route({

@@ -18,7 +18,7 @@ export function App() {
   };
   useEffect(() => {
     whenUnauthorized(() => signedIn(null));
-    call('get', '/api/v1/session').then(signedIn, () => signedIn(null));
+    call('get', '/api/v1/session').then((state) => signedIn(state.session), () => signedIn(null));
   }, []);
   if (session === undefined) return <p class="loading">Loading…</p>;
   if (session === null) return <LoginPage onLogin={signedIn} />;

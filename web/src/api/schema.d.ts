@@ -253,7 +253,7 @@ export interface paths {
         };
         /**
          * The console session of the request's cookie, with its CSRF token
-         * @description Who may call it: the holder of a console session cookie.
+         * @description Who may call it: anyone: a page asks it on load, so not being logged in is an answer, not an error.
          */
         get: operations["getConsoleSession"];
         put?: never;
@@ -1336,6 +1336,9 @@ export interface components {
             username: string;
             systemAdmin: boolean;
             csrfToken: string;
+        };
+        ConsoleSessionState: {
+            session: components["schemas"]["ConsoleSession"] | null;
         };
         TrustedKey: {
             id: number;
@@ -3139,24 +3142,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The session */
+            /** @description The session, or null */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ConsoleSession"];
-                };
-            };
-            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
-            401: {
-                headers: {
-                    /** @description Basic realm="berth" */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ConsoleSessionState"];
                 };
             };
         };
