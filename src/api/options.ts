@@ -3,7 +3,9 @@ import type { Accounts } from '../accounts/types.js';
 import type { Identity } from '../auth/index.js';
 import type { Catalog } from '../catalog/index.js';
 import type { AuditEvent, AuditQuery, AuditSink } from '../events/types.js';
+import type { Webhooks } from '../events/webhooks/index.js';
 import type { GcAdmin, LifecycleAdmin, RetentionAdmin } from '../lifecycle/index.js';
+import type { Scrubber } from '../lifecycle/scrub/index.js';
 import type { Scanning } from '../scanning/scanning.js';
 import type { SignatureAdmin } from '../signatures/signatures.js';
 import type { OidcSignOn } from './oidc-routes.js';
@@ -38,6 +40,12 @@ export interface ConsoleSessionAdmin {
   close(request: FastifyRequest, reply: FastifyReply): Promise<void>;
 }
 
+export type WebhooksAdmin = Pick<
+  Webhooks,
+  'create' | 'list' | 'get' | 'update' | 'remove' | 'deliveries' | 'redeliver'
+>;
+export type ScrubAdmin = Pick<Scrubber, 'start' | 'runs' | 'run' | 'quarantine'>;
+
 /** What the management API needs, handed in by the server (no module-level singletons). */
 export interface ApiOptions {
   accounts: Accounts;
@@ -60,6 +68,10 @@ export interface ApiOptions {
   retention: RetentionAdmin;
   /** Garbage collection: start runs, read their history. */
   gc: GcAdmin;
+  /** Integrity scrub: start runs, read their history and findings, the quarantine. */
+  scrub: ScrubAdmin;
+  /** Webhook endpoints (per project and system-wide), their delivery logs, redelivery. */
+  webhooks: WebhooksAdmin;
   /** Trusted keys, notation trust stores, the signature policy, and artifacts' signature status. */
   signatures: SignatureAdmin;
   /** Vulnerability scanning: settings and policies, reports, SBOMs, the database, rescans. */

@@ -9,10 +9,12 @@ import { retentionRoutes } from './retention-routes.js';
 import { robotRoutes } from './robot-routes.js';
 import type { ApiRoute } from './route.js';
 import { scanningRoutes } from './scanning-routes.js';
+import { scrubRoutes } from './scrub-routes.js';
 import { sessionRoutes } from './session-routes.js';
 import { signatureRoutes } from './signature-routes.js';
 import { tokenRoutes } from './token-routes.js';
 import { userRoutes } from './user-routes.js';
+import { webhookRoutes } from './webhook-routes.js';
 
 /** Every /api/v1 route but the OpenAPI document's own, in the order the document lists them. */
 export function apiRouteTable(): ApiRoute[] {
@@ -27,6 +29,8 @@ export function apiRouteTable(): ApiRoute[] {
     ...lifecycleRoutes,
     ...retentionRoutes,
     ...gcRoutes,
+    ...scrubRoutes,
+    ...webhookRoutes,
     ...signatureRoutes,
     ...scanningRoutes,
     ...robotRoutes,

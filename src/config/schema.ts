@@ -226,6 +226,39 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    scrub: z
+      .object({
+        /** Cron expression (UTC) for scheduled integrity scrubs, e.g. "0 4 * * 0"; empty: manual runs only. */
+        schedule: z.string().default(''),
+        /** Bytes a scrub reads per second (storage I/O left for pulls); 0: no limit. */
+        rateBytesPerSecond: number.pipe(z.number().int().min(0)).default(0),
+        /** Whether scheduled scrubs quarantine the corrupt blobs they find (never served again). */
+        quarantine: bool.default(false),
+      })
+      .strict()
+      .prefault({}),
+    webhooks: z
+      .object({
+        /**
+         * Encrypts endpoint secrets at rest: `<id>:<base64 of 32 bytes>` (e.g. k1:$(openssl rand -base64 32)).
+         * Empty: secrets are stored as given (never shown by the API either way).
+         */
+        secretKey: z.string().default(''),
+        /** host[:port] clients pull from, for Harbor payloads' resource_url; empty: the address Berth listens on. */
+        registryHost: z.string().default(''),
+        /** A receiver that has not answered within this long has failed the attempt. */
+        timeoutSeconds: number.pipe(z.number().positive()).default(10),
+        /** Attempts per delivery before it is given up. */
+        maxAttempts: positiveInt.default(8),
+        /** Consecutive failed attempts to one endpoint that disable it (with the reason in its status). */
+        maxFailures: positiveInt.default(10),
+        /** The first retry waits this long, each next one twice as long (at most an hour). */
+        retrySeconds: number.pipe(z.number().positive()).default(5),
+        /** How often each process looks for due deliveries (an event queued here wakes it at once). */
+        pollSeconds: number.pipe(z.number().positive()).default(1),
+      })
+      .strict()
+      .prefault({}),
     scanning: z
       .object({
         /** Scans run at once per process (each streams an image's layers once). */
@@ -273,6 +306,10 @@ export const ConfigSchema = z
   .refine((c) => c.auth.oidc.issuer === '' || c.auth.oidc.scopes.split(/\s+/).includes('openid'), {
     message: 'auth.oidc.scopes must include openid',
     path: ['auth', 'oidc', 'scopes'],
+  })
+  .refine((c) => c.scrub.schedule === '' || cronError(c.scrub.schedule) === undefined, {
+    message: 'scrub.schedule is not a valid cron expression (5 fields: minute hour day month weekday, UTC)',
+    path: ['scrub', 'schedule'],
   })
   .refine((c) => c.gc.schedule === '' || cronError(c.gc.schedule) === undefined, {
     message: 'gc.schedule is not a valid cron expression (5 fields: minute hour day month weekday, UTC)',

@@ -12,6 +12,7 @@ import { Catalog } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
 import { distributionRoutes } from '../distribution/index.js';
 import type { AuditLog } from '../events/index.js';
+import { reportQuotaRefusals, Webhooks, webhookKeyring } from '../events/webhooks/index.js';
 import {
   filesystemSize,
   GarbageCollector,
@@ -20,6 +21,7 @@ import {
   Retention,
   Scheduler,
 } from '../lifecycle/index.js';
+import { BlobQuarantine, Scrubber } from '../lifecycle/scrub/index.js';
 import { CollectionStore, isPostgresUrl, JobRunStore, type ManifestRow } from '../metadata/index.js';
 import { healthRoutes, Metrics } from '../observability/index.js';
 import { Registry, RegistryError } from '../registry/index.js';
@@ -54,6 +56,10 @@ export interface Berth {
   signatures: Signatures;
   /** Vulnerability scanning: scan on push, reports, SBOMs, the database, pull-time policies. */
   scanning: Scanning;
+  /** Webhook endpoints and the delivery of events to them. */
+  webhooks: Webhooks;
+  /** The integrity scrub: runs, history, schedule, quarantine. */
+  scrub: Scrubber;
   /** Starts listening; resolves to the bound address (e.g. http://127.0.0.1:5000). */
   listen(): Promise<string>;
   /** Graceful stop: refuses new requests, lets in-flight ones finish (up to the configured timeout). */
@@ -105,10 +111,28 @@ export async function createBerth(config: Config): Promise<Berth> {
     },
   });
   metrics.watchStorage(lifecycle);
+  // Webhooks: events only queue rows; the deliverer on every node sends them (events/webhooks).
+  const webhooks: Webhooks = new Webhooks({
+    db: meta.db,
+    keyring: webhookKeyring(config.webhooks.secretKey),
+    registryHost: () => config.webhooks.registryHost || new URL(listeningUrl(app, config)).host,
+    resolveTag: async (repository, tag) => (await meta.manifestByTag(repository, tag))?.digest,
+    timeoutMs: config.webhooks.timeoutSeconds * 1000,
+    maxAttempts: config.webhooks.maxAttempts,
+    maxFailures: config.webhooks.maxFailures,
+    retryBaseMs: config.webhooks.retrySeconds * 1000,
+    pollMs: config.webhooks.pollSeconds * 1000,
+    onDisabled: (endpoint) =>
+      log?.warn({ webhook: endpoint }, 'webhook endpoint disabled after repeated failures'),
+    onError: (error) => log?.error({ err: error }, 'webhooks'),
+  });
+  // Corrupt blobs the integrity scrub quarantined: refused before any bytes are sent.
+  const quarantine = new BlobQuarantine(meta.db);
   // Garbage collection and retention runs: in the background, one per kind and scope across every node.
   const runner = new JobRunner(new JobRunStore(meta.db), {
     onError: (run, error) =>
       log?.error({ err: error, run: run.id, kind: run.kind, scope: run.scope }, 'job failed'),
+    onFinished: (run, outcome) => webhooks.jobFinished(run, outcome),
   });
   // The pull-time signature policy (signatures.required), plugged in beside lifecycle's hooks. Its audit
   // events go to the auth setup's log, which exists before anything can be pulled.
@@ -138,6 +162,11 @@ export async function createBerth(config: Config): Promise<Berth> {
     policy: {
       ...lifecycle.policy,
       ...signatures.hooks,
+      ...reportQuotaRefusals(lifecycle.policy, webhooks),
+      async admitBlobRead(repository, digest, reader) {
+        await quarantine.admitBlobRead(repository, digest);
+        await signatures.hooks.admitBlobRead?.(repository, digest, reader);
+      },
       // Both pull policies judge a manifest read: the signature policy first, then scanning's.
       async admitManifestRead(repository, manifest, reader) {
         await signatures.hooks.admitManifestRead?.(repository, manifest, reader);
@@ -167,6 +196,7 @@ export async function createBerth(config: Config): Promise<Berth> {
     staleAfterMs: config.scanning.staleAfterDays * 86_400_000,
     onDecision: (outcome, policy, project) => metrics.pullPolicy(outcome, policy, project),
     onError: (error, what) => log?.error({ err: error }, `scanning: ${what}`),
+    onScanned: (scan) => webhooks.scanCompleted(scan),
   });
   registry.manifests.onChange((event) => scanning.apply(event));
   registry.manifests.onPut((event) => scanning.onPut(event));
@@ -175,6 +205,11 @@ export async function createBerth(config: Config): Promise<Berth> {
     graceMs: config.gc.graceSeconds * 1000,
     schedule: config.gc.schedule,
     untagged: config.gc.untagged,
+  });
+  const scrub = new Scrubber(store, meta.db, runner, quarantine, {
+    schedule: config.scrub.schedule,
+    rateBytesPerSecond: config.scrub.rateBytesPerSecond,
+    quarantine: config.scrub.quarantine,
   });
 
   const app = Fastify({
@@ -258,6 +293,7 @@ export async function createBerth(config: Config): Promise<Berth> {
   const auth = await setupAuth(app, config, meta, backends.bus, limits.admitToken);
   sourceIp = auth.sourceIp;
   audit = auth.audit;
+  auth.audit.onRecord((event) => webhooks.fromAudit(event));
   if (auth.bootstrap?.generated) {
     // Shown once: the password is stored hashed only. BERTH_ADMIN_PASSWORD sets it instead.
     app.log.warn(
@@ -282,6 +318,8 @@ export async function createBerth(config: Config): Promise<Berth> {
     lifecycle,
     retention,
     gc,
+    scrub,
+    webhooks,
     signatures,
     scanning,
     catalog: new Catalog(meta.db, registry),
@@ -311,7 +349,8 @@ export async function createBerth(config: Config): Promise<Berth> {
   capacity.unref();
   void checkCapacity();
   scanning.start();
-  const scheduler = new Scheduler([gc, retention], SCHEDULE_CHECK_MS, (error) =>
+  webhooks.start();
+  const scheduler = new Scheduler([gc, retention, scrub], SCHEDULE_CHECK_MS, (error) =>
     app.log.error({ err: error }, 'scheduled job failed to start'),
   );
   app.addHook('onClose', async () => {
@@ -320,6 +359,8 @@ export async function createBerth(config: Config): Promise<Berth> {
     scheduler.close();
     await scanning.close();
     await runner.close();
+    // After the job runner: a run ending as it stops still queues its event.
+    await webhooks.close();
     await registry.close();
     await auth.audit.close();
     await backends.close();
@@ -336,6 +377,8 @@ export async function createBerth(config: Config): Promise<Berth> {
     gc,
     signatures,
     scanning,
+    webhooks,
+    scrub,
     listen: () => app.listen({ host: config.http.host, port: config.http.port }),
     async close() {
       accepting = false;

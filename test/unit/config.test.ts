@@ -117,6 +117,16 @@ const DEFAULTS: Config = {
   deletes: { enabled: true },
   auth: AUTH_DEFAULTS,
   gc: { graceSeconds: 3600, schedule: '', untagged: true },
+  scrub: { schedule: '', rateBytesPerSecond: 0, quarantine: false },
+  webhooks: {
+    secretKey: '',
+    registryHost: '',
+    timeoutSeconds: 10,
+    maxAttempts: 8,
+    maxFailures: 10,
+    retrySeconds: 5,
+    pollSeconds: 1,
+  },
   audit: { retentionDays: 90 },
   log: { level: 'info' },
 };

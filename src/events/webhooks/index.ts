@@ -1,5 +1,6 @@
 export type { DelivererOptions } from './deliverer.js';
 export { renderPayload, subjectOf } from './payload-formats.js';
+export { reportQuotaRefusals } from './registry-events.js';
 export { SIGNATURE_HEADER, signBody, verifySignature } from './signature.js';
 export {
   WEBHOOK_EVENT_TYPES,
@@ -17,4 +18,5 @@ export {
   type WebhookScope,
   Webhooks,
   type WebhooksOptions,
+  webhookKeyring,
 } from './webhooks.js';

@@ -1,9 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { projectOf } from '../../auth/index.js';
-import type { Database } from '../../metadata/index.js';
+import type { Database, JobRunRow } from '../../metadata/index.js';
 import { RegistryError } from '../../registry/index.js';
-import { decryptSecret, encryptSecret, type SecretKeyring } from '../../replication/index.js';
+import {
+  decryptSecret,
+  encryptSecret,
+  SecretKeyError,
+  type SecretKeyring,
+  secretKeyring,
+} from '../../replication/index.js';
+import type { ScannedEvent } from '../../scanning/scanning.js';
 import type { AuditInput } from '../types.js';
 import { type DelivererOptions, WebhookDeliverer } from './deliverer.js';
 import { renderPayload } from './payload-formats.js';
@@ -138,12 +145,46 @@ export class Webhooks {
   }
 
   /** A refused push over a project's quota (at most one event per project a minute from this node). */
-  quotaExceeded(repository: string, details: Record<string, unknown>): void {
-    const project = projectOf(repository);
+  quotaExceeded(project: string, repository: string | undefined, details: Record<string, unknown>): void {
     const now = Date.now();
     if (now - (this.quotaEvents.get(project) ?? 0) < QUOTA_EVENT_INTERVAL_MS) return;
     this.quotaEvents.set(project, now);
-    this.emit({ type: 'quota', project, repository, operator: 'berth', details });
+    this.emit({
+      type: 'quota',
+      project,
+      ...(repository !== undefined && { repository }),
+      operator: 'berth',
+      details,
+    });
+  }
+
+  /** A scan whose report was recorded (Scanning's onScanned). */
+  scanCompleted(scan: ScannedEvent): void {
+    this.emit({
+      type: 'scan',
+      project: projectOf(scan.repository),
+      repository: scan.repository,
+      digest: scan.digest,
+      operator: 'berth',
+      details: { status: scan.status, scanner: scan.scanner, summary: scan.summary, error: scan.error },
+    });
+  }
+
+  /** A job run ended (JobRunner's onFinished): garbage collection runs become events. */
+  jobFinished(run: JobRunRow, outcome: { status: 'succeeded' | 'failed'; summary: unknown }): void {
+    if (run.kind !== 'gc') return;
+    this.emit({
+      type: 'gc',
+      project: null,
+      operator: run.requestedBy ?? 'berth',
+      details: {
+        runId: run.id,
+        status: outcome.status,
+        trigger: run.trigger,
+        dryRun: run.dryRun,
+        summary: outcome.summary,
+      },
+    });
   }
 
   // --- management (api/webhook-routes.ts, berth webhook …) ---
@@ -284,6 +325,19 @@ export class Webhooks {
       throw new Error('the endpoint secret is encrypted and webhooks.secretKey is not set: cannot sign');
     }
     return decryptSecret(this.options.keyring, stored, SECRET_CONTEXT);
+  }
+}
+
+/** The keyring of webhooks.secretKey (`<id>:<base64 of 32 bytes>`); undefined when it is empty. */
+export function webhookKeyring(value: string): SecretKeyring | undefined {
+  if (value.trim() === '') return undefined;
+  try {
+    return secretKeyring(value.trim());
+  } catch (error) {
+    if (error instanceof SecretKeyError) {
+      throw new SecretKeyError(error.message.replace('replication.secretKey', 'webhooks.secretKey'));
+    }
+    throw error;
   }
 }
 

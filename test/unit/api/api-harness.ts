@@ -11,7 +11,9 @@ import { basicAuthorization, type Identity, parseAuthorization } from '../../../
 import { Catalog } from '../../../src/catalog/index.js';
 import { LocalBus } from '../../../src/cluster/index.js';
 import type { AuditEvent, AuditInput, AuditQuery } from '../../../src/events/types.js';
+import { Webhooks } from '../../../src/events/webhooks/index.js';
 import { GarbageCollector, JobRunner, Lifecycle, Retention } from '../../../src/lifecycle/index.js';
+import { BlobQuarantine, Scrubber } from '../../../src/lifecycle/scrub/index.js';
 import { CollectionStore, JobRunStore, MetadataStore, openDatabase } from '../../../src/metadata/index.js';
 import { Registry, RegistryError } from '../../../src/registry/index.js';
 import { ManifestService } from '../../../src/registry/manifest-service.js';
@@ -81,6 +83,9 @@ export interface Harness {
   signatures: Signatures;
   /** Vulnerability scanning over the same registry (its worker is not started). */
   scanning: Scanning;
+  /** Webhook endpoints (the deliverer is not started), and the integrity scrub over the same store. */
+  webhooks: Webhooks;
+  scrub: Scrubber;
   /** Every route Fastify registered, as `METHOD path` with `{param}` placeholders (HEAD excluded). */
   routes: string[];
   /** The robot `ci`'s secret (pull and push on `team`). */
@@ -168,6 +173,8 @@ export async function startHarness(options: Partial<Pick<ApiOptions, 'usersCanCr
     sourceIp: (request) => request.ip,
     secure: false,
   });
+  const webhooks = new Webhooks({ db, registryHost: () => 'registry.test' });
+  const scrub = new Scrubber(store, db, runner, new BlobQuarantine(db));
   const app = Fastify();
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
@@ -186,6 +193,8 @@ export async function startHarness(options: Partial<Pick<ApiOptions, 'usersCanCr
     lifecycle,
     retention,
     gc,
+    scrub,
+    webhooks,
     signatures,
     scanning,
     catalog: new Catalog(db, registry),
@@ -225,6 +234,8 @@ export async function startHarness(options: Partial<Pick<ApiOptions, 'usersCanCr
     registry,
     signatures,
     scanning,
+    webhooks,
+    scrub,
     routes,
     robotSecret,
     auth: (caller) => logins[caller],

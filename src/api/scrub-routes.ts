@@ -1,0 +1,130 @@
+import type { z } from 'zod';
+import type { JobRunRow } from '../metadata/index.js';
+import { RegistryError } from '../registry/index.js';
+import { loginOf } from './access.js';
+import { jobRunView, runsPage } from './job-runs.js';
+import { type ApiRoute, route } from './route.js';
+import { RunsQuery } from './schemas.js';
+import {
+  QuarantineList,
+  QuarantineParams,
+  ScrubRun,
+  ScrubRunList,
+  ScrubRunParams,
+  StartScrubBody,
+} from './scrub-schemas.js';
+
+type RunPath = z.output<typeof ScrubRunParams>;
+type RunsPage = z.output<typeof RunsQuery>;
+
+const tag = 'integrity scrub';
+const ADMINS = 'system administrators';
+
+function runOf(row: JobRunRow): z.input<typeof ScrubRun> {
+  return {
+    ...jobRunView(row),
+    progress: row.status === 'running' ? row.progress : null,
+    summary: row.status === 'running' ? null : row.summary,
+  };
+}
+
+export const scrubRoutes: ApiRoute[] = [
+  route<undefined, undefined, z.output<typeof StartScrubBody>>({
+    method: 'POST',
+    path: '/scrub/runs',
+    operationId: 'startScrub',
+    summary:
+      'Start an integrity scrub now (carries on from an interrupted one); pushes and pulls go on meanwhile',
+    task: 'starting an integrity scrub',
+    tag,
+    gate: 'systemAdmin',
+    access: ADMINS,
+    body: StartScrubBody,
+    success: {
+      status: 202,
+      description: 'Started; poll the run for its progress and findings',
+      schema: ScrubRun,
+    },
+    errors: [409],
+    audit: { action: 'scrub.run', resource: () => 'registry' },
+    async handler(call) {
+      const run = await call.options.scrub.start({
+        quarantine: call.body.quarantine,
+        rateBytesPerSecond: call.body.rateBytesPerSecond,
+        trigger: 'manual',
+        requestedBy: loginOf(call.identity),
+      });
+      call.auditDetail = { id: run.id, quarantine: call.body.quarantine };
+      call.reply.code(202);
+      return runOf(run);
+    },
+  }),
+  route<undefined, RunsPage>({
+    method: 'GET',
+    path: '/scrub/runs',
+    operationId: 'listScrubs',
+    summary: 'Integrity scrub runs, newest first',
+    task: 'reading integrity scrub runs',
+    tag,
+    gate: 'systemAdmin',
+    access: ADMINS,
+    query: RunsQuery,
+    success: { status: 200, description: 'One page of runs', schema: ScrubRunList },
+    async handler(call) {
+      return runsPage(call, (page) => call.options.scrub.runs(page), runOf);
+    },
+  }),
+  route<RunPath>({
+    method: 'GET',
+    path: '/scrub/runs/{id}',
+    operationId: 'getScrub',
+    summary: 'One integrity scrub run: its progress, or its findings once ended',
+    task: 'reading integrity scrub runs',
+    tag,
+    gate: 'systemAdmin',
+    access: ADMINS,
+    params: ScrubRunParams,
+    success: { status: 200, description: 'The run', schema: ScrubRun },
+    errors: [404],
+    async handler(call) {
+      const run = await call.options.scrub.run(call.params.id);
+      if (!run) throw new RegistryError('NOT_FOUND', { message: `no integrity scrub run ${call.params.id}` });
+      return runOf(run);
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/scrub/quarantine',
+    operationId: 'listQuarantinedBlobs',
+    summary: 'Blobs quarantined as corrupt',
+    task: 'reading the quarantine',
+    tag,
+    gate: 'systemAdmin',
+    access: ADMINS,
+    success: { status: 200, description: 'The quarantined blobs', schema: QuarantineList },
+    async handler(call) {
+      return { items: await call.options.scrub.quarantine().list() };
+    },
+  }),
+  route<z.output<typeof QuarantineParams>>({
+    method: 'DELETE',
+    path: '/scrub/quarantine/{digest}',
+    operationId: 'releaseQuarantinedBlob',
+    summary: 'Release a blob from quarantine (its bytes were repaired): it is served again',
+    task: 'releasing a quarantined blob',
+    tag,
+    gate: 'systemAdmin',
+    access: ADMINS,
+    params: QuarantineParams,
+    success: { status: 204, description: 'Released' },
+    errors: [404],
+    audit: { action: 'scrub.release', resource: (params) => params.digest ?? '?' },
+    async handler(call) {
+      if (!(await call.options.scrub.quarantine().remove(call.params.digest))) {
+        throw new RegistryError('NOT_FOUND', { message: `blob ${call.params.digest} is not quarantined` });
+      }
+      call.reply.code(204);
+      return undefined;
+    },
+  }),
+];
