@@ -204,7 +204,14 @@ function classify(error: unknown): OidcLoginError {
       cause: error,
     });
   }
-  return new OidcLoginError('RESPONSE_INVALID', `the identity provider's answer is not valid: ${message}`, {
-    cause: error,
-  });
+  // openid-client's message is generic; the check that failed (the nonce, the audience…) is its cause's.
+  const cause = (error as { cause?: unknown }).cause;
+  const detail = cause instanceof Error && cause.message !== message ? `: ${cause.message}` : '';
+  return new OidcLoginError(
+    'RESPONSE_INVALID',
+    `the identity provider's answer is not valid: ${message}${detail}`,
+    {
+      cause: error,
+    },
+  );
 }
