@@ -44,6 +44,8 @@ interface Call {
   repository?: string;
   /** Another repository the request reads (a mount's `from`): pull on it joins the token's scopes. */
   alsoPull?: string;
+  /** The token scopes asked for, instead of those of `repository` (the catalog's, a delete's). */
+  scopes?: string[];
   headers?: Record<string, string>;
   body?: Buffer | Readable;
   /** Statuses handed back to the caller; any other is thrown as a RemoteRegistryError. */
@@ -188,7 +190,42 @@ export class RegistryClient {
     return { digest: ours, subject: answer.headers.get('oci-subject') ?? undefined };
   }
 
+  /** DELETE of a tag or (by digest) a manifest; false when the registry does not have it. */
+  async deleteManifest(repository: string, reference: string, signal?: AbortSignal): Promise<boolean> {
+    const answer = await this.call({
+      method: 'DELETE',
+      target: this.path(repository, 'manifests', reference),
+      repository,
+      scopes: [`repository:${repository}:pull,push,delete`],
+      ok: [200, 202, 204, 404],
+      signal,
+    });
+    await answer.discard();
+    return answer.status !== 404;
+  }
+
   // ---------------------------------------------------------------------------------------------------- tags
+
+  /** Every repository the registry lists (GET /v2/_catalog, page by page); many public registries refuse it. */
+  async *catalog(options: { pageSize?: number; signal?: AbortSignal } = {}): AsyncGenerator<string> {
+    let target: string | URL = `/v2/_catalog?n=${options.pageSize ?? 1000}`;
+    for (;;) {
+      const answer = await this.call({
+        method: 'GET',
+        target,
+        scopes: ['registry:catalog:*'],
+        ok: [200],
+        signal: options.signal,
+      });
+      const body = parseJson(await answer.read(16 * 1024 * 1024), 'catalog') as {
+        repositories?: string[] | null;
+      };
+      yield* body.repositories ?? [];
+      const next = nextLink(answer.headers.get('link'), answer.url);
+      if (!next) return;
+      target = next;
+    }
+  }
 
   /** Every tag of a repository, page by page (Link rel="next"); a repository the registry does not know throws. */
   async *tags(
@@ -439,6 +476,7 @@ export class RegistryClient {
   }
 
   private scopes(call: Call): string[] {
+    if (call.scopes) return call.scopes;
     if (!call.repository) return [];
     const scopes = [`repository:${call.repository}:${this.access === 'push' ? 'pull,push' : 'pull'}`];
     if (call.alsoPull && call.alsoPull !== call.repository) scopes.push(`repository:${call.alsoPull}:pull`);
