@@ -259,6 +259,27 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    replication: z
+      .object({
+        /**
+         * Encrypts remote registry credentials at rest (proxy projects, replication): `<id>:<base64 of 32 bytes>`
+         * (e.g. k1:$(openssl rand -base64 32)). Empty: credentials are refused; anonymous upstreams still work.
+         */
+        secretKey: z.string().default(''),
+        /** Older keys (comma-separated, same form) that still decrypt what they sealed, after a rotation. */
+        previousSecretKeys: z.string().default(''),
+      })
+      .strict()
+      .prefault({}),
+    proxy: z
+      .object({
+        /** A cached tag is served without asking the upstream again for this long after it was last checked. */
+        tagTtlSeconds: number.pipe(z.number().int().min(0)).default(300),
+        /** The upstream must start answering within this, or the cached copy is served (or the pull fails). */
+        upstreamTimeoutSeconds: positiveInt.default(20),
+      })
+      .strict()
+      .prefault({}),
     scanning: z
       .object({
         /** Scans run at once per process (each streams an image's layers once). */

@@ -127,6 +127,8 @@ const DEFAULTS: Config = {
     retrySeconds: 5,
     pollSeconds: 1,
   },
+  replication: { secretKey: '', previousSecretKeys: '' },
+  proxy: { tagTtlSeconds: 300, upstreamTimeoutSeconds: 20 },
   audit: { retentionDays: 90 },
   log: { level: 'info' },
 };
@@ -274,6 +276,8 @@ describe('loadConfig: YAML file', () => {
       deletes: { enabled: false },
       auth: AUTH_DEFAULTS,
       gc: { graceSeconds: 3600, schedule: '', untagged: true },
+      replication: DEFAULTS.replication,
+      proxy: DEFAULTS.proxy,
       audit: { retentionDays: 90 },
       log: { level: 'debug' },
     });
