@@ -57,7 +57,7 @@ function CreateProject({ onCreated }: { onCreated(): void }) {
       }}
     >
       <label>
-        New project <input name="name" required pattern="[a-z0-9]+([._-][a-z0-9]+)*" />
+        New project <input name="name" required pattern="[a-z0-9]+([._\-][a-z0-9]+)*" />
       </label>
       <label>
         <input type="checkbox" name="public" /> public
