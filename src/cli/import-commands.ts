@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Config } from '../config/index.js';
 import { type ImportSummary, importDistribution } from '../migration/index.js';
+import { reported } from './backup-commands.js';
 import { openOfflineRegistry } from './offline-registry.js';
 
 /** What the commands acting on a configuration borrow from main.ts: its flags and how it loads them. */
@@ -44,20 +45,22 @@ export function importCommands(program: Command, kit: LocalCommandKit): void {
     .option('--copy', 'copy blobs even when they could be hard-linked')
     .option('--verify', 're-hash hard-linked blobs too (copied ones always are)')
     .option('--json', 'print the summary as JSON')
-    .action(async (root: string, flags: ImportFlags & object) => {
-      const { registry, close } = await openOfflineRegistry(kit.configFrom(flags));
-      let summary: ImportSummary;
-      try {
-        summary = await importDistribution(root, registry, {
-          ...(flags.repository && { repositories: flags.repository }),
-          copy: flags.copy === true,
-          verifyLinked: flags.verify === true,
-          progress: (line) => process.stderr.write(`${line}\n`),
-        });
-      } finally {
-        await close();
-      }
-      process.stdout.write(`${flags.json ? JSON.stringify(summary, null, 2) : describeImport(summary)}\n`);
-      if (summary.problems.length > 0) process.exitCode = 1;
-    });
+    .action(
+      reported(async (root: string, flags: ImportFlags & object) => {
+        const { registry, close } = await openOfflineRegistry(kit.configFrom(flags));
+        let summary: ImportSummary;
+        try {
+          summary = await importDistribution(root, registry, {
+            ...(flags.repository && { repositories: flags.repository }),
+            copy: flags.copy === true,
+            verifyLinked: flags.verify === true,
+            progress: (line) => process.stderr.write(`${line}\n`),
+          });
+        } finally {
+          await close();
+        }
+        process.stdout.write(`${flags.json ? JSON.stringify(summary, null, 2) : describeImport(summary)}\n`);
+        if (summary.problems.length > 0) process.exitCode = 1;
+      }),
+    );
 }

@@ -8,6 +8,7 @@ import { ConfigError, loadConfig, maskSecrets } from '../config/index.js';
 import { openDatabase } from '../metadata/index.js';
 import { createBerth } from '../server/index.js';
 import { registerAdminCommands } from './admin-commands.js';
+import { backupCommands } from './backup-commands.js';
 import { bundleCommands } from './bundle-commands.js';
 import { importCommands } from './import-commands.js';
 
@@ -109,6 +110,7 @@ withConfigFlags(
 registerAdminCommands(program);
 importCommands(program, { withConfigFlags, configFrom });
 bundleCommands(program);
+backupCommands(program, { withConfigFlags, configFrom });
 
 program.parseAsync().catch((error: unknown) => {
   if (error instanceof ConfigError) {
