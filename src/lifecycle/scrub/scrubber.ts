@@ -62,8 +62,9 @@ export interface ScrubState {
   badManifests: ManifestFinding[];
   /** Findings beyond the lists' cap, counted only. */
   unlisted: number;
-  /** The interrupted run this one carried on from. */
+  /** The interrupted run this one carried on from, and how many blobs and manifests that one had checked. */
   resumedFrom?: number;
+  resumedAt?: { blobs: number; manifests: number };
   /** The current phase's position, for progress bars. */
   done: number;
   total: number;
@@ -196,7 +197,11 @@ export class Scrubber {
     if (!cutShort) return undefined;
     const saved = (previous.status === 'failed' ? previous.summary : previous.progress) as ScrubState | null;
     if (!saved || (saved.phase !== 'blobs' && saved.phase !== 'manifests')) return undefined;
-    return { ...saved, resumedFrom: previous.id };
+    return {
+      ...saved,
+      resumedFrom: previous.id,
+      resumedAt: { blobs: saved.blobs.checked, manifests: saved.manifests.checked },
+    };
   }
 
   private async checkBlobs(
