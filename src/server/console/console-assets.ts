@@ -26,13 +26,14 @@ const TYPES: Record<string, string> = {
 };
 
 /**
- * Where `npm run build` puts the console: dist/web beside dist/server when running the build; from the
- * compiled tests (.test-dist) the repository's dist/web.
+ * Where `npm run build` puts the console: dist/web beside dist/server when running the build; the repository's
+ * dist/web from the compiled tests (.test-dist/server/console) or the sources (src/server/console). A built
+ * console has assets/ (the source web/ folder, reached from src/, has an index.html too, but no assets/).
  */
 export function defaultConsoleRoot(): string | undefined {
-  for (const relativePath of ['../../web/', '../../../dist/web/']) {
+  for (const relativePath of ['../../web/', '../../../dist/web/', '../../dist/web/']) {
     const dir = fileURLToPath(new URL(relativePath, import.meta.url));
-    if (existsSync(join(dir, 'index.html'))) return dir;
+    if (existsSync(join(dir, 'index.html')) && existsSync(join(dir, 'assets'))) return dir;
   }
   return undefined;
 }
