@@ -60,6 +60,37 @@ async function settleGc(h: Harness): Promise<void> {
   for (const run of await h.runner.runs.list('gc', { limit: 100 })) await h.runner.wait(run.id);
 }
 
+/** A webhook endpoint of the project (or, with null, system-wide) to read, change or remove. */
+async function freshWebhook(h: Harness, project: string | null): Promise<number> {
+  const endpoint = await h.webhooks.create(
+    { project },
+    {
+      name: 'fresh',
+      url: 'http://127.0.0.1:9/hook',
+      eventTypes: ['push'],
+      format: 'cloudevents',
+      enabled: true,
+    },
+    'admin',
+  );
+  return endpoint.id;
+}
+
+/** An endpoint with one (queued, never sent: the deliverer is not started) delivery. */
+async function freshDelivery(h: Harness, project: string | null): Promise<{ id: number; delivery: number }> {
+  const id = await freshWebhook(h, project);
+  await h.webhooks.store.enqueue([
+    { endpointId: id, eventId: 'e1', eventType: 'push', body: '{}', contentType: 'application/json' },
+  ]);
+  const [delivery] = await h.webhooks.store.deliveries(id, { limit: 1 });
+  return { id, delivery: delivery?.id ?? 0 };
+}
+
+/** Waits for the integrity scrub runs to end, so that the next one may start. */
+async function settleScrub(h: Harness): Promise<void> {
+  for (const run of await h.runner.runs.list('scrub', { limit: 100 })) await h.runner.wait(run.id);
+}
+
 const publicKeyPem = () =>
   generateKeyPairSync('ec', { namedCurve: 'P-256' })
     .publicKey.export({ type: 'spki', format: 'pem' })
@@ -685,6 +716,146 @@ const CASES: Case[] = [
     }),
     expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 403, systemAdmin: 200 },
     audit: 'robot.secret',
+  },
+  {
+    route: 'GET /api/v1/projects/{name}/webhooks',
+    prepare: fixed('/api/v1/projects/team/webhooks'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'POST /api/v1/projects/{name}/webhooks',
+    prepare: fixed('/api/v1/projects/team/webhooks', {
+      name: 'ci',
+      url: 'http://127.0.0.1:9/hook',
+      eventTypes: ['push'],
+    }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 201, robot: 403, systemAdmin: 201 },
+    audit: 'webhook.create',
+  },
+  {
+    route: 'GET /api/v1/projects/{name}/webhooks/{id}',
+    prepare: async (h) => ({ url: `/api/v1/projects/team/webhooks/${await freshWebhook(h, 'team')}` }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'PATCH /api/v1/projects/{name}/webhooks/{id}',
+    prepare: async (h) => ({
+      url: `/api/v1/projects/team/webhooks/${await freshWebhook(h, 'team')}`,
+      body: { enabled: false },
+    }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 403, systemAdmin: 200 },
+    audit: 'webhook.update',
+  },
+  {
+    route: 'DELETE /api/v1/projects/{name}/webhooks/{id}',
+    prepare: async (h) => ({ url: `/api/v1/projects/team/webhooks/${await freshWebhook(h, 'team')}` }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 204, robot: 403, systemAdmin: 204 },
+    audit: 'webhook.delete',
+  },
+  {
+    route: 'GET /api/v1/projects/{name}/webhooks/{id}/deliveries',
+    prepare: async (h) => ({
+      url: `/api/v1/projects/team/webhooks/${await freshWebhook(h, 'team')}/deliveries`,
+    }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'POST /api/v1/projects/{name}/webhooks/{id}/deliveries/{delivery}/redeliver',
+    prepare: async (h) => {
+      const { id, delivery } = await freshDelivery(h, 'team');
+      return { url: `/api/v1/projects/team/webhooks/${id}/deliveries/${delivery}/redeliver` };
+    },
+    expect: { anonymous: 401, user: 403, projectAdmin: 202, robot: 403, systemAdmin: 202 },
+    audit: 'webhook.redeliver',
+  },
+  {
+    route: 'GET /api/v1/webhooks',
+    prepare: fixed('/api/v1/webhooks'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'POST /api/v1/webhooks',
+    prepare: fixed('/api/v1/webhooks', {
+      name: 'all',
+      url: 'https://hooks.example/berth',
+      eventTypes: ['push', 'gc'],
+      format: 'slack',
+    }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 201 },
+    audit: 'webhook.create',
+  },
+  {
+    route: 'GET /api/v1/webhooks/{id}',
+    prepare: async (h) => ({ url: `/api/v1/webhooks/${await freshWebhook(h, null)}` }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'PATCH /api/v1/webhooks/{id}',
+    prepare: async (h) => ({
+      url: `/api/v1/webhooks/${await freshWebhook(h, null)}`,
+      body: { secret: 'a new secret of enough length' },
+    }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+    audit: 'webhook.update',
+  },
+  {
+    route: 'DELETE /api/v1/webhooks/{id}',
+    prepare: async (h) => ({ url: `/api/v1/webhooks/${await freshWebhook(h, null)}` }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 204 },
+    audit: 'webhook.delete',
+  },
+  {
+    route: 'GET /api/v1/webhooks/{id}/deliveries',
+    prepare: async (h) => ({ url: `/api/v1/webhooks/${await freshWebhook(h, null)}/deliveries` }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'POST /api/v1/webhooks/{id}/deliveries/{delivery}/redeliver',
+    prepare: async (h) => {
+      const { id, delivery } = await freshDelivery(h, null);
+      return { url: `/api/v1/webhooks/${id}/deliveries/${delivery}/redeliver` };
+    },
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 202 },
+    audit: 'webhook.redeliver',
+  },
+  {
+    route: 'POST /api/v1/scrub/runs',
+    prepare: async (h) => {
+      await settleScrub(h);
+      return { url: '/api/v1/scrub/runs', body: {} };
+    },
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 202 },
+    audit: 'scrub.run',
+  },
+  {
+    route: 'GET /api/v1/scrub/runs',
+    prepare: fixed('/api/v1/scrub/runs'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'GET /api/v1/scrub/runs/{id}',
+    prepare: async (h) => {
+      await settleScrub(h);
+      const run = await h.scrub.start({ quarantine: false });
+      await h.runner.wait(run.id);
+      return { url: `/api/v1/scrub/runs/${run.id}` };
+    },
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'GET /api/v1/scrub/quarantine',
+    prepare: fixed('/api/v1/scrub/quarantine'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'DELETE /api/v1/scrub/quarantine/{digest}',
+    prepare: async (h, caller) => {
+      const digest = `sha256:${createHash('sha256').update(`quarantined-${caller}`).digest('hex')}`;
+      await h.scrub.quarantine().add(digest, 1, 'test');
+      return { url: `/api/v1/scrub/quarantine/${digest}` };
+    },
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 204 },
+    audit: 'scrub.release',
   },
   {
     route: 'GET /api/v1/audit',
