@@ -351,7 +351,9 @@ export const RunsQuery = z.object({
 /** The fields every run shows; each kind's run schema adds its progress and summary. */
 export const jobRunFields = {
   id: z.number().int(),
-  trigger: z.enum(['manual', 'schedule']),
+  trigger: z
+    .enum(['manual', 'schedule', 'event'])
+    .describe('event: a replication execution that pushes or deletes started'),
   dryRun: z.boolean(),
   status: z
     .enum(['running', 'succeeded', 'failed', 'interrupted'])

@@ -1,16 +1,17 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Database } from './schema.js';
 
-export type JobKind = 'gc' | 'retention' | 'rescan' | 'scrub';
+export type JobKind = 'gc' | 'retention' | 'rescan' | 'scrub' | 'replication';
 export type JobStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
 
 /** A garbage collection or retention run, as the history shows it. */
 export interface JobRunRow {
   id: number;
   kind: JobKind;
-  /** '' for the whole registry; the project for retention. */
+  /** '' for the whole registry; the project for retention; the policy's id for replication. */
   scope: string;
-  trigger: 'manual' | 'schedule';
+  /** `event`: a replication execution started by pushes or deletes. */
+  trigger: 'manual' | 'schedule' | 'event';
   dryRun: boolean;
   status: JobStatus;
   requestedBy: string | null;
@@ -27,7 +28,7 @@ export interface JobRunRow {
 export interface NewJobRun {
   kind: JobKind;
   scope: string;
-  trigger: 'manual' | 'schedule';
+  trigger: 'manual' | 'schedule' | 'event';
   dryRun: boolean;
   requestedBy?: string | undefined;
   /** A scheduled run: the time it was due. Not started when a scheduled run has started since then. */

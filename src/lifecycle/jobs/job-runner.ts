@@ -54,7 +54,9 @@ export class JobRunner {
             ? 'a rescan of every image'
             : spec.kind === 'scrub'
               ? 'an integrity scrub'
-              : `retention of project '${spec.scope}'`;
+              : spec.kind === 'replication'
+                ? `an execution of replication policy ${spec.scope}`
+                : `retention of project '${spec.scope}'`;
       throw new RegistryError('CONFLICT', { message: `${what} is running already` });
     }
     const done = this.execute(run, work).finally(() => this.running.delete(run.id));
