@@ -5,7 +5,6 @@ import { collectionMigration } from './migration-collection.js';
 import { lifecycleMigration } from './migration-lifecycle.js';
 import { oidcMigration } from './migration-oidc.js';
 import { operationsMigration } from './migration-operations.js';
-import { replicationMigration } from './migration-replication.js';
 import { proxyMigration } from './migration-proxy.js';
 import { replicationMigration } from './migration-replication.js';
 import { scanningMigration } from './migration-scanning.js';
@@ -142,7 +141,6 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0009_scanning': scanningMigration(dialect),
     '0010_operations': operationsMigration(dialect),
     '0011_oidc': oidcMigration(dialect),
-    '0013_replication': replicationMigration(dialect),
     '0012_proxy': proxyMigration(),
     '0013_replication': replicationMigration(dialect),
   };
