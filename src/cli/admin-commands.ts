@@ -5,6 +5,7 @@ import type { AuditEvent } from '../events/types.js';
 import { formatBytes, type ImmutabilityRule } from '../lifecycle/index.js';
 import { ApiCallError, ApiClient, type Connection, UsageError } from './api-client.js';
 import { gcCommands } from './gc-commands.js';
+import { scrubCommands, webhookCommands } from './operations-commands.js';
 import { askSecret, newPassword } from './password-input.js';
 import { retentionCommands } from './retention-commands.js';
 import { scanningCommands } from './scanning-commands.js';
@@ -625,4 +626,6 @@ export function registerAdminCommands(program: Command): void {
   tokenCommands(program);
   auditCommand(program);
   gcCommands(program, { connected, run });
+  scrubCommands(program, { connected, run });
+  webhookCommands(program, { connected, run });
 }
