@@ -41,6 +41,8 @@ export interface AccountServiceOptions {
   now?: () => number;
   /** Told when a user signed out everywhere (the server forgets their older tokens, on every node). */
   onSignedOut?: (subject: string, generation: number) => void;
+  /** Told once a project was created or deleted, or its visibility, allowlist or members changed. */
+  onProjectChanged?: (project: string) => void;
 }
 
 /** The first administrator's name, created by bootstrap(). */
@@ -74,7 +76,12 @@ export class AccountService implements Accounts {
       cliSecret: (username, id, secret) => this.#oidc.authenticate(username, id, secret),
     });
     this.#machines = new MachineCredentials(this.store, this.now);
-    this.#projects = new ProjectDirectory(this.store, this.now, this.#signIn.ldapEnabled);
+    this.#projects = new ProjectDirectory(
+      this.store,
+      this.now,
+      this.#signIn.ldapEnabled,
+      options.onProjectChanged,
+    );
     this.#sessions = new SessionRecords(this.store, this.now, options.onSignedOut);
   }
 

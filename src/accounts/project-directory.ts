@@ -21,6 +21,8 @@ export class ProjectDirectory {
     private readonly now: () => number,
     /** With LDAP, a directory user may be given a role before their first sign-in creates their row. */
     private readonly ldapEnabled: boolean,
+    /** Told once a project's row or members changed (access checks cache projects). */
+    private readonly changed: (project: string) => void = () => {},
   ) {}
 
   async projectPolicy(name: string): Promise<ProjectPolicy | undefined> {
@@ -55,6 +57,7 @@ export class ProjectDirectory {
       now: this.now(),
     });
     if (!row) throw new AccountError('CONFLICT', `project ${name} already exists`);
+    this.changed(name);
     return toProject(row);
   }
 
@@ -86,6 +89,7 @@ export class ProjectDirectory {
         : { pushAllowlist: checkAllowlist(changes.pushAllowlist) }),
     });
     if (!row) throw notFound(`project ${name}`);
+    this.changed(row.name);
     return toProject(row);
   }
 
@@ -98,6 +102,7 @@ export class ProjectDirectory {
         `project ${name} still has repositories: delete them before deleting the project`,
       );
     }
+    this.changed(name);
   }
 
   async listMembers(project: string): Promise<Member[]> {
@@ -115,6 +120,7 @@ export class ProjectDirectory {
     const row = await this.store.projects.byName(project);
     if (!row) throw notFound(`project ${project}`);
     await this.store.projects.setMember(row.id, { kind: member.kind, name, role }, this.now());
+    this.changed(row.name);
   }
 
   async removeMember(project: string, kind: Member['kind'], name: string): Promise<void> {
@@ -124,6 +130,7 @@ export class ProjectDirectory {
     if (!(await this.store.projects.removeMember(row.id, kind, key))) {
       throw notFound(`${kind} ${name} in project ${project}`);
     }
+    this.changed(row.name);
   }
 
   /**

@@ -10,6 +10,8 @@ export type Invalidation =
   | { kind: 'scanning-changed'; project: string }
   /** An image's scan report changed: scanned, re-matched, or queued again (scanning/). */
   | { kind: 'scan-changed'; repository: string; digest: string }
+  /** A project was created, deleted, made public or private, or its members or push allowlist changed. */
+  | { kind: 'project-changed'; project: string }
   /** "Sign out everywhere": the subject's tokens issued under an older session generation are void. */
   | { kind: 'sessions-revoked'; subject: string; generation: number }
   /** Everything may be stale (for instance after the feed reconnected and may have missed events). */
@@ -22,6 +24,11 @@ export type Invalidation =
 export interface InvalidationBus {
   /** Whether other processes share the database (then caches must not hold what they can change unseen). */
   readonly shared: boolean;
+  /**
+   * True while this process may be missing other processes' events (the change feed is down and reconnecting):
+   * caches then serve what they hold but keep nothing new, and forget everything when the feed is back ('all').
+   */
+  readonly deaf?: boolean;
   publish(event: Invalidation): Promise<void>;
   subscribe(handler: (event: Invalidation) => void): void;
   close(): Promise<void>;

@@ -34,6 +34,11 @@ export class PostgresBus implements InvalidationBus {
     return bus;
   }
 
+  /** No listening connection: events sent now are lost to this process. */
+  get deaf(): boolean {
+    return this.listener === undefined && !this.closed;
+  }
+
   async publish(event: Invalidation): Promise<void> {
     await this.notify(JSON.stringify(envelope(this.id, event)));
   }
@@ -49,7 +54,8 @@ export class PostgresBus implements InvalidationBus {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url });
+    // Keep-alive: a peer that vanished without closing (a cut network) is noticed, and the feed reconnects.
+    const client = new pg.Client({ connectionString: this.url, keepAlive: true });
     client.on('notification', (message) => this.receive(message.payload));
     client.on('error', (error) => this.lost(client, error));
     client.on('end', () => this.lost(client, new Error('change feed connection ended')));

@@ -9,25 +9,43 @@ import type { ManifestRow } from '../metadata/index.js';
  * it touched; a reader notes the epoch before its database read and caches the result only if no write
  * happened meanwhile. A read that raced a write is therefore served but never cached stale.
  *
- * When other processes share the database (`shared`), they can move a tag at any moment and a broadcast
- * would arrive a little late; so then only manifests by digest are cached (content-addressed, they never
- * change) and tag lookups always ask the database. Deletes reach other processes through `apply`.
+ * When other processes share the database, their writes arrive as invalidations through the bus (`apply`):
+ * PostgreSQL LISTEN/NOTIFY between nodes, the cluster IPC between workers. The writer forgets before it answers
+ * (read-your-writes); another process holds the old answer until the NOTIFY arrives, milliseconds after the
+ * commit (docs/deployment.md, "Caches across nodes"). Two cases are not announced, and are bounded otherwise:
+ * a writer that dies between its commit and its NOTIFY (entries then live at most `maxStaleMs`), and a change
+ * feed that is down (`live()` false: tags are read from the database, manifests by digest, being immutable, are
+ * still served, nothing new is kept, and everything is forgotten when the feed is back).
  */
 export class ManifestCache {
   private epoch = 0;
+  private readonly live: () => boolean;
   private readonly manifests: LRUCache<string, ManifestRow> | undefined;
   private readonly tags: LRUCache<string, string> | undefined;
   /** Whole sorted tag lists of repositories, for tags/list pages without a query. */
   private readonly tagLists: LRUCache<string, string[]> | undefined;
 
-  constructor(maxBytes: number, shared = false) {
+  constructor(
+    maxBytes: number,
+    options: {
+      /** Whether entries may be kept now (false while the change feed may be missing events). */
+      live?: () => boolean;
+      /** When other processes share the database: the longest an entry is kept, in case a change goes unannounced. */
+      maxStaleMs?: number;
+      /** Tag lookups and lists are not cached (other processes move tags, and a lookup is cheap). */
+      noTags?: boolean;
+    } = {},
+  ) {
+    this.live = options.live ?? (() => true);
     if (maxBytes <= 0) return;
-    this.manifests = new LRUCache({ maxSize: maxBytes, sizeCalculation: (row) => row.size + 200 });
-    if (shared) return;
-    this.tags = new LRUCache({ max: 100_000 });
+    const ttl = options.maxStaleMs ? { ttl: options.maxStaleMs } : {};
+    this.manifests = new LRUCache({ maxSize: maxBytes, sizeCalculation: (row) => row.size + 200, ...ttl });
+    if (options.noTags) return;
+    this.tags = new LRUCache({ max: 100_000, ...ttl });
     this.tagLists = new LRUCache({
       maxSize: Math.max(1, Math.floor(maxBytes / 4)),
       sizeCalculation: (list) => list.length * 64 + 64,
+      ...ttl,
     });
   }
 
@@ -36,28 +54,34 @@ export class ManifestCache {
     return this.epoch;
   }
 
+  /** Whether what was read at `snapshot` may be kept: no write since, and no event possibly missed. */
+  private keeps(snapshot: number): boolean {
+    return snapshot === this.epoch && this.live();
+  }
+
   manifest(repository: string, digest: string): ManifestRow | undefined {
     return this.manifests?.get(`${repository}@${digest}`);
   }
 
+  /** Tags move: while events may be missed, they are read from the database, not from what is held. */
   tag(repository: string, tag: string): string | undefined {
-    return this.tags?.get(`${repository}:${tag}`);
+    return this.live() ? this.tags?.get(`${repository}:${tag}`) : undefined;
   }
 
   tagList(repository: string): string[] | undefined {
-    return this.tagLists?.get(repository);
+    return this.live() ? this.tagLists?.get(repository) : undefined;
   }
 
   rememberTagList(repository: string, tags: string[], snapshot: number): void {
-    if (snapshot === this.epoch) this.tagLists?.set(repository, tags);
+    if (this.keeps(snapshot)) this.tagLists?.set(repository, tags);
   }
 
   rememberManifest(repository: string, row: ManifestRow, snapshot: number): void {
-    if (snapshot === this.epoch) this.manifests?.set(`${repository}@${row.digest}`, row);
+    if (this.keeps(snapshot)) this.manifests?.set(`${repository}@${row.digest}`, row);
   }
 
   rememberTag(repository: string, tag: string, digest: string, snapshot: number): void {
-    if (snapshot === this.epoch) this.tags?.set(`${repository}:${tag}`, digest);
+    if (this.keeps(snapshot)) this.tags?.set(`${repository}:${tag}`, digest);
   }
 
   /** After a tag was written or deleted. */

@@ -46,6 +46,12 @@ export interface ManifestServiceOptions {
   cacheBytes: number;
   /** Tells other processes sharing the database what changed, and tells this one what they changed. */
   bus: InvalidationBus;
+  /**
+   * Whether tag lookups are cached when other processes share the database too (their tag moves then reach this
+   * one through the bus, milliseconds late): worth it where a lookup is a network round trip (PostgreSQL), not
+   * on an embedded database shared by workers, where it costs microseconds and every worker sees a move at once.
+   */
+  cacheSharedTags?: boolean;
   /** Its tagProtection keeps immutable tags from moving or going. */
   policy?: Pick<RegistryPolicy, 'tagProtection'>;
 }
@@ -59,7 +65,11 @@ export class ManifestService {
     private readonly meta: MetadataStore,
     readonly options: ManifestServiceOptions,
   ) {
-    this.cache = new ManifestCache(options.cacheBytes, options.bus.shared);
+    const { bus } = options;
+    this.cache = new ManifestCache(options.cacheBytes, {
+      live: () => !bus.deaf,
+      ...(bus.shared && { maxStaleMs: SHARED_MAX_STALE_MS, noTags: !options.cacheSharedTags }),
+    });
     options.bus.subscribe((event) => {
       this.cache.apply(event);
       for (const listener of this.listeners) listener(event);
@@ -314,6 +324,13 @@ export class ManifestService {
     });
   }
 }
+
+/**
+ * With other processes on the database, how long a cached tag or manifest is kept at most: the bound for a
+ * change whose announcement was lost (its writer died between commit and NOTIFY). Announced changes are seen
+ * within milliseconds.
+ */
+const SHARED_MAX_STALE_MS = 30_000;
 
 /** Repositories with more tags than this are paged by the database instead of from a cached list. */
 const CACHED_TAG_LIST_MAX = 50_000;

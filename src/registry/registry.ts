@@ -18,6 +18,8 @@ export interface RegistryOptions {
   /** Cache invalidation between processes sharing the metadata database; LocalBus when alone. */
   bus: InvalidationBus;
   onBytesIn?: (bytes: number) => void;
+  /** Cache tag lookups although other processes share the database (ManifestServiceOptions.cacheSharedTags). */
+  cacheSharedTags?: boolean;
   /** Tag immutability and quotas (lifecycle/), pull policies (signatures/); without it nothing is refused. */
   policy?: RegistryPolicy;
   /** How often recorded pulls are written; default 5 s. */
@@ -54,6 +56,7 @@ export class Registry {
       maxManifestBytes: options.maxManifestBytes,
       cacheBytes: options.manifestCacheBytes,
       bus: options.bus,
+      ...(options.cacheSharedTags && { cacheSharedTags: true }),
       policy,
     });
     this.pulls = new PullRecorder(meta, options.pullFlushMs);

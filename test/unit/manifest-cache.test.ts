@@ -84,8 +84,8 @@ describe('ManifestCache', () => {
   });
 
   describe('shared with other processes', () => {
-    it('caches manifests by digest but never tags or tag lists (another node may move them unseen)', () => {
-      const cache = new ManifestCache(1024 * 1024, true);
+    it('with noTags (workers on an embedded database), caches manifests by digest but never tags or tag lists', () => {
+      const cache = new ManifestCache(1024 * 1024, { noTags: true });
       const snapshot = cache.snapshot;
       cache.rememberManifest('a/b', row('sha256:1'), snapshot);
       cache.rememberTag('a/b', 'latest', 'sha256:1', snapshot);
@@ -95,8 +95,34 @@ describe('ManifestCache', () => {
       expect(cache.tagList('a/b')).toBeUndefined();
     });
 
+    it('while the change feed is down, serves no tags and keeps nothing new; manifests by digest still serve', () => {
+      let live = true;
+      const cache = new ManifestCache(1024 * 1024, { live: () => live });
+      cache.rememberTag('a/b', 'latest', 'sha256:1', cache.snapshot);
+      cache.rememberTagList('a/b', ['latest'], cache.snapshot);
+      cache.rememberManifest('a/b', row('sha256:1'), cache.snapshot);
+      live = false;
+      expect(cache.tag('a/b', 'latest')).toBeUndefined();
+      expect(cache.tagList('a/b')).toBeUndefined();
+      expect(cache.manifest('a/b', 'sha256:1')?.digest).toBe('sha256:1');
+      cache.rememberManifest('a/b', row('sha256:2'), cache.snapshot);
+      cache.rememberTag('a/b', 'v2', 'sha256:2', cache.snapshot);
+      live = true;
+      expect(cache.manifest('a/b', 'sha256:2')).toBeUndefined();
+      expect(cache.tag('a/b', 'v2')).toBeUndefined();
+      expect(cache.tag('a/b', 'latest')).toBe('sha256:1');
+    });
+
+    it('keeps entries at most maxStaleMs (a change whose announcement was lost)', async () => {
+      const cache = new ManifestCache(1024 * 1024, { maxStaleMs: 30 });
+      cache.rememberTag('a/b', 'latest', 'sha256:1', cache.snapshot);
+      expect(cache.tag('a/b', 'latest')).toBe('sha256:1');
+      await new Promise((resolve) => setTimeout(resolve, 80));
+      expect(cache.tag('a/b', 'latest')).toBeUndefined();
+    });
+
     it('applies invalidations from other processes', () => {
-      const cache = new ManifestCache(1024 * 1024, true);
+      const cache = new ManifestCache(1024 * 1024, { maxStaleMs: 30_000 });
       cache.rememberManifest('a/b', row('sha256:1'), cache.snapshot);
       cache.rememberManifest('a/b', row('sha256:2'), cache.snapshot);
       cache.apply({ kind: 'manifest-deleted', repository: 'a/b', digest: 'sha256:1' });

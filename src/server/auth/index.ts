@@ -15,6 +15,7 @@ import {
 import { ConsoleSessions } from './console-sessions.js';
 import { Credentials, subjectOf } from './credentials.js';
 import { oidcSignOn } from './oidc-sign-on.js';
+import { ProjectPolicies } from './project-policies.js';
 import { RegistryGuard } from './registry-guard.js';
 import { SessionGenerations } from './session-generations.js';
 import { tokenRoutes } from './token-endpoint.js';
@@ -88,9 +89,15 @@ export async function setupAuth(
     bus,
     (error) => app.log.error({ err: error }, 'could not tell other processes of a sign-out'),
   );
+  const projects: ProjectPolicies = new ProjectPolicies(
+    (name) => accounts.projectPolicy(name),
+    bus,
+    (error) => app.log.error({ err: error }, 'could not tell other processes of a project change'),
+  );
   const accounts = new AccountService(meta.db, {
     ...(ldap && { ldap }),
     onSignedOut: (subject, generation) => generations.raised(subject, generation),
+    onProjectChanged: (project) => projects.changed(project),
   });
   const audit = new AuditLog(new AuditStore(meta.db), {
     onError: (error) => app.log.error({ err: error }, 'audit log write failed'),
@@ -134,6 +141,7 @@ export async function setupAuth(
   guard = new RegistryGuard({
     accounts,
     credentials,
+    projectPolicy: (name) => projects.get(name),
     service: auth.service,
     anonymousPull: auth.anonymousPull,
     realm,

@@ -8,6 +8,7 @@ import {
   type Decision,
   grants,
   type Identity,
+  type ProjectPolicy,
   projectOf,
 } from '../../auth/index.js';
 import type { Caller, Need } from '../../distribution/index.js';
@@ -17,6 +18,8 @@ import { actorKind, type Credentials, type Resolved } from './credentials.js';
 export interface GuardOptions {
   accounts: Accounts;
   credentials: Credentials;
+  /** A project's access facts (cached: see ProjectPolicies); undefined when no such project exists. */
+  projectPolicy(name: string): Promise<ProjectPolicy | undefined>;
   service: string;
   /** Pulls of public projects without any credentials or token. */
   anonymousPull: boolean;
@@ -88,7 +91,7 @@ export class RegistryGuard {
     request: FastifyRequest,
   ): Promise<Verdict> {
     const name = projectOf(repository);
-    const project = await this.options.accounts.projectPolicy(name);
+    const project = await this.options.projectPolicy(name);
     if (!project) {
       // Whoever may push anywhere creates the project by pushing to it, private; nobody else sees it.
       const everywhere = { name, public: false, members: [], pushAllowlist: null };
