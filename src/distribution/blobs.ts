@@ -1,11 +1,29 @@
-import { parseDigest, parseRangeHeader, RegistryError, rangeNotSatisfiable } from '../registry/index.js';
+import type { FastifyReply } from 'fastify';
+import {
+  type Digest,
+  parseDigest,
+  parseRangeHeader,
+  RegistryError,
+  rangeNotSatisfiable,
+} from '../registry/index.js';
 import { type Call, readerOf, repositoryOf } from './context.js';
 
 /** GET/HEAD /v2/<name>/blobs/<digest>, with single byte ranges (distribution-spec "Pulling blobs"). */
 export async function getBlob(call: Call): Promise<unknown> {
   const { reply, request, options } = call;
   const digest = parseDigest(call.params.digest);
-  const size = await options.registry.blobs.stat(repositoryOf(call), digest);
+  let size: number;
+  try {
+    size = await options.registry.blobs.stat(repositoryOf(call), digest);
+  } catch (error) {
+    const proxied =
+      error instanceof RegistryError && error.code === 'BLOB_UNKNOWN'
+        ? await pullThrough(call, digest)
+        : undefined;
+    if (proxied === undefined) throw error;
+    if (proxied !== 'stored') return proxied;
+    size = await options.registry.blobs.stat(repositoryOf(call), digest);
+  }
   if (request.method === 'GET') {
     // Pull policies refuse the bytes, never HEAD: clients pushing ask whether a blob exists before uploading it.
     const { policy } = options.registry;
@@ -41,6 +59,30 @@ export async function getBlob(call: Call): Promise<unknown> {
   // Fastify pipes the stream into the response; the filesystem store's stream then reuses its read buffers
   // (storage/filesystem.ts, FileRangeStream).
   return reply.send(await options.registry.blobs.open(digest));
+}
+
+/**
+ * A blob a proxy project does not hold yet: 'stored' once fetched, the answer itself when it streams the bytes
+ * as they arrive (or answers a HEAD with the upstream's size), undefined for other projects.
+ */
+async function pullThrough(call: Call, digest: Digest): Promise<'stored' | FastifyReply | undefined> {
+  const { request, reply, options } = call;
+  const method = request.method === 'HEAD' ? 'HEAD' : 'GET';
+  const ranged = request.headers.range !== undefined;
+  const blob = await options.pullThrough?.blob(repositoryOf(call), digest, method, ranged, request.log);
+  if (blob === undefined || blob.kind === 'stored') return blob?.kind;
+  if (method === 'GET') {
+    const { policy } = options.registry;
+    if (policy.admitBlobRead) await policy.admitBlobRead(repositoryOf(call), digest.value, readerOf(call));
+  }
+  reply
+    .code(200)
+    .type('application/octet-stream')
+    .header('docker-content-digest', digest.value)
+    .header('etag', `"${digest.value}"`)
+    .header('content-length', blob.size);
+  if (blob.kind === 'head') return reply.send();
+  return reply.send(blob.body);
 }
 
 /** DELETE /v2/<name>/blobs/<digest>: unlinks it from the repository; bytes go at garbage collection. */

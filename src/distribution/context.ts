@@ -1,5 +1,6 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { MountPolicy, Reader, Registry } from '../registry/index.js';
+import type { Readable } from 'node:stream';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import type { Digest, MountPolicy, Reader, Registry, RegistryError } from '../registry/index.js';
 
 /** What a /v2 request needs to be allowed to do. */
 export type Need =
@@ -29,6 +30,37 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * A pull-through cache (replication/proxy) answering for the repositories of proxy projects; each method
+ * answers undefined for a repository of an ordinary project.
+ */
+export interface PullThrough {
+  /** The refusal of a push into a proxy project. */
+  refuseWrite(repository: string): Promise<RegistryError | undefined>;
+  /** The manifest to serve, from the cache or the upstream; `stale` when the upstream could not confirm it. */
+  manifest(
+    repository: string,
+    reference: string,
+    accept: string | undefined,
+    log: FastifyBaseLogger,
+  ): Promise<
+    { digest: string; mediaType: string; size: number; content: Buffer; stale?: string } | undefined
+  >;
+  /** For a blob the repository does not hold: fetched (then `stored`), its size, or its bytes as they arrive. */
+  blob(
+    repository: string,
+    digest: Digest,
+    method: 'GET' | 'HEAD',
+    ranged: boolean,
+    log: FastifyBaseLogger,
+  ): Promise<
+    | { kind: 'stored' }
+    | { kind: 'head'; size: number }
+    | { kind: 'stream'; size: number; body: Readable }
+    | undefined
+  >;
+}
+
 /** What /v2 handlers need, handed in by the server (no module-level singletons). */
 export interface DistributionOptions {
   registry: Registry;
@@ -44,6 +76,8 @@ export interface DistributionOptions {
   onAnswered?: (call: Call, need: Need, status: number) => void;
   /** Bytes received in manifest bodies, for metrics (blob bytes are counted by the upload service). */
   onBytesIn?: (bytes: number) => void;
+  /** Pull-through caching for proxy projects; absent: no project is one. */
+  pullThrough?: PullThrough;
 }
 
 /** One matched /v2 request. */

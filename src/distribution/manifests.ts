@@ -5,11 +5,19 @@ import { readLimited } from './request-body.js';
 /** GET/HEAD /v2/<name>/manifests/<reference>: the exact stored bytes, after Accept negotiation. */
 export async function getManifest(call: Call): Promise<unknown> {
   const { request, reply, options } = call;
-  const manifest = await options.registry.manifests.get(
+  const reference = call.params.reference as string;
+  const proxied = await options.pullThrough?.manifest(
     repositoryOf(call),
-    call.params.reference as string,
+    reference,
     request.headers.accept,
+    request.log,
   );
+  const manifest =
+    proxied ?? (await options.registry.manifests.get(repositoryOf(call), reference, request.headers.accept));
+  // RFC 9111 §5.5: 110 "Response is Stale"; the second header says why, for clients and proxies that drop Warning.
+  if (proxied?.stale) {
+    reply.header('warning', '110 - "Response is Stale"').header('x-berth-proxy-stale', proxied.stale);
+  }
   const { policy } = options.registry;
   if (policy.admitManifestRead) await policy.admitManifestRead(repositoryOf(call), manifest, readerOf(call));
   reply

@@ -112,6 +112,10 @@ export async function distributionRoutes(app: FastifyInstance, options: Distribu
       const need = needOf(route, request.method, params.name);
       try {
         if (options.guard) call.caller = await options.guard(request, need);
+        if (need.kind === 'repository' && need.action === 'push' && options.pullThrough) {
+          const refusal = await options.pullThrough.refuseWrite(need.name);
+          if (refusal) throw refusal;
+        }
         const result = await handler(call);
         options.onAnswered?.(call, need, reply.statusCode);
         return result;
