@@ -6,6 +6,7 @@ import type { AuditEvent, AuditQuery, AuditSink } from '../events/types.js';
 import type { Webhooks } from '../events/webhooks/index.js';
 import type { GcAdmin, LifecycleAdmin, RetentionAdmin } from '../lifecycle/index.js';
 import type { Scrubber } from '../lifecycle/scrub/index.js';
+import type { Replication } from '../replication/policies/index.js';
 import type { Scanning } from '../scanning/scanning.js';
 import type { SignatureAdmin } from '../signatures/signatures.js';
 import type { OidcSignOn } from './oidc-routes.js';
@@ -45,6 +46,26 @@ export type WebhooksAdmin = Pick<
   'create' | 'list' | 'get' | 'update' | 'remove' | 'deliveries' | 'redeliver'
 >;
 export type ScrubAdmin = Pick<Scrubber, 'start' | 'runs' | 'run' | 'quarantine'>;
+export type ReplicationAdmin = Pick<
+  Replication,
+  | 'registries'
+  | 'registry'
+  | 'createRegistry'
+  | 'updateRegistry'
+  | 'removeRegistry'
+  | 'testRegistry'
+  | 'policies'
+  | 'policy'
+  | 'createPolicy'
+  | 'updatePolicy'
+  | 'removePolicy'
+  | 'nextRunAt'
+  | 'run'
+  | 'retry'
+  | 'executions'
+  | 'execution'
+  | 'tasks'
+>;
 
 /** What the management API needs, handed in by the server (no module-level singletons). */
 export interface ApiOptions {
@@ -72,6 +93,8 @@ export interface ApiOptions {
   scrub: ScrubAdmin;
   /** Webhook endpoints (per project and system-wide), their delivery logs, redelivery. */
   webhooks: WebhooksAdmin;
+  /** Remote registries, replication policies and their executions. */
+  replication: ReplicationAdmin;
   /** Trusted keys, notation trust stores, the signature policy, and artifacts' signature status. */
   signatures: SignatureAdmin;
   /** Vulnerability scanning: settings and policies, reports, SBOMs, the database, rescans. */

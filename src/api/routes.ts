@@ -5,6 +5,7 @@ import { gcRoutes } from './gc-routes.js';
 import { lifecycleRoutes } from './lifecycle-routes.js';
 import { oidcRoutes } from './oidc-routes.js';
 import { projectRoutes } from './project-routes.js';
+import { replicationRoutes } from './replication-routes.js';
 import { retentionRoutes } from './retention-routes.js';
 import { robotRoutes } from './robot-routes.js';
 import type { ApiRoute } from './route.js';
@@ -31,6 +32,7 @@ export function apiRouteTable(): ApiRoute[] {
     ...gcRoutes,
     ...scrubRoutes,
     ...webhookRoutes,
+    ...replicationRoutes,
     ...signatureRoutes,
     ...scanningRoutes,
     ...robotRoutes,

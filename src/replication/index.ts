@@ -1,6 +1,7 @@
 // Replication's public face: the registry client, the copy engine, and credentials at rest.
 export * from './client/index.js';
 export * from './copy/index.js';
+export * from './policies/index.js';
 export {
   decryptSecret,
   encryptSecret,

@@ -25,6 +25,7 @@ import { BlobQuarantine, Scrubber } from '../lifecycle/scrub/index.js';
 import { CollectionStore, isPostgresUrl, JobRunStore, type ManifestRow } from '../metadata/index.js';
 import { healthRoutes, Metrics } from '../observability/index.js';
 import { Registry, RegistryError } from '../registry/index.js';
+import { Replication } from '../replication/index.js';
 import { adapterScanner } from '../scanning/adapter-scan.js';
 import { builtinEngines } from '../scanning/engines-default.js';
 import { Scanning } from '../scanning/scanning.js';
@@ -60,6 +61,8 @@ export interface Berth {
   webhooks: Webhooks;
   /** The integrity scrub: runs, history, schedule, quarantine. */
   scrub: Scrubber;
+  /** Remote registries, replication policies and their executions. */
+  replication: Replication;
   /** Starts listening; resolves to the bound address (e.g. http://127.0.0.1:5000). */
   listen(): Promise<string>;
   /** Graceful stop: refuses new requests, lets in-flight ones finish (up to the configured timeout). */
@@ -211,6 +214,20 @@ export async function createBerth(config: Config): Promise<Berth> {
     rateBytesPerSecond: config.scrub.rateBytesPerSecond,
     quarantine: config.scrub.quarantine,
   });
+  // Replication: pushes here (onPut) and deletes (onChange) start event policies' executions.
+  const replication = new Replication({
+    db: meta.db,
+    registry,
+    runner,
+    secretKey: config.replication.secretKey,
+    previousSecretKeys: config.replication.previousSecretKeys
+      .split(',')
+      .map((key) => key.trim())
+      .filter(Boolean),
+    onError: (error, what) => log?.error({ err: error }, what),
+  });
+  registry.manifests.onPut((event) => replication.onPut(event));
+  registry.manifests.onChange((event) => replication.onChange(event));
 
   const app = Fastify({
     // TLS, and the header and idle timeouts (slow clients); no cap on a request's total time (long uploads).
@@ -320,6 +337,7 @@ export async function createBerth(config: Config): Promise<Berth> {
     gc,
     scrub,
     webhooks,
+    replication,
     signatures,
     scanning,
     catalog: new Catalog(meta.db, registry),
@@ -350,13 +368,14 @@ export async function createBerth(config: Config): Promise<Berth> {
   void checkCapacity();
   scanning.start();
   webhooks.start();
-  const scheduler = new Scheduler([gc, retention, scrub], SCHEDULE_CHECK_MS, (error) =>
+  const scheduler = new Scheduler([gc, retention, scrub, replication], SCHEDULE_CHECK_MS, (error) =>
     app.log.error({ err: error }, 'scheduled job failed to start'),
   );
   app.addHook('onClose', async () => {
     clearInterval(purge);
     clearInterval(capacity);
     scheduler.close();
+    replication.close();
     await scanning.close();
     await runner.close();
     // After the job runner: a run ending as it stops still queues its event.
@@ -379,6 +398,7 @@ export async function createBerth(config: Config): Promise<Berth> {
     scanning,
     webhooks,
     scrub,
+    replication,
     listen: () => app.listen({ host: config.http.host, port: config.http.port }),
     async close() {
       accepting = false;

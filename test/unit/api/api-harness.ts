@@ -17,6 +17,7 @@ import { BlobQuarantine, Scrubber } from '../../../src/lifecycle/scrub/index.js'
 import { CollectionStore, JobRunStore, MetadataStore, openDatabase } from '../../../src/metadata/index.js';
 import { Registry, RegistryError } from '../../../src/registry/index.js';
 import { ManifestService } from '../../../src/registry/manifest-service.js';
+import { Replication } from '../../../src/replication/index.js';
 import { builtinEngines } from '../../../src/scanning/engines-default.js';
 import { Scanning } from '../../../src/scanning/scanning.js';
 import { VulnerabilityDatabase } from '../../../src/scanning/vulndb/index.js';
@@ -86,6 +87,8 @@ export interface Harness {
   /** Webhook endpoints (the deliverer is not started), and the integrity scrub over the same store. */
   webhooks: Webhooks;
   scrub: Scrubber;
+  /** Remote registries and replication policies (credentials sealed with a test key). */
+  replication: Replication;
   /** Every route Fastify registered, as `METHOD path` with `{param}` placeholders (HEAD excluded). */
   routes: string[];
   /** The robot `ci`'s secret (pull and push on `team`). */
@@ -175,6 +178,12 @@ export async function startHarness(options: Partial<Pick<ApiOptions, 'usersCanCr
   });
   const webhooks = new Webhooks({ db, registryHost: () => 'registry.test' });
   const scrub = new Scrubber(store, db, runner, new BlobQuarantine(db));
+  const replication = new Replication({
+    db,
+    registry,
+    runner,
+    secretKey: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
+  });
   const app = Fastify();
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
@@ -195,6 +204,7 @@ export async function startHarness(options: Partial<Pick<ApiOptions, 'usersCanCr
     gc,
     scrub,
     webhooks,
+    replication,
     signatures,
     scanning,
     catalog: new Catalog(db, registry),
@@ -236,6 +246,7 @@ export async function startHarness(options: Partial<Pick<ApiOptions, 'usersCanCr
     scanning,
     webhooks,
     scrub,
+    replication,
     routes,
     robotSecret,
     auth: (caller) => logins[caller],

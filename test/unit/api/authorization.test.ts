@@ -76,6 +76,32 @@ async function freshWebhook(h: Harness, project: string | null): Promise<number>
   return endpoint.id;
 }
 
+/** A remote registry (nothing listens there) and a push policy of `team/none` to it, named for the caller. */
+async function freshReplication(h: Harness, caller: Caller): Promise<{ registry: string; policy: number }> {
+  const registry = `remote-${suffix(caller)}-${Math.random().toString(36).slice(2, 8)}`;
+  await h.replication.createRegistry(
+    { name: registry, url: 'http://127.0.0.1:9', username: 'u', password: 'remote secret' },
+    'admin',
+  );
+  const policy = await h.replication.createPolicy(
+    { name: `p-${registry}`, registry, direction: 'push', repositories: 'team/none', trigger: 'manual' },
+    'admin',
+  );
+  return { registry, policy: policy.id };
+}
+
+/** An ended execution of a fresh policy with one failed task to retry. */
+async function failedExecution(h: Harness, caller: Caller): Promise<{ policy: number; execution: number }> {
+  const { policy } = await freshReplication(h, caller);
+  const run = await h.replication.run(policy, 'admin');
+  await h.runner.wait(run.id);
+  const task = { sourceRepository: 'team/none', sourceReference: 'v1', targetRepository: 'team/none' };
+  await h.replication.store.addTasks(run.id, policy, [{ operation: 'copy', ...task }]);
+  const [added] = await h.replication.store.tasks(run.id);
+  await h.replication.store.taskFinished(added?.id as number, { status: 'failed', error: 'test' });
+  return { policy, execution: run.id };
+}
+
 /** An endpoint with one (queued, never sent: the deliverer is not started) delivery. */
 async function freshDelivery(h: Harness, project: string | null): Promise<{ id: number; delivery: number }> {
   const id = await freshWebhook(h, project);
@@ -856,6 +882,132 @@ const CASES: Case[] = [
     },
     expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 204 },
     audit: 'scrub.release',
+  },
+  {
+    route: 'GET /api/v1/registries',
+    prepare: fixed('/api/v1/registries'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'POST /api/v1/registries',
+    prepare: async (_h, caller) => ({
+      url: '/api/v1/registries',
+      body: { name: `new-${suffix(caller)}`, url: 'https://registry.example', password: 'p' },
+    }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 201 },
+    audit: 'replication.registry.create',
+  },
+  {
+    route: 'GET /api/v1/registries/{name}',
+    prepare: async (h, caller) => ({
+      url: `/api/v1/registries/${(await freshReplication(h, caller)).registry}`,
+    }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'PATCH /api/v1/registries/{name}',
+    prepare: async (h, caller) => ({
+      url: `/api/v1/registries/${(await freshReplication(h, caller)).registry}`,
+      body: { description: 'changed' },
+    }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+    audit: 'replication.registry.update',
+  },
+  {
+    route: 'DELETE /api/v1/registries/{name}',
+    prepare: async (h, caller) => {
+      const name = `gone-${suffix(caller)}`;
+      await h.replication.createRegistry({ name, url: 'http://127.0.0.1:9' }, 'admin');
+      return { url: `/api/v1/registries/${name}` };
+    },
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 204 },
+    audit: 'replication.registry.delete',
+  },
+  {
+    route: 'POST /api/v1/registries/{name}/test',
+    prepare: async (h, caller) => ({
+      url: `/api/v1/registries/${(await freshReplication(h, caller)).registry}/test`,
+    }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'GET /api/v1/replication/policies',
+    prepare: fixed('/api/v1/replication/policies'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'POST /api/v1/replication/policies',
+    prepare: async (h, caller) => {
+      const { registry } = await freshReplication(h, caller);
+      return {
+        url: '/api/v1/replication/policies',
+        body: {
+          name: `new-${registry}`,
+          registry,
+          direction: 'pull',
+          repositories: 'lib/**',
+          trigger: 'manual',
+        },
+      };
+    },
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 201 },
+    audit: 'replication.policy.create',
+  },
+  {
+    route: 'GET /api/v1/replication/policies/{id}',
+    prepare: async (h, caller) => ({
+      url: `/api/v1/replication/policies/${(await freshReplication(h, caller)).policy}`,
+    }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'PATCH /api/v1/replication/policies/{id}',
+    prepare: async (h, caller) => ({
+      url: `/api/v1/replication/policies/${(await freshReplication(h, caller)).policy}`,
+      body: { tags: 'v*' },
+    }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+    audit: 'replication.policy.update',
+  },
+  {
+    route: 'DELETE /api/v1/replication/policies/{id}',
+    prepare: async (h, caller) => ({
+      url: `/api/v1/replication/policies/${(await freshReplication(h, caller)).policy}`,
+    }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 204 },
+    audit: 'replication.policy.delete',
+  },
+  {
+    route: 'POST /api/v1/replication/policies/{id}/executions',
+    prepare: async (h, caller) => ({
+      url: `/api/v1/replication/policies/${(await freshReplication(h, caller)).policy}/executions`,
+    }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 202 },
+    audit: 'replication.run',
+  },
+  {
+    route: 'GET /api/v1/replication/policies/{id}/executions',
+    prepare: async (h, caller) => ({
+      url: `/api/v1/replication/policies/${(await failedExecution(h, caller)).policy}/executions`,
+    }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'GET /api/v1/replication/policies/{id}/executions/{execution}',
+    prepare: async (h, caller) => {
+      const { policy, execution } = await failedExecution(h, caller);
+      return { url: `/api/v1/replication/policies/${policy}/executions/${execution}` };
+    },
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'POST /api/v1/replication/policies/{id}/executions/{execution}/retry',
+    prepare: async (h, caller) => {
+      const { policy, execution } = await failedExecution(h, caller);
+      return { url: `/api/v1/replication/policies/${policy}/executions/${execution}/retry` };
+    },
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 202 },
+    audit: 'replication.retry',
   },
   {
     route: 'GET /api/v1/audit',
