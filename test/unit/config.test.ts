@@ -276,6 +276,8 @@ describe('loadConfig: YAML file', () => {
       deletes: { enabled: false },
       auth: AUTH_DEFAULTS,
       gc: { graceSeconds: 3600, schedule: '', untagged: true },
+      scrub: DEFAULTS.scrub,
+      webhooks: DEFAULTS.webhooks,
       replication: DEFAULTS.replication,
       proxy: DEFAULTS.proxy,
       audit: { retentionDays: 90 },
