@@ -5,6 +5,7 @@ import type { Catalog } from '../catalog/index.js';
 import type { AuditEvent, AuditQuery, AuditSink } from '../events/types.js';
 import type { Webhooks } from '../events/webhooks/index.js';
 import type { GcAdmin, LifecycleAdmin, RetentionAdmin } from '../lifecycle/index.js';
+import type { ProxyCache } from '../replication/proxy/index.js';
 import type { Scrubber } from '../lifecycle/scrub/index.js';
 import type { Replication } from '../replication/policies/index.js';
 import type { Scanning } from '../scanning/scanning.js';
@@ -67,6 +68,9 @@ export type ReplicationAdmin = Pick<
   | 'tasks'
 >;
 
+/** Proxy projects' upstreams (replication/proxy): read, checked, set. */
+export type ProxyAdmin = Pick<ProxyCache, 'view' | 'check' | 'configure'>;
+
 /** What the management API needs, handed in by the server (no module-level singletons). */
 export interface ApiOptions {
   accounts: Accounts;
@@ -99,6 +103,8 @@ export interface ApiOptions {
   signatures: SignatureAdmin;
   /** Vulnerability scanning: settings and policies, reports, SBOMs, the database, rescans. */
   scanning: ScanningAdmin;
+  /** Pull-through cache projects' upstreams; absent: no project can be made one. */
+  proxies?: ProxyAdmin | null;
   /** Repositories and artifacts to browse. */
   catalog: Pick<Catalog, 'repositories' | 'artifacts' | 'detail'>;
   /** The web console's login, session and logout. */

@@ -66,7 +66,12 @@ function auditDetail(value: unknown): string | undefined {
  * the server's error handler as `{"errors":[…]}`; every mutation is audited, refused ones included.
  */
 export async function apiRoutes(app: FastifyInstance, options: ApiOptions): Promise<void> {
-  const resolved: Required<ApiOptions> = { usersCanCreateProjects: false, oidc: null, ...options };
+  const resolved: Required<ApiOptions> = {
+    usersCanCreateProjects: false,
+    oidc: null,
+    proxies: null,
+    ...options,
+  };
   const openApi = route({
     method: 'GET',
     path: '/openapi.json',

@@ -1,7 +1,9 @@
 import type { z } from 'zod';
-import { AuthError, IpAllowlist } from '../auth/index.js';
+import { AuthError, type Identity, IpAllowlist } from '../auth/index.js';
 import { RegistryError } from '../registry/index.js';
+import type { ProxyInput } from '../replication/proxy/index.js';
 import { denied, isRestricted, isSystemAdmin, RESTRICTED, requireProjectAction } from './access.js';
+import type { ApiOptions } from './options.js';
 import { linkNext, pageOf, pageRequest } from './pagination.js';
 import { type ApiRoute, field, route } from './route.js';
 import {
@@ -32,6 +34,22 @@ function checkAllowlist(list: readonly string[] | null | undefined): void {
     }
     throw error;
   }
+}
+
+/**
+ * Binding a project to an upstream makes this server fetch from that URL: system administrators only. A 400
+ * naming what is wrong, before anything is stored.
+ */
+function checkProxy(call: { identity: Identity; options: ApiOptions }, proxy: ProxyInput): void {
+  if (!isSystemAdmin(call.identity)) {
+    throw denied('making a project a pull-through cache needs system administrator rights');
+  }
+  if (!call.options.proxies) {
+    throw new RegistryError('INVALID_REQUEST', {
+      message: 'pull-through caching is not available on this server',
+    });
+  }
+  call.options.proxies.check(proxy);
 }
 
 /** Groups match case-insensitively, as authorize() matches them. */
@@ -65,6 +83,7 @@ export const projectRoutes: ApiRoute[] = [
         throw denied('creating a project needs system administrator rights');
       }
       checkAllowlist(body.pushAllowlist);
+      if (body.proxy) checkProxy(call, body.proxy);
       const project = await options.accounts.createProject({
         name: body.name,
         ...(body.public !== undefined && { public: body.public }),
@@ -77,8 +96,13 @@ export const projectRoutes: ApiRoute[] = [
           role: 'projectAdmin',
         });
       }
-      call.auditDetail = { public: project.public, pushAllowlist: project.pushAllowlist };
-      return project;
+      const proxy = body.proxy ? await options.proxies?.configure(project.name, body.proxy) : undefined;
+      call.auditDetail = {
+        public: project.public,
+        pushAllowlist: project.pushAllowlist,
+        ...(proxy && { proxy: proxy.url }),
+      };
+      return proxy ? { ...project, proxy } : project;
     },
   }),
   route<undefined, z.output<typeof PageQuery>>({
@@ -112,7 +136,9 @@ export const projectRoutes: ApiRoute[] = [
     errors: [401, 403, 404],
     async handler(call) {
       await requireProjectAction(call, call.params.name, 'pull', 'reading a project');
-      return call.options.accounts.getProject(call.params.name);
+      const project = await call.options.accounts.getProject(call.params.name);
+      const proxy = await call.options.proxies?.view(project.name);
+      return proxy === undefined ? project : { ...project, proxy };
     },
   }),
   route<Params, undefined, z.output<typeof UpdateProjectBody>>({
@@ -133,8 +159,19 @@ export const projectRoutes: ApiRoute[] = [
       const { params, body } = call;
       await requireProjectAction(call, params.name, 'project:settings', "changing a project's settings");
       checkAllowlist(body.pushAllowlist);
-      call.auditDetail = body;
-      return call.options.accounts.updateProject(params.name, body);
+      const { proxy: upstream, ...changes } = body;
+      if (upstream) checkProxy(call, upstream);
+      else if (upstream === null && !isSystemAdmin(call.identity)) {
+        throw denied('changing whether a project is a pull-through cache needs system administrator rights');
+      }
+      call.auditDetail = { ...changes, ...(upstream !== undefined && { proxy: upstream?.url ?? null }) };
+      const project =
+        Object.keys(changes).length > 0
+          ? await call.options.accounts.updateProject(params.name, changes)
+          : await call.options.accounts.getProject(params.name);
+      if (upstream === undefined) return project;
+      const proxy = await call.options.proxies?.configure(project.name, upstream);
+      return { ...project, proxy: proxy ?? null };
     },
   }),
   route<Params>({

@@ -91,6 +91,26 @@ export const User = named(
   }),
 );
 
+export const ProxyUpstream = named(
+  'ProxyUpstream',
+  'The upstream registry a pull-through cache project fetches from; its password is never shown.',
+  z.object({
+    url: z.string().describe("the registry's base URL"),
+    username: z.string().nullable(),
+    credentials: z.boolean().describe('whether a password is stored (encrypted at rest)'),
+  }),
+);
+
+export const ProxyUpstreamInput = named(
+  'ProxyUpstreamInput',
+  'Makes the project a pull-through cache of a registry (system administrators only). Credentials need replication.secretKey.',
+  z.strictObject({
+    url: z.string().min(1).max(2048).describe("the registry's base URL, e.g. https://registry-1.docker.io"),
+    username: z.string().min(1).max(1024).optional(),
+    password: z.string().min(1).max(8192).optional(),
+  }),
+);
+
 export const Project = named(
   'Project',
   'A project: the first path segment of its repositories.',
@@ -103,6 +123,9 @@ export const Project = named(
       .nullable()
       .describe('CIDRs allowed to push and delete; null: anywhere'),
     createdAt: z.number().int(),
+    proxy: ProxyUpstream.nullable()
+      .optional()
+      .describe('set when the project is a pull-through cache (shown when reading one project)'),
   }),
 );
 
@@ -262,6 +285,7 @@ export const CreateProjectBody = named(
     name: ProjectName,
     public: z.boolean().optional(),
     pushAllowlist: PushAllowlist.optional(),
+    proxy: ProxyUpstreamInput.optional(),
   }),
 );
 
@@ -269,7 +293,11 @@ export const UpdateProjectBody = named(
   'UpdateProject',
   'Changes to a project; at least one field.',
   z
-    .strictObject({ public: z.boolean().optional(), pushAllowlist: PushAllowlist.optional() })
+    .strictObject({
+      public: z.boolean().optional(),
+      pushAllowlist: PushAllowlist.optional(),
+      proxy: ProxyUpstreamInput.nullable().optional().describe('null: no longer a pull-through cache'),
+    })
     .refine(nonEmpty, NOTHING_TO_CHANGE),
 );
 

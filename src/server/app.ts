@@ -26,6 +26,7 @@ import { CollectionStore, isPostgresUrl, JobRunStore, type ManifestRow } from '.
 import { healthRoutes, Metrics } from '../observability/index.js';
 import { Registry, RegistryError } from '../registry/index.js';
 import { Replication } from '../replication/index.js';
+import { ProxyCache } from '../replication/proxy/index.js';
 import { adapterScanner } from '../scanning/adapter-scan.js';
 import { builtinEngines } from '../scanning/engines-default.js';
 import { Scanning } from '../scanning/scanning.js';
@@ -318,8 +319,21 @@ export async function createBerth(config: Config): Promise<Berth> {
       'created the first administrator with a generated password; change it (berth user passwd)',
     );
   }
+  // Pull-through cache projects: /v2 asks it about proxy projects' content, the API sets their upstreams.
+  const proxy = new ProxyCache({
+    registry,
+    secretKey: config.replication.secretKey,
+    previousSecretKeys: config.replication.previousSecretKeys
+      .split(',')
+      .map((key) => key.trim())
+      .filter(Boolean),
+    tagTtlMs: config.proxy.tagTtlSeconds * 1000,
+    upstreamTimeoutMs: config.proxy.upstreamTimeoutSeconds * 1000,
+    log: app.log,
+  });
   await app.register(distributionRoutes, {
     registry,
+    pullThrough: proxy,
     deletesEnabled: config.deletes.enabled,
     onBytesIn: bytesIn,
     onAnswered: auth.onAnswered,
@@ -341,6 +355,7 @@ export async function createBerth(config: Config): Promise<Berth> {
     signatures,
     scanning,
     catalog: new Catalog(meta.db, registry),
+    proxies: proxy,
     consoleSessions: auth.consoleSessions,
     usersCanCreateProjects: config.auth.usersCanCreateProjects,
     oidc: auth.oidc ?? null,
