@@ -7,12 +7,14 @@
  *
  * Flags: --quick; --storage=filesystem|s3|all (default all); --only=pull (just the pull comparison);
  * --only=signatures (just manifest GETs with signature enforcement off and on);
+ * --only=hot-path (just manifest GETs by tag and digest, anonymous and with a token, on SQLite and PostgreSQL);
  * --pull-rounds=N (default 5, 3 with --quick).
  */
 import { spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import { MiB, median } from './client.js';
+import { benchHotPath, type HotPathBench, hotPathTable } from './hot-path.js';
 import { comparePulls, type PullComparison } from './pull.js';
 import { ensureTools, type Server, startBerth, startDistribution } from './servers.js';
 import { benchSignatures, type SignatureBench } from './signatures.js';
@@ -33,10 +35,11 @@ function flag(name: string): string | undefined {
   return process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 }
 const only = flag('only');
-if (only !== undefined && only !== 'pull' && only !== 'signatures')
-  throw new Error(`--only=${only}: expected pull or signatures`);
+if (only !== undefined && only !== 'pull' && only !== 'signatures' && only !== 'hot-path')
+  throw new Error(`--only=${only}: expected pull, signatures or hot-path`);
 const onlyPull = only === 'pull';
 const onlySignatures = only === 'signatures';
+const onlyHotPath = only === 'hot-path';
 const pullRoundsArg = flag('pull-rounds');
 if (pullRoundsArg !== undefined && !/^[1-9]\d*$/.test(pullRoundsArg))
   throw new Error(`--pull-rounds=${pullRoundsArg}: expected a positive integer`);
@@ -292,7 +295,7 @@ const machine = {
 };
 log(`bench: ${quick ? 'quick' : 'full'} run on ${machine.nproc} cores, load ${machine.loadAverageAtStart}`);
 log('bench: generating blob patterns and digests…');
-const fixtures = onlyPull || onlySignatures ? undefined : makeFixtures(sizes);
+const fixtures = onlyPull || onlySignatures || onlyHotPath ? undefined : makeFixtures(sizes);
 const pullBlob = fixtures?.mono ?? largeBlob(sizes.largeBytes);
 
 /** Storage backends to compare on: `--storage=filesystem|s3|all` (default all). */
@@ -406,7 +409,7 @@ async function runRound(storage: 'filesystem' | 's3'): Promise<Round> {
 }
 
 const rounds: Round[] = [];
-for (const storage of onlySignatures ? [] : storages) {
+for (const storage of onlySignatures || onlyHotPath ? [] : storages) {
   if (interrupted) break;
   log(`bench: ${storage} round`);
   rounds.push(await runRound(storage));
@@ -414,12 +417,23 @@ for (const storage of onlySignatures ? [] : storages) {
 
 // The cost of signature enforcement on manifest GETs (Berth alone: Distribution has no such policy).
 let signatures: SignatureBench | { error: string } | undefined;
-if (tools.wrk && !onlyPull && !interrupted && storages.includes('filesystem')) {
+if (tools.wrk && !onlyPull && !onlyHotPath && !interrupted && storages.includes('filesystem')) {
   try {
     signatures = await benchSignatures({ wrk: tools.wrk, quick, log });
   } catch (error) {
     signatures = { error: error instanceof Error ? (error.stack ?? error.message) : String(error) };
     loud(['the signature enforcement workload failed:', ...signatures.error.split('\n')]);
+  }
+}
+
+// The manifest GET hot path with auth on, on SQLite and on PostgreSQL (Berth alone).
+let hotPath: HotPathBench | { error: string } | undefined;
+if (tools.wrk && !onlyPull && !onlySignatures && !interrupted && storages.includes('filesystem')) {
+  try {
+    hotPath = await benchHotPath({ wrk: tools.wrk, quick, log });
+  } catch (error) {
+    hotPath = { error: error instanceof Error ? (error.stack ?? error.message) : String(error) };
+    loud(['the hot-path workload failed:', ...hotPath.error.split('\n')]);
   }
 }
 
@@ -475,6 +489,15 @@ if (signatures && 'ratio' in signatures) {
 } else if (signatures) {
   failures.push(`signature enforcement: ${signatures.error}`);
 }
+if (hotPath && 'rps' in hotPath) {
+  console.log(
+    `\n## manifest GET hot path (Berth, filesystem, auth on): SQLite vs PostgreSQL metadata, wrk -t1 ` +
+      `-c${hotPath.connections} -d${hotPath.seconds}s, median (min–max) of ${hotPath.rounds} alternating rounds\n\n` +
+      hotPathTable(hotPath),
+  );
+} else if (hotPath) {
+  failures.push(`hot path: ${hotPath.error}`);
+}
 if (failures.length > 0) console.log(`\nFailures:\n${failures.join('\n\n')}`);
 if (!tools.distribution) console.log('\nDistribution was not benchmarked: see the message above.');
 
@@ -510,6 +533,7 @@ await writeFile(
         })),
       })),
       signatures: signatures ?? null,
+      hotPath: hotPath ?? null,
     },
     null,
     2,

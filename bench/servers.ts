@@ -151,10 +151,11 @@ async function launch(
       await stop();
       throw new Error(`${name} ${exited} before answering:\n${output()}`);
     }
-    if ((await ping(url)) === 200) break;
+    // 401: up, with auth on (the hot-path workload).
+    if ([200, 401].includes(await ping(url))) break;
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`${name} did not answer GET /v2/ with 200 within 30 s:\n${output()}`);
+      throw new Error(`${name} did not answer GET /v2/ with 200 or 401 within 30 s:\n${output()}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
