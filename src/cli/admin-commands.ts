@@ -7,6 +7,7 @@ import { ApiCallError, ApiClient, type Connection, UsageError } from './api-clie
 import { gcCommands } from './gc-commands.js';
 import { scrubCommands, webhookCommands } from './operations-commands.js';
 import { askSecret, newPassword } from './password-input.js';
+import { replicationCommands } from './replication-commands.js';
 import { retentionCommands } from './retention-commands.js';
 import { scanningCommands } from './scanning-commands.js';
 import { sessionCommands } from './session-commands.js';
@@ -628,4 +629,5 @@ export function registerAdminCommands(program: Command): void {
   gcCommands(program, { connected, run });
   scrubCommands(program, { connected, run });
   webhookCommands(program, { connected, run });
+  replicationCommands(program, { connected, run });
 }
