@@ -8,7 +8,7 @@ import { rewriteProblem } from './name-rewrite.js';
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const name = z.string().regex(NAME, 'must be 1-63 of a-z 0-9 . _ - starting with a letter or digit');
 
-export const RegistryInputSchema = z.strictObject({
+const registryFields = {
   name: name.describe('how policies name it'),
   url: z
     .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
@@ -16,19 +16,25 @@ export const RegistryInputSchema = z.strictObject({
       message: 'must not carry credentials: give username and password',
     })
     .describe('the registry base URL: https://registry.example.com, http://127.0.0.1:5000'),
-  username: z.string().min(1).max(255).nullable().default(null).describe('null: anonymous'),
+  username: z.string().min(1).max(255).nullable().describe('null: anonymous'),
   password: z
     .string()
     .min(1)
     .max(4096)
     .nullable()
-    .default(null)
     .describe('password or token; stored encrypted, never returned'),
-  description: z.string().max(1000).default(''),
+  description: z.string().max(1000),
+};
+
+export const RegistryInputSchema = z.strictObject({
+  ...registryFields,
+  username: registryFields.username.default(null),
+  password: registryFields.password.default(null),
+  description: registryFields.description.default(''),
 });
 
-/** A change: fields left out stay; `password: null` forgets the stored one. */
-export const RegistryChangeSchema = RegistryInputSchema.partial().strict();
+/** A change: fields left out stay (no defaults here, or a change would reset them); `password: null` forgets it. */
+export const RegistryChangeSchema = z.strictObject(registryFields).partial();
 
 const Rewrite = z
   .strictObject({
@@ -46,7 +52,7 @@ const Rewrite = z
 
 const policyFields = {
   name: name.describe('unique'),
-  description: z.string().max(1000).default(''),
+  description: z.string().max(1000),
   registry: name.describe('the remote registry (by name)'),
   direction: z
     .enum(['push', 'pull'])
@@ -61,16 +67,14 @@ const policyFields = {
   tags: z
     .string()
     .regex(TAG_PATTERN, 'must be a glob of tag characters with * and ?')
-    .default('**')
     .describe('a glob over tags (`v*`); default every tag'),
   artifactType: z
     .string()
     .max(255)
-    .default('')
     .describe(
       "'' any; 'image' container images (and indexes of them); else an artifact type or config media type",
     ),
-  rewrite: Rewrite.nullable().default(null),
+  rewrite: Rewrite.nullable(),
   trigger: z
     .enum(['manual', 'schedule', 'event'])
     .describe(
@@ -80,21 +84,13 @@ const policyFields = {
     .string()
     .max(200)
     .nullable()
-    .default(null)
     .describe('cron (minute hour day month weekday, UTC), for trigger schedule'),
   replicateDeletes: z
     .boolean()
-    .default(false)
     .describe('event policies: a tag or manifest deleted at the source is deleted at the target too'),
-  referrers: z.boolean().default(true).describe('copy signatures, SBOMs and other referrers too'),
-  bytesPerSecond: z
-    .number()
-    .int()
-    .min(1024)
-    .nullable()
-    .default(null)
-    .describe('bandwidth limit per execution; null: none'),
-  enabled: z.boolean().default(true),
+  referrers: z.boolean().describe('copy signatures, SBOMs and other referrers too'),
+  bytesPerSecond: z.number().int().min(1024).nullable().describe('bandwidth limit per execution; null: none'),
+  enabled: z.boolean(),
 };
 
 function checkTrigger(
@@ -110,9 +106,22 @@ function checkTrigger(
   }
 }
 
-export const PolicyInputSchema = z.strictObject(policyFields).superRefine(checkTrigger);
+export const PolicyInputSchema = z
+  .strictObject({
+    ...policyFields,
+    description: policyFields.description.default(''),
+    tags: policyFields.tags.default('**'),
+    artifactType: policyFields.artifactType.default(''),
+    rewrite: policyFields.rewrite.default(null),
+    schedule: policyFields.schedule.default(null),
+    replicateDeletes: policyFields.replicateDeletes.default(false),
+    referrers: policyFields.referrers.default(true),
+    bytesPerSecond: policyFields.bytesPerSecond.default(null),
+    enabled: policyFields.enabled.default(true),
+  })
+  .superRefine(checkTrigger);
 
-/** A change: fields left out stay as they are. */
+/** A change: fields left out stay as they are (no defaults here, or a change would reset them). */
 export const PolicyChangeSchema = z
   .strictObject(policyFields)
   .partial()
