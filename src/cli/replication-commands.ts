@@ -155,7 +155,7 @@ interface PolicyFlags {
   trigger?: string;
   schedule?: string;
   replicateDeletes?: boolean;
-  referrers?: boolean;
+  referrers?: boolean | string;
   bytesPerSecond?: string;
   enabled?: boolean;
   description?: string;
@@ -174,6 +174,12 @@ function policyBody(flags: PolicyFlags): Record<string, unknown> {
     rewrite = { from, to };
   }
   if (flags.prefix !== undefined) rewrite = { from: '**', to: `${flags.prefix.replace(/\/+$/, '')}/**` };
+  let referrers = flags.referrers;
+  if (typeof referrers === 'string') {
+    if (referrers !== 'on' && referrers !== 'off')
+      throw new UsageError(`--referrers: on or off, not '${referrers}'`);
+    referrers = referrers === 'on';
+  }
   let bytesPerSecond: number | undefined;
   if (flags.bytesPerSecond !== undefined) {
     if (!/^[1-9]\d{0,15}$/.test(flags.bytesPerSecond)) {
@@ -191,7 +197,7 @@ function policyBody(flags: PolicyFlags): Record<string, unknown> {
     trigger: flags.trigger,
     schedule: flags.schedule,
     replicateDeletes: flags.replicateDeletes,
-    referrers: flags.referrers,
+    referrers,
     bytesPerSecond,
     enabled: flags.enabled,
     description: flags.description,
@@ -203,7 +209,7 @@ function policyOptions(command: Command, creating: boolean): Command {
   const registry = '--registry <name>';
   const direction = '--direction <push|pull>';
   const repositories = '--repositories <glob>';
-  return (
+  const withOptions = (
     creating
       ? command
           .requiredOption(registry, 'the remote registry (berth replication registry list)')
@@ -221,9 +227,14 @@ function policyOptions(command: Command, creating: boolean): Command {
     .option('--trigger <trigger>', 'manual, schedule or event (push policies: on each push)')
     .option('--schedule <cron>', 'cron (UTC) for --trigger schedule: "0 2 * * *"')
     .option('--replicate-deletes', 'event policies: deletes at the source are made at the target too')
-    .option('--no-referrers', 'leave signatures, SBOMs and other referrers behind')
     .option('--bytes-per-second <n>', 'bandwidth limit per execution')
     .option('--description <text>', 'for people');
+  // Commander gives a --no-x flag a default (true), which an update must not send.
+  return creating
+    ? withOptions.option('--no-referrers', 'leave signatures, SBOMs and other referrers behind')
+    : withOptions
+        .option('--no-replicate-deletes', 'deletes at the source stay there')
+        .option('--referrers <on|off>', 'copy signatures, SBOMs and other referrers too, or not');
 }
 
 /**

@@ -372,9 +372,10 @@ describe.skipIf(!tools || !distribution)('replication policies between real regi
     async () => {
       const names = ['b0', 'b1', 'b2', 'b3', 'b4', 'b5'].map((n) => `team/bulk/${n}`);
       for (const name of names) {
-        await pushImage(clients.centre, name, { tag: 'v1', layers: [randomBytes(384 * 1024)] });
+        await pushImage(clients.centre, name, { tag: 'v1', layers: [randomBytes(512 * 1024)] });
       }
-      // 256 KiB/s: about 1.5 s an image, so the run cannot be over when the first image is.
+      // 256 KiB/s for the whole execution: 3 MiB take at least 10 s, so it cannot be over when the first
+      // image is.
       const policy = await createPolicy({
         name: 'to-flaky',
         registry: 'flaky',

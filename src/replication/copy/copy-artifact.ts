@@ -41,6 +41,8 @@ export interface CopyOptions {
   concurrency?: number | undefined;
   /** Blob bytes per second over the whole copy. */
   bytesPerSecond?: number | undefined;
+  /** A budget shared with other copies (a replication execution's), instead of bytesPerSecond's own. */
+  rate?: ByteRate | undefined;
   signal?: AbortSignal | undefined;
   onProgress?: ((event: CopyEvent) => void) | undefined;
 }
@@ -114,7 +116,9 @@ class CopyRun {
     if (!Number.isInteger(concurrency) || concurrency < 1)
       throw new Error('concurrency must be a positive integer');
     this.slots = bulkhead(concurrency, Number.MAX_SAFE_INTEGER);
-    this.rate = options.bytesPerSecond === undefined ? undefined : new ByteRate(options.bytesPerSecond);
+    this.rate =
+      options.rate ??
+      (options.bytesPerSecond === undefined ? undefined : new ByteRate(options.bytesPerSecond));
   }
 
   summary(digest: string): CopySummary {

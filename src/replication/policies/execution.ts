@@ -1,6 +1,6 @@
 import type { JobContext } from '../../lifecycle/index.js';
 import { type Manifest, type RegistryClient, RemoteRegistryError } from '../client/index.js';
-import { copyArtifact } from '../copy/index.js';
+import { ByteRate, copyArtifact } from '../copy/index.js';
 import type { ReplicationPolicy } from './policy.js';
 import type { ReplicationStore, ReplicationTask, TaskStatus } from './replication-store.js';
 
@@ -50,13 +50,13 @@ export async function runTasks(
   };
   context.progress({ ...progress });
   const queue = [...tasks];
-  // One bandwidth limit for the execution: the tasks then go one at a time.
-  const lanes = policy.bytesPerSecond === null ? TASKS_AT_ONCE : 1;
+  // One bandwidth budget for the whole execution, whatever the number of tasks.
+  const rate = policy.bytesPerSecond === null ? undefined : new ByteRate(policy.bytesPerSecond);
   const lane = async () => {
     for (let task = queue.shift(); task; task = queue.shift()) {
       if (context.signal.aborted) return;
       await store.taskStarted(task.id);
-      const outcome = await runTask(task, policy, ends, context.signal, (bytes) => {
+      const outcome = await runTask(task, policy, ends, rate, context.signal, (bytes) => {
         progress.bytes += bytes;
         context.progress({ ...progress });
       });
@@ -66,7 +66,7 @@ export async function runTasks(
       context.progress({ ...progress });
     }
   };
-  await Promise.all(Array.from({ length: Math.min(lanes, tasks.length) }, lane));
+  await Promise.all(Array.from({ length: Math.min(TASKS_AT_ONCE, tasks.length) }, lane));
   if (context.signal.aborted) {
     await store.abandonTasks(executionId, 'stopped: the server shut down');
     throw new Error('stopped: the server shut down');
@@ -89,6 +89,7 @@ async function runTask(
   task: ReplicationTask,
   policy: ReplicationPolicy,
   ends: ExecutionEnds,
+  rate: ByteRate | undefined,
   signal: AbortSignal,
   onBytes: (bytes: number) => void,
 ): Promise<TaskOutcome> {
@@ -110,7 +111,7 @@ async function runTask(
       source: { client: ends.source, repository: task.sourceRepository, reference: task.sourceReference },
       target: { client: ends.target, repository: task.targetRepository },
       referrers: policy.referrers,
-      bytesPerSecond: policy.bytesPerSecond ?? undefined,
+      rate,
       signal,
       onProgress(event) {
         if (event.kind === 'blob' && event.outcome === 'copied') {
