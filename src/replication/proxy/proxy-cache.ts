@@ -13,7 +13,7 @@ import {
   UPLOADS_PREFIX,
 } from '../../registry/index.js';
 import { type Manifest, RegistryClient, type RetryOptions } from '../client/index.js';
-import { decryptSecret, encryptSecret, type SecretKeyring } from '../secrets.js';
+import { decryptSecret, encryptSecret, type SecretKeyring, secretKeyring } from '../secrets.js';
 import { teeIntoStore } from './blob-tee.js';
 import { PendingManifests } from './pending-manifests.js';
 import { ProxySettingsStore, type StoredUpstream } from './proxy-settings-store.js';
@@ -30,8 +30,12 @@ export interface ProxyLog {
 
 export interface ProxyCacheOptions {
   registry: Registry;
-  /** From replication.secretKey; without it upstream credentials are refused (anonymous upstreams work). */
-  keyring: SecretKeyring | undefined;
+  /**
+   * replication.secretKey (`<id>:<base64 of 32 bytes>`) and the previous keys that still decrypt; empty:
+   * upstream credentials are refused (anonymous upstreams work). A malformed key throws SecretKeyError.
+   */
+  secretKey: string;
+  previousSecretKeys?: string[];
   /** A tag confirmed against the upstream is served without asking again for this long. */
   tagTtlMs: number;
   /** The upstream must start answering (and keep sending) within this. */
@@ -109,9 +113,13 @@ export class ProxyCache {
   /** Blob sizes from the manifests fetched, so a blob GET needs no HEAD upstream first. */
   private readonly sizes = new LRUCache<string, number>({ max: 100_000 });
   private readonly registry: Registry;
+  private readonly keyring: SecretKeyring | undefined;
 
   constructor(private readonly options: ProxyCacheOptions) {
     this.registry = options.registry;
+    this.keyring = options.secretKey
+      ? secretKeyring(options.secretKey, options.previousSecretKeys)
+      : undefined;
     this.settings = new ProxySettingsStore(options.registry.meta.db);
     this.freshness = new TagFreshness(options.tagTtlMs);
   }
@@ -146,7 +154,7 @@ export class ProxyCache {
     if (((input.username ?? '') === '') !== ((input.password ?? '') === '')) {
       throw invalid('give both proxy.username and proxy.password, or neither (anonymous)');
     }
-    if (input.password && !this.options.keyring) {
+    if (input.password && !this.keyring) {
       throw invalid(
         'replication.secretKey is not set: upstream credentials cannot be stored (they are encrypted at rest); set it to <id>:<base64 of 32 bytes>, e.g. k1:$(openssl rand -base64 32), or use an anonymous upstream',
       );
@@ -163,7 +171,7 @@ export class ProxyCache {
       }
       const url = this.check(input);
       const password = input.password
-        ? encryptSecret(this.options.keyring as SecretKeyring, input.password, sealContext(project))
+        ? encryptSecret(this.keyring as SecretKeyring, input.password, sealContext(project))
         : null;
       const stored = {
         url: url.origin,
@@ -336,11 +344,14 @@ export class ProxyCache {
     local: ManifestRow | undefined,
   ): Promise<{ row: ManifestRow } | 'missing'> {
     const name = upstreamRepository(upstream.base, repository);
-    const head = await upstream.client.headManifest(name, tag);
-    if (!head) return 'missing';
-    if (local && head.digest === local.digest) {
-      this.freshness.confirm(repository, tag, local.digest);
-      return { row: local };
+    // Nothing cached: a HEAD first would only add a round trip.
+    if (local) {
+      const head = await upstream.client.headManifest(name, tag);
+      if (!head) return 'missing';
+      if (head.digest === local.digest) {
+        this.freshness.confirm(repository, tag, local.digest);
+        return { row: local };
+      }
     }
     const manifest = await upstream.client.getManifest(name, tag);
     if (!manifest) return 'missing';
@@ -511,7 +522,7 @@ export class ProxyCache {
     if (known && known.updatedAt === stored.updatedAt && known.url === stored.url) return known;
     let credentials: { username: string; password: string } | undefined;
     if (stored.username && stored.sealedPassword) {
-      if (!this.options.keyring) {
+      if (!this.keyring) {
         throw new RegistryError('UNAVAILABLE', {
           message: `project ${project} has upstream credentials but replication.secretKey is not set: cannot decrypt them`,
         });
@@ -519,7 +530,7 @@ export class ProxyCache {
       try {
         credentials = {
           username: stored.username,
-          password: decryptSecret(this.options.keyring, stored.sealedPassword, sealContext(project)),
+          password: decryptSecret(this.keyring, stored.sealedPassword, sealContext(project)),
         };
       } catch (error) {
         throw new RegistryError('UNAVAILABLE', {

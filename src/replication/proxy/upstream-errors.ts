@@ -18,7 +18,10 @@ export function isUpstreamFailure(error: unknown): boolean {
 
 /** A short reason for the stale header and the log: `unreachable`, `answered 429 TOOMANYREQUESTS`. */
 export function upstreamReason(error: unknown): string {
-  if (error instanceof RemoteRegistryError) return `answered ${error.status} ${error.code}`;
+  if (error instanceof RemoteRegistryError) {
+    // A HEAD's answer has no body, hence no OCI code: the status says it.
+    return `answered ${error.status}${error.code.startsWith('HTTP_') ? '' : ` ${error.code}`}`;
+  }
   if (error instanceof RegistryTimeoutError) return 'timed out';
   if (error instanceof ContentMismatchError) return 'served content that does not match its digest';
   return 'unreachable';
