@@ -292,13 +292,35 @@ function projectCommands(program: Command): void {
   const project = group(program, 'project', 'manage projects, their members, quotas and immutable tags');
   connected(project.command('create').argument('<name>', 'project name').description('create a project'))
     .option('--public', 'anyone may pull, anonymous included')
+    .option('--proxy <url>', 'a pull-through cache of this registry, e.g. https://registry-1.docker.io')
+    .option('--proxy-username <name>', "the upstream account (needs the server's replication.secretKey)")
+    .option('--proxy-password <password>', 'its password or token (env BERTH_PROXY_PASSWORD keeps it out of ps)')
     .action(
-      run(async (client, name: string, flags: { public?: boolean }) => {
-        const created = await client.request<Project>('POST', '/projects', {
-          body: { name, ...(flags.public && { public: true }) },
-        });
-        out(`created project ${created.name} (${created.public ? 'public' : 'private'})`);
-      }),
+      run(
+        async (
+          client,
+          name: string,
+          flags: { public?: boolean; proxy?: string; proxyUsername?: string; proxyPassword?: string },
+        ) => {
+          const password = flags.proxyPassword ?? process.env.BERTH_PROXY_PASSWORD;
+          if (!flags.proxy && (flags.proxyUsername || flags.proxyPassword)) {
+            throw new Error('--proxy-username and --proxy-password need --proxy');
+          }
+          const proxy = flags.proxy && {
+            url: flags.proxy,
+            ...(flags.proxyUsername && { username: flags.proxyUsername }),
+            ...(flags.proxyUsername && password && { password }),
+          };
+          const created = await client.request<Project & { proxy?: { url: string } | null }>(
+            'POST',
+            '/projects',
+            { body: { name, ...(flags.public && { public: true }), ...(proxy && { proxy }) } },
+          );
+          const kind = created.public ? 'public' : 'private';
+          const cache = created.proxy ? `, a pull-through cache of ${created.proxy.url}` : '';
+          out(`created project ${created.name} (${kind}${cache})`);
+        },
+      ),
     );
 
   connected(project.command('list').description('list the projects you can see'))
