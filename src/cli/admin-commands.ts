@@ -294,7 +294,10 @@ function projectCommands(program: Command): void {
     .option('--public', 'anyone may pull, anonymous included')
     .option('--proxy <url>', 'a pull-through cache of this registry, e.g. https://registry-1.docker.io')
     .option('--proxy-username <name>', "the upstream account (needs the server's replication.secretKey)")
-    .option('--proxy-password <password>', 'its password or token (env BERTH_PROXY_PASSWORD keeps it out of ps)')
+    .option(
+      '--proxy-password <password>',
+      'its password or token (env BERTH_PROXY_PASSWORD keeps it out of ps)',
+    )
     .action(
       run(
         async (
