@@ -652,6 +652,462 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/scrub/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Integrity scrub runs, newest first
+         * @description Who may call it: system administrators.
+         */
+        get: operations["listScrubs"];
+        put?: never;
+        /**
+         * Start an integrity scrub now (carries on from an interrupted one); pushes and pulls go on meanwhile
+         * @description Who may call it: system administrators.
+         */
+        post: operations["startScrub"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scrub/runs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One integrity scrub run: its progress, or its findings once ended
+         * @description Who may call it: system administrators.
+         */
+        get: operations["getScrub"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scrub/quarantine": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Blobs quarantined as corrupt
+         * @description Who may call it: system administrators.
+         */
+        get: operations["listQuarantinedBlobs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scrub/quarantine/{digest}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Release a blob from quarantine (its bytes were repaired): it is served again
+         * @description Who may call it: system administrators.
+         */
+        delete: operations["releaseQuarantinedBlob"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{name}/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a project's webhook endpoints
+         * @description Who may call it: project administrators of the project and system administrators.
+         */
+        get: operations["listProjectWebhooks"];
+        put?: never;
+        /**
+         * Add a project webhook endpoint
+         * @description Who may call it: project administrators of the project and system administrators.
+         */
+        post: operations["createProjectWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{name}/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One a project's webhook endpoint, with its status
+         * @description Who may call it: project administrators of the project and system administrators.
+         */
+        get: operations["getProjectWebhook"];
+        put?: never;
+        post?: never;
+        /**
+         * Remove a project's webhook endpoint and its delivery log
+         * @description Who may call it: project administrators of the project and system administrators.
+         */
+        delete: operations["deleteProjectWebhook"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a project's webhook endpoint (enable a failing one again, rotate its secret, …)
+         * @description Who may call it: project administrators of the project and system administrators.
+         */
+        patch: operations["updateProjectWebhook"];
+        trace?: never;
+    };
+    "/api/v1/projects/{name}/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The delivery log of an endpoint, newest first: status, attempts, response code, latency, error
+         * @description Who may call it: project administrators of the project and system administrators.
+         */
+        get: operations["listProjectWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{name}/webhooks/{id}/deliveries/{delivery}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a delivery again (same body and event id), as a new delivery due now
+         * @description Who may call it: project administrators of the project and system administrators.
+         */
+        post: operations["redeliverProjectWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List system-wide webhook endpoints
+         * @description Who may call it: system administrators.
+         */
+        get: operations["listSystemWebhooks"];
+        put?: never;
+        /**
+         * Add a system-wide webhook endpoint
+         * @description Who may call it: system administrators.
+         */
+        post: operations["createSystemWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One system-wide webhook endpoint, with its status
+         * @description Who may call it: system administrators.
+         */
+        get: operations["getSystemWebhook"];
+        put?: never;
+        post?: never;
+        /**
+         * Remove system-wide webhook endpoint and its delivery log
+         * @description Who may call it: system administrators.
+         */
+        delete: operations["deleteSystemWebhook"];
+        options?: never;
+        head?: never;
+        /**
+         * Change system-wide webhook endpoint (enable a failing one again, rotate its secret, …)
+         * @description Who may call it: system administrators.
+         */
+        patch: operations["updateSystemWebhook"];
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The delivery log of an endpoint, newest first: status, attempts, response code, latency, error
+         * @description Who may call it: system administrators.
+         */
+        get: operations["listSystemWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/deliveries/{delivery}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a delivery again (same body and event id), as a new delivery due now
+         * @description Who may call it: system administrators.
+         */
+        post: operations["redeliverSystemWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/registries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Remote registries replication policies copy to or from
+         * @description Who may call it: system administrators.
+         */
+        get: operations["listRemoteRegistries"];
+        put?: never;
+        /**
+         * Add a remote registry (its password stored encrypted)
+         * @description Who may call it: system administrators.
+         */
+        post: operations["createRemoteRegistry"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/registries/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One remote registry
+         * @description Who may call it: system administrators.
+         */
+        get: operations["getRemoteRegistry"];
+        put?: never;
+        post?: never;
+        /**
+         * Remove a remote registry no policy uses
+         * @description Who may call it: system administrators.
+         */
+        delete: operations["deleteRemoteRegistry"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a remote registry (URL, credentials, name)
+         * @description Who may call it: system administrators.
+         */
+        patch: operations["updateRemoteRegistry"];
+        trace?: never;
+    };
+    "/api/v1/registries/{name}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Test the connection: GET /v2/ with the stored credentials
+         * @description Who may call it: system administrators.
+         */
+        post: operations["testRemoteRegistry"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/replication/policies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Replication policies
+         * @description Who may call it: system administrators.
+         */
+        get: operations["listReplicationPolicies"];
+        put?: never;
+        /**
+         * Add a replication policy
+         * @description Who may call it: system administrators.
+         */
+        post: operations["createReplicationPolicy"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/replication/policies/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One replication policy
+         * @description Who may call it: system administrators.
+         */
+        get: operations["getReplicationPolicy"];
+        put?: never;
+        post?: never;
+        /**
+         * Remove a replication policy (its execution history goes with it)
+         * @description Who may call it: system administrators.
+         */
+        delete: operations["deleteReplicationPolicy"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a replication policy
+         * @description Who may call it: system administrators.
+         */
+        patch: operations["updateReplicationPolicy"];
+        trace?: never;
+    };
+    "/api/v1/replication/policies/{id}/executions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A policy's executions, newest first
+         * @description Who may call it: system administrators.
+         */
+        get: operations["listReplications"];
+        put?: never;
+        /**
+         * Start an execution now: every artifact the policy selects
+         * @description Who may call it: system administrators.
+         */
+        post: operations["startReplication"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/replication/policies/{id}/executions/{execution}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One execution: its progress or summary, and its tasks (the first 1000; `?status=failed` narrows)
+         * @description Who may call it: system administrators.
+         */
+        get: operations["getReplication"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/replication/policies/{id}/executions/{execution}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start an execution of the tasks an ended execution did not finish
+         * @description Who may call it: system administrators.
+         */
+        post: operations["retryReplication"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{name}/trust": {
         parameters: {
             query?: never;
@@ -1083,6 +1539,19 @@ export interface components {
             /** @description milliseconds since the epoch */
             createdAt: number;
         };
+        ProxyUpstream: {
+            /** @description the registry's base URL */
+            url: string;
+            username: string | null;
+            /** @description whether a password is stored (encrypted at rest) */
+            credentials: boolean;
+        };
+        ProxyUpstreamInput: {
+            /** @description the registry's base URL, e.g. https://registry-1.docker.io */
+            url: string;
+            username?: string;
+            password?: string;
+        };
         Project: {
             id: number;
             name: string;
@@ -1090,6 +1559,8 @@ export interface components {
             /** @description CIDRs allowed to push and delete; null: anywhere */
             pushAllowlist: string[] | null;
             createdAt: number;
+            /** @description set when the project is a pull-through cache (shown when reading one project) */
+            proxy?: components["schemas"]["ProxyUpstream"] | null;
         };
         Member: {
             /** @enum {string} */
@@ -1208,11 +1679,14 @@ export interface components {
             public?: boolean;
             /** @description addresses or CIDR blocks allowed to push and delete; null: anywhere */
             pushAllowlist?: string[] | null;
+            proxy?: components["schemas"]["ProxyUpstreamInput"];
         };
         UpdateProject: {
             public?: boolean;
             /** @description addresses or CIDR blocks allowed to push and delete; null: anywhere */
             pushAllowlist?: string[] | null;
+            /** @description null: no longer a pull-through cache */
+            proxy?: components["schemas"]["ProxyUpstreamInput"] | null;
         };
         SetMember: {
             /** @enum {string} */
@@ -1456,8 +1930,11 @@ export interface components {
         };
         CollectionRun: {
             id: number;
-            /** @enum {string} */
-            trigger: "manual" | "schedule";
+            /**
+             * @description event: a replication execution that pushes or deletes started
+             * @enum {string}
+             */
+            trigger: "manual" | "schedule" | "event";
             dryRun: boolean;
             /**
              * @description interrupted: the process running it stopped
@@ -1490,6 +1967,235 @@ export interface components {
         NewCliSecret: {
             secret: string;
             createdAt: number;
+        };
+        CreateRemoteRegistry: {
+            /** @description how policies name it */
+            name: string;
+            /**
+             * Format: uri
+             * @description the registry base URL: https://registry.example.com, http://127.0.0.1:5000
+             */
+            url: string;
+            /**
+             * @description null: anonymous
+             * @default null
+             */
+            username: string | null;
+            /**
+             * @description password or token; stored encrypted, never returned
+             * @default null
+             */
+            password: string | null;
+            /** @default  */
+            description: string;
+        };
+        UpdateRemoteRegistry: {
+            /** @description how policies name it */
+            name?: string;
+            /**
+             * Format: uri
+             * @description the registry base URL: https://registry.example.com, http://127.0.0.1:5000
+             */
+            url?: string;
+            /** @description null: anonymous */
+            username?: string | null;
+            /** @description password or token; stored encrypted, never returned */
+            password?: string | null;
+            description?: string;
+        };
+        RemoteRegistry: {
+            id: number;
+            name: string;
+            url: string;
+            username: string | null;
+            hasPassword: boolean;
+            description: string;
+            createdBy: string | null;
+            createdAt: number;
+            updatedAt: number;
+        };
+        RemoteRegistryList: {
+            items: components["schemas"]["RemoteRegistry"][];
+        };
+        RegistryConnectionCheck: {
+            ok: boolean;
+            error?: string;
+            latencyMs: number;
+        };
+        CreateReplicationPolicy: {
+            /** @description unique */
+            name: string;
+            /** @default  */
+            description: string;
+            /** @description the remote registry (by name) */
+            registry: string;
+            /**
+             * @description push: from this Berth to the remote; pull: from the remote into this Berth
+             * @enum {string}
+             */
+            direction: "push" | "pull";
+            /** @description a glob over whole source repository names (`team/**`); for pull, a name without wildcards is fetched without listing the remote catalog (which Docker Hub and others refuse) */
+            repositories: string;
+            /**
+             * @description a glob over tags (`v*`); default every tag
+             * @default **
+             */
+            tags: string;
+            /**
+             * @description '' any; 'image' container images (and indexes of them); else an artifact type or config media type
+             * @default
+             */
+            artifactType: string;
+            /** @default null */
+            rewrite: {
+                from: string;
+                to: string;
+            } | null;
+            /**
+             * @description schedule: by `schedule`; event: on each push (and delete, with replicateDeletes) at the source
+             * @enum {string}
+             */
+            trigger: "manual" | "schedule" | "event";
+            /**
+             * @description cron (minute hour day month weekday, UTC), for trigger schedule
+             * @default null
+             */
+            schedule: string | null;
+            /**
+             * @description event policies: a tag or manifest deleted at the source is deleted at the target too
+             * @default false
+             */
+            replicateDeletes: boolean;
+            /**
+             * @description copy signatures, SBOMs and other referrers too
+             * @default true
+             */
+            referrers: boolean;
+            /**
+             * @description bandwidth limit per execution; null: none
+             * @default null
+             */
+            bytesPerSecond: number | null;
+            /** @default true */
+            enabled: boolean;
+        };
+        UpdateReplicationPolicy: {
+            /** @description unique */
+            name?: string;
+            description?: string;
+            /** @description the remote registry (by name) */
+            registry?: string;
+            /**
+             * @description push: from this Berth to the remote; pull: from the remote into this Berth
+             * @enum {string}
+             */
+            direction?: "push" | "pull";
+            /** @description a glob over whole source repository names (`team/**`); for pull, a name without wildcards is fetched without listing the remote catalog (which Docker Hub and others refuse) */
+            repositories?: string;
+            /** @description a glob over tags (`v*`); default every tag */
+            tags?: string;
+            /** @description '' any; 'image' container images (and indexes of them); else an artifact type or config media type */
+            artifactType?: string;
+            rewrite?: {
+                from: string;
+                to: string;
+            } | null;
+            /**
+             * @description schedule: by `schedule`; event: on each push (and delete, with replicateDeletes) at the source
+             * @enum {string}
+             */
+            trigger?: "manual" | "schedule" | "event";
+            /** @description cron (minute hour day month weekday, UTC), for trigger schedule */
+            schedule?: string | null;
+            /** @description event policies: a tag or manifest deleted at the source is deleted at the target too */
+            replicateDeletes?: boolean;
+            /** @description copy signatures, SBOMs and other referrers too */
+            referrers?: boolean;
+            /** @description bandwidth limit per execution; null: none */
+            bytesPerSecond?: number | null;
+            enabled?: boolean;
+        };
+        ReplicationPolicy: {
+            id: number;
+            name: string;
+            description: string;
+            registry: string;
+            /** @enum {string} */
+            direction: "push" | "pull";
+            repositories: string;
+            tags: string;
+            artifactType: string;
+            rewrite: {
+                from: string;
+                to: string;
+            } | null;
+            /** @enum {string} */
+            trigger: "manual" | "schedule" | "event";
+            schedule: string | null;
+            replicateDeletes: boolean;
+            referrers: boolean;
+            bytesPerSecond: number | null;
+            enabled: boolean;
+            /** @description when the schedule next starts an execution; null: none */
+            nextRunAt: number | null;
+            createdBy: string | null;
+            createdAt: number;
+            updatedAt: number;
+        };
+        ReplicationPolicyList: {
+            items: components["schemas"]["ReplicationPolicy"][];
+        };
+        ReplicationProgress: {
+            total: number;
+            done: number;
+            succeeded: number;
+            failed: number;
+            /** @description refused by the target: an immutable tag there would move */
+            immutable: number;
+            skipped: number;
+            bytes: number;
+        };
+        ReplicationTask: {
+            id: number;
+            /** @enum {string} */
+            operation: "copy" | "delete";
+            sourceRepository: string;
+            /** @description a tag or a digest */
+            sourceReference: string;
+            targetRepository: string;
+            /** @enum {string} */
+            status: "pending" | "running" | "succeeded" | "failed" | "immutable" | "skipped";
+            digest: string | null;
+            bytes: number;
+            error: string | null;
+            startedAt: number | null;
+            finishedAt: number | null;
+        };
+        ReplicationExecution: {
+            id: number;
+            /**
+             * @description event: a replication execution that pushes or deletes started
+             * @enum {string}
+             */
+            trigger: "manual" | "schedule" | "event";
+            dryRun: boolean;
+            /**
+             * @description interrupted: the process running it stopped
+             * @enum {string}
+             */
+            status: "running" | "succeeded" | "failed" | "interrupted";
+            requestedBy: string | null;
+            startedAt: number;
+            finishedAt: number | null;
+            error: string | null;
+            policyId: number;
+            /** @description so far, or (once ended) in all */
+            progress: components["schemas"]["ReplicationProgress"] | null;
+            tasks?: components["schemas"]["ReplicationTask"][];
+        };
+        ReplicationExecutionList: {
+            items: components["schemas"]["ReplicationExecution"][];
+            next?: string;
         };
         RetentionRule: {
             /**
@@ -1650,8 +2356,11 @@ export interface components {
         };
         RetentionRun: {
             id: number;
-            /** @enum {string} */
-            trigger: "manual" | "schedule";
+            /**
+             * @description event: a replication execution that pushes or deletes started
+             * @enum {string}
+             */
+            trigger: "manual" | "schedule" | "event";
             dryRun: boolean;
             /**
              * @description interrupted: the process running it stopped
@@ -1850,8 +2559,11 @@ export interface components {
         };
         RescanRun: {
             id: number;
-            /** @enum {string} */
-            trigger: "manual" | "schedule";
+            /**
+             * @description event: a replication execution that pushes or deletes started
+             * @enum {string}
+             */
+            trigger: "manual" | "schedule" | "event";
             dryRun: boolean;
             /**
              * @description interrupted: the process running it stopped
@@ -1869,6 +2581,48 @@ export interface components {
                 changed: number;
                 skipped: number;
             } | null;
+        };
+        ScrubRun: {
+            id: number;
+            /**
+             * @description event: a replication execution that pushes or deletes started
+             * @enum {string}
+             */
+            trigger: "manual" | "schedule" | "event";
+            dryRun: boolean;
+            /**
+             * @description interrupted: the process running it stopped
+             * @enum {string}
+             */
+            status: "running" | "succeeded" | "failed" | "interrupted";
+            requestedBy: string | null;
+            startedAt: number;
+            finishedAt: number | null;
+            error: string | null;
+            progress: unknown;
+            summary: unknown;
+        };
+        ScrubRunList: {
+            items: components["schemas"]["ScrubRun"][];
+            next?: string;
+        };
+        StartScrub: {
+            /**
+             * @description quarantine corrupt blobs: a GET of one answers 404 BLOB_UNKNOWN naming this run
+             * @default false
+             */
+            quarantine: boolean;
+            /** @description read at most this many bytes per second (default: scrub.rateBytesPerSecond; 0: no limit) */
+            rateBytesPerSecond?: number;
+        };
+        QuarantinedBlob: {
+            digest: string;
+            runId: number;
+            reason: string;
+            quarantinedAt: number;
+        };
+        QuarantineList: {
+            items: components["schemas"]["QuarantinedBlob"][];
         };
         Session: {
             /** @description the refresh token's jti */
@@ -1891,6 +2645,75 @@ export interface components {
             revoked: number;
             /** @description the session generation now; tokens of an older one are void */
             generation: number;
+        };
+        WebhookEndpoint: {
+            id: number;
+            /** @description null: system-wide (every project) */
+            project: string | null;
+            name: string;
+            url: string;
+            eventTypes: string[];
+            /** @enum {string} */
+            format: "cloudevents" | "harbor" | "slack";
+            hasSecret: boolean;
+            enabled: boolean;
+            /** @enum {string} */
+            status: "enabled" | "disabled" | "failing";
+            disabledReason: string | null;
+            consecutiveFailures: number;
+            createdBy: string | null;
+            createdAt: number;
+            updatedAt: number;
+        };
+        WebhookEndpointList: {
+            items: components["schemas"]["WebhookEndpoint"][];
+        };
+        CreateWebhook: {
+            name: string;
+            /** @description where deliveries are POSTed */
+            url: string;
+            /** @description events to send: push, pull, delete, scan, quota, gc */
+            eventTypes: ("push" | "pull" | "delete" | "scan" | "quota" | "gc")[];
+            /**
+             * @description cloudevents (CloudEvents 1.0 JSON, structured), harbor (Harbor webhook JSON), slack ({"text"})
+             * @default cloudevents
+             * @enum {string}
+             */
+            format: "cloudevents" | "harbor" | "slack";
+            /** @description signs each body: X-Berth-Signature: sha256=<hex HMAC-SHA256 of the body>; never shown again */
+            secret?: string;
+            /** @default true */
+            enabled: boolean;
+        };
+        UpdateWebhook: {
+            name?: string;
+            /** @description where deliveries are POSTed */
+            url?: string;
+            /** @description events to send: push, pull, delete, scan, quota, gc */
+            eventTypes?: ("push" | "pull" | "delete" | "scan" | "quota" | "gc")[];
+            /** @enum {string} */
+            format?: "cloudevents" | "harbor" | "slack";
+            /** @description a new secret; null removes it */
+            secret?: string | null;
+            enabled?: boolean;
+        };
+        WebhookDelivery: {
+            id: number;
+            eventId: string;
+            eventType: string;
+            /** @enum {string} */
+            status: "pending" | "sending" | "delivered" | "failed";
+            attempts: number;
+            nextAttemptAt: number | null;
+            responseCode: number | null;
+            latencyMs: number | null;
+            error: string | null;
+            createdAt: number;
+            finishedAt: number | null;
+        };
+        WebhookDeliveryList: {
+            items: components["schemas"]["WebhookDelivery"][];
+            next?: string;
         };
     };
     responses: never;
@@ -5257,6 +6080,2536 @@ export interface operations {
             };
         };
     };
+    listScrubs: {
+        parameters: {
+            query?: {
+                /** @description items per page: default 100, at most 1000 */
+                limit?: string;
+                /** @description the `next` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of runs */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScrubRunList"];
+                };
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    startScrub: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StartScrub"];
+            };
+        };
+        responses: {
+            /** @description Started; poll the run for its progress and findings */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScrubRun"];
+                };
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, or the change would break an invariant (CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is over 1 MiB (SIZE_INVALID) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not application/json (UNSUPPORTED) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getScrub: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The run */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScrubRun"];
+                };
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the path or body names does not exist (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listQuarantinedBlobs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The quarantined blobs */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuarantineList"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    releaseQuarantinedBlob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                digest: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Released */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the path or body names does not exist (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listProjectWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoints */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointList"];
+                };
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): project administrators of the project and system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the path or body names does not exist (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createProjectWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateWebhook"];
+            };
+        };
+        responses: {
+            /** @description Added */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): project administrators of the project and system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the path or body names does not exist (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is over 1 MiB (SIZE_INVALID) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not application/json (UNSUPPORTED) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getProjectWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): project administrators of the project and system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the path or body names does not exist (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteProjectWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): project administrators of the project and system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the path or body names does not exist (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateProjectWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateWebhook"];
+            };
+        };
+        responses: {
+            /** @description Changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): project administrators of the project and system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the path or body names does not exist (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is over 1 MiB (SIZE_INVALID) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not application/json (UNSUPPORTED) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listProjectWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /** @description items per page: default 100, at most 1000 */
+                limit?: string;
+                /** @description the `next` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of deliveries */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryList"];
+                };
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): project administrators of the project and system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the path or body names does not exist (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    redeliverProjectWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                id: string;
+                delivery: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): project administrators of the project and system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the path or body names does not exist (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listSystemWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoints */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointList"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the path or body names does not exist (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createSystemWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateWebhook"];
+            };
+        };
+        responses: {
+            /** @description Added */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the path or body names does not exist (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is over 1 MiB (SIZE_INVALID) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not application/json (UNSUPPORTED) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getSystemWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the path or body names does not exist (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteSystemWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the path or body names does not exist (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateSystemWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateWebhook"];
+            };
+        };
+        responses: {
+            /** @description Changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the path or body names does not exist (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is over 1 MiB (SIZE_INVALID) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not application/json (UNSUPPORTED) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listSystemWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /** @description items per page: default 100, at most 1000 */
+                limit?: string;
+                /** @description the `next` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of deliveries */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryList"];
+                };
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the path or body names does not exist (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    redeliverSystemWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                delivery: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the path or body names does not exist (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listRemoteRegistries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every remote registry */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RemoteRegistryList"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createRemoteRegistry: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateRemoteRegistry"];
+            };
+        };
+        responses: {
+            /** @description Added */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RemoteRegistry"];
+                };
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, or the change would break an invariant (CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is over 1 MiB (SIZE_INVALID) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not application/json (UNSUPPORTED) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getRemoteRegistry: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The registry */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RemoteRegistry"];
+                };
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the path or body names does not exist (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteRemoteRegistry: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the path or body names does not exist (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, or the change would break an invariant (CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateRemoteRegistry: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateRemoteRegistry"];
+            };
+        };
+        responses: {
+            /** @description Changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RemoteRegistry"];
+                };
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the path or body names does not exist (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, or the change would break an invariant (CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is over 1 MiB (SIZE_INVALID) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not application/json (UNSUPPORTED) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    testRemoteRegistry: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Whether it answered and let us in */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistryConnectionCheck"];
+                };
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the path or body names does not exist (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listReplicationPolicies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplicationPolicyList"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createReplicationPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateReplicationPolicy"];
+            };
+        };
+        responses: {
+            /** @description Added */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplicationPolicy"];
+                };
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the path or body names does not exist (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, or the change would break an invariant (CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is over 1 MiB (SIZE_INVALID) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not application/json (UNSUPPORTED) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getReplicationPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplicationPolicy"];
+                };
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the path or body names does not exist (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteReplicationPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the path or body names does not exist (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateReplicationPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateReplicationPolicy"];
+            };
+        };
+        responses: {
+            /** @description Changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplicationPolicy"];
+                };
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the path or body names does not exist (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, or the change would break an invariant (CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is over 1 MiB (SIZE_INVALID) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not application/json (UNSUPPORTED) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listReplications: {
+        parameters: {
+            query?: {
+                /** @description items per page: default 100, at most 1000 */
+                limit?: string;
+                /** @description the `next` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of executions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplicationExecutionList"];
+                };
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the path or body names does not exist (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    startReplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Started; it runs in the background (poll the execution) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplicationExecution"];
+                };
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the path or body names does not exist (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, or the change would break an invariant (CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getReplication: {
+        parameters: {
+            query?: {
+                /** @description only tasks with this status */
+                status?: "pending" | "running" | "succeeded" | "failed" | "immutable" | "skipped";
+            };
+            header?: never;
+            path: {
+                id: string;
+                execution: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The execution with its tasks */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplicationExecution"];
+                };
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the path or body names does not exist (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    retryReplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                execution: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Started */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplicationExecution"];
+                };
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): system administrators */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the path or body names does not exist (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, or the change would break an invariant (CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getProjectTrust: {
         parameters: {
             query?: never;
@@ -6341,8 +9694,11 @@ export interface operations {
                     "application/json": {
                         items: {
                             id: number;
-                            /** @enum {string} */
-                            trigger: "manual" | "schedule";
+                            /**
+                             * @description event: a replication execution that pushes or deletes started
+                             * @enum {string}
+                             */
+                            trigger: "manual" | "schedule" | "event";
                             dryRun: boolean;
                             /**
                              * @description interrupted: the process running it stopped
