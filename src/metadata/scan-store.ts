@@ -54,8 +54,9 @@ export interface ScanSettingsRow {
   updatedAt: number | null;
 }
 
+/** Scan on push is off until a project turns it on (as in Harbor): a scan costs a full read of every layer. */
 export const DEFAULT_SCAN_SETTINGS: ScanSettingsRow = {
-  scanOnPush: true,
+  scanOnPush: false,
   blockSeverity: null,
   allowlist: [],
   blockRoot: false,

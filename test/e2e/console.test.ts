@@ -247,6 +247,9 @@ describe.skipIf(missing.length > 0)('the web console in chromium', () => {
       }
 
       await login();
+      // The projects page asks for each project's quota and repository count; let those finish, or leaving the
+      // page cancels them (net::ERR_ABORTED), which is navigation, not a failure.
+      await page.waitForLoadState('networkidle');
       problems.length = 0;
 
       const started = Date.now();

@@ -217,6 +217,8 @@ function scanningSuite(
       env = await privateHome(join(tmp, 'home'));
       image = await buildImage(tmp);
       ({ registry, cleanup } = await start());
+      // Scan on push is off by default (as in Harbor): this project turns it on.
+      await settings({ scanOnPush: true });
     }, TIMEOUT);
 
     afterAll(async () => {

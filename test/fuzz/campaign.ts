@@ -29,6 +29,8 @@ export class Tally {
     if (mutates(request) && answer.status < 400) {
       this.mutated.push(safeDecode(request.path));
       if (answer.status === 201 && request.path.startsWith('/v2/')) this.created += 1;
+      // A scan requested (202) stores up to three blobs in the background: two SBOMs and the empty config.
+      if (answer.status === 202 && /\/artifacts\/[^/]+\/scan(\?|$)/.test(request.path)) this.created += 3;
     }
   }
 

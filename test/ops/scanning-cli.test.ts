@@ -87,7 +87,7 @@ describe('berth scanner / artifact vulns / project scanning', () => {
 
   it('scans a pushed image and prints its vulnerabilities, facts and the policy answer', async () => {
     digest = await pushImage(client);
-    // Scan on push is on by default: wait for it (the CLI's own --wait on a scan requested now).
+    // Scan on push is off by default: the scan is requested now, and --wait waits for it.
     const scanned = await berth('artifact', 'scan', 'team/app:1', '--wait');
     expect(scanned.code, scanned.stderr).toBe(0);
     expect(scanned.stdout).toContain(`image:    team/app@${digest}\nscan:     done\n`);
