@@ -481,11 +481,10 @@ export class Scanning {
     if (report.error) view.error = report.error;
     if (report.status !== 'done') return view;
     if (report.dbVersion !== null && database) {
-      const staleAfter = this.options.staleAfterMs ?? 7 * 86_400_000;
       view.database = {
         version: report.dbVersion,
         updated: database.dataDate ? new Date(database.dataDate).toISOString() : null,
-        stale: database.dataDate === null || Date.now() - database.dataDate > staleAfter,
+        stale: this.isStale(database),
         current: report.dbVersion === database.version,
       };
     }
