@@ -2,6 +2,7 @@ import { createPublicKey, X509Certificate } from 'node:crypto';
 import { REPOSITORY_PATTERN } from '../../lifecycle/index.js';
 import { RegistryError } from '../../registry/index.js';
 import { checkTrustedIdentity } from '../notation/index.js';
+import { pemCertificateBlocks } from './pem-blocks.js';
 
 /** The modes of `signatures.required`. */
 export const SIGNATURE_MODES = ['off', 'warn', 'enforce'] as const;
@@ -60,9 +61,7 @@ export function normalizePublicKey(pem: string): string {
 
 /** Every PEM certificate in `texts` (each may hold several), validated and re-encoded one per entry. */
 export function normalizeCertificates(texts: readonly string[]): string[] {
-  const blocks = texts.flatMap(
-    (text) => text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [],
-  );
+  const blocks = texts.flatMap(pemCertificateBlocks);
   if (blocks.length === 0) throw invalid('give at least one PEM certificate (-----BEGIN CERTIFICATE-----)');
   if (blocks.length > MAX_CERTIFICATES) throw invalid(`at most ${MAX_CERTIFICATES} certificates`);
   return blocks.map((block, i) => {
