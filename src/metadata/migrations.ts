@@ -1,5 +1,6 @@
 import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
 import { accountsMigration } from './migration-accounts.js';
+import { auditAnomaliesMigration } from './migration-audit-anomalies.js';
 import { authRevocationMigration } from './migration-auth-revocation.js';
 import { collectionMigration } from './migration-collection.js';
 import { lifecycleMigration } from './migration-lifecycle.js';
@@ -143,6 +144,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0011_oidc': oidcMigration(dialect),
     '0012_proxy': proxyMigration(),
     '0013_replication': replicationMigration(dialect),
+    '0014_audit_anomalies': auditAnomaliesMigration(dialect),
   };
 }
 
