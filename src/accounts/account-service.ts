@@ -222,7 +222,7 @@ export class AccountService implements Accounts {
     return this.#projects.createProject(input);
   }
 
-  listProjects(page: PageRequest & { visibleTo?: Identity }): Promise<Page<Project>> {
+  listProjects(page: PageRequest & { visibleTo?: Identity; search?: string }): Promise<Page<Project>> {
     return this.#projects.listProjects(page);
   }
 

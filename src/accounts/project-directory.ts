@@ -61,12 +61,13 @@ export class ProjectDirectory {
     return toProject(row);
   }
 
-  listProjects(page: PageRequest & { visibleTo?: Identity }): Promise<Page<Project>> {
+  listProjects(page: PageRequest & { visibleTo?: Identity; search?: string }): Promise<Page<Project>> {
     const visibility = page.visibleTo ? visibilityFor(page.visibleTo, this.now()) : 'all';
     const filter = visibility === 'all' ? undefined : visibility;
     return keysetPage(
       page,
-      (limit, after) => this.store.projects.list(limit, after, filter),
+      // Project names are lowercase: the search is too, so SQLite and PostgreSQL (whose LIKE minds case) agree.
+      (limit, after) => this.store.projects.list(limit, after, filter, page.search?.toLowerCase()),
       (row) => row.name,
       toProject,
     );

@@ -157,7 +157,7 @@ export interface Accounts {
 
   // --- projects and members ---
   createProject(input: { name: string; public?: boolean; pushAllowlist?: string[] | null }): Promise<Project>;
-  listProjects(page: PageRequest & { visibleTo?: Identity }): Promise<Page<Project>>;
+  listProjects(page: PageRequest & { visibleTo?: Identity; search?: string }): Promise<Page<Project>>;
   getProject(name: string): Promise<Project>;
   updateProject(
     name: string,

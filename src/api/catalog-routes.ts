@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ACTIONS } from '../auth/index.js';
+import { ACTIONS, DEFAULT_PROJECT } from '../auth/index.js';
 import { isValidRepositoryName, RegistryError } from '../registry/index.js';
 import { allows, policyOf, requireProjectAction } from './access.js';
 import {
@@ -20,13 +20,37 @@ const PULLERS = 'whoever may pull from the project: anyone for a public project'
 const ProjectAccess = named(
   'ProjectAccess',
   'What the caller may do in a project (so a client offers only what the server would allow).',
-  z.object({ project: z.string(), actions: z.array(z.enum(ACTIONS)) }),
+  z.object({
+    project: z.string(),
+    actions: z.array(z.enum(ACTIONS)),
+    member: z
+      .boolean()
+      .describe(
+        'whether the caller has a role in it (or is a system administrator): what reading its settings needs',
+      ),
+  }),
 );
 
 function repositoryOf(project: string, repo: string): string {
   const name = `${project}/${repo}`;
   if (!isValidRepositoryName(name)) throw new RegistryError('NAME_INVALID', { detail: { name } });
   return name;
+}
+
+/**
+ * Reads the repository `{name}/{repo}`. In the default project a single-segment `repo` may also be the bare
+ * repository (`busybox` belongs to library as much as `library/busybox`, see auth's projectOf): the nested name
+ * first, then the bare one, as the signature and scanning views of an artifact do.
+ */
+async function inRepository<T>(project: string, repo: string, read: (repository: string) => Promise<T>) {
+  const nested = repositoryOf(project, repo);
+  if (project !== DEFAULT_PROJECT || repo.includes('/')) return read(nested);
+  try {
+    return await read(nested);
+  } catch (error) {
+    if (!(error instanceof RegistryError && error.code === 'NAME_UNKNOWN')) throw error;
+    return read(repo); // valid: `library/${repo}` was
+  }
 }
 
 /** Repositories and artifacts to browse: keyset-paged listings and one artifact's manifest, config and layers. */
@@ -45,7 +69,12 @@ export const catalogRoutes: ApiRoute[] = [
     errors: [404],
     async handler(call) {
       const policy = await requireProjectAction(call, call.params.name, 'pull', 'reading a project');
-      return { project: policy.name, actions: ACTIONS.filter((action) => allows(call, policy, action)) };
+      return {
+        project: policy.name,
+        actions: ACTIONS.filter((action) => allows(call, policy, action)),
+        // As requireMember decides: pull on the project were it private.
+        member: allows(call, { ...policy, public: false }, 'pull'),
+      };
     },
   }),
   route<z.output<typeof ProjectParams>, z.output<typeof RepositoryListQuery>>({
@@ -86,7 +115,9 @@ export const catalogRoutes: ApiRoute[] = [
     async handler(call) {
       const { params, query, options } = call;
       await requireProjectAction(call, params.name, 'pull', 'listing artifacts');
-      return options.catalog.artifacts(repositoryOf(params.name, params.repo), pageRequest(query));
+      return inRepository(params.name, params.repo, (repository) =>
+        options.catalog.artifacts(repository, pageRequest(query)),
+      );
     },
   }),
   route<z.output<typeof ArtifactParams>>({
@@ -105,7 +136,7 @@ export const catalogRoutes: ApiRoute[] = [
       const { name, repo, reference } = call.params;
       await policyOf(call, name);
       await requireProjectAction(call, name, 'pull', 'reading an artifact');
-      return call.options.catalog.detail(repositoryOf(name, repo), reference);
+      return inRepository(name, repo, (repository) => call.options.catalog.detail(repository, reference));
     },
   }),
 ];

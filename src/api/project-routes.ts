@@ -14,6 +14,7 @@ import {
   PageQuery,
   Project,
   ProjectList,
+  ProjectListQuery,
   ProjectParams,
   SetMemberBody,
   UpdateProjectBody,
@@ -105,7 +106,7 @@ export const projectRoutes: ApiRoute[] = [
       return proxy ? { ...project, proxy } : project;
     },
   }),
-  route<undefined, z.output<typeof PageQuery>>({
+  route<undefined, z.output<typeof ProjectListQuery>>({
     method: 'GET',
     path: '/projects',
     operationId: 'listProjects',
@@ -114,10 +115,14 @@ export const projectRoutes: ApiRoute[] = [
     tag,
     gate: 'public',
     access: 'anyone: anonymous callers see public projects, members also theirs, system administrators all',
-    query: PageQuery,
+    query: ProjectListQuery,
     success: { status: 200, description: 'One page of projects, by name', schema: ProjectList },
     async handler({ identity, options, query, request, reply }) {
-      const page = await options.accounts.listProjects({ ...pageRequest(query), visibleTo: identity });
+      const page = await options.accounts.listProjects({
+        ...pageRequest(query),
+        visibleTo: identity,
+        ...(query.q !== undefined && { search: query.q }),
+      });
       linkNext(request, reply, page.next);
       return page;
     },

@@ -362,6 +362,11 @@ const Cursor = z.string().min(1).max(1024).describe('the `next` of the previous 
 
 export const PageQuery = z.object({ limit: Limit.optional(), cursor: Cursor.optional() });
 
+/** `GET /projects`: a page, and `q` to keep only the projects whose name contains it (case-insensitively). */
+export const ProjectListQuery = PageQuery.extend({
+  q: z.string().min(1).max(255).optional().describe('only projects whose name contains this'),
+});
+
 // --- garbage collection and retention runs ---
 
 /** A run's id, in a path or as the cursor of a run history. */

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import type { Database } from '../metadata/index.js';
+import { type Database, inProject } from '../metadata/index.js';
 
 /** A repository as a listing shows it. */
 export interface RepositorySummary {
@@ -35,17 +35,15 @@ export class CatalogStore {
   constructor(private readonly db: Kysely<Database>) {}
 
   /**
-   * Repositories named `<project>/…` after `after`, at most `limit`, with `search` (a substring) when given; and
+   * The project's repositories (`<project>/…`, and for the default project also single-segment names such as
+   * `busybox`: see auth's projectOf) after `after`, at most `limit`, with `search` (a substring) when given; and
    * how many match in all. The name range `project/` … `project0` is `LIKE 'project/%'` as an index range.
    */
   async repositories(
     project: string,
     page: { limit: number; after?: string; search?: string },
   ): Promise<{ items: RepositorySummary[]; total: number }> {
-    let base = this.db
-      .selectFrom('repositories as r')
-      .where('r.name', '>', `${project}/`)
-      .where('r.name', '<', `${project}0`);
+    let base = this.db.selectFrom('repositories as r').where((eb) => inProject(eb, project));
     if (page.search) {
       base = base.where(sql<boolean>`r.name like ${`%${likeLiteral(page.search)}%`} escape '\\'`);
     }

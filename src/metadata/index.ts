@@ -26,7 +26,7 @@ export type {
   ProjectStorageRow,
   QuotaCharge,
 } from './lifecycle-store.js';
-export { LifecycleStore } from './lifecycle-store.js';
+export { inProject, LifecycleStore } from './lifecycle-store.js';
 export { DatabaseFailureLog } from './login-failure-log.js';
 export type { ManifestRow, NewManifest, ReferrerRow, TagGuard } from './metadata-store.js';
 export { BlobBeingCollected, MetadataStore, MissingReference } from './metadata-store.js';

@@ -1,4 +1,11 @@
-import type { Expression, ExpressionBuilder, Selectable, SqlBool, Updateable } from 'kysely';
+import {
+  type Expression,
+  type ExpressionBuilder,
+  type Selectable,
+  type SqlBool,
+  sql,
+  type Updateable,
+} from 'kysely';
 import { type Db, flag, parseStringList } from './account-columns.js';
 import type { Database } from './schema.js';
 
@@ -115,11 +122,23 @@ export class ProjectRows {
     return row && toProjectRow(row);
   }
 
-  /** Projects in byte order of name after `after`, at most `limit`, optionally only those visible. */
-  async list(limit: number, after?: string, visibility?: ProjectVisibility): Promise<ProjectRow[]> {
+  /**
+   * Projects in byte order of name after `after`, at most `limit`, optionally only those visible and only those
+   * whose name contains `search` (taken literally: `%`, `_` and `\` are no wildcards).
+   */
+  async list(
+    limit: number,
+    after?: string,
+    visibility?: ProjectVisibility,
+    search?: string,
+  ): Promise<ProjectRow[]> {
     let query = this.db.selectFrom('projects as p').selectAll('p');
     if (after !== undefined) query = query.where('p.name', '>', after);
     if (visibility) query = query.where((eb) => visible(eb, visibility));
+    if (search) {
+      const literal = search.replace(/[\\%_]/g, (c) => `\\${c}`);
+      query = query.where(sql<boolean>`p.name like ${`%${literal}%`} escape '\\'`);
+    }
     const rows = await query.orderBy('p.name').limit(limit).execute();
     return rows.map(toProjectRow);
   }

@@ -1897,6 +1897,8 @@ export interface components {
         ProjectAccess: {
             project: string;
             actions: ("pull" | "push" | "delete" | "tags:manage" | "members:manage" | "project:settings" | "bypass-policy")[];
+            /** @description whether the caller has a role in it (or is a system administrator): what reading its settings needs */
+            member: boolean;
         };
         CollectionSummary: {
             dryRun: boolean;
@@ -4081,6 +4083,8 @@ export interface operations {
                 limit?: string;
                 /** @description the `next` of the previous page */
                 cursor?: string;
+                /** @description only projects whose name contains this */
+                q?: string;
             };
             header?: never;
             path?: never;
