@@ -297,6 +297,95 @@ export const ConfigSchema = z
       .object({
         /** Events older than this are deleted. */
         retentionDays: positiveInt.default(90),
+        /** Every audit event also as one JSON line to a file and/or syslog, for ELK or Loki (docs/operations.md). */
+        stream: z
+          .object({
+            /** A file each event is appended to as one JSON line; empty: none. SIGHUP reopens it (logrotate). */
+            file: z.string().default(''),
+            /** Rotate the file at this size (file → file.1 → … ); 0: never (leave it to logrotate). */
+            fileMaxBytes: number.pipe(z.number().int().min(0)).default(0),
+            /** Rotated files kept (file.1 … file.N) when fileMaxBytes is set. */
+            fileMaxFiles: positiveInt.default(5),
+            /** host:port of a syslog receiver (RFC 5424 messages); empty: none. */
+            syslog: z.string().default(''),
+            /** udp: one datagram per event (RFC 5426); tcp: octet-counted frames (RFC 6587). */
+            syslogProtocol: z.enum(['udp', 'tcp']).default('udp'),
+            /** The syslog facility of every message. */
+            syslogFacility: z
+              .enum([
+                'user',
+                'daemon',
+                'auth',
+                'authpriv',
+                'local0',
+                'local1',
+                'local2',
+                'local3',
+                'local4',
+                'local5',
+                'local6',
+                'local7',
+              ])
+              .default('local0'),
+            /** Events waiting per sink; beyond this (a stuck sink) new events are dropped and counted. */
+            bufferEvents: positiveInt.default(10_000),
+          })
+          .strict()
+          .prefault({}),
+        /** The built-in detector of unusual access in the audit log (docs/operations.md). */
+        anomalies: z
+          .object({
+            enabled: bool.default(true),
+            /** How often the detector reads the audit log (on PostgreSQL, one node at a time). */
+            intervalSeconds: positiveInt.default(60),
+            /** Mass pulls: an account pulling far more than usual, or much at an hour it never pulls. */
+            massPull: z
+              .object({
+                enabled: bool.default(true),
+                /** The trailing window whose pulls are counted. */
+                windowMinutes: positiveInt.default(60),
+                /** The baseline: the same window of the week in each of the last N weeks. */
+                lookbackWeeks: positiveInt.default(4),
+                /** Fewer pulls than this in the window never fire. */
+                minPulls: positiveInt.default(100),
+                /** At an hour the account uses: fire at this many times its usual volume. */
+                volumeFactor: number.pipe(z.number().min(1)).default(10),
+                /** At an hour it never pulled in the lookback: fire at this many times its usual hourly volume. */
+                offHoursFactor: number.pipe(z.number().min(1)).default(3),
+                /** Accounts whose first pull in the lookback is more recent than this are not judged. */
+                minHistoryDays: positiveInt.default(14),
+                /** …nor those with fewer pulls than this in the lookback. */
+                minHistoryPulls: positiveInt.default(50),
+              })
+              .strict()
+              .prefault({}),
+            /** Failed logins per account and per client address. */
+            failedLogins: z
+              .object({
+                enabled: bool.default(true),
+                windowMinutes: positiveInt.default(15),
+                perAccount: positiveInt.default(10),
+                perAddress: positiveInt.default(20),
+              })
+              .strict()
+              .prefault({}),
+            /** A robot pulling most of a project's repositories when it never did before. */
+            robotSweep: z
+              .object({
+                enabled: bool.default(true),
+                windowMinutes: positiveInt.default(60),
+                /** Share of the project's repositories pulled within the window. */
+                percent: number.pipe(z.number().gt(0).max(100)).default(80),
+                /** Projects with fewer repositories are not judged. */
+                minRepositories: positiveInt.default(3),
+                /** "Never before": not in this many days before the window, nor ever flagged for it. */
+                lookbackDays: positiveInt.default(30),
+              })
+              .strict()
+              .prefault({}),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

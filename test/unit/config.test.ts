@@ -129,7 +129,34 @@ const DEFAULTS: Config = {
   },
   replication: { secretKey: '', previousSecretKeys: '' },
   proxy: { tagTtlSeconds: 300, upstreamTimeoutSeconds: 20 },
-  audit: { retentionDays: 90 },
+  audit: {
+    retentionDays: 90,
+    stream: {
+      file: '',
+      fileMaxBytes: 0,
+      fileMaxFiles: 5,
+      syslog: '',
+      syslogProtocol: 'udp',
+      syslogFacility: 'local0',
+      bufferEvents: 10_000,
+    },
+    anomalies: {
+      enabled: true,
+      intervalSeconds: 60,
+      massPull: {
+        enabled: true,
+        windowMinutes: 60,
+        lookbackWeeks: 4,
+        minPulls: 100,
+        volumeFactor: 10,
+        offHoursFactor: 3,
+        minHistoryDays: 14,
+        minHistoryPulls: 50,
+      },
+      failedLogins: { enabled: true, windowMinutes: 15, perAccount: 10, perAddress: 20 },
+      robotSweep: { enabled: true, windowMinutes: 60, percent: 80, minRepositories: 3, lookbackDays: 30 },
+    },
+  },
   log: { level: 'info' },
 };
 
@@ -280,7 +307,7 @@ describe('loadConfig: YAML file', () => {
       webhooks: DEFAULTS.webhooks,
       replication: DEFAULTS.replication,
       proxy: DEFAULTS.proxy,
-      audit: { retentionDays: 90 },
+      audit: DEFAULTS.audit,
       log: { level: 'debug' },
     });
   });
