@@ -41,7 +41,10 @@ function parseBasic(value: string): Credentials {
 export function parseAuthorization(header: string | undefined | null): Credentials | null {
   const trimmed = header?.trim() ?? '';
   if (trimmed === '') return null;
-  const match = /^([A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*)(?: +(.*))?$/.exec(trimmed);
+  // The value starts at the first non-space and holds no line terminator. (`(?: +(.*))?$` backtracked over
+  // every split of a run of spaces when a line terminator followed: quadratic.)
+  const match =
+    /^([A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*)(?: +([^ \n\r\u2028\u2029][^\n\r\u2028\u2029]*))?$/.exec(trimmed);
   if (!match) throw malformed('Authorization header is not "<scheme> <credentials>"');
   const scheme = (match[1] as string).toLowerCase();
   const value = match[2] ?? '';

@@ -164,7 +164,8 @@ function ipv6Groups(address: string): number[] {
  * client usually holds a whole /64 and could otherwise rotate through addresses to dodge the limit.
  */
 export function addressKey(ip: string): string {
-  const address = ip.replace(/%.*$/, '');
+  const zone = ip.indexOf('%'); // a zone index (fe80::1%eth0); not `/%.*$/`, quadratic on a run of `%`
+  const address = zone === -1 ? ip : ip.slice(0, zone);
   const version = isIP(address);
   if (version === 4) return address;
   if (version !== 6) return address;

@@ -11,10 +11,12 @@ export function parseChallenge(header: string | null): Challenge | undefined {
   if (!match) return undefined;
   const scheme = (match[1] as string).toLowerCase();
   const params: Record<string, string> = {};
-  const pattern = /\s*([A-Za-z][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]*))\s*(?:,|$)/gy;
+  // One `\s*` before the value and one after it, never two around an empty value: `=\s*([^\s,"]*)\s*`
+  // tried every split of a run of blanks (quadratic in a hostile upstream's header).
+  const pattern = /\s*([A-Za-z][\w-]*)\s*=(?:\s*"((?:[^"\\]|\\.)*)"|\s*([^\s,"]+))?\s*(?:,|$)/gy;
   const rest = match[2] as string;
   for (let found = pattern.exec(rest); found && found[0] !== ''; found = pattern.exec(rest)) {
-    const value = found[2] !== undefined ? found[2].replace(/\\(.)/g, '$1') : (found[3] as string);
+    const value = found[2] !== undefined ? found[2].replace(/\\(.)/g, '$1') : (found[3] ?? '');
     params[(found[1] as string).toLowerCase()] = value;
   }
   return { scheme, params };

@@ -152,10 +152,13 @@ function purlRef(purl: string) {
 
 /** `@types/node` → `types-node`: an idstring part (letters, digits, `.`, `-`), bounded in length. */
 function idPart(text: string): string {
-  const part = text
-    .replace(/[^A-Za-z0-9.-]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 64);
+  const dashed = text.replace(/[^A-Za-z0-9.-]+/g, '-');
+  // Trimmed by index: `/-+$/g` retried from every dash of a long inner run of dashes (quadratic).
+  let start = 0;
+  let end = dashed.length;
+  while (start < end && dashed[start] === '-') start++;
+  while (end > start && dashed[end - 1] === '-') end--;
+  const part = dashed.slice(start, end).slice(0, 64);
   return part === '' ? 'x' : part;
 }
 

@@ -35,11 +35,18 @@ function parse(version: string): ApkVersion {
 /** Components after the first with a leading zero compare as decimal fractions (`1.01` < `1.1`), as in Gentoo. */
 function compareComponent(a: string, b: string, first: boolean): Ordering {
   if (!first && (a.startsWith('0') || b.startsWith('0'))) {
-    const x = a.replace(/0+$/, '');
-    const y = b.replace(/0+$/, '');
+    const x = withoutTrailingZeros(a);
+    const y = withoutTrailingZeros(b);
     return x < y ? -1 : x > y ? 1 : 0;
   }
   return compareDigits(a, b);
+}
+
+/** By index: `/0+$/` retried from every zero of a long inner run of zeros (quadratic in a pushed version). */
+function withoutTrailingZeros(digits: string): string {
+  let end = digits.length;
+  while (end > 0 && digits[end - 1] === '0') end--;
+  return digits.slice(0, end);
 }
 
 export function compareApk(a: string, b: string): Ordering {

@@ -27,8 +27,14 @@ export function oidcSignOn(options: OidcSignOnOptions): OidcSignOn | undefined {
   const oidc = options.config.auth.oidc;
   if (oidc.issuer === '') return undefined;
   const party = new OidcRelyingParty(oidc, new OidcRows(options.db));
-  const callback = (request: FastifyRequest) =>
-    `${(oidc.redirectBaseUrl || options.requestOrigin(request)).replace(/\/+$/, '')}${CALLBACK}`;
+  const callback = (request: FastifyRequest) => {
+    // The origin holds the client's Host header: trailing slashes trimmed by index, since `/\/+$/` retried
+    // from every slash of a run of them (quadratic in a 16 KiB header).
+    const base = oidc.redirectBaseUrl || options.requestOrigin(request);
+    let end = base.length;
+    while (end > 0 && base[end - 1] === '/') end--;
+    return `${base.slice(0, end)}${CALLBACK}`;
+  };
   return {
     secureCookies: options.config.http.tlsCert !== '',
     loginTimeoutSeconds: oidc.loginTimeoutSeconds,

@@ -61,7 +61,9 @@ export function readCargoLock(text: string): { crates: LockedCrate[]; notUnderst
       continue;
     }
     // Keys are bare, except in lockfile format 1's [metadata]: `"checksum serde 1.0.100 (…)" = "…"`.
-    const assignment = /^([A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*")\s*=\s*(.*)$/.exec(line);
+    // `s`: the value runs to the end of the line whatever it holds; without it a lone CR or U+2028 made
+    // `\s*(.*)$` try every split of the blanks before it (quadratic in a line of a pushed layer).
+    const assignment = /^([A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*")\s*=\s*(.*)$/s.exec(line);
     if (!assignment) {
       notUnderstood++;
       continue;
