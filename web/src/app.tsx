@@ -1,9 +1,9 @@
 import { useEffect, useState } from 'preact/hooks';
 import { Link, Route, Switch } from 'wouter-preact';
 import { call, setCsrfToken, whenUnauthorized } from './api/client';
-import { AuditPage } from './pages/audit';
 import { ArtifactPage } from './pages/artifact';
 import { ArtifactsPage } from './pages/artifacts';
+import { AuditPage } from './pages/audit';
 import { GcPage } from './pages/gc';
 import { LoginPage } from './pages/login';
 import { ProjectPage } from './pages/project';
@@ -18,7 +18,10 @@ export function App() {
   };
   useEffect(() => {
     whenUnauthorized(() => signedIn(null));
-    call('get', '/api/v1/session').then((state) => signedIn(state.session), () => signedIn(null));
+    call('get', '/api/v1/session').then(
+      (state) => signedIn(state.session),
+      () => signedIn(null),
+    );
   }, []);
   if (session === undefined) return <p class="loading">Loading…</p>;
   if (session === null) return <LoginPage onLogin={signedIn} />;
@@ -57,7 +60,9 @@ export function App() {
           <Route path="/admin/gc" component={GcPage} />
           <Route path="/admin/audit" component={AuditPage} />
           <Route>
-            <p>No such page. <Link href="/">Back to the projects</Link></p>
+            <p>
+              No such page. <Link href="/">Back to the projects</Link>
+            </p>
           </Route>
         </Switch>
       </main>

@@ -4,7 +4,9 @@ import type { Schemas } from './api/client';
 
 export type Session = Schemas['ConsoleSession'];
 
-export const SessionContext = createContext<{ session: Session; logout(): Promise<void> } | undefined>(undefined);
+export const SessionContext = createContext<{ session: Session; logout(): Promise<void> } | undefined>(
+  undefined,
+);
 
 export function useSession() {
   const value = useContext(SessionContext);

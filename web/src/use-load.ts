@@ -5,7 +5,7 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]) {
   const [data, setData] = useState<T | undefined>(undefined);
   const [error, setError] = useState<unknown>(undefined);
   const [tick, setTick] = useState(0);
-  // biome-ignore lint/correctness/useExhaustiveDependencies: the caller names what the load depends on.
+  // The caller names what the load depends on (`deps`), as with useEffect.
   useEffect(() => {
     let live = true;
     setError(undefined);

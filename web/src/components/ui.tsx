@@ -47,7 +47,15 @@ export function UsageBar({ used, limit }: { used: number; limit: number | null }
   );
 }
 
-export function Page({ title, children, actions }: { title: string; children: ComponentChildren; actions?: ComponentChildren }) {
+export function Page({
+  title,
+  children,
+  actions,
+}: {
+  title: string;
+  children: ComponentChildren;
+  actions?: ComponentChildren;
+}) {
   return (
     <section>
       <header class="page-head">

@@ -1,14 +1,16 @@
 import { Link } from 'wouter-preact';
 import { call } from '../api/client';
+import { JsonTree } from '../components/json-view';
 import { CopyButton, ErrorText, Page } from '../components/ui';
 import { bytes } from '../format';
 import { useLoad } from '../use-load';
 
 function Json({ title, value }: { title: string; value: unknown }) {
   return (
-    <details open>
+    <details open class="json-view">
       <summary>{title}</summary>
-      <pre tabIndex={0}>{JSON.stringify(value, null, 2)}</pre>
+      <JsonTree value={value} />
+      <CopyButton text={JSON.stringify(value, null, 2)} label={`Copy ${title.toLowerCase()} JSON`} />
     </details>
   );
 }
@@ -63,7 +65,6 @@ export function ArtifactPage({ project, repo, digest }: { project: string; repo:
               <h2>History</h2>
               <ol class="history">
                 {history.map((step, index) => (
-                  // biome-ignore lint/suspicious/noArrayIndexKey: history steps have no identity but their place.
                   <li key={index}>
                     <code>{step.created_by ?? '(no command recorded)'}</code>
                     {step.empty_layer && <span class="muted"> (no layer)</span>}
@@ -79,7 +80,8 @@ export function ArtifactPage({ project, repo, digest }: { project: string; repo:
             <ul>
               {data.referrers.map((referrer) => (
                 <li key={referrer.digest}>
-                  {referrer.artifactType ?? referrer.mediaType}: <code>{referrer.digest}</code> ({bytes(referrer.size)})
+                  {referrer.artifactType ?? referrer.mediaType}: <code>{referrer.digest}</code> (
+                  {bytes(referrer.size)})
                 </li>
               ))}
             </ul>

@@ -81,7 +81,9 @@ export function ArtifactsPage({ project, repo }: { project: string; repo: string
             const pull = `${host}/${repository}${reference}`;
             return (
               <tr key={artifact.digest}>
-                <td>{artifact.tags.length > 0 ? artifact.tags.join(', ') : <span class="muted">untagged</span>}</td>
+                <td>
+                  {artifact.tags.length > 0 ? artifact.tags.join(', ') : <span class="muted">untagged</span>}
+                </td>
                 <td>
                   <Link
                     href={`/projects/${project}/repositories/${encodeURIComponent(repo)}/artifacts/${artifact.digest}`}

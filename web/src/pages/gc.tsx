@@ -32,7 +32,10 @@ function Summary({ run }: { run: Run }) {
 }
 
 export function GcPage() {
-  const { data, error, reload } = useLoad(() => call('get', '/api/v1/gc/runs', { query: { limit: '20' } }), []);
+  const { data, error, reload } = useLoad(
+    () => call('get', '/api/v1/gc/runs', { query: { limit: '20' } }),
+    [],
+  );
   const [failure, setFailure] = useState<unknown>(undefined);
   const running = data?.items.some((run) => run.status === 'running') ?? false;
   // Live progress: poll while a run is going on.

@@ -56,7 +56,9 @@ function RepositoriesPanel({ name }: { name: string }) {
             return (
               <tr key={repository.name}>
                 <td>
-                  <Link href={`/projects/${name}/repositories/${encodeURIComponent(repo)}`}>{repository.name}</Link>
+                  <Link href={`/projects/${name}/repositories/${encodeURIComponent(repo)}`}>
+                    {repository.name}
+                  </Link>
                 </td>
                 <td class="num">{repository.artifacts}</td>
                 <td class="num">{repository.tags}</td>

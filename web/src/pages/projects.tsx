@@ -73,7 +73,11 @@ export function ProjectsPage() {
   const [search, setSearch] = useState('');
   const [cursor, setCursor] = useState<string | undefined>(undefined);
   const [error, setError] = useState<unknown>(undefined);
-  const { data, error: loadError, reload } = useLoad(
+  const {
+    data,
+    error: loadError,
+    reload,
+  } = useLoad(
     () => call('get', '/api/v1/projects', { query: { limit: '100', ...(cursor && { cursor }) } }),
     [cursor],
   );
