@@ -8,6 +8,11 @@ const number = z.preprocess(
 );
 const port = number.pipe(z.number().int().min(0).max(65535));
 const positiveInt = number.pipe(z.number().int().positive());
+/** A list in YAML, or a comma- or space-separated string (environment variables, flags). */
+const hostList = z
+  .union([z.array(z.string()), z.string()])
+  .transform((v) => (typeof v === 'string' ? v.split(/[\s,]+/) : v).map((e) => e.trim()).filter(Boolean))
+  .default([]);
 /** Environment variables and flags arrive as strings: accept true/false/1/0 only, never "any non-empty string". */
 const bool = z.preprocess(
   (v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v),
@@ -256,6 +261,35 @@ export const ConfigSchema = z
         retrySeconds: number.pipe(z.number().positive()).default(5),
         /** How often each process looks for due deliveries (an event queued here wakes it at once). */
         pollSeconds: number.pipe(z.number().positive()).default(1),
+        /**
+         * Refuse endpoints (400 at creation) and deliveries whose address is loopback, private (RFC 1918,
+         * ULA), link-local (169.254.169.254), unspecified, multicast or otherwise internal, after resolving.
+         */
+        denyPrivateAddresses: bool.default(true),
+        /** Host names (`*.corp.example`), addresses or CIDR ranges allowed despite denyPrivateAddresses. */
+        allowedHosts: hostList,
+        /** Host names, addresses or CIDR ranges always refused. */
+        deniedHosts: hostList,
+      })
+      .strict()
+      .prefault({}),
+    backup: z
+      .object({
+        /**
+         * The object store of `s3://bucket/prefix` backup destinations and Distribution trees. With `endpoint`
+         * empty, storage.s3's endpoint, region, path style and keys are used; keys left empty here and there
+         * come from the standard AWS chain (AWS_ACCESS_KEY_ID, profile, instance role).
+         */
+        s3: z
+          .object({
+            endpoint: z.string().default(''),
+            region: z.string().min(1).default('us-east-1'),
+            forcePathStyle: bool.default(false),
+            accessKeyId: z.string().default(''),
+            secretAccessKey: z.string().default(''),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

@@ -12,7 +12,12 @@ import { Catalog } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
 import { distributionRoutes } from '../distribution/index.js';
 import type { AuditLog } from '../events/index.js';
-import { reportQuotaRefusals, Webhooks, webhookKeyring } from '../events/webhooks/index.js';
+import {
+  DestinationPolicy,
+  reportQuotaRefusals,
+  Webhooks,
+  webhookKeyring,
+} from '../events/webhooks/index.js';
 import {
   filesystemSize,
   GarbageCollector,
@@ -126,8 +131,14 @@ export async function createBerth(config: Config): Promise<Berth> {
     maxFailures: config.webhooks.maxFailures,
     retryBaseMs: config.webhooks.retrySeconds * 1000,
     pollMs: config.webhooks.pollSeconds * 1000,
+    destinations: new DestinationPolicy({
+      denyPrivateAddresses: config.webhooks.denyPrivateAddresses,
+      allowedHosts: config.webhooks.allowedHosts,
+      deniedHosts: config.webhooks.deniedHosts,
+    }),
     onDisabled: (endpoint) =>
       log?.warn({ webhook: endpoint }, 'webhook endpoint disabled after repeated failures'),
+    onRefused: (endpoint, reason) => log?.warn({ webhook: endpoint, reason }, 'webhook delivery refused'),
     onError: (error) => log?.error({ err: error }, 'webhooks'),
   });
   // Corrupt blobs the integrity scrub quarantined: refused before any bytes are sent.

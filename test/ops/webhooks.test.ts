@@ -14,8 +14,12 @@ import { startBerth, type TestBerth } from '../helpers/server.js';
 import { OciClient } from '../integration/oci-client.js';
 
 const SECRET = 'a webhook secret of some length';
-/** Fast retries and polls, so that the tests take seconds; each assertion on timing is a lower bound only. */
+/**
+ * Fast retries and polls, so that the tests take seconds; each assertion on timing is a lower bound only. The
+ * receivers listen on loopback, which webhooks.denyPrivateAddresses refuses unless allowed by name.
+ */
 const FAST = {
+  'webhooks.allowedHosts': '127.0.0.1',
   'webhooks.retrySeconds': 0.2,
   'webhooks.pollSeconds': 0.1,
   'webhooks.maxFailures': 3,

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { type DestinationPolicy, DestinationRefused } from './destination-policy.js';
+import { postOnce } from './http-post.js';
 import { SIGNATURE_HEADER, signBody } from './signature.js';
 import type { AttemptOutcome, ClaimedDelivery, WebhookStore } from './webhook-store.js';
 
@@ -17,7 +19,11 @@ export interface DelivererOptions {
   retryBaseMs?: number;
   /** Deliveries attempted at once per node; default 4. */
   concurrency?: number;
+  /** Where deliveries may connect (SSRF protection); anywhere when absent. */
+  destinations?: DestinationPolicy | undefined;
   onDisabled?(endpointId: number): void;
+  /** A delivery refused by the destination policy (logged as a warning by the server). */
+  onRefused?(endpointId: number, reason: string): void;
   onError?(error: unknown): void;
 }
 
@@ -95,21 +101,22 @@ export class WebhookDeliverer {
   }
 
   private async attempt(delivery: ClaimedDelivery): Promise<void> {
-    const outcome = await this.post(delivery);
+    const { refused, ...outcome } = await this.post(delivery);
     if (outcome.error === null) {
       await this.store.delivered(delivery, this.node, outcome);
       return;
     }
+    // A refused destination stays refused until the configuration changes: no retries.
     const next =
-      delivery.attempts >= this.maxAttempts
+      refused || delivery.attempts >= this.maxAttempts
         ? null
         : Date.now() + Math.min(MAX_BACKOFF_MS, this.retryBaseMs * 2 ** (delivery.attempts - 1));
     const { disabled } = await this.store.attemptFailed(delivery, this.node, outcome, next, this.maxFailures);
     if (disabled) this.options.onDisabled?.(delivery.endpointId);
   }
 
-  /** One POST; a non-2xx answer, a network error or the timeout is a failure (error set). */
-  private async post(delivery: ClaimedDelivery): Promise<AttemptOutcome> {
+  /** One POST; a non-2xx answer, a network error, the timeout or a refused destination is a failure. */
+  private async post(delivery: ClaimedDelivery): Promise<AttemptOutcome & { refused?: boolean }> {
     const headers: Record<string, string> = {
       'content-type': delivery.contentType,
       'user-agent': 'Berth-Webhook/1',
@@ -118,6 +125,7 @@ export class WebhookDeliverer {
       'x-berth-event-id': delivery.eventId,
     };
     const began = performance.now();
+    const timeout = AbortSignal.timeout(this.timeoutMs);
     try {
       if (delivery.secret !== null) {
         headers[SIGNATURE_HEADER] = signBody(
@@ -125,20 +133,19 @@ export class WebhookDeliverer {
           this.options.secret(delivery.secret, delivery.endpointId),
         );
       }
-      const response = await fetch(delivery.url, {
-        method: 'POST',
+      // A redirect is the receiver's misconfiguration: it is not followed (a 3xx fails the attempt).
+      const response = await postOnce(new URL(delivery.url), {
         headers,
         body: delivery.body,
-        // A redirect is the receiver's misconfiguration: never re-send a signed body somewhere else.
-        redirect: 'manual',
-        signal: AbortSignal.any([AbortSignal.timeout(this.timeoutMs), this.abort.signal]),
+        signal: AbortSignal.any([timeout, this.abort.signal]),
+        policy: this.options.destinations,
+        keepBytes: MAX_ERROR_BODY * 4,
       });
-      const text = await response.text();
       const latencyMs = Math.round(performance.now() - began);
       if (response.status >= 200 && response.status < 300) {
         return { responseCode: response.status, latencyMs, error: null };
       }
-      const said = text.trim().slice(0, MAX_ERROR_BODY);
+      const said = response.text.trim().slice(0, MAX_ERROR_BODY);
       return {
         responseCode: response.status,
         latencyMs,
@@ -146,15 +153,18 @@ export class WebhookDeliverer {
       };
     } catch (error) {
       const latencyMs = Math.round(performance.now() - began);
-      return { responseCode: null, latencyMs, error: describe(error, this.timeoutMs) };
+      if (error instanceof DestinationRefused) {
+        this.options.onRefused?.(delivery.endpointId, error.message);
+        return { responseCode: null, latencyMs, error: error.message, refused: true };
+      }
+      const message = timeout.aborted ? `no answer within ${this.timeoutMs} ms` : describe(error);
+      return { responseCode: null, latencyMs, error: message };
     }
   }
 }
 
-/** fetch's errors say "fetch failed"; the cause says what (ECONNREFUSED, a timeout, a bad URL). */
-function describe(error: unknown, timeoutMs: number): string {
-  const e = error as Error & { cause?: { code?: string; message?: string } };
-  if (e.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
-  if (e.cause?.code) return `${e.cause.code}: ${e.cause.message ?? e.message}`;
-  return e.message;
+/** A network error's code says what (ECONNREFUSED, ENOTFOUND, …). */
+function describe(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  return e.code && !e.message.startsWith(e.code) ? `${e.code}: ${e.message}` : e.message;
 }

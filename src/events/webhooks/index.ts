@@ -1,4 +1,11 @@
 export type { DelivererOptions } from './deliverer.js';
+export {
+  DestinationPolicy,
+  DestinationRefused,
+  type DestinationRules,
+  hostEntries,
+  privateClass,
+} from './destination-policy.js';
 export { renderPayload, subjectOf } from './payload-formats.js';
 export { reportQuotaRefusals } from './registry-events.js';
 export { SIGNATURE_HEADER, signBody, verifySignature } from './signature.js';

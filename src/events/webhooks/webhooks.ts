@@ -13,6 +13,7 @@ import {
 import type { ScannedEvent } from '../../scanning/scanning.js';
 import type { AuditInput } from '../types.js';
 import { type DelivererOptions, WebhookDeliverer } from './deliverer.js';
+import { DestinationRefused } from './destination-policy.js';
 import { renderPayload } from './payload-formats.js';
 import type { WebhookEvent, WebhookEventType, WebhookFormat } from './webhook-event.js';
 import { type WebhookDeliveryRecord, type WebhookEndpointRecord, WebhookStore } from './webhook-store.js';
@@ -195,6 +196,7 @@ export class Webhooks {
     createdBy: string,
   ): Promise<WebhookEndpointView> {
     const projectId = await this.scopeId(scope);
+    await this.checkDestination(input.url);
     const record = await this.store.createEndpoint(
       projectId,
       { ...input, secret: input.secret ? this.sealSecret(input.secret) : null },
@@ -218,6 +220,7 @@ export class Webhooks {
     changes: WebhookEndpointChanges,
   ): Promise<WebhookEndpointView> {
     await this.find(scope, id);
+    if (changes.url !== undefined) await this.checkDestination(changes.url);
     const { secret, ...rest } = changes;
     await this.store.updateEndpoint(id, {
       ...rest,
@@ -313,6 +316,17 @@ export class Webhooks {
       throw new RegistryError('NOT_FOUND', { message: `no webhook ${id} ${where}` });
     }
     return record;
+  }
+
+  /** An endpoint URL the destination policy refuses is a 400 naming why (webhooks.denyPrivateAddresses …). */
+  private async checkDestination(url: string): Promise<void> {
+    try {
+      await this.options.destinations?.check(url);
+    } catch (error) {
+      if (error instanceof DestinationRefused)
+        throw new RegistryError('INVALID_REQUEST', { message: error.message });
+      throw error;
+    }
   }
 
   private sealSecret(secret: string): string {
