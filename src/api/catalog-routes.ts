@@ -115,9 +115,10 @@ export const catalogRoutes: ApiRoute[] = [
     async handler(call) {
       const { params, query, options } = call;
       await requireProjectAction(call, params.name, 'pull', 'listing artifacts');
-      return inRepository(params.name, params.repo, (repository) =>
-        options.catalog.artifacts(repository, pageRequest(query)),
-      );
+      return inRepository(params.name, params.repo, async (repository) => ({
+        repository,
+        ...(await options.catalog.artifacts(repository, pageRequest(query))),
+      }));
     },
   }),
   route<z.output<typeof ArtifactParams>>({

@@ -52,7 +52,13 @@ export const ArtifactSummary = named(
 export const ArtifactList = named(
   'ArtifactList',
   'One page of artifacts, newest push first, and the cursor of the next page.',
-  z.object({ items: z.array(ArtifactSummary), next: z.string().optional() }),
+  z.object({
+    repository: z
+      .string()
+      .describe('the full name: `library/busybox`, or in the default project a single-segment `busybox`'),
+    items: z.array(ArtifactSummary),
+    next: z.string().optional(),
+  }),
 );
 
 const Descriptor = z.object({ digest: z.string(), mediaType: z.string(), size: z.number().int() });

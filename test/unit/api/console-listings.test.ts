@@ -105,10 +105,10 @@ describe('the console listings', () => {
     const rest = await h.request('anonymous', 'GET', `/api/v1/projects/library/repositories?cursor=${next}`);
     expect(names(rest.json())).toEqual(['library/alpine']);
 
-    for (const [repo, digest] of [
-      ['busybox', bare],
-      ['library', named],
-      ['alpine', nested],
+    for (const [repo, digest, repository] of [
+      ['busybox', bare, 'busybox'],
+      ['library', named, 'library'],
+      ['alpine', nested, 'library/alpine'],
     ] as const) {
       const artifacts = await h.request(
         'anonymous',
@@ -116,6 +116,7 @@ describe('the console listings', () => {
         `/api/v1/projects/library/repositories/${repo}/artifacts`,
       );
       expect(artifacts.statusCode, artifacts.body).toBe(200);
+      expect(artifacts.json()).toMatchObject({ repository });
       expect((artifacts.json() as { items: { digest: string }[] }).items.map((a) => a.digest)).toEqual([
         digest,
       ]);

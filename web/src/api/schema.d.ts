@@ -1780,6 +1780,8 @@ export interface components {
             lastPulledAt: number | null;
         };
         ArtifactList: {
+            /** @description the full name: `library/busybox`, or in the default project a single-segment `busybox` */
+            repository: string;
             items: components["schemas"]["ArtifactSummary"][];
             next?: string;
         };
