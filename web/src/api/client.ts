@@ -11,7 +11,9 @@ type Success<O> = O extends { responses: infer R }
     ? JsonOf<R[200]>
     : 201 extends keyof R
       ? JsonOf<R[201]>
-      : undefined
+      : 202 extends keyof R
+        ? JsonOf<R[202]>
+        : undefined
   : never;
 type PathParams<O> = O extends { parameters: { path: infer A } } ? A : never;
 type QueryParams<O> = O extends { parameters: { query?: infer Q } } ? Q : never;
