@@ -63,6 +63,7 @@ export class AccountService implements Accounts {
   readonly #scrypt: ScryptParams;
   readonly #sessions: SessionRecords;
   readonly #oidc: OidcAccounts;
+  readonly #onProjectChanged: ((project: string) => void) | undefined;
 
   constructor(db: Kysely<Database>, options: AccountServiceOptions = {}) {
     this.store = new AccountsStore(db);
@@ -83,6 +84,7 @@ export class AccountService implements Accounts {
       options.onProjectChanged,
     );
     this.#sessions = new SessionRecords(this.store, this.now, options.onSignedOut);
+    this.#onProjectChanged = options.onProjectChanged;
   }
 
   // --- sign-in ---------------------------------------------------------------------------------------------
@@ -158,10 +160,10 @@ export class AccountService implements Accounts {
     return toUser(row);
   }
 
-  listUsers(page: PageRequest): Promise<Page<User>> {
+  listUsers(page: PageRequest & { search?: string }): Promise<Page<User>> {
     return keysetPage(
       page,
-      (limit, after) => this.store.users.list(limit, after),
+      (limit, after) => this.store.users.list(limit, after, page.search),
       (r) => r.username,
       toUser,
     );
@@ -214,6 +216,22 @@ export class AccountService implements Accounts {
     // A disabled user's refresh tokens already fail; this also voids the access tokens issued so far.
     if (changes.disabled === true && !row.disabled) await this.#sessions.signOutEverywhere(username);
     return toUser(updated);
+  }
+
+  async deleteUser(username: string): Promise<void> {
+    const row = await this.store.users.byName(username);
+    if (!row) throw notFound(`user ${username}`);
+    if (row.systemAdmin && !row.disabled && !(await this.store.users.otherActiveAdminExists(username))) {
+      throw new AccountError(
+        'CONFLICT',
+        `${username} is the last enabled system administrator: make another one first`,
+      );
+    }
+    // First void the access tokens issued so far (the generation outlives the row: it is keyed by name).
+    await this.#sessions.signOutEverywhere(username);
+    const left = await this.store.transaction((store) => store.users.delete(username));
+    if (!left) throw notFound(`user ${username}`);
+    for (const project of left) this.#onProjectChanged?.(project);
   }
 
   // --- projects and members (ProjectDirectory) -------------------------------------------------------------

@@ -147,13 +147,20 @@ export interface Accounts {
     email?: string;
     systemAdmin?: boolean;
   }): Promise<User>;
-  listUsers(page: PageRequest): Promise<Page<User>>;
+  /** `search`: only users whose username or e-mail address contains it (case-insensitive). */
+  listUsers(page: PageRequest & { search?: string }): Promise<Page<User>>;
   getUser(username: string): Promise<User>;
   setPassword(username: string, password: string): Promise<void>;
   updateUser(
     username: string,
     changes: { disabled?: boolean; systemAdmin?: boolean; email?: string | null },
   ): Promise<User>;
+  /**
+   * Deletes a user: signs them out everywhere, removes them from every project (a later user of the same name
+   * inherits nothing) and deletes their tokens, sessions and CLI secret. CONFLICT for the last enabled system
+   * administrator.
+   */
+  deleteUser(username: string): Promise<void>;
 
   // --- projects and members ---
   createProject(input: { name: string; public?: boolean; pushAllowlist?: string[] | null }): Promise<Project>;

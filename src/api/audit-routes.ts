@@ -2,14 +2,23 @@ import { Readable } from 'node:stream';
 import type { z } from 'zod';
 import type { AuditEvent, AuditQuery } from '../events/types.js';
 import { denied, isSystemAdmin, requireProjectAction } from './access.js';
+import { AUDIT_CSV_HEADER, auditCsvRow } from './audit-csv.js';
 import { linkNext } from './pagination.js';
 import { type ApiRoute, type Call, route } from './route.js';
-import { AuditEventList, AuditExportQuery, AuditListQuery, DEFAULT_LIMIT, MAX_LIMIT } from './schemas.js';
+import {
+  AuditEventList,
+  type AuditExportQuery,
+  AuditListQuery,
+  DEFAULT_LIMIT,
+  MAX_LIMIT,
+} from './schemas.js';
+import { AuditDownloadQuery } from './system-schemas.js';
 
 const tag = 'audit';
 const READERS =
   "system administrators: every event; project administrators: their project's events, with ?project=<name>";
 type ExportQuery = z.output<typeof AuditExportQuery>;
+type DownloadQuery = z.output<typeof AuditDownloadQuery>;
 type ListQuery = z.output<typeof AuditListQuery>;
 
 /** The audit store's filter, plus a check the store cannot make (an exact project boundary). */
@@ -119,19 +128,21 @@ export const auditRoutes: ApiRoute[] = [
       return next === undefined ? { items: page.items } : { items: page.items, next };
     },
   }),
-  route<undefined, ExportQuery>({
+  route<undefined, DownloadQuery>({
     method: 'GET',
     path: '/audit/export',
     operationId: 'exportAuditEvents',
-    summary: 'Export the audit log as JSON lines, newest first',
+    summary: 'Export the audit log as JSON lines or CSV, newest first, with the filters of the list',
     task: 'exporting the audit log',
     tag,
     gate: 'authenticated',
     access: READERS,
-    query: AuditExportQuery,
+    query: AuditDownloadQuery,
     success: {
       status: 200,
-      description: 'One AuditEvent JSON object per line, streamed page by page',
+      description:
+        'Streamed page by page, as an attachment: one AuditEvent JSON object per line (application/x-ndjson), ' +
+        'or with format=csv a header row and one record per event (text/csv)',
       contentType: 'application/x-ndjson',
     },
     errors: [404],
@@ -139,17 +150,26 @@ export const auditRoutes: ApiRoute[] = [
       const filter = await filterFor(call, call.query);
       const store = call.options.audit;
       let before = call.query.before;
+      const csv = call.query.format === 'csv';
       async function* lines(): AsyncGenerator<string> {
+        if (csv) yield AUDIT_CSV_HEADER;
         for (;;) {
           const page = await auditPage(store, filter, MAX_LIMIT, before);
           if (page.items.length > 0) {
-            yield `${page.items.map((event) => JSON.stringify(event)).join('\n')}\n`;
+            yield csv
+              ? page.items.map(auditCsvRow).join('')
+              : `${page.items.map((event) => JSON.stringify(event)).join('\n')}\n`;
           }
           if (page.next === undefined) return;
           before = page.next;
         }
       }
-      call.reply.type('application/x-ndjson');
+      const stamp = new Date().toISOString().slice(0, 19).replaceAll(':', '-');
+      call.reply.type(csv ? 'text/csv; charset=utf-8; header=present' : 'application/x-ndjson');
+      call.reply.header(
+        'content-disposition',
+        `attachment; filename="berth-audit-${stamp}.${csv ? 'csv' : 'jsonl'}"`,
+      );
       return Readable.from(lines());
     },
   }),

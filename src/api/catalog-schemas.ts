@@ -96,6 +96,10 @@ export const ConsoleSession = named(
 
 export const ConsoleSessionState = named(
   'ConsoleSessionState',
-  'Whether the request carries a live console session (null when not logged in, or the session ended).',
-  z.object({ session: ConsoleSession.nullable() }),
+  'Whether the request carries a live console session (null when not logged in, or the session ended), and ' +
+    'whether the login page offers single sign-on.',
+  z.object({
+    session: ConsoleSession.nullable(),
+    singleSignOn: z.boolean().describe('auth.oidc is configured: /api/v1/auth/oidc/login begins a sign-on'),
+  }),
 );

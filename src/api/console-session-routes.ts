@@ -45,12 +45,14 @@ export const consoleSessionRoutes: ApiRoute[] = [
     access: 'anyone: a page asks it on load, so not being logged in is an answer, not an error',
     success: { status: 200, description: 'The session, or null', schema: ConsoleSessionState },
     async handler({ request, options }) {
-      if (!options.consoleSessions.carriesCookie(request)) return { session: null };
+      const singleSignOn = options.oidc !== null;
+      if (!options.consoleSessions.carriesCookie(request)) return { session: null, singleSignOn };
       try {
         const session = await options.consoleSessions.identify(request);
-        return { session: sessionAnswer(session.identity, session.csrfToken) };
+        return { session: sessionAnswer(session.identity, session.csrfToken), singleSignOn };
       } catch (error) {
-        if (error instanceof RegistryError && error.code === 'UNAUTHORIZED') return { session: null };
+        if (error instanceof RegistryError && error.code === 'UNAUTHORIZED')
+          return { session: null, singleSignOn };
         throw error;
       }
     },

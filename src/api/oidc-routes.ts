@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
+import { AccountError } from '../accounts/types.js';
 import type { Identity } from '../auth/index.js';
 import { OidcLoginError, type OidcLoginErrorCode } from '../auth/oidc/index.js';
 import { RegistryError } from '../registry/index.js';
@@ -73,6 +74,41 @@ function cookieOf(request: FastifyRequest, name: string): string | undefined {
     if (at > 0 && part.slice(0, at).trim() === name) return part.slice(at + 1).trim();
   }
   return undefined;
+}
+
+/** The console page a browser is sent to when a sign-on is refused: it says why in words (web/src/pages). */
+export const SIGN_IN_REFUSED_PAGE = '/sign-in/refused';
+
+const ACCOUNT_REASONS: Record<AccountError['code'], string> = {
+  FORBIDDEN: 'ACCOUNT_DISABLED',
+  CONFLICT: 'NAME_TAKEN',
+  INVALID: 'NAME_INVALID',
+  NOT_FOUND: 'FAILED',
+};
+
+/**
+ * Where a browser goes after a refused sign-on: the console's page, with a reason code only (never the message
+ * itself, so that a crafted link cannot make Berth's page say what someone else wants) and, when the provider
+ * refused, its OAuth error code (RFC 6749 §4.1.2.1: a short ASCII word).
+ */
+export function refusedLocation(error: unknown, query: URLSearchParams): string {
+  const reason =
+    error instanceof OidcLoginError
+      ? error.code
+      : error instanceof AccountError
+        ? ACCOUNT_REASONS[error.code]
+        : 'FAILED';
+  const target = new URLSearchParams({ reason });
+  const providerError = query.get('error');
+  if (reason === 'PROVIDER_REFUSED' && providerError && /^[a-z_]{1,64}$/.test(providerError)) {
+    target.set('error', providerError);
+  }
+  return `${SIGN_IN_REFUSED_PAGE}?${target}`;
+}
+
+/** A browser navigating (the provider redirected it here) rather than a program asking for JSON. */
+function isNavigation(request: FastifyRequest): boolean {
+  return (request.headers.accept ?? '').includes('text/html');
 }
 
 function loginRefused(error: unknown): unknown {
@@ -153,7 +189,10 @@ export const oidcRoutes: ApiRoute[] = [
     query: OidcCallbackQuery,
     success: {
       status: 302,
-      description: 'Signed in: a redirect to the page asked for; sets the console session cookie',
+      description:
+        'Signed in: a redirect to the page asked for; sets the console session cookie. A refusal answers a ' +
+        `browser (Accept: text/html) with a redirect to the console page ${SIGN_IN_REFUSED_PAGE}?reason=<code>, ` +
+        'others with the error',
       contentType: 'text/plain',
     },
     errors: [401, 403, 404, 409, 503],
@@ -184,7 +223,10 @@ export const oidcRoutes: ApiRoute[] = [
       } catch (error) {
         const refused = loginRefused(error);
         audit('anonymous', 'failure', `single sign-on: ${(refused as Error).message}`);
-        throw refused;
+        if (!isNavigation(request)) throw refused;
+        // A person in a browser: the console's page says why, in words, with a way to try again.
+        reply.header('location', refusedLocation(error, query));
+        return 'Sign-on refused';
       }
       await signOn.startSession(request, reply, signedIn.identity);
       audit(loginOf(signedIn.identity), 'success', 'single sign-on');

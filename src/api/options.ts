@@ -11,6 +11,7 @@ import type { ProxyCache } from '../replication/proxy/index.js';
 import type { Scanning } from '../scanning/scanning.js';
 import type { SignatureAdmin } from '../signatures/signatures.js';
 import type { OidcSignOn } from './oidc-routes.js';
+import type { SystemHealthSource } from './system-routes.js';
 
 export type ScanningAdmin = Pick<
   Scanning,
@@ -113,4 +114,6 @@ export interface ApiOptions {
   usersCanCreateProjects?: boolean;
   /** Single sign-on through an OpenID Provider (auth.oidc); null: not configured. Default null. */
   oidc?: OidcSignOn | null;
+  /** The node's health probes and drivers, for GET /system/health; null: not reported. Default null. */
+  health?: SystemHealthSource | null;
 }

@@ -70,6 +70,7 @@ export async function apiRoutes(app: FastifyInstance, options: ApiOptions): Prom
     usersCanCreateProjects: false,
     oidc: null,
     proxies: null,
+    health: null,
     ...options,
   };
   const openApi = route({

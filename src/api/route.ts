@@ -8,6 +8,7 @@ export type AuditAction =
   | 'user.create'
   | 'user.update'
   | 'user.password'
+  | 'user.delete'
   | 'project.create'
   | 'project.update'
   | 'project.delete'

@@ -13,6 +13,7 @@ import { scanningRoutes } from './scanning-routes.js';
 import { scrubRoutes } from './scrub-routes.js';
 import { sessionRoutes } from './session-routes.js';
 import { signatureRoutes } from './signature-routes.js';
+import { systemRoutes } from './system-routes.js';
 import { tokenRoutes } from './token-routes.js';
 import { userRoutes } from './user-routes.js';
 import { webhookRoutes } from './webhook-routes.js';
@@ -37,5 +38,6 @@ export function apiRouteTable(): ApiRoute[] {
     ...scanningRoutes,
     ...robotRoutes,
     ...auditRoutes,
+    ...systemRoutes,
   ];
 }

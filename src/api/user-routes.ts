@@ -1,18 +1,19 @@
 import type { z } from 'zod';
 import { parseSecretToken } from '../auth/index.js';
+import { RegistryError } from '../registry/index.js';
 import { denied, isSystemAdmin, loginOf, robotName, unauthorized } from './access.js';
 import { linkNext, pageRequest } from './pagination.js';
 import { type ApiRoute, field, route } from './route.js';
 import {
   CreateUserBody,
   Me,
-  PageQuery,
   SetPasswordBody,
   UpdateUserBody,
   User,
   UserList,
   UsernameParams,
 } from './schemas.js';
+import { UserListQuery } from './system-schemas.js';
 
 type Params = z.output<typeof UsernameParams>;
 const tag = 'users';
@@ -79,19 +80,22 @@ export const userRoutes: ApiRoute[] = [
       return user;
     },
   }),
-  route<undefined, z.output<typeof PageQuery>>({
+  route<undefined, z.output<typeof UserListQuery>>({
     method: 'GET',
     path: '/users',
     operationId: 'listUsers',
-    summary: 'List users',
+    summary: 'List users, optionally only those whose username or e-mail address contains `q`',
     task: 'listing users',
     tag,
     gate: 'systemAdmin',
     access: 'system administrators',
-    query: PageQuery,
+    query: UserListQuery,
     success: { status: 200, description: 'One page of users, by username', schema: UserList },
     async handler({ options, query, request, reply }) {
-      const page = await options.accounts.listUsers(pageRequest(query));
+      const page = await options.accounts.listUsers({
+        ...pageRequest(query),
+        ...(query.q !== undefined && { search: query.q }),
+      });
       linkNext(request, reply, page.next);
       return page;
     },
@@ -134,6 +138,29 @@ export const userRoutes: ApiRoute[] = [
       const { params, body } = call;
       call.auditDetail = body;
       return call.options.accounts.updateUser(params.username, body);
+    },
+  }),
+  route<Params>({
+    method: 'DELETE',
+    path: '/users/{username}',
+    operationId: 'deleteUser',
+    summary:
+      'Delete a user: signed out everywhere, removed from every project, their tokens and CLI secret deleted',
+    task: 'deleting a user',
+    tag,
+    gate: 'systemAdmin',
+    access: 'system administrators, not themselves (the last enabled one cannot be deleted)',
+    params: UsernameParams,
+    success: { status: 204, description: 'Deleted' },
+    errors: [404, 409],
+    audit: { action: 'user.delete', resource: (params) => `user:${params.username}` },
+    async handler({ identity, params, options }) {
+      if (identity.kind === 'user' && identity.username === params.username) {
+        throw new RegistryError('CONFLICT', {
+          message: 'you cannot delete your own account: another system administrator can',
+        });
+      }
+      await options.accounts.deleteUser(params.username);
     },
   }),
   route<Params, undefined, z.output<typeof SetPasswordBody>>({

@@ -1,4 +1,4 @@
-import type { Selectable, Updateable } from 'kysely';
+import { type Selectable, sql, type Updateable } from 'kysely';
 import { type Db, flag, parseStringList } from './account-columns.js';
 import type { Database } from './schema.js';
 
@@ -122,10 +122,19 @@ export class UserRows {
     return row && toUserRow(row);
   }
 
-  /** Users in byte order of username after `after`, at most `limit`. */
-  async list(limit: number, after?: string): Promise<UserRow[]> {
+  /**
+   * Users in byte order of username after `after`, at most `limit`; with `search`, only those whose username
+   * or e-mail address contains it (case-insensitive, taken literally: `%` and `_` are no wildcards).
+   */
+  async list(limit: number, after?: string, search?: string): Promise<UserRow[]> {
     let query = this.db.selectFrom('users').selectAll();
     if (after !== undefined) query = query.where('username', '>', after);
+    if (search !== undefined && search !== '') {
+      const pattern = `%${search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      query = query.where(
+        sql<boolean>`(lower(username) like ${pattern} escape '\\' or lower(email) like ${pattern} escape '\\')`,
+      );
+    }
     const rows = await query.orderBy('username').limit(limit).execute();
     return rows.map(toUserRow);
   }
@@ -146,6 +155,28 @@ export class UserRows {
       .returningAll()
       .executeTakeFirst();
     return row && toUserRow(row);
+  }
+
+  /**
+   * Deletes the user and their project memberships (kept by name, so a later user of the same name would
+   * inherit them); their tokens, sessions and CLI secret go with the row (foreign keys cascade). The names of
+   * the projects they were a member of; undefined when there is no such user. Call inside a transaction.
+   */
+  async delete(username: string): Promise<string[] | undefined> {
+    const projects = await this.db
+      .selectFrom('project_members as m')
+      .innerJoin('projects as p', 'p.id', 'm.project_id')
+      .select('p.name')
+      .where('m.kind', '=', 'user')
+      .where('m.name', '=', username)
+      .execute();
+    await this.db
+      .deleteFrom('project_members')
+      .where('kind', '=', 'user')
+      .where('name', '=', username)
+      .execute();
+    const result = await this.db.deleteFrom('users').where('username', '=', username).executeTakeFirst();
+    return result.numDeletedRows > 0n ? projects.map((row) => row.name) : undefined;
   }
 
   /** Whether an enabled system administrator other than `username` exists. */

@@ -370,6 +370,13 @@ export async function createBerth(config: Config): Promise<Berth> {
     consoleSessions: auth.consoleSessions,
     usersCanCreateProjects: config.auth.usersCanCreateProjects,
     oidc: auth.oidc ?? null,
+    health: {
+      checks: { metadata: () => meta.ping(), storage: () => store.ping() },
+      isAccepting: () => accepting,
+      metadata: /^postgres(ql)?:/.test(config.metadata.url) ? 'postgres' : 'sqlite',
+      storage: config.storage.driver === 's3' ? 's3' : 'filesystem',
+      startedAt: Date.now() - Math.round(process.uptime() * 1000),
+    },
   });
 
   const purge = setInterval(() => {

@@ -209,6 +209,13 @@ export async function startHarness(options: Partial<Pick<ApiOptions, 'usersCanCr
     scanning,
     catalog: new Catalog(db, registry),
     consoleSessions,
+    health: {
+      checks: { metadata: () => new MetadataStore(db).ping() },
+      isAccepting: () => true,
+      metadata: 'sqlite',
+      storage: 'filesystem',
+      startedAt: Date.now(),
+    },
     ...options,
     sourceIp: (request) => request.ip,
     checkPassword: (_request, username, password) => accounts.authenticate(username, password),

@@ -227,6 +227,23 @@ const CASES: Case[] = [
     audit: 'user.password',
   },
   {
+    route: 'DELETE /api/v1/users/{username}',
+    prepare: async (h, caller) => {
+      const username = `gone-${suffix(caller)}`;
+      await h.accounts.createUser({ username, password: PASSWORD });
+      return { url: `/api/v1/users/${username}` };
+    },
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 204 },
+    audit: 'user.delete',
+  },
+  {
+    route: 'DELETE /api/v1/users/{username}',
+    label: '(themself)',
+    prepare: async (_h, caller) => ({ url: `/api/v1/users/${encodeURIComponent(LOGIN[caller])}` }),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 409 },
+    audit: 'user.delete',
+  },
+  {
     route: 'POST /api/v1/users/{username}/tokens',
     label: "(another user's)",
     prepare: fixed('/api/v1/users/bob/tokens', { name: 'ci' }),
@@ -1032,6 +1049,17 @@ const CASES: Case[] = [
     label: '(?project=team)',
     prepare: fixed('/api/v1/audit/export?project=team'),
     expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'GET /api/v1/audit/export',
+    label: '(CSV, ?project=team)',
+    prepare: fixed('/api/v1/audit/export?project=team&format=csv'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 403, systemAdmin: 200 },
+  },
+  {
+    route: 'GET /api/v1/system/health',
+    prepare: fixed('/api/v1/system/health'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
   },
 ];
 
