@@ -28,7 +28,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List users
+         * List users, optionally only those whose username or e-mail address contains `q`
          * @description Who may call it: system administrators.
          */
         get: operations["listUsers"];
@@ -58,7 +58,11 @@ export interface paths {
         get: operations["getUser"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete a user: signed out everywhere, removed from every project, their tokens and CLI secret deleted
+         * @description Who may call it: system administrators, not themselves (the last enabled one cannot be deleted).
+         */
+        delete: operations["deleteUser"];
         options?: never;
         head?: never;
         /**
@@ -1500,10 +1504,30 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Export the audit log as JSON lines, newest first
+         * Export the audit log as JSON lines or CSV, newest first, with the filters of the list
          * @description Who may call it: system administrators: every event; project administrators: their project's events, with ?project=<name>.
          */
         get: operations["exportAuditEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/system/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * This node's health: the database and storage probed now, version, uptime, drivers
+         * @description Who may call it: system administrators.
+         */
+        get: operations["getSystemHealth"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1751,6 +1775,38 @@ export interface components {
             /** @description `*` and `?` stay within a path segment, `**` crosses segments */
             tagPattern: string;
         };
+        SystemHealth: {
+            /**
+             * @description what /readyz answers: ready (200) when every check is up and the node accepts requests
+             * @enum {string}
+             */
+            status: "ready" | "unavailable" | "shutting down";
+            checks: {
+                /** @description metadata (the database) or storage (the blob store) */
+                name: string;
+                up: boolean;
+                /** @description why it is down */
+                error: string | null;
+                /** @description how long the probe took */
+                ms: number;
+            }[];
+            /** @description Berth's version */
+            version: string;
+            /** @description the Node.js version */
+            node: string;
+            /** @description when this process started, milliseconds since the epoch */
+            startedAt: number;
+            /**
+             * @description the metadata database
+             * @enum {string}
+             */
+            metadata: "sqlite" | "postgres";
+            /**
+             * @description the blob store
+             * @enum {string}
+             */
+            storage: "filesystem" | "s3";
+        };
         RepositorySummary: {
             /** @description the full name, project first */
             name: string;
@@ -1815,6 +1871,8 @@ export interface components {
         };
         ConsoleSessionState: {
             session: components["schemas"]["ConsoleSession"] | null;
+            /** @description auth.oidc is configured: /api/v1/auth/oidc/login begins a sign-on */
+            singleSignOn: boolean;
         };
         TrustedKey: {
             id: number;
@@ -2784,6 +2842,8 @@ export interface operations {
                 limit?: string;
                 /** @description the `next` of the previous page */
                 cursor?: string;
+                /** @description only users whose username or e-mail address contains this (case-insensitive) */
+                q?: string;
             };
             header?: never;
             path?: never;
@@ -2980,6 +3040,82 @@ export interface operations {
             };
             /** @description What the path or body names does not exist (NOT_FOUND) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): system administrators, not themselves (the last enabled one cannot be deleted) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the path or body names does not exist (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, or the change would break an invariant (CONFLICT) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3688,7 +3824,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Signed in: a redirect to the page asked for; sets the console session cookie */
+            /** @description Signed in: a redirect to the page asked for; sets the console session cookie. A refusal answers a browser (Accept: text/html) with a redirect to the console page /sign-in/refused?reason=<code>, others with the error */
             302: {
                 headers: {
                     [name: string]: unknown;
@@ -10461,6 +10597,8 @@ export interface operations {
                 to?: string;
                 /** @description newest first: start below this event id (the `next` of the previous page) */
                 before?: string;
+                /** @description jsonl (default): one AuditEvent JSON object per line; csv: RFC 4180 with a header row, cells that a spreadsheet would read as a formula (=, +, -, @, tab, carriage return) prefixed with an apostrophe */
+                format?: "jsonl" | "csv";
             };
             header?: never;
             path?: never;
@@ -10468,7 +10606,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description One AuditEvent JSON object per line, streamed page by page */
+            /** @description Streamed page by page, as an attachment: one AuditEvent JSON object per line (application/x-ndjson), or with format=csv a header row and one record per event (text/csv) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -10498,6 +10636,64 @@ export interface operations {
                 };
             };
             /** @description Logged in without the right (DENIED): system administrators: every event; project administrators: their project's events, with ?project=<name> */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the path or body names does not exist (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getSystemHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The health (also when a dependency is down) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SystemHealth"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): system administrators */
             403: {
                 headers: {
                     [name: string]: unknown;
