@@ -372,6 +372,8 @@ export const ConfigSchema = z
             enabled: bool.default(true),
             /** How often the detector reads the audit log (on PostgreSQL, one node at a time). */
             intervalSeconds: positiveInt.default(60),
+            /** After a finding, the same rule stays quiet about the same subject this long; then it counts anew. */
+            cooldownMinutes: positiveInt.default(60),
             /** Mass pulls: an account pulling far more than usual, or much at an hour it never pulls. */
             massPull: z
               .object({

@@ -149,6 +149,7 @@ const DEFAULTS: Config = {
     anomalies: {
       enabled: true,
       intervalSeconds: 60,
+      cooldownMinutes: 60,
       massPull: {
         enabled: true,
         windowMinutes: 60,
