@@ -38,6 +38,7 @@ import { Scanning } from '../scanning/scanning.js';
 import { VulnerabilityDatabase } from '../scanning/vulndb/index.js';
 import { isSignatureArtifact, verifyArtifact } from '../signatures/index.js';
 import { Signatures } from '../signatures/signatures.js';
+import { discardAbandonedBodies } from './abandoned-body.js';
 import { setupAuth } from './auth/index.js';
 import { openBackends } from './backends.js';
 import { ConnectionDrain } from './connection-drain.js';
@@ -259,6 +260,8 @@ export async function createBerth(config: Config): Promise<Berth> {
 
   // Closes each connection once its last response is flushed, not merely ended (graceful close, below).
   const drain = new ConnectionDrain(app.server);
+  // A request refused mid-body must not leave its keep-alive connection deaf to the next one.
+  discardAbandonedBodies(app.server);
   logFeedError = (error) => app.log.error({ err: error }, 'change feed');
   log = app.log;
 
