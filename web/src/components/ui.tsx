@@ -1,18 +1,20 @@
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { ApiError } from '../api/client';
+import { quotaPercent } from '../format';
+
+/** An error in words: the API's message with its status and code, or the error's own message. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof ApiError) return `${error.message} (${error.status} ${error.code})`;
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
 
 export function ErrorText({ error }: { error: unknown }) {
   if (!error) return null;
-  const message =
-    error instanceof ApiError
-      ? `${error.message} (${error.status} ${error.code})`
-      : error instanceof Error
-        ? error.message
-        : String(error);
   return (
     <p class="error" role="alert">
-      {message}
+      {errorMessage(error)}
     </p>
   );
 }
@@ -37,8 +39,8 @@ export function CopyButton({ text, label = 'Copy' }: { text: string; label?: str
 }
 
 export function UsageBar({ used, limit }: { used: number; limit: number | null }) {
-  if (limit === null) return <span class="muted">no quota</span>;
-  const percent = limit === 0 ? 100 : Math.min(100, Math.round((used / limit) * 100));
+  const percent = quotaPercent(used, limit);
+  if (percent === null) return <span class="muted">no quota</span>;
   return (
     <span class="usage">
       <progress max={100} value={percent} aria-label={`${percent}% of the quota used`} />

@@ -25,11 +25,13 @@ export function ArtifactPage({ project, repo, digest }: { project: string; repo:
   );
   const history = (data?.config as { history?: { created_by?: string; empty_layer?: boolean }[] } | null)
     ?.history;
+  // The API names the repository it read: in library, `busybox` may be the bare repository.
+  const repository = data?.repository ?? `${project}/${repo}`;
   return (
-    <Page title={`Artifact ${project}/${repo}`}>
+    <Page title={`Artifact ${repository}`}>
       <p>
         <Link href={`/projects/${project}/repositories/${encodeURIComponent(repo)}`}>
-          Repository {project}/{repo}
+          Repository {repository}
         </Link>
       </p>
       <p>

@@ -1,6 +1,6 @@
-import { useState } from 'preact/hooks';
 import { Link } from 'wouter-preact';
 import { call, type Schemas } from '../api/client';
+import { Pager, useCursors } from '../components/pager';
 import { CopyButton, ErrorText, Page } from '../components/ui';
 import { bytes, shortDigest, when } from '../format';
 import { useLoad } from '../use-load';
@@ -43,8 +43,7 @@ function VulnerabilitySummary({ report }: { report: Schemas['VulnerabilityReport
 }
 
 export function ArtifactsPage({ project, repo }: { project: string; repo: string }) {
-  const [cursors, setCursors] = useState<string[]>([]);
-  const cursor = cursors[cursors.length - 1];
+  const { stack, cursor, setStack } = useCursors([project, repo]);
   const { data, error } = useLoad(
     () =>
       call('get', '/api/v1/projects/{name}/repositories/{repo}/artifacts', {
@@ -53,7 +52,8 @@ export function ArtifactsPage({ project, repo }: { project: string; repo: string
       }),
     [project, repo, cursor],
   );
-  const repository = `${project}/${repo}`;
+  // The API says which repository it read: in library, `busybox` may be the bare repository.
+  const repository = data?.repository ?? `${project}/${repo}`;
   const host = location.host;
   return (
     <Page title={`Repository ${repository}`}>
@@ -110,18 +110,7 @@ export function ArtifactsPage({ project, repo }: { project: string; repo: string
         </tbody>
       </table>
       {data && data.items.length === 0 && <p class="muted">No artifacts.</p>}
-      <div class="pager">
-        {cursors.length > 0 && (
-          <button type="button" onClick={() => setCursors(cursors.slice(0, -1))}>
-            Previous page
-          </button>
-        )}
-        {data?.next && (
-          <button type="button" onClick={() => setCursors([...cursors, data.next as string])}>
-            Next page
-          </button>
-        )}
-      </div>
+      <Pager stack={stack} next={data?.next} onChange={setStack} label="Artifact pages" />
     </Page>
   );
 }

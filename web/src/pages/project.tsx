@@ -1,25 +1,30 @@
 import { useState } from 'preact/hooks';
-import { Link } from 'wouter-preact';
+import { Link, useLocation, useSearch } from 'wouter-preact';
 import { call } from '../api/client';
+import { Pager, useCursors } from '../components/pager';
 import { ErrorText, Page } from '../components/ui';
 import { when } from '../format';
+import { repositoryHref } from '../names';
+import { type ProjectTab, projectRights, projectTabs } from '../permissions';
+import { useSession } from '../session';
 import { useLoad } from '../use-load';
 import { MembersPanel } from './members';
+import { PoliciesPanel } from './policies';
 import { RobotsPanel } from './robots';
 
 const PAGE = 100;
 
 function RepositoriesPanel({ name }: { name: string }) {
   const [search, setSearch] = useState('');
-  const [cursors, setCursors] = useState<string[]>([]);
-  const cursor = cursors[cursors.length - 1];
+  const q = search.trim();
+  const { stack, cursor, setStack } = useCursors([name, q]);
   const { data, error } = useLoad(
     () =>
       call('get', '/api/v1/projects/{name}/repositories', {
         path: { name },
-        query: { limit: String(PAGE), ...(cursor && { cursor }), ...(search.trim() && { q: search.trim() }) },
+        query: { limit: String(PAGE), ...(cursor && { cursor }), ...(q && { q }) },
       }),
-    [name, cursor, search],
+    [name, cursor, q],
   );
   return (
     <section aria-labelledby="repositories">
@@ -31,7 +36,6 @@ function RepositoriesPanel({ name }: { name: string }) {
           value={search}
           onInput={(e) => {
             setSearch(e.currentTarget.value);
-            setCursors([]);
           }}
         />
       </label>
@@ -52,13 +56,10 @@ function RepositoriesPanel({ name }: { name: string }) {
         </thead>
         <tbody>
           {data?.items.map((repository) => {
-            const repo = repository.name.slice(name.length + 1);
             return (
               <tr key={repository.name}>
                 <td>
-                  <Link href={`/projects/${name}/repositories/${encodeURIComponent(repo)}`}>
-                    {repository.name}
-                  </Link>
+                  <Link href={repositoryHref(name, repository.name)}>{repository.name}</Link>
                 </td>
                 <td class="num">{repository.artifacts}</td>
                 <td class="num">{repository.tags}</td>
@@ -68,47 +69,55 @@ function RepositoriesPanel({ name }: { name: string }) {
           })}
         </tbody>
       </table>
-      <div class="pager">
-        {cursors.length > 0 && (
-          <button type="button" onClick={() => setCursors(cursors.slice(0, -1))}>
-            Previous page
-          </button>
-        )}
-        {data?.next && (
-          <button type="button" onClick={() => setCursors([...cursors, data.next as string])}>
-            Next page
-          </button>
-        )}
-      </div>
+      <Pager stack={stack} next={data?.next} onChange={setStack} label="Repository pages" />
     </section>
   );
 }
 
+const TAB_NAMES: Record<ProjectTab, string> = {
+  repositories: 'Repositories',
+  policies: 'Policies',
+  members: 'Members',
+  robots: 'Robots',
+};
+
 export function ProjectPage({ name }: { name: string }) {
+  const { session } = useSession();
   const { data: access, error } = useLoad(
     () => call('get', '/api/v1/projects/{name}/access', { path: { name } }),
     [name],
   );
-  const manages = access?.actions.includes('members:manage') ?? false;
-  const [tab, setTab] = useState<'repositories' | 'members' | 'robots'>('repositories');
+  const rights = projectRights(access, session.systemAdmin);
+  const tabs = access ? projectTabs(rights) : [];
+  // The tab is in the address (?tab=policies), so a reload or a shared link opens it.
+  const wanted = new URLSearchParams(useSearch()).get('tab');
+  const [, navigate] = useLocation();
+  const tab = tabs.find((id) => id === wanted) ?? tabs[0];
   return (
     <Page title={`Project ${name}`}>
       <p>
         <Link href="/">All projects</Link>
       </p>
       <ErrorText error={error} />
-      {manages && (
-        <div role="tablist" class="tabs">
-          {(['repositories', 'members', 'robots'] as const).map((id) => (
-            <button key={id} type="button" role="tab" aria-selected={tab === id} onClick={() => setTab(id)}>
-              {id[0]?.toUpperCase() + id.slice(1)}
+      {tabs.length > 1 && (
+        <div role="tablist" class="tabs" aria-label="Project">
+          {tabs.map((id) => (
+            <button
+              key={id}
+              type="button"
+              role="tab"
+              aria-selected={tab === id}
+              onClick={() => navigate(`/projects/${name}?tab=${id}`, { replace: true })}
+            >
+              {TAB_NAMES[id]}
             </button>
           ))}
         </div>
       )}
       {tab === 'repositories' && <RepositoriesPanel name={name} />}
-      {tab === 'members' && manages && <MembersPanel name={name} />}
-      {tab === 'robots' && manages && <RobotsPanel name={name} />}
+      {tab === 'policies' && <PoliciesPanel name={name} rights={rights} />}
+      {tab === 'members' && <MembersPanel name={name} />}
+      {tab === 'robots' && <RobotsPanel name={name} />}
     </Page>
   );
 }

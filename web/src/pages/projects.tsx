@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { Link } from 'wouter-preact';
-import { call, type Schemas } from '../api/client';
+import { call } from '../api/client';
+import { Pager, useCursors } from '../components/pager';
 import { ErrorText, Page, UsageBar } from '../components/ui';
 import { bytes } from '../format';
 import { useSession } from '../session';
@@ -71,17 +72,22 @@ function CreateProject({ onCreated }: { onCreated(): void }) {
 export function ProjectsPage() {
   const { session } = useSession();
   const [search, setSearch] = useState('');
-  const [cursor, setCursor] = useState<string | undefined>(undefined);
+  const q = search.trim();
+  const { stack, cursor, setStack } = useCursors([q]);
   const [error, setError] = useState<unknown>(undefined);
+  // The server searches (`q=`) and pages: a search finds projects beyond the page loaded.
   const {
     data,
     error: loadError,
     reload,
   } = useLoad(
-    () => call('get', '/api/v1/projects', { query: { limit: '100', ...(cursor && { cursor }) } }),
-    [cursor],
+    () =>
+      call('get', '/api/v1/projects', {
+        query: { limit: '100', ...(cursor && { cursor }), ...(q && { q }) },
+      }),
+    [cursor, q],
   );
-  const shown = (data?.items ?? []).filter((p: Schemas['Project']) => p.name.includes(search.trim()));
+  const shown = data?.items ?? [];
   return (
     <Page title="Projects">
       {session.systemAdmin && <CreateProject onCreated={reload} />}
@@ -131,11 +137,7 @@ export function ProjectsPage() {
         </tbody>
       </table>
       {data && shown.length === 0 && <p class="muted">No projects.</p>}
-      {data?.next && (
-        <button type="button" onClick={() => setCursor(data.next)}>
-          Next page
-        </button>
-      )}
+      <Pager stack={stack} next={data?.next} onChange={setStack} label="Project pages" />
     </Page>
   );
 }
