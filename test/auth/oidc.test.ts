@@ -283,6 +283,17 @@ describe('single sign-on (OIDC) against a real OpenID Provider', () => {
     const stranger = new Browser();
     const unbound = await stranger.get(callback.href);
     expect((await refusal(unbound, 400)).detail?.reason).toBe('LOGIN_UNKNOWN');
+    // A person's browser is sent to the console's page, which says why in words (never raw JSON).
+    const navigated = await new Browser().get(callback.href, { accept: 'text/html,application/xhtml+xml' });
+    await navigated.text();
+    expect(navigated.status).toBe(302);
+    expect(navigated.headers.get('location')).toBe('/sign-in/refused?reason=LOGIN_UNKNOWN');
+    const page = await fetch(`${berth.url}/sign-in/refused?reason=LOGIN_UNKNOWN`, {
+      headers: { accept: 'text/html' },
+    });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    await page.text();
   });
 
   it('an ID token whose nonce is not the one Berth sent is refused (an authorization request tampered with)', async () => {
