@@ -311,6 +311,15 @@ export const ConfigSchema = z
         tagTtlSeconds: number.pipe(z.number().int().min(0)).default(300),
         /** The upstream must start answering within this, or the cached copy is served (or the pull fails). */
         upstreamTimeoutSeconds: positiveInt.default(20),
+        /**
+         * The proxy project that plain names fall to, for Docker daemons with `registry-mirrors` (they send
+         * `/v2/library/alpine/…`, no project): a name whose first segment is no project here, or a `library/…`
+         * name no repository here has (docs/proxy-cache.md). Empty: none.
+         */
+        mirrorProject: z
+          .string()
+          .regex(/^([a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)?$/, 'must be a project name, or empty')
+          .default(''),
       })
       .strict()
       .prefault({}),

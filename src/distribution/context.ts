@@ -2,11 +2,21 @@ import type { Readable } from 'node:stream';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { Digest, MountPolicy, Reader, Registry, RegistryError } from '../registry/index.js';
 
+/** A pulled name that stands for a proxy project's repository (Docker's registry-mirrors, containerd's `ns=`). */
+export interface Mirrored {
+  /** The repository that serves it. */
+  name: string;
+  /** `mirror`: served as asked instead when the caller's token names the name itself (the client means it). */
+  via: 'mirror' | 'ns';
+  /** containerd's `ns=`, carried into the token realm so that the token endpoint maps the name alike. */
+  ns?: string;
+}
+
 /** What a /v2 request needs to be allowed to do. */
 export type Need =
   | { kind: 'base' }
   | { kind: 'catalog' }
-  | { kind: 'repository'; name: string; action: 'pull' | 'push' | 'delete' };
+  | { kind: 'repository'; name: string; action: 'pull' | 'push' | 'delete'; mirror?: Mirrored };
 
 /** Who is calling, as far as the handlers care once the guard has let the request through. */
 export interface Caller {
@@ -21,6 +31,8 @@ export interface Caller {
   sourceIp?: string;
   /** For pull policies: may the caller pull from this repository what a policy refuses? */
   mayBypassPolicy?(repository: string): Promise<boolean>;
+  /** The need had a mirror, but the caller's token names the name as asked: serve that, not the mirror. */
+  asRequested?: boolean;
 }
 
 declare module 'fastify' {
@@ -78,6 +90,11 @@ export interface DistributionOptions {
   onBytesIn?: (bytes: number) => void;
   /** Pull-through caching for proxy projects; absent: no project is one. */
   pullThrough?: PullThrough;
+  /**
+   * The proxy project's repository a pulled name stands for (replication/proxy MirrorNames), given the
+   * request's `ns=`; undefined: served as it is. Absent: no name is mirrored.
+   */
+  mirror?: (name: string, ns: string | undefined) => Promise<Mirrored | undefined>;
 }
 
 /** One matched /v2 request. */

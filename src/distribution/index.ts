@@ -1,2 +1,2 @@
-export type { Call, Caller, DistributionOptions, Need } from './context.js';
+export type { Call, Caller, DistributionOptions, Mirrored, Need } from './context.js';
 export { DISTRIBUTION_ENDPOINTS, distributionRoutes } from './router.js';

@@ -109,9 +109,23 @@ export async function distributionRoutes(app: FastifyInstance, options: Distribu
       const params = { ...match.groups };
       if (params.name !== undefined) assertRepositoryName(params.name);
       const call: Call = { request, reply, params, query, options };
-      const need = needOf(route, request.method, params.name);
+      let need = needOf(route, request.method, params.name);
       try {
+        // Pulls only; and not a blob HEAD, which no pull sends but pushes do (is the layer there already?).
+        if (
+          options.mirror &&
+          need.kind === 'repository' &&
+          need.action === 'pull' &&
+          !(route.name === 'blob' && request.method === 'HEAD')
+        ) {
+          const mirror = await options.mirror(need.name, query.get('ns') ?? undefined);
+          if (mirror) need = { ...need, mirror };
+        }
         if (options.guard) call.caller = await options.guard(request, need);
+        if (need.kind === 'repository' && need.mirror && !call.caller?.asRequested) {
+          params.name = need.mirror.name;
+          need = { kind: 'repository', name: need.mirror.name, action: need.action };
+        }
         if (need.kind === 'repository' && need.action === 'push' && options.pullThrough) {
           const refusal = await options.pullThrough.refuseWrite(need.name);
           if (refusal) throw refusal;

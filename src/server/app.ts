@@ -31,7 +31,7 @@ import { CollectionStore, isPostgresUrl, JobRunStore, type ManifestRow } from '.
 import { healthRoutes, Metrics } from '../observability/index.js';
 import { Registry, RegistryError } from '../registry/index.js';
 import { Replication } from '../replication/index.js';
-import { ProxyCache } from '../replication/proxy/index.js';
+import { MirrorNames, ProxyCache } from '../replication/proxy/index.js';
 import { adapterScanner } from '../scanning/adapter-scan.js';
 import { builtinEngines } from '../scanning/engines-default.js';
 import { Scanning } from '../scanning/scanning.js';
@@ -322,17 +322,6 @@ export async function createBerth(config: Config): Promise<Berth> {
     sourceIp: (request) => sourceIp(request),
     trustedProxy: (address) => trusted.allows(address),
   });
-  const auth = await setupAuth(app, config, meta, backends.bus, limits.admitToken);
-  sourceIp = auth.sourceIp;
-  audit = auth.audit;
-  auth.audit.onRecord((event) => webhooks.fromAudit(event));
-  if (auth.bootstrap?.generated) {
-    // Shown once: the password is stored hashed only. BERTH_ADMIN_PASSWORD sets it instead.
-    app.log.warn(
-      { username: auth.bootstrap.username, password: auth.bootstrap.password },
-      'created the first administrator with a generated password; change it (berth user passwd)',
-    );
-  }
   // Pull-through cache projects: /v2 asks it about proxy projects' content, the API sets their upstreams.
   const proxy = new ProxyCache({
     registry,
@@ -345,9 +334,30 @@ export async function createBerth(config: Config): Promise<Berth> {
     upstreamTimeoutMs: config.proxy.upstreamTimeoutSeconds * 1000,
     log: app.log,
   });
+  // Plain names daemons send to a mirror (registry-mirrors, containerd's ns=), mapped alike by /v2 and /token.
+  const mirrorNames = new MirrorNames({
+    db: meta.db,
+    mirrorProject: config.proxy.mirrorProject,
+    proxyProjects: () => proxy.proxyProjects(),
+    repositoryExists: async (name) => (await meta.repositoryId(name)) !== undefined,
+  });
+  registry.manifests.onPut((event) => mirrorNames.pushed(event.repository));
+  const mirror = (name: string, ns: string | undefined) => mirrorNames.resolve(name, ns);
+  const auth = await setupAuth(app, config, meta, backends.bus, limits.admitToken, mirror);
+  sourceIp = auth.sourceIp;
+  audit = auth.audit;
+  auth.audit.onRecord((event) => webhooks.fromAudit(event));
+  if (auth.bootstrap?.generated) {
+    // Shown once: the password is stored hashed only. BERTH_ADMIN_PASSWORD sets it instead.
+    app.log.warn(
+      { username: auth.bootstrap.username, password: auth.bootstrap.password },
+      'created the first administrator with a generated password; change it (berth user passwd)',
+    );
+  }
   await app.register(distributionRoutes, {
     registry,
     pullThrough: proxy,
+    mirror,
     deletesEnabled: config.deletes.enabled,
     onBytesIn: bytesIn,
     onAnswered: auth.onAnswered,

@@ -134,7 +134,7 @@ const DEFAULTS: Config = {
     s3: { endpoint: '', region: 'us-east-1', forcePathStyle: false, accessKeyId: '', secretAccessKey: '' },
   },
   replication: { secretKey: '', previousSecretKeys: '' },
-  proxy: { tagTtlSeconds: 300, upstreamTimeoutSeconds: 20 },
+  proxy: { tagTtlSeconds: 300, upstreamTimeoutSeconds: 20, mirrorProject: '' },
   audit: {
     retentionDays: 90,
     stream: {

@@ -188,6 +188,11 @@ export class ProxyCache {
     }
   }
 
+  /** Every proxy project and its upstream URL, by name (read afresh: callers cache). */
+  proxyProjects(): Promise<{ project: string; url: string }[]> {
+    return this.settings.all();
+  }
+
   // --------------------------------------------------------------------------------------------------- /v2
 
   /** The refusal of a push into a proxy project; undefined for other projects. */

@@ -46,6 +46,17 @@ export class ProxySettingsStore {
     );
   }
 
+  /** Every proxy project's name and upstream URL, by name (for containerd's `ns=`: which project caches a host). */
+  async all(): Promise<{ project: string; url: string }[]> {
+    const rows = await this.db
+      .selectFrom('proxy_projects as x')
+      .innerJoin('projects as p', 'p.id', 'x.project_id')
+      .select(['p.name', 'x.url'])
+      .orderBy('p.name')
+      .execute();
+    return rows.map((row) => ({ project: row.name, url: row.url }));
+  }
+
   /** Binds the project to an upstream (or rebinds it); false when there is no such project. */
   async set(project: string, upstream: Omit<StoredUpstream, 'updatedAt'>): Promise<boolean> {
     const found = await this.db

@@ -71,6 +71,8 @@ export async function setupAuth(
   bus: InvalidationBus = new LocalBus(),
   /** Called before a token is issued to a known subject; throws to refuse (the per-account token rate). */
   admitToken?: (request: FastifyRequest, subject: string) => void,
+  /** Pulled names that fall to a proxy project (proxy.mirrorProject, containerd's ns=), as /v2 maps them. */
+  mirror?: (name: string, ns: string | undefined) => Promise<{ name: string } | undefined>,
 ): Promise<AuthSetup> {
   const auth = config.auth;
   const ldap = auth.ldap.url
@@ -156,6 +158,7 @@ export async function setupAuth(
     service: auth.service,
     sourceIp,
     ...(admitToken && { admit: admitToken }),
+    ...(mirror && { mirror }),
   });
 
   const consoleSessions = new ConsoleSessions({

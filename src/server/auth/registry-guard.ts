@@ -64,11 +64,20 @@ export class RegistryGuard {
       if (who.via === 'none') throw this.challenge(request, need, 'authentication required');
       return caller;
     }
+    // A pulled name that falls to a proxy project (docs/proxy-cache.md, "Daemons using Berth as a mirror") is
+    // allowed as that project's repository; challenges still name what the client asked for.
+    const served = need.mirror?.name ?? need.name;
     if (who.via === 'bearer') {
-      if (grants(who.access, 'repository', need.name, need.action)) return caller;
+      // A token for the name itself (the token endpoint maps only pull-only scopes): the client means the name
+      // here, e.g. a push checking what is there already.
+      if (need.mirror?.via === 'mirror' && grants(who.access, 'repository', need.name, need.action)) {
+        caller.asRequested = true;
+        return caller;
+      }
+      if (grants(who.access, 'repository', served, need.action)) return caller;
       const identity = who.subject === '' ? ANONYMOUS : await this.options.accounts.identityOf(who.subject);
       if (!identity) throw this.challenge(request, need, 'the account behind this token is gone or disabled');
-      const verdict = await this.decide(identity, need.name, need.action, request);
+      const verdict = await this.decide(identity, served, need.action, request);
       // The identity may, but this token does not say so: a fresh token with this scope will.
       if (verdict.allowed)
         throw this.challenge(request, need, 'the token does not grant this', 'insufficient_scope');
@@ -78,7 +87,7 @@ export class RegistryGuard {
     if (who.via === 'none' && !this.options.anonymousPull) {
       throw this.challenge(request, need, 'authentication required');
     }
-    const verdict = await this.decide(identity, need.name, need.action, request);
+    const verdict = await this.decide(identity, served, need.action, request);
     if (!verdict.allowed) throw this.denial(request, identity, who.subject, need, verdict);
     if ('createProject' in verdict) await this.createProject(verdict.createProject);
     return caller;
@@ -150,7 +159,7 @@ export class RegistryGuard {
     error?: 'insufficient_scope',
   ): RegistryError {
     const challenge = bearerChallenge({
-      realm: this.options.realm(request),
+      realm: this.realmFor(request, need),
       service: this.options.service,
       scope: scopeFor(need),
       ...(error && { error }),
@@ -170,12 +179,26 @@ export class RegistryGuard {
       scheme === 'basic'
         ? basicChallenge(this.options.service)
         : bearerChallenge({
-            realm: this.options.realm(request),
+            realm: this.realmFor(request, need),
             service: this.options.service,
             ...(need && { scope: scopeFor(need) }),
             ...(error && { error }),
           });
     return new RegistryError('UNAUTHORIZED', { message, headers: { 'www-authenticate': header } });
+  }
+
+  /** The token realm; with containerd's `ns=` when the name fell to a proxy project by it (the token maps alike). */
+  private realmFor(request: FastifyRequest, need: Need | undefined): string {
+    const realm = this.options.realm(request);
+    const ns = need?.kind === 'repository' ? need.mirror?.ns : undefined;
+    if (ns === undefined) return realm;
+    try {
+      const url = new URL(realm);
+      url.searchParams.set('ns', ns);
+      return url.toString();
+    } catch {
+      return realm;
+    }
   }
 
   private callerOf(who: Resolved, request: FastifyRequest): Caller {

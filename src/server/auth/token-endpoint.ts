@@ -29,6 +29,11 @@ export interface TokenEndpointOptions {
   sourceIp(request: FastifyRequest): string;
   /** Throws to refuse issuing to `subject` (the per-account token rate); '' is anonymous. */
   admit?(request: FastifyRequest, subject: string): void;
+  /**
+   * The proxy project's repository a pulled name stands for (replication/proxy MirrorNames), as /v2 maps it;
+   * `ns` is containerd's, which the challenge's realm carries.
+   */
+  mirror?(name: string, ns: string | undefined): Promise<{ name: string } | undefined>;
 }
 
 const MAX_FORM_BYTES = 64 * 1024;
@@ -45,6 +50,10 @@ async function createProject(accounts: Accounts, name: string): Promise<ProjectP
     if ((error as { code?: string }).code !== 'CONFLICT') throw error;
   }
   return accounts.projectPolicy(name);
+}
+
+function urlQuery(url: string): URLSearchParams {
+  return new URLSearchParams(url.slice(url.indexOf('?') + 1 || url.length));
 }
 
 /** application/x-www-form-urlencoded bodies of the OAuth2 POST, read here (the server parses no bodies). */
@@ -88,6 +97,8 @@ export function tokenRoutes(app: FastifyInstance, options: TokenEndpointOptions)
       clientId: string | null;
       /** The refresh token this request presented (grant_type=refresh_token): its session goes on. */
       refreshToken?: string;
+      /** containerd's `ns=`, from the realm's query (see RegistryGuard.realmFor). */
+      ns: string | undefined;
     },
   ) => {
     options.admit?.(request, subjectOf(params.identity));
@@ -103,6 +114,23 @@ export function tokenRoutes(app: FastifyInstance, options: TokenEndpointOptions)
     } catch (error) {
       if (error instanceof AuthError) throw new RegistryError('INVALID_REQUEST', { message: error.message });
       throw error;
+    }
+    const asked = requested;
+    // A pull-only scope of a name that falls to a proxy project is granted as that project's repository, the
+    // name /v2 serves it as (RegistryGuard); the answer's `scope` names what was asked.
+    const askedAs = new Map<string, string>();
+    if (options.mirror) {
+      const mirror = options.mirror;
+      requested = await Promise.all(
+        requested.map(async (entry) => {
+          if (entry.type !== 'repository' || !entry.actions.every((action) => action === 'pull'))
+            return entry;
+          const mapped = await mirror(entry.name, params.ns);
+          if (!mapped) return entry;
+          askedAs.set(mapped.name, entry.name);
+          return { ...entry, name: mapped.name };
+        }),
+      );
     }
     const policies = new Map<string, ProjectPolicy | undefined>();
     for (const entry of requested) {
@@ -154,14 +182,21 @@ export function tokenRoutes(app: FastifyInstance, options: TokenEndpointOptions)
         body.refresh_token = await options.tokens.issueRefresh(subject, { audience: options.service, jwtId });
       }
     }
-    if (params.oauth) body.scope = formatScopes(access);
+    if (params.oauth) {
+      body.scope = formatScopes(
+        access.map((entry) => {
+          const name = entry.type === 'repository' ? askedAs.get(entry.name) : undefined;
+          return name === undefined ? entry : { ...entry, name };
+        }),
+      );
+    }
     options.audit.record({
       actor: subject || 'anonymous',
       actorKind: params.identity.kind,
       sourceIp,
       userAgent: request.headers['user-agent'],
       action: 'token',
-      resource: formatScopes(requested) || '(none)',
+      resource: formatScopes(asked) || '(none)',
       result: 'success',
       detail: formatScopes(access),
     });
@@ -169,7 +204,7 @@ export function tokenRoutes(app: FastifyInstance, options: TokenEndpointOptions)
   };
 
   app.get('/token', async (request, reply) => {
-    const query = new URLSearchParams(request.url.slice(request.url.indexOf('?') + 1 || request.url.length));
+    const query = urlQuery(request.url);
     const header = request.headers.authorization;
     let identity: Identity = { kind: 'anonymous' };
     let viaAccessToken = false;
@@ -192,6 +227,7 @@ export function tokenRoutes(app: FastifyInstance, options: TokenEndpointOptions)
       offline: query.get('offline_token') === 'true',
       oauth: false,
       clientId: query.get('client_id'),
+      ns: query.get('ns') ?? undefined,
     });
   });
 
@@ -241,6 +277,7 @@ export function tokenRoutes(app: FastifyInstance, options: TokenEndpointOptions)
       offline: form.get('access_type') === 'offline',
       oauth: true,
       clientId: form.get('client_id'),
+      ns: urlQuery(request.url).get('ns') ?? undefined,
       ...(refreshToken !== undefined && { refreshToken }),
     });
   });
