@@ -196,6 +196,12 @@ export const Me = named(
         .array(RobotPermission)
         .nullable()
         .describe('signed in with a personal access token that carries permissions: only these'),
+      cliSecret: z
+        .object({ createdAt: z.number().int(), lastUsedAt: z.number().int().nullable() })
+        .nullable()
+        .describe(
+          "a single sign-on user's CLI secret (never the secret itself); null: none, or not an OIDC user",
+        ),
     }),
     z.object({
       kind: z.literal('robot'),

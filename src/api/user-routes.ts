@@ -52,6 +52,10 @@ export const userRoutes: ApiRoute[] = [
         tokenPermissions: identity.limit
           ? identity.limit.map((p) => ({ project: p.project, actions: [...p.actions] }))
           : null,
+        cliSecret:
+          user?.source === 'oidc' && options.accounts.cliSecretInfo
+            ? await options.accounts.cliSecretInfo(identity.username)
+            : null,
       };
     },
   }),

@@ -164,6 +164,24 @@ describe('the console administration API', () => {
     expect(self.json().errors[0].message).toMatch(/your own account/);
   });
 
+  it("tells a single sign-on user whether they have a CLI secret (the account page's question)", async () => {
+    const profile = {
+      issuer: 'https://idp.test',
+      subject: 'sub-olga',
+      username: 'olga',
+      email: null,
+      groups: [],
+    };
+    await h.accounts.signInWithOidc(profile, '');
+    const { secret, createdAt } = await h.accounts.createCliSecret('olga');
+    const me = await h.request({ authorization: basicAuthorization('olga', secret) }, 'GET', '/api/v1/me');
+    expect(me.json()).toMatchObject({ source: 'oidc', cliSecret: { createdAt } });
+    await h.accounts.revokeCliSecret('olga');
+    const { secret: token } = await h.accounts.createAccessToken({ username: 'olga', name: 'ci' });
+    const after = await h.request({ authorization: basicAuthorization('olga', token) }, 'GET', '/api/v1/me');
+    expect(after.json()).toMatchObject({ source: 'oidc', cliSecret: null });
+  });
+
   it('reports the system health: the database probed now, the version and drivers', async () => {
     const response = await h.request('systemAdmin', 'GET', '/api/v1/system/health');
     expect(response.statusCode).toBe(200);

@@ -36,6 +36,7 @@ describe('/api/v1 rules', () => {
         email: null,
         source: 'local',
         tokenPermissions: null,
+        cliSecret: null,
       });
       expect((await h.request('robot', 'GET', '/api/v1/me')).json()).toEqual({
         kind: 'robot',

@@ -1636,6 +1636,11 @@ export interface components {
             source: ("local" | "ldap" | "oidc") | null;
             /** @description signed in with a personal access token that carries permissions: only these */
             tokenPermissions: components["schemas"]["RobotPermission"][] | null;
+            /** @description a single sign-on user's CLI secret (never the secret itself); null: none, or not an OIDC user */
+            cliSecret: {
+                createdAt: number;
+                lastUsedAt: number | null;
+            } | null;
         } | {
             /** @constant */
             kind: "robot";
