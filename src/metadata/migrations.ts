@@ -8,6 +8,7 @@ import { oidcMigration } from './migration-oidc.js';
 import { operationsMigration } from './migration-operations.js';
 import { proxyMigration } from './migration-proxy.js';
 import { replicationMigration } from './migration-replication.js';
+import { replicationEventsMigration } from './migration-replication-events.js';
 import { scanningMigration } from './migration-scanning.js';
 import { signaturesMigration } from './migration-signatures.js';
 import { vulnerabilityDbMigration } from './migration-vulnerability-db.js';
@@ -145,6 +146,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0012_proxy': proxyMigration(),
     '0013_replication': replicationMigration(dialect),
     '0014_audit_anomalies': auditAnomaliesMigration(dialect),
+    '0015_replication_events': replicationEventsMigration(),
   };
 }
 
