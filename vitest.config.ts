@@ -30,6 +30,11 @@ export default defineConfig(async () => ({
     maxWorkers: 2,
     projects: [
       { test: { ...shared, name: 'sqlite', include: ['test/**/*.test.ts'] } },
+      // The console's UI logic and presentational components (web/test): no server, so no global setup.
+      {
+        oxc: { jsx: { runtime: 'automatic' as const, importSource: 'preact' } },
+        test: { name: 'web', include: ['web/test/**/*.test.{ts,tsx}'] },
+      },
       ...((await postgresAnswers()) ? [postgresProject] : []),
     ],
   },
