@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, open, rename, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { isPostgresUrl } from '../metadata/index.js';
@@ -7,20 +9,30 @@ import { blobKey, parseDigest } from '../registry/index.js';
 import type { BlobStore } from '../storage/index.js';
 import {
   BLOB_LIST_FILE,
-  backupBlobPath,
+  metadataFile,
   SNAPSHOT_FILE,
   type SnapshotInfo,
   SQLITE_FILE,
-  snapshotDir,
   snapshotId,
+  snapshotKey,
 } from './backup-layout.js';
-import { copyBlobIn, copyBlobOut, fileDigest } from './blob-copy.js';
+import type { BackupLocation } from './backup-location.js';
+import { copyBlob, eachConcurrently, getFile, getText, putObject, storedDigest } from './blob-copy.js';
+import {
+  assertPostgresRestorable,
+  checkDump,
+  DUMP_FILE,
+  dumpPostgres,
+  dumpSource,
+  loadMetadata,
+  sqliteSource,
+} from './portable-metadata.js';
 
 export interface BackupSummary {
   snapshot: SnapshotInfo;
   copied: number;
   copiedBytes: number;
-  /** Blobs already in the backup directory from an earlier snapshot: not copied again. */
+  /** Blobs already in the backup location from an earlier snapshot: not copied again. */
   present: number;
   problems: string[];
 }
@@ -39,124 +51,152 @@ export interface VerifySummary {
 }
 
 type Progress = (line: string) => void;
+type BlobEntry = { digest: string; size: number };
+
+/** Blobs copied at once: object stores answer each request slowly but many in parallel. */
+const PARALLEL_COPIES = 4;
 
 function sqlitePath(url: string): string {
-  if (isPostgresUrl(url)) {
-    throw new Error(
-      'berth backup works on the embedded SQLite database; for PostgreSQL see docs/migration-and-backup.md',
-    );
-  }
   return resolve(url.replace(/^sqlite:/, ''));
 }
 
 /** `<digest> <size>` of every blob a metadata database links into some repository. */
-function linkedBlobs(database: SQLite.Database): { digest: string; size: number }[] {
+function linkedBlobs(database: SQLite.Database): BlobEntry[] {
   return database
     .prepare(
       'select b.digest as digest, b.size as size from blobs b where exists (select 1 from repository_blobs l where l.digest = b.digest) order by b.digest',
     )
-    .all() as { digest: string; size: number }[];
+    .all() as BlobEntry[];
+}
+
+/** A scratch directory for metadata files on their way to or from the backup location. */
+async function withScratch<T>(work: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-backup-'));
+  try {
+    return await work(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The metadata as of one instant, in `dir`, and the blobs it links. */
+async function snapshotMetadata(
+  metadataUrl: string,
+  dir: string,
+): Promise<{ dialect: SnapshotInfo['dialect']; file: string; blobs: BlobEntry[] }> {
+  if (isPostgresUrl(metadataUrl)) {
+    const file = join(dir, DUMP_FILE);
+    const { blobs } = await dumpPostgres(metadataUrl, file);
+    return { dialect: 'postgres', file, blobs };
+  }
+  const file = join(dir, SQLITE_FILE);
+  const source = new SQLite(sqlitePath(metadataUrl), { readonly: true, fileMustExist: true });
+  try {
+    await source.backup(file);
+  } finally {
+    source.close();
+  }
+  const copy = new SQLite(file);
+  try {
+    // Upload sessions name temporary objects a backup does not hold.
+    copy.prepare('delete from uploads').run();
+    return { dialect: 'sqlite', file, blobs: linkedBlobs(copy) };
+  } finally {
+    copy.close();
+  }
 }
 
 /**
- * An online, consistent backup: SQLite's online backup API copies the database as of one instant while the
- * server goes on writing, then the blobs that copy links are copied from storage, verified, skipping those an
- * earlier snapshot already holds. What is pushed after the instant is in neither: a manifest in the snapshot
- * has all its blobs, and nothing later is half there.
+ * An online, consistent backup: the metadata as of one instant (SQLite's online backup API, or one
+ * REPEATABLE READ transaction on PostgreSQL that also lists the linked blobs), then the blobs it links copied
+ * from storage, verified, skipping those the location already holds. What is pushed after the instant is in
+ * neither: a manifest in the snapshot has all its blobs, and nothing later is half there.
  */
 export async function backup(
   metadataUrl: string,
   store: BlobStore,
-  dest: string,
+  location: BackupLocation,
   progress: Progress = () => {},
 ): Promise<BackupSummary> {
   const started = Date.now();
-  const path = sqlitePath(metadataUrl);
   let id = snapshotId(new Date(started));
-  const existing = new Set(await listSnapshots(dest, true));
+  const existing = new Set(await location.snapshotIds());
   for (let n = 2; existing.has(id); n++) id = `${snapshotId(new Date(started))}-${n}`;
-  const dir = snapshotDir(dest, id);
-  await mkdir(dir, { recursive: true });
 
-  const copy = join(dir, SQLITE_FILE);
-  const source = new SQLite(path, { readonly: true, fileMustExist: true });
-  try {
-    await source.backup(`${copy}.partial`);
-  } finally {
-    source.close();
-  }
-  await rename(`${copy}.partial`, copy);
-  const snapshotDb = new SQLite(copy);
-  let blobs: { digest: string; size: number }[];
-  try {
-    // Upload sessions name temporary objects a backup does not hold.
-    snapshotDb.prepare('delete from uploads').run();
-    blobs = linkedBlobs(snapshotDb);
-  } finally {
-    snapshotDb.close();
-  }
-  progress(`snapshot ${id}: metadata copied, ${blobs.length} blobs linked`);
+  return withScratch(async (scratch) => {
+    const { dialect, file, blobs } = await snapshotMetadata(metadataUrl, scratch);
+    await putObject(location.store, snapshotKey(id, metadataFile(dialect)), createReadStream(file));
+    progress(`snapshot ${id}: ${dialect} metadata copied, ${blobs.length} blobs linked`);
 
-  const summary: BackupSummary = {
-    snapshot: {
-      id,
-      created: new Date(started).toISOString(),
-      dialect: 'sqlite',
-      blobs: blobs.length,
-      bytes: 0,
-      durationMs: 0,
-    },
-    copied: 0,
-    copiedBytes: 0,
-    present: 0,
-    problems: [],
-  };
-  for (const [i, blob] of blobs.entries()) {
-    summary.snapshot.bytes += blob.size;
-    const target = backupBlobPath(dest, blob.digest);
-    if ((await stat(target).catch(() => null))?.size === blob.size) {
-      summary.present++;
-      continue;
+    const summary: BackupSummary = {
+      snapshot: {
+        id,
+        created: new Date(started).toISOString(),
+        dialect,
+        blobs: blobs.length,
+        bytes: blobs.reduce((sum, blob) => sum + blob.size, 0),
+        durationMs: 0,
+      },
+      copied: 0,
+      copiedBytes: 0,
+      present: 0,
+      problems: [],
+    };
+    const from = { store, name: 'storage' };
+    await eachConcurrently(blobs, PARALLEL_COPIES, async (blob, i) => {
+      // Incremental: a blob the location holds with its size (HEAD on S3, stat on a disk) is not sent again.
+      if ((await location.store.stat(blobKey(parseDigest(blob.digest))))?.size === blob.size) {
+        summary.present++;
+        return;
+      }
+      try {
+        await copyBlob(from, location.store, blob.digest, `tmp/backup-${randomUUID()}`);
+        summary.copied++;
+        summary.copiedBytes += blob.size;
+        progress(`blob ${i + 1}/${blobs.length} ${blob.digest} (${blob.size} bytes) copied`);
+      } catch (error) {
+        summary.problems.push((error as Error).message);
+      }
+    });
+    await putObject(
+      location.store,
+      snapshotKey(id, BLOB_LIST_FILE),
+      Buffer.from(blobs.map((b) => `${b.digest} ${b.size}\n`).join('')),
+    );
+    summary.snapshot.durationMs = Date.now() - started;
+    // A snapshot missing blobs is left without snapshot.json: restore and verify do not take it for complete.
+    if (summary.problems.length === 0) {
+      await putObject(
+        location.store,
+        snapshotKey(id, SNAPSHOT_FILE),
+        Buffer.from(JSON.stringify(summary.snapshot, null, 1)),
+      );
     }
-    try {
-      await copyBlobOut(store, blob.digest, target);
-      summary.copied++;
-      summary.copiedBytes += blob.size;
-      progress(`blob ${i + 1}/${blobs.length} ${blob.digest} (${blob.size} bytes) copied`);
-    } catch (error) {
-      summary.problems.push((error as Error).message);
-    }
-  }
-  await writeFile(join(dir, BLOB_LIST_FILE), blobs.map((b) => `${b.digest} ${b.size}\n`).join(''));
-  summary.snapshot.durationMs = Date.now() - started;
-  // A snapshot missing blobs is left without snapshot.json: restore and verify do not take it for complete.
-  if (summary.problems.length === 0)
-    await writeDurably(join(dir, SNAPSHOT_FILE), JSON.stringify(summary.snapshot, null, 1));
-  return summary;
+    return summary;
+  });
 }
 
 /** Snapshot ids in time order; complete ones only unless `all`. */
-export async function listSnapshots(dest: string, all = false): Promise<string[]> {
-  const ids = await readdir(join(dest, 'snapshots')).catch(() => [] as string[]);
+export async function listSnapshots(location: BackupLocation, all = false): Promise<string[]> {
   const found: string[] = [];
-  for (const id of ids.sort()) {
-    if (all || (await stat(join(snapshotDir(dest, id), SNAPSHOT_FILE)).catch(() => null))) found.push(id);
+  for (const id of await location.snapshotIds()) {
+    if (all || (await location.store.stat(snapshotKey(id, SNAPSHOT_FILE)))) found.push(id);
   }
   return found;
 }
 
 async function readSnapshot(
-  src: string,
+  location: BackupLocation,
   id: string | undefined,
-): Promise<{ info: SnapshotInfo; blobs: { digest: string; size: number }[] }> {
-  const ids = await listSnapshots(src);
+): Promise<{ info: SnapshotInfo; blobs: BlobEntry[] }> {
+  const ids = await listSnapshots(location);
   const chosen = id ?? ids.at(-1);
-  if (!chosen) throw new Error(`${src}: no complete snapshot (snapshots/<id>/${SNAPSHOT_FILE})`);
+  if (!chosen) throw new Error(`${location.name}: no complete snapshot (snapshots/<id>/${SNAPSHOT_FILE})`);
   if (!ids.includes(chosen))
-    throw new Error(`${src}: no complete snapshot ${chosen} (have: ${ids.join(', ') || 'none'})`);
-  const dir = snapshotDir(src, chosen);
-  const info = JSON.parse(await readFile(join(dir, SNAPSHOT_FILE), 'utf8')) as SnapshotInfo;
-  const blobs = (await readFile(join(dir, BLOB_LIST_FILE), 'utf8'))
+    throw new Error(`${location.name}: no complete snapshot ${chosen} (have: ${ids.join(', ') || 'none'})`);
+  const info = JSON.parse(await getText(location.store, snapshotKey(chosen, SNAPSHOT_FILE))) as SnapshotInfo;
+  info.dialect ??= 'sqlite';
+  const blobs = (await getText(location.store, snapshotKey(chosen, BLOB_LIST_FILE)))
     .split('\n')
     .filter(Boolean)
     .map((line) => {
@@ -166,78 +206,121 @@ async function readSnapshot(
   return { info, blobs };
 }
 
-/** Checks a snapshot: the database copy's integrity, and every blob it needs present with the right bytes. */
+/** Downloads a snapshot's metadata file into `dir`; its path. */
+async function fetchMetadata(location: BackupLocation, info: SnapshotInfo, dir: string): Promise<string> {
+  const name = metadataFile(info.dialect);
+  const path = join(dir, name);
+  await getFile(location.store, snapshotKey(info.id, name), path);
+  return path;
+}
+
+/**
+ * Checks a snapshot: the metadata copy (SQLite's integrity check, or a dump read to its end with every
+ * table's row count), that every blob it links is listed, and every blob present with the right bytes.
+ */
 export async function verifyBackup(
-  src: string,
+  location: BackupLocation,
   id: string | undefined,
   progress: Progress = () => {},
 ): Promise<VerifySummary> {
-  const { info, blobs } = await readSnapshot(src, id);
+  const { info, blobs } = await readSnapshot(location, id);
   const problems: string[] = [];
-  const database = new SQLite(join(snapshotDir(src, info.id), SQLITE_FILE), {
-    readonly: true,
-    fileMustExist: true,
-  });
-  try {
-    const check = database.pragma('integrity_check', { simple: true });
-    if (check !== 'ok') problems.push(`${SQLITE_FILE}: integrity check: ${String(check)}`);
-    const listed = new Set(blobs.map((b) => b.digest));
-    for (const { digest } of linkedBlobs(database))
+  const listed = new Set(blobs.map((b) => b.digest));
+  await withScratch(async (scratch) => {
+    const file = await fetchMetadata(location, info, scratch);
+    let linked: Iterable<string>;
+    if (info.dialect === 'sqlite') {
+      const database = new SQLite(file, { readonly: true, fileMustExist: true });
+      try {
+        const check = database.pragma('integrity_check', { simple: true });
+        if (check !== 'ok') problems.push(`${SQLITE_FILE}: integrity check: ${String(check)}`);
+        linked = linkedBlobs(database).map((b) => b.digest);
+      } finally {
+        database.close();
+      }
+    } else {
+      try {
+        linked = (await checkDump(file)).linked;
+      } catch (error) {
+        problems.push(`${DUMP_FILE}: ${(error as Error).message}`);
+        linked = [];
+      }
+    }
+    for (const digest of linked)
       if (!listed.has(digest)) problems.push(`blob ${digest}: linked but not in ${BLOB_LIST_FILE}`);
-  } finally {
-    database.close();
-  }
-  for (const [i, blob] of blobs.entries()) {
-    const path = backupBlobPath(src, blob.digest);
-    const found = await stat(path).catch(() => null);
-    if (!found) problems.push(`blob ${blob.digest}: missing (${path})`);
+  });
+  let done = 0;
+  await eachConcurrently(blobs, PARALLEL_COPIES, async (blob) => {
+    const key = blobKey(parseDigest(blob.digest));
+    const found = await location.store.stat(key);
+    if (!found) problems.push(`blob ${blob.digest}: missing (${key})`);
     else if (found.size !== blob.size)
       problems.push(`blob ${blob.digest}: ${found.size} bytes, not ${blob.size}`);
     else {
-      const actual = await fileDigest(path, parseDigest(blob.digest).algorithm);
-      if (actual !== blob.digest) problems.push(`blob ${blob.digest}: the bytes hash to ${actual} (${path})`);
+      const actual = await storedDigest(location.store, blob.digest);
+      if (actual !== blob.digest) problems.push(`blob ${blob.digest}: the bytes hash to ${actual} (${key})`);
     }
-    if ((i + 1) % 100 === 0) progress(`verified ${i + 1}/${blobs.length} blobs`);
-  }
+    if (++done % 100 === 0) progress(`verified ${done}/${blobs.length} blobs`);
+  });
   return { snapshot: info, blobs: blobs.length, problems };
 }
 
 /**
- * Restores a snapshot into an empty instance: the blobs first (verified into the store), then the database,
- * renamed into place last, so an interrupted restore leaves an instance that is still empty and can be restored
- * again. Refuses a database that holds any repository.
+ * Restores a snapshot into an empty instance: the blobs first (verified into the store), then the metadata
+ * last, so an interrupted restore leaves an instance that is still empty and can be restored again. An SQLite
+ * snapshot into SQLite is the database file renamed into place; anything else (a PostgreSQL dump, or a
+ * snapshot going into another engine) is loaded row by row (portable-metadata.ts). Refuses a database that
+ * holds any repository.
  */
 export async function restore(
-  src: string,
+  location: BackupLocation,
   id: string | undefined,
   metadataUrl: string,
   store: BlobStore,
   progress: Progress = () => {},
 ): Promise<RestoreSummary> {
   const started = Date.now();
-  const path = sqlitePath(metadataUrl);
-  const { info, blobs } = await readSnapshot(src, id);
-  await assertEmpty(path);
-  let copied = 0;
-  let present = 0;
-  for (const [i, blob] of blobs.entries()) {
-    if ((await store.stat(blobKey(parseDigest(blob.digest))))?.size === blob.size) {
-      present++;
-      continue;
+  const postgres = isPostgresUrl(metadataUrl);
+  const { info, blobs } = await readSnapshot(location, id);
+  if (postgres) await assertPostgresRestorable(metadataUrl);
+  else await assertEmpty(sqlitePath(metadataUrl));
+  return withScratch(async (scratch) => {
+    const file = await fetchMetadata(location, info, scratch);
+    let copied = 0;
+    let present = 0;
+    const from = { store: location.store, name: `the backup (${location.name})` };
+    await eachConcurrently(blobs, PARALLEL_COPIES, async (blob, i) => {
+      if ((await store.stat(blobKey(parseDigest(blob.digest))))?.size === blob.size) {
+        present++;
+        return;
+      }
+      await copyBlob(from, store, blob.digest, `uploads/restore-${randomUUID()}`);
+      copied++;
+      progress(`blob ${i + 1}/${blobs.length} ${blob.digest} restored`);
+    });
+    if (!postgres && info.dialect === 'sqlite') await placeSqlite(file, sqlitePath(metadataUrl));
+    else {
+      const source = info.dialect === 'sqlite' ? await sqliteSource(file) : await dumpSource(file);
+      try {
+        const rows = await loadMetadata(source, metadataUrl);
+        progress(`${rows} metadata rows loaded`);
+      } finally {
+        await source.close();
+      }
     }
-    await copyBlobIn(store, backupBlobPath(src, blob.digest), blob.digest, `uploads/restore-${randomUUID()}`);
-    copied++;
-    progress(`blob ${i + 1}/${blobs.length} ${blob.digest} restored`);
-  }
+    progress(`metadata of snapshot ${info.id} in place`);
+    return { snapshot: info, copied, present, durationMs: Date.now() - started };
+  });
+}
+
+async function placeSqlite(file: string, path: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  await copyFile(join(snapshotDir(src, info.id), SQLITE_FILE), `${path}.restoring`);
-  const file = await open(`${path}.restoring`, 'r+');
-  await file.sync();
-  await file.close();
+  await copyFile(file, `${path}.restoring`);
+  const handle = await open(`${path}.restoring`, 'r+');
+  await handle.sync();
+  await handle.close();
   for (const suffix of ['', '-wal', '-shm']) await rm(`${path}${suffix}`, { force: true });
   await rename(`${path}.restoring`, path);
-  progress(`metadata of snapshot ${info.id} in place`);
-  return { snapshot: info, copied, present, durationMs: Date.now() - started };
 }
 
 async function assertEmpty(path: string): Promise<void> {
@@ -255,12 +338,4 @@ async function assertEmpty(path: string): Promise<void> {
   } finally {
     database.close();
   }
-}
-
-async function writeDurably(path: string, text: string): Promise<void> {
-  await writeFile(`${path}.partial`, text);
-  const file = await open(`${path}.partial`, 'r+');
-  await file.sync();
-  await file.close();
-  await rename(`${path}.partial`, path);
 }

@@ -1,7 +1,48 @@
 import type { Command } from 'commander';
-import { backup, restore, verifyBackup } from '../backup/index.js';
+import {
+  type BackupLocation,
+  backup,
+  openBackupLocation,
+  restore,
+  type S3Connection,
+  verifyBackup,
+} from '../backup/index.js';
+import type { Config } from '../config/index.js';
 import { openBlobStore } from '../server/index.js';
 import type { LocalCommandKit } from './import-commands.js';
+
+/**
+ * The object store of s3:// locations: backup.s3 when its endpoint is set, else storage.s3's (endpoint,
+ * region, path style, keys); keys left empty come from the AWS chain (AWS_ACCESS_KEY_ID, …).
+ */
+export function s3Connection(config: Config): S3Connection {
+  const own = config.backup.s3.endpoint !== '';
+  const s3 = own ? config.backup.s3 : config.storage.s3;
+  return {
+    region: s3.region,
+    forcePathStyle: s3.forcePathStyle,
+    ...(s3.endpoint && { endpoint: s3.endpoint }),
+    ...(s3.accessKeyId && { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }),
+    ...(!own && {
+      connectTimeoutMs: config.storage.s3.connectTimeoutSeconds * 1000,
+      requestTimeoutMs: config.storage.s3.requestTimeoutSeconds * 1000,
+    }),
+  };
+}
+
+async function withLocation<T>(
+  where: string,
+  config: Config,
+  create: boolean,
+  work: (location: BackupLocation) => Promise<T>,
+): Promise<T> {
+  const location = await openBackupLocation(where, s3Connection(config), { create });
+  try {
+    return await work(location);
+  } finally {
+    await location.close();
+  }
+}
 
 function progress(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -29,9 +70,12 @@ export function backupCommands(program: Command, kit: LocalCommandKit): void {
     .withConfigFlags(
       program
         .command('backup')
-        .argument('<dest>', 'backup directory (created; later runs add snapshots and copy only new blobs)')
+        .argument(
+          '<dest>',
+          'backup directory or s3://bucket/prefix (created; later runs add snapshots and copy only new blobs)',
+        )
         .description(
-          'online, consistent backup of the metadata database and the blobs it links, into a directory',
+          'online, consistent backup of the metadata database (SQLite or PostgreSQL) and the blobs it links, into a directory or an S3 bucket',
         ),
     )
     .option('--json', 'print the summary as JSON')
@@ -40,7 +84,9 @@ export function backupCommands(program: Command, kit: LocalCommandKit): void {
         const config = kit.configFrom(flags);
         const store = await openBlobStore(config);
         try {
-          const summary = await backup(config.metadata.url, store, dest, progress);
+          const summary = await withLocation(dest, config, true, (location) =>
+            backup(config.metadata.url, store, location, progress),
+          );
           const { snapshot } = summary;
           process.stdout.write(
             flags.json
@@ -55,12 +101,16 @@ export function backupCommands(program: Command, kit: LocalCommandKit): void {
     );
   command
     .command('verify')
-    .argument('<src>', 'backup directory')
+    .argument('<src>', 'backup directory or s3://bucket/prefix')
     .option('--snapshot <id>', 'this snapshot instead of the latest')
-    .description("check a snapshot: the database copy's integrity and every blob's bytes against its digest")
+    .description("check a snapshot: the metadata copy's integrity and every blob's bytes against its digest")
     .action(
       reported(async (src: string, flags: { snapshot?: string }) => {
-        const summary = await verifyBackup(src, flags.snapshot, progress);
+        // -c/-d given to `backup` (for s3:// credentials).
+        const config = kit.configFrom(command.opts());
+        const summary = await withLocation(src, config, false, (location) =>
+          verifyBackup(location, flags.snapshot, progress),
+        );
         for (const problem of summary.problems) process.stdout.write(`problem: ${problem}\n`);
         process.stdout.write(
           `snapshot ${summary.snapshot.id}: ${summary.blobs} blobs, ${summary.problems.length === 0 ? 'all verified' : `${summary.problems.length} problems`}\n`,
@@ -72,7 +122,7 @@ export function backupCommands(program: Command, kit: LocalCommandKit): void {
     .withConfigFlags(
       program
         .command('restore')
-        .argument('<src>', 'backup directory')
+        .argument('<src>', 'backup directory or s3://bucket/prefix')
         .description(
           'restore a snapshot into this (empty, stopped) instance: blobs verified, then the database',
         ),
@@ -83,7 +133,9 @@ export function backupCommands(program: Command, kit: LocalCommandKit): void {
         const config = kit.configFrom(flags);
         const store = await openBlobStore(config);
         try {
-          const summary = await restore(src, flags.snapshot, config.metadata.url, store, progress);
+          const summary = await withLocation(src, config, false, (location) =>
+            restore(location, flags.snapshot, config.metadata.url, store, progress),
+          );
           process.stdout.write(
             `restored snapshot ${summary.snapshot.id}: ${summary.copied} blobs copied, ${summary.present} already there, in ${seconds(summary.durationMs)}\n`,
           );
