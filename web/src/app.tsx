@@ -1,17 +1,23 @@
+import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { Link, Route, Switch } from 'wouter-preact';
 import { call, setCsrfToken, whenUnauthorized } from './api/client';
+import { AccountPage } from './pages/account';
 import { ArtifactPage } from './pages/artifact';
 import { ArtifactsPage } from './pages/artifacts';
 import { AuditPage } from './pages/audit';
 import { GcPage } from './pages/gc';
+import { HealthPage } from './pages/health';
 import { LoginPage } from './pages/login';
 import { ProjectPage } from './pages/project';
 import { ProjectsPage } from './pages/projects';
+import { SignInRefusedPage } from './pages/sign-in-refused';
+import { UsersPage } from './pages/users';
 import { type Session, SessionContext } from './session';
 
 export function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
+  const [singleSignOn, setSingleSignOn] = useState(false);
   const signedIn = (value: Session | null) => {
     setCsrfToken(value?.csrfToken ?? '');
     setSession(value);
@@ -19,12 +25,18 @@ export function App() {
   useEffect(() => {
     whenUnauthorized(() => signedIn(null));
     call('get', '/api/v1/session').then(
-      (state) => signedIn(state.session),
+      (state) => {
+        setSingleSignOn(state.singleSignOn);
+        signedIn(state.session);
+      },
       () => signedIn(null),
     );
   }, []);
+  // A refused single sign-on lands here by redirect, signed in or not: say why, in words.
+  if (location.pathname === '/sign-in/refused') return <SignInRefusedPage search={location.search} />;
   if (session === undefined) return <p class="loading">Loading…</p>;
-  if (session === null) return <LoginPage onLogin={signedIn} />;
+  if (session === null) return <LoginPage onLogin={signedIn} singleSignOn={singleSignOn} />;
+  const adminOnly = (page: () => JSX.Element) => () => (session.systemAdmin ? page() : <NoSuchPage />);
   const logout = async () => {
     await call('delete', '/api/v1/session');
     signedIn(null);
@@ -39,10 +51,14 @@ export function App() {
           Berth
         </Link>
         <Link href="/">Projects</Link>
+        {session.systemAdmin && <Link href="/admin/users">Users</Link>}
         {session.systemAdmin && <Link href="/admin/gc">Garbage collection</Link>}
         <Link href="/admin/audit">Audit log</Link>
+        {session.systemAdmin && <Link href="/admin/health">System health</Link>}
         <span class="spacer" />
-        <span class="muted">{session.username}</span>
+        <Link href="/account" aria-label={`Your account (${session.username})`}>
+          {session.username}
+        </Link>
         <button type="button" onClick={logout}>
           Log out
         </button>
@@ -59,13 +75,30 @@ export function App() {
           </Route>
           <Route path="/admin/gc" component={GcPage} />
           <Route path="/admin/audit" component={AuditPage} />
+          <Route path="/admin/users">
+            {adminOnly(() => (
+              <UsersPage />
+            ))}
+          </Route>
+          <Route path="/admin/health">
+            {adminOnly(() => (
+              <HealthPage />
+            ))}
+          </Route>
+          <Route path="/account" component={AccountPage} />
           <Route>
-            <p>
-              No such page. <Link href="/">Back to the projects</Link>
-            </p>
+            <NoSuchPage />
           </Route>
         </Switch>
       </main>
     </SessionContext.Provider>
+  );
+}
+
+function NoSuchPage() {
+  return (
+    <p>
+      No such page. <Link href="/">Back to the projects</Link>
+    </p>
   );
 }

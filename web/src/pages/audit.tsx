@@ -9,6 +9,25 @@ interface Filter {
   action?: string;
   resource?: string;
   project?: string;
+  from?: string;
+  to?: string;
+}
+
+const TEXT_FIELDS = ['actor', 'action', 'resource', 'project'] as const;
+
+/** A date input's day as the API's time: from its start (local time); `to` is exclusive, so the next day's start. */
+function dayStart(day: string, next: boolean): string {
+  const date = new Date(`${day}T00:00:00`);
+  if (next) date.setDate(date.getDate() + 1);
+  return String(date.getTime());
+}
+
+/** The download of what the filters select (the same filters as the list, all pages), in a format. */
+function exportHref(filter: Filter, format: 'csv' | 'jsonl'): string {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(filter)) if (value) query.set(key, value);
+  query.set('format', format);
+  return `/api/v1/audit/export?${query}`;
 }
 
 export function AuditPage() {
@@ -28,10 +47,14 @@ export function AuditPage() {
           event.preventDefault();
           const form = new FormData(event.currentTarget);
           const next: Filter = {};
-          for (const key of ['actor', 'action', 'resource', 'project'] as const) {
+          for (const key of TEXT_FIELDS) {
             const value = String(form.get(key) ?? '').trim();
             if (value) next[key] = value;
           }
+          const from = String(form.get('from') ?? '');
+          const to = String(form.get('to') ?? '');
+          if (from) next.from = dayStart(from, false);
+          if (to) next.to = dayStart(to, true);
           setBefores([]);
           setFilter(next);
         }}
@@ -48,8 +71,25 @@ export function AuditPage() {
         <label>
           Project <input name="project" />
         </label>
+        <label>
+          From <input name="from" type="date" />
+        </label>
+        <label>
+          Until <input name="to" type="date" />
+        </label>
         <button type="submit">Search</button>
       </form>
+      {!error && (
+        <p class="row-actions">
+          Download what these filters select:{' '}
+          <a class="button" href={exportHref(filter, 'csv')} download>
+            Export CSV
+          </a>{' '}
+          <a class="button" href={exportHref(filter, 'jsonl')} download>
+            Export JSON lines
+          </a>
+        </p>
+      )}
       <ErrorText error={error} />
       <table>
         <thead>

@@ -3,7 +3,21 @@ import { call } from '../api/client';
 import { ErrorText } from '../components/ui';
 import type { Session } from '../session';
 
-export function LoginPage({ onLogin }: { onLogin(session: Session): void }) {
+/** Where single sign-on begins, coming back to the page asked for. */
+function singleSignOnHref(): string {
+  const next = `${location.pathname}${location.search}`;
+  return next === '/'
+    ? '/api/v1/auth/oidc/login'
+    : `/api/v1/auth/oidc/login?next=${encodeURIComponent(next)}`;
+}
+
+export function LoginPage({
+  onLogin,
+  singleSignOn = false,
+}: {
+  onLogin(session: Session): void;
+  singleSignOn?: boolean;
+}) {
   const [error, setError] = useState<unknown>(undefined);
   const [busy, setBusy] = useState(false);
   return (
@@ -41,6 +55,13 @@ export function LoginPage({ onLogin }: { onLogin(session: Session): void }) {
         </button>
         <ErrorText error={error} />
       </form>
+      {singleSignOn && (
+        <p class="sso">
+          <a class="button" href={singleSignOnHref()}>
+            Sign in with single sign-on
+          </a>
+        </p>
+      )}
     </main>
   );
 }
