@@ -8,6 +8,8 @@
  * Flags: --quick; --storage=filesystem|s3|all (default all); --only=pull (just the pull comparison);
  * --only=signatures (just manifest GETs with signature enforcement off and on);
  * --only=hot-path (just manifest GETs by tag and digest, anonymous and with a token, on SQLite and PostgreSQL);
+ * --only=proxy (just pulls through a proxy project: cold vs direct, warm vs Distribution's proxy mode);
+ * --only=replication (just a push policy over many small images, to Distribution and to a second Berth);
  * --pull-rounds=N (default 5, 3 with --quick).
  */
 import { spawnSync } from 'node:child_process';
@@ -15,7 +17,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import { MiB, median } from './client.js';
 import { benchHotPath, type HotPathBench, hotPathTable } from './hot-path.js';
+import { benchProxy, type ProxyBench, proxyTable } from './proxy-pull.js';
 import { comparePulls, type PullComparison } from './pull.js';
+import { benchReplication, type ReplicationBench, replicationTable } from './replication.js';
 import { ensureTools, type Server, startBerth, startDistribution } from './servers.js';
 import { benchSignatures, type SignatureBench } from './signatures.js';
 import { ensureSwift, freshBucket, type S3Target } from './swift.js';
@@ -35,11 +39,14 @@ function flag(name: string): string | undefined {
   return process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 }
 const only = flag('only');
-if (only !== undefined && only !== 'pull' && only !== 'signatures' && only !== 'hot-path')
-  throw new Error(`--only=${only}: expected pull, signatures or hot-path`);
+const ONLY = ['pull', 'signatures', 'hot-path', 'proxy', 'replication'];
+if (only !== undefined && !ONLY.includes(only))
+  throw new Error(`--only=${only}: expected one of ${ONLY.join(', ')}`);
 const onlyPull = only === 'pull';
 const onlySignatures = only === 'signatures';
 const onlyHotPath = only === 'hot-path';
+/** --only=proxy or --only=replication: none of the other workloads. */
+const onlyDistributionWork = only === 'proxy' || only === 'replication';
 const pullRoundsArg = flag('pull-rounds');
 if (pullRoundsArg !== undefined && !/^[1-9]\d*$/.test(pullRoundsArg))
   throw new Error(`--pull-rounds=${pullRoundsArg}: expected a positive integer`);
@@ -295,7 +302,8 @@ const machine = {
 };
 log(`bench: ${quick ? 'quick' : 'full'} run on ${machine.nproc} cores, load ${machine.loadAverageAtStart}`);
 log('bench: generating blob patterns and digests…');
-const fixtures = onlyPull || onlySignatures || onlyHotPath ? undefined : makeFixtures(sizes);
+const fixtures =
+  onlyPull || onlySignatures || onlyHotPath || onlyDistributionWork ? undefined : makeFixtures(sizes);
 const pullBlob = fixtures?.mono ?? largeBlob(sizes.largeBytes);
 
 /** Storage backends to compare on: `--storage=filesystem|s3|all` (default all). */
@@ -409,7 +417,7 @@ async function runRound(storage: 'filesystem' | 's3'): Promise<Round> {
 }
 
 const rounds: Round[] = [];
-for (const storage of onlySignatures || onlyHotPath ? [] : storages) {
+for (const storage of onlySignatures || onlyHotPath || onlyDistributionWork ? [] : storages) {
   if (interrupted) break;
   log(`bench: ${storage} round`);
   rounds.push(await runRound(storage));
@@ -417,7 +425,14 @@ for (const storage of onlySignatures || onlyHotPath ? [] : storages) {
 
 // The cost of signature enforcement on manifest GETs (Berth alone: Distribution has no such policy).
 let signatures: SignatureBench | { error: string } | undefined;
-if (tools.wrk && !onlyPull && !onlyHotPath && !interrupted && storages.includes('filesystem')) {
+if (
+  tools.wrk &&
+  !onlyPull &&
+  !onlyHotPath &&
+  !onlyDistributionWork &&
+  !interrupted &&
+  storages.includes('filesystem')
+) {
   try {
     signatures = await benchSignatures({ wrk: tools.wrk, quick, log });
   } catch (error) {
@@ -428,12 +443,58 @@ if (tools.wrk && !onlyPull && !onlyHotPath && !interrupted && storages.includes(
 
 // The manifest GET hot path with auth on, on SQLite and on PostgreSQL (Berth alone).
 let hotPath: HotPathBench | { error: string } | undefined;
-if (tools.wrk && !onlyPull && !onlySignatures && !interrupted && storages.includes('filesystem')) {
+if (
+  tools.wrk &&
+  !onlyPull &&
+  !onlySignatures &&
+  !onlyDistributionWork &&
+  !interrupted &&
+  storages.includes('filesystem')
+) {
   try {
     hotPath = await benchHotPath({ wrk: tools.wrk, quick, log });
   } catch (error) {
     hotPath = { error: error instanceof Error ? (error.stack ?? error.message) : String(error) };
     loud(['the hot-path workload failed:', ...hotPath.error.split('\n')]);
+  }
+}
+
+// Pull-through caching and replication (issue 13): Berth's proxy projects against a direct pull and
+// Distribution's proxy mode; a push policy's throughput. On the filesystem, with SQLite metadata.
+const track = (server: Server) => running.add(server);
+const wanted = (what: string) => (only === undefined || only === what) && storages.includes('filesystem');
+let proxy: ProxyBench | { error: string } | undefined;
+if (tools.distribution && wanted('proxy') && !interrupted) {
+  try {
+    proxy = await benchProxy({
+      distribution: tools.distribution,
+      quick,
+      log,
+      track,
+      interrupted: () => interrupted,
+    });
+  } catch (error) {
+    proxy = { error: error instanceof Error ? (error.stack ?? error.message) : String(error) };
+    loud(['the proxy workload failed:', ...proxy.error.split('\n')]);
+  } finally {
+    await stopAll();
+  }
+}
+let replication: ReplicationBench | { error: string } | undefined;
+if (wanted('replication') && !interrupted) {
+  try {
+    replication = await benchReplication({
+      distribution: tools.distribution,
+      quick,
+      log,
+      track,
+      interrupted: () => interrupted,
+    });
+  } catch (error) {
+    replication = { error: error instanceof Error ? (error.stack ?? error.message) : String(error) };
+    loud(['the replication workload failed:', ...replication.error.split('\n')]);
+  } finally {
+    await stopAll();
   }
 }
 
@@ -498,6 +559,26 @@ if (hotPath && 'rps' in hotPath) {
 } else if (hotPath) {
   failures.push(`hot path: ${hotPath.error}`);
 }
+if (proxy && 'cold' in proxy) {
+  console.log(
+    `\n## pull-through cache (filesystem, SQLite): one image pulled as a daemon does (manifest, then blobs ` +
+      `3 at a time, digest-verified), ${proxy.rounds} alternating rounds, load average ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}\n\n` +
+      proxyTable(proxy),
+  );
+} else if (proxy) {
+  failures.push(`proxy: ${proxy.error}`);
+}
+if (replication && 'targets' in replication) {
+  console.log(
+    `\n## replication (filesystem, SQLite): a manual push policy over ${replication.images} small images in ` +
+      `${replication.repositories} repositories (seeded in ${replication.seedSeconds.toFixed(1)} s)\n\n` +
+      replicationTable(replication),
+  );
+} else if (replication) {
+  failures.push(`replication: ${replication.error}`);
+}
 if (failures.length > 0) console.log(`\nFailures:\n${failures.join('\n\n')}`);
 if (!tools.distribution) console.log('\nDistribution was not benchmarked: see the message above.');
 
@@ -534,6 +615,8 @@ await writeFile(
       })),
       signatures: signatures ?? null,
       hotPath: hotPath ?? null,
+      proxy: proxy ?? null,
+      replication: replication ?? null,
     },
     null,
     2,

@@ -170,8 +170,12 @@ export async function startBerth(s3?: S3Target, extraEnv: Record<string, string>
   const pkg = JSON.parse(await readFile('package.json', 'utf8')) as { version: string };
   const dataDir = await mkdtemp(join(tmpdir(), 'berth-bench-berth-'));
   const port = await freePort();
-  const args = ['dist/cli/main.js', 'serve', '--host', '127.0.0.1', '--port', String(port)];
-  args.push('--data-dir', dataDir, '--log-level', 'warn');
+  // BERTH_BENCH_CLI_JS: another build of the CLI (a private outDir while others rebuild dist/).
+  const main = process.env.BERTH_BENCH_CLI_JS || 'dist/cli/main.js';
+  // BERTH_BENCH_NODE_ARGS: options for Berth's node, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it.
+  const nodeArgs = (process.env.BERTH_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const args = [...nodeArgs, main, 'serve', '--host', '127.0.0.1', '--port', String(port)];
+  args.push('--data-dir', dataDir, '--log-level', process.env.BERTH_BENCH_LOG_LEVEL || 'warn');
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('BERTH_')));
   // Like for like: Distribution runs without auth here too.
   env.BERTH_AUTH_ENABLED = 'false';
@@ -198,7 +202,7 @@ export async function startBerth(s3?: S3Target, extraEnv: Record<string, string>
  * in-memory blob descriptor cache is the one Debian's packaged config (and the upstream image's) turns on;
  * Berth's own manifest cache is on by default too.
  */
-function distributionConfig(root: string, port: number, s3?: S3Target): string {
+function distributionConfig(root: string, port: number, s3?: S3Target, proxyRemoteUrl?: string): string {
   const storage = s3
     ? [
         '  s3:',
@@ -232,18 +236,27 @@ function distributionConfig(root: string, port: number, s3?: S3Target): string {
     // Its default ceiling for `n` on /v2/_catalog is 1000 (a larger n is a 400); the bench asks for 10000.
     'catalog:',
     '  maxentries: 10000',
+    // Pull-through cache mode: a read-only mirror of that registry (the proxy workload's baseline).
+    ...(proxyRemoteUrl ? ['proxy:', `  remoteurl: ${proxyRemoteUrl}`] : []),
     '',
   ].join('\n');
 }
 
-/** Distribution on the filesystem, or on an S3 bucket through its `s3` driver with `regionendpoint`. */
-export async function startDistribution(binary: string, s3?: S3Target): Promise<Server> {
+/**
+ * Distribution on the filesystem, or on an S3 bucket through its `s3` driver with `regionendpoint`; with
+ * `proxyRemoteUrl`, as a pull-through cache of that registry (`proxy.remoteurl`).
+ */
+export async function startDistribution(
+  binary: string,
+  s3?: S3Target,
+  proxyRemoteUrl?: string,
+): Promise<Server> {
   const printed = spawnSync(binary, ['--version'], { encoding: 'utf8' }).stdout.trim();
   const version = printed.startsWith(binary) ? printed.slice(binary.length).trim() : printed;
   const dataDir = await mkdtemp(join(tmpdir(), 'berth-bench-distribution-'));
   const port = await freePort();
   const config = join(dataDir, 'config.yml');
-  await writeFile(config, distributionConfig(join(dataDir, 'storage'), port, s3));
+  await writeFile(config, distributionConfig(join(dataDir, 'storage'), port, s3, proxyRemoteUrl));
   // Its S3 driver panics at start when AWS_CA_BUNDLE is set in the environment.
   const { AWS_CA_BUNDLE: _ignored, ...env } = process.env;
   return launch('Distribution', version, dataDir, port, binary, ['serve', config], {

@@ -1,4 +1,3 @@
-import type { FastifyReply } from 'fastify';
 import {
   type Digest,
   parseDigest,
@@ -21,7 +20,7 @@ export async function getBlob(call: Call): Promise<unknown> {
         ? await pullThrough(call, digest)
         : undefined;
     if (proxied === undefined) throw error;
-    if (proxied !== 'stored') return proxied;
+    if (proxied === 'answered') return reply;
     size = await options.registry.blobs.stat(repositoryOf(call), digest);
   }
   if (request.method === 'GET') {
@@ -62,10 +61,11 @@ export async function getBlob(call: Call): Promise<unknown> {
 }
 
 /**
- * A blob a proxy project does not hold yet: 'stored' once fetched, the answer itself when it streams the bytes
- * as they arrive (or answers a HEAD with the upstream's size), undefined for other projects.
+ * A blob a proxy project does not hold yet: 'stored' once fetched, 'answered' when the reply streams the bytes
+ * as they arrive (or answers a HEAD with the upstream's size), undefined for other projects. Never the reply
+ * itself: a Fastify reply is thenable, so awaiting it would wait for the whole body and resolve to undefined.
  */
-async function pullThrough(call: Call, digest: Digest): Promise<'stored' | FastifyReply | undefined> {
+async function pullThrough(call: Call, digest: Digest): Promise<'stored' | 'answered' | undefined> {
   const { request, reply, options } = call;
   const method = request.method === 'HEAD' ? 'HEAD' : 'GET';
   const ranged = request.headers.range !== undefined;
@@ -81,8 +81,8 @@ async function pullThrough(call: Call, digest: Digest): Promise<'stored' | Fasti
     .header('docker-content-digest', digest.value)
     .header('etag', `"${digest.value}"`)
     .header('content-length', blob.size);
-  if (blob.kind === 'head') return reply.send();
-  return reply.send(blob.body);
+  reply.send(blob.kind === 'head' ? undefined : blob.body);
+  return 'answered';
 }
 
 /** DELETE /v2/<name>/blobs/<digest>: unlinks it from the repository; bytes go at garbage collection. */

@@ -27,19 +27,32 @@ export async function teeIntoStore(
   };
   reader?.once('close', letGo);
   try {
-    for await (const chunk of source) {
-      if (failure) throw failure;
-      if (reader?.destroyed) reader = undefined;
-      const waits: Promise<void>[] = [];
-      if (!sink.write(chunk)) waits.push(drained(sink));
-      if (reader && !reader.write(chunk)) waits.push(drained(reader));
-      if (waits.length > 0) await Promise.all(waits);
-      if (failure) throw failure;
-    }
+    // Chunk by chunk as they arrive ('data', paused while either side is full): for-await would read() the
+    // source, which concatenates whatever is buffered — a copy of most bytes.
+    await new Promise<void>((resolve, reject) => {
+      let waits = 0;
+      const wait = (stream: Writable) => {
+        waits++;
+        source.pause();
+        void drained(stream).then(() => {
+          if (--waits === 0) source.resume();
+        });
+      };
+      source.on('data', (chunk: Buffer) => {
+        if (reader?.destroyed) reader = undefined;
+        if (!sink.write(chunk)) wait(sink);
+        if (reader && !reader.write(chunk)) wait(reader);
+      });
+      source.once('end', resolve);
+      source.once('error', reject);
+      written.catch(reject);
+    });
+    if (failure) throw failure;
     reader?.end();
     sink.end();
     return await written;
   } catch (error) {
+    source.destroy();
     reader?.destroy(error as Error);
     sink.destroy();
     await written.catch(() => {});
