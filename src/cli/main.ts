@@ -86,6 +86,11 @@ async function serve(flags: ConfigFlags): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // logrotate's postrotate: reopen the audit stream's file by its path.
+  process.on('SIGHUP', () => {
+    berth.auditStream.reopen();
+    berth.app.log.info('SIGHUP: the audit stream file is reopened');
+  });
   const address = await berth.listen();
   berth.app.log.info(
     { address, port: Number(new URL(address).port), dataDir: config.dataDir },

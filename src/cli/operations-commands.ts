@@ -206,7 +206,7 @@ export function webhookCommands(program: Command, kit: GcCommandKit): void {
     connected(command).option('--project <name>', "the project's endpoints (default: system-wide ones)");
 
   scoped(webhook.command('add').argument('<url>', 'where to POST events').description('add an endpoint'))
-    .requiredOption('--events <list>', 'comma-separated: push,pull,delete,scan,quota,gc')
+    .requiredOption('--events <list>', 'comma-separated: push,pull,delete,scan,quota,gc,anomaly')
     .option('--name <name>', 'a name for people', 'webhook')
     .option('--format <format>', 'cloudevents, harbor or slack', 'cloudevents')
     .option('--secret <secret>', 'signs each body (X-Berth-Signature: sha256=<HMAC>); at least 16 characters')

@@ -19,7 +19,9 @@ export interface AuditLogOptions {
  */
 export class AuditLog implements AuditSink {
   private buffer: (AuditInput & { time: number })[] = [];
-  private readonly listeners: ((event: AuditInput) => void)[] = [];
+  private readonly listeners: ((event: AuditInput & { time: number }) => void)[] = [];
+  /** Stamps each event; injectable so that tests can record traffic at any time of any week. */
+  clock: () => number = Date.now;
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> | undefined;
   private readonly batchSize: number;
@@ -38,16 +40,17 @@ export class AuditLog implements AuditSink {
   }
 
   /**
-   * Hears every event as it is recorded (webhooks). A listener must not throw or wait: record runs after the
-   * request has been answered, but on its event loop turn.
+   * Hears every event as it is recorded (webhooks, the audit stream). A listener must not throw or wait:
+   * record runs after the request has been answered, but on its event loop turn.
    */
-  onRecord(listener: (event: AuditInput) => void): void {
+  onRecord(listener: (event: AuditInput & { time: number }) => void): void {
     this.listeners.push(listener);
   }
 
   record(event: AuditInput): void {
-    for (const listener of this.listeners) listener(event);
-    this.buffer.push({ ...event, time: Date.now() });
+    const timed = { ...event, time: this.clock() };
+    for (const listener of this.listeners) listener(timed);
+    this.buffer.push(timed);
     const excess = this.buffer.length - this.maxBuffered;
     if (excess > 0) {
       this.buffer.splice(0, excess);

@@ -1,2 +1,3 @@
+export { AuditMetrics } from './audit-metrics.js';
 export { type HealthOptions, healthRoutes } from './health.js';
 export { Metrics } from './metrics.js';

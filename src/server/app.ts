@@ -11,6 +11,8 @@ import { IpAllowlist } from '../auth/index.js';
 import { Catalog } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
 import { distributionRoutes } from '../distribution/index.js';
+import { type Anomaly, AnomalyDetector } from '../events/anomalies/index.js';
+import { ANOMALY_ACTION, AuditStream } from '../events/audit-stream/index.js';
 import type { AuditLog } from '../events/index.js';
 import {
   DestinationPolicy,
@@ -28,7 +30,7 @@ import {
 } from '../lifecycle/index.js';
 import { BlobQuarantine, Scrubber } from '../lifecycle/scrub/index.js';
 import { CollectionStore, isPostgresUrl, JobRunStore, type ManifestRow } from '../metadata/index.js';
-import { healthRoutes, Metrics } from '../observability/index.js';
+import { AuditMetrics, healthRoutes, Metrics } from '../observability/index.js';
 import { Registry, RegistryError } from '../registry/index.js';
 import { Replication } from '../replication/index.js';
 import { MirrorNames, ProxyCache } from '../replication/proxy/index.js';
@@ -70,6 +72,10 @@ export interface Berth {
   scrub: Scrubber;
   /** Remote registries, replication policies and their executions. */
   replication: Replication;
+  /** Audit events as JSON lines to a file and/or syslog (audit.stream); `reopen` on SIGHUP. */
+  auditStream: AuditStream;
+  /** The audit anomaly detector and its findings (audit.anomalies). */
+  anomalies: AnomalyDetector;
   /** Starts listening; resolves to the bound address (e.g. http://127.0.0.1:5000). */
   listen(): Promise<string>;
   /** Graceful stop: refuses new requests, lets in-flight ones finish (up to the configured timeout). */
@@ -99,8 +105,23 @@ function listeningUrl(app: FastifyInstance, config: Config): string {
   return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
 }
 
+/** What a server can be given besides its Config (tests, embedding). */
+export interface BerthOptions {
+  /** The time audit events are stamped with and the anomaly detector judges by; default Date.now. */
+  clock?: () => number;
+}
+
+/** The audit resource of a finding: the account or address it is about, or the project a robot swept. */
+function anomalyResource(anomaly: Anomaly): string {
+  if (anomaly.project !== null) return anomaly.project;
+  if (anomaly.kind === 'failed-logins-address') return `address:${anomaly.subject}`;
+  return anomaly.subject.startsWith('robot$')
+    ? `robot:${anomaly.subject.slice('robot$'.length)}`
+    : `user:${anomaly.subject}`;
+}
+
 /** Builds a whole Berth server from a Config: storage, metadata, registry core, HTTP. */
-export async function createBerth(config: Config): Promise<Berth> {
+export async function createBerth(config: Config, options: BerthOptions = {}): Promise<Berth> {
   // The change feed may report trouble at any time; until the app's logger exists, stderr will do.
   let logFeedError = (error: Error): void => {
     process.stderr.write(`berth: change feed: ${error.message}\n`);
@@ -346,7 +367,54 @@ export async function createBerth(config: Config): Promise<Berth> {
   const auth = await setupAuth(app, config, meta, backends.bus, limits.admitToken, mirror);
   sourceIp = auth.sourceIp;
   audit = auth.audit;
+  if (options.clock) auth.audit.clock = options.clock;
   auth.audit.onRecord((event) => webhooks.fromAudit(event));
+  // Every audit event also to a file and/or syslog (audit.stream), from bounded queues: never in a request's way.
+  const stream = config.audit.stream;
+  const auditStream: AuditStream = new AuditStream({
+    file: stream.file
+      ? { path: stream.file, maxBytes: stream.fileMaxBytes, maxFiles: stream.fileMaxFiles }
+      : undefined,
+    syslog: stream.syslog
+      ? { address: stream.syslog, protocol: stream.syslogProtocol, facility: stream.syslogFacility }
+      : undefined,
+    bufferEvents: stream.bufferEvents,
+    onWritten: (sink, count) => auditMetrics.written(sink, count),
+    onDropped: (sink, count) => auditMetrics.droppedEvents(sink, count),
+    onWriteFailed: (sink) => auditMetrics.failedWrite(sink),
+    onError: (sink, error) => app.log.error({ err: error, sink }, 'audit stream: write failed, retrying'),
+  });
+  const auditMetrics = new AuditMetrics(metrics.registry, () => auditStream.queued());
+  if (auditStream.active) auth.audit.onRecord((event) => auditStream.write(event));
+  // The anomaly detector reads the shared audit log; each finding is audited, sent to webhooks and counted.
+  const anomalies = new AnomalyDetector({
+    db: meta.db,
+    settings: config.audit.anomalies,
+    jobs: backends.jobs,
+    ...(options.clock && { clock: options.clock }),
+    onFinding(anomaly) {
+      auditMetrics.anomaly(anomaly.kind);
+      app.log.warn(
+        { anomaly: { id: anomaly.id, kind: anomaly.kind, subject: anomaly.subject } },
+        anomaly.summary,
+      );
+      auth.audit.record({
+        actor: 'berth',
+        actorKind: 'system',
+        action: ANOMALY_ACTION,
+        resource: anomalyResource(anomaly),
+        result: 'failure',
+        detail: JSON.stringify({
+          id: anomaly.id,
+          kind: anomaly.kind,
+          subject: anomaly.subject,
+          summary: anomaly.summary,
+        }),
+      });
+      webhooks.anomalyFound(anomaly);
+    },
+    onError: (error) => app.log.error({ err: error }, 'audit anomaly detection failed'),
+  });
   if (auth.bootstrap?.generated) {
     // Shown once: the password is stored hashed only. BERTH_ADMIN_PASSWORD sets it instead.
     app.log.warn(
@@ -414,6 +482,7 @@ export async function createBerth(config: Config): Promise<Berth> {
   void checkCapacity();
   scanning.start();
   webhooks.start();
+  anomalies.start();
   const scheduler = new Scheduler([gc, retention, scrub, replication], SCHEDULE_CHECK_MS, (error) =>
     app.log.error({ err: error }, 'scheduled job failed to start'),
   );
@@ -424,10 +493,12 @@ export async function createBerth(config: Config): Promise<Berth> {
     replication.close();
     await scanning.close();
     await runner.close();
-    // After the job runner: a run ending as it stops still queues its event.
+    await anomalies.close();
+    // After the job runner and the detector: a run ending as it stops still queues its event.
     await webhooks.close();
     await registry.close();
     await auth.audit.close();
+    await auditStream.close();
     await backends.close();
   });
 
@@ -445,6 +516,8 @@ export async function createBerth(config: Config): Promise<Berth> {
     webhooks,
     scrub,
     replication,
+    auditStream,
+    anomalies,
     listen: () => app.listen({ host: config.http.host, port: config.http.port }),
     async close() {
       accepting = false;

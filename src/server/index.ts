@@ -1,2 +1,2 @@
-export { type Berth, createBerth } from './app.js';
+export { type Berth, type BerthOptions, createBerth } from './app.js';
 export { openBlobStore } from './backends.js';

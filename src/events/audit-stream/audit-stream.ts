@@ -25,7 +25,9 @@ export interface AuditStreamOptions {
   /** Counts, for the metrics (per sink name). */
   onWritten?(sink: string, count: number): void;
   onDropped?(sink: string, count: number): void;
-  /** A failed write (the batch is retried after a pause); called at most once a minute per sink. */
+  /** Every failed write (the batch is retried after a pause). */
+  onWriteFailed?(sink: string): void;
+  /** A failed write, for the log: at most once a minute per sink. */
   onError?(sink: string, error: Error): void;
 }
 
@@ -100,6 +102,7 @@ class SinkQueue {
         this.backoffMs = 0;
         this.options.onWritten?.(this.sink.name, batch.length);
       } catch (error) {
+        this.options.onWriteFailed?.(this.sink.name);
         const now = Date.now();
         if (now - this.lastErrorReport >= ERROR_REPORT_INTERVAL_MS) {
           this.lastErrorReport = now;

@@ -14,9 +14,10 @@ const CLOUD_EVENT_TYPES: Record<WebhookEventType, string> = {
   scan: 'io.berth.scan.completed',
   quota: 'io.berth.quota.exceeded',
   gc: 'io.berth.gc.completed',
+  anomaly: 'io.berth.security.anomaly',
 };
 
-/** Harbor's event type names (goharbor.io "Configure Webhook Notifications"); gc has no Harbor equivalent. */
+/** Harbor's event type names (goharbor.io "Configure Webhook Notifications"); gc and anomaly have no Harbor equivalent. */
 function harborType(event: WebhookEvent): string {
   switch (event.type) {
     case 'push':
@@ -31,11 +32,15 @@ function harborType(event: WebhookEvent): string {
       return 'QUOTA_EXCEED';
     case 'gc':
       return 'GC_COMPLETED';
+    case 'anomaly':
+      return 'SECURITY_ANOMALY';
   }
 }
 
 /** `team/app:v1`, `team/app@sha256:…`, `team/app`, or for registry-wide events `registry`. */
 export function subjectOf(event: WebhookEvent): string {
+  // An anomaly is about an account or a client address.
+  if (event.type === 'anomaly' && typeof event.details?.subject === 'string') return event.details.subject;
   if (event.repository === undefined) return event.project ?? 'registry';
   if (event.tag !== undefined) return `${event.repository}:${event.tag}`;
   if (event.digest !== undefined) return `${event.repository}@${event.digest}`;
@@ -116,10 +121,14 @@ const SLACK_VERBS: Record<WebhookEventType, string> = {
   scan: 'scanned',
   quota: 'was refused over quota:',
   gc: 'finished garbage collection',
+  anomaly: 'anomaly:',
 };
 
 /** One line for a chat channel (Slack's incoming webhooks, and the many tools that take `{"text": …}`). */
 function slackText(event: WebhookEvent): string {
+  if (event.type === 'anomaly') {
+    return `Berth: security anomaly (${String(event.details?.kind)}): ${String(event.details?.summary)}`;
+  }
   const what = event.type === 'gc' ? '' : ` \`${subjectOf(event)}\``;
   const digest = event.digest !== undefined && event.tag !== undefined ? ` (${event.digest})` : '';
   const extra =

@@ -11,6 +11,7 @@ import {
   secretKeyring,
 } from '../../replication/index.js';
 import type { ScannedEvent } from '../../scanning/scanning.js';
+import type { Anomaly } from '../anomalies/index.js';
 import type { AuditInput } from '../types.js';
 import { type DelivererOptions, WebhookDeliverer } from './deliverer.js';
 import { DestinationRefused } from './destination-policy.js';
@@ -168,6 +169,28 @@ export class Webhooks {
       digest: scan.digest,
       operator: 'berth',
       details: { status: scan.status, scanner: scan.scanner, summary: scan.summary, error: scan.error },
+    });
+  }
+
+  /**
+   * A finding of the audit anomaly detector: to system-wide endpoints that take `anomaly`, and for a robot's
+   * project sweep also to that project's.
+   */
+  anomalyFound(anomaly: Anomaly): void {
+    this.emit({
+      type: 'anomaly',
+      project: anomaly.project,
+      operator: 'berth',
+      time: anomaly.time,
+      details: {
+        id: anomaly.id,
+        kind: anomaly.kind,
+        subject: anomaly.subject,
+        summary: anomaly.summary,
+        windowStart: new Date(anomaly.windowStart).toISOString(),
+        count: anomaly.count,
+        ...anomaly.details,
+      },
     });
   }
 
