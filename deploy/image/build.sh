@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds Berth's container image without a daemon or a container runtime — umoci writes the layers straight from
-# a staged folder — into an OCI image layout:
+# Builds Berth's container image without a daemon or a container runtime — GNU tar writes the layers from a
+# staged folder, umoci assembles the image — into an OCI image layout:
 #
 #   deploy/image/build.sh [--output DIR] [--skip-build] [--app DIST_DIR] [--web CONSOLE_DIR]
 #
@@ -13,10 +13,11 @@
 #
 # Reproducible: file times, owners and the image's dates are the commit's, so the same commit and node_modules
 # give the same digests. The image holds the node binary this machine runs (`node -v`) and the native modules
-# built here: build on the architecture and Node major version you deploy. Needs root (files owned by root,
-# /var/lib/berth by uid 10001), umoci, tar and node. --skip-build uses dist/ as it is instead of running
+# built here: build on the architecture and Node major version you deploy. Needs umoci, GNU tar and node (not
+# root: the layers' owners are written, not taken from the disk). --skip-build uses dist/ as it is instead of running
 # `npm run build` first.
 set -euo pipefail
+umask 022
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUTPUT="$ROOT/dist/image"
 SKIP_BUILD=false
@@ -32,7 +33,6 @@ while [ $# -gt 0 ]; do
   esac
 done
 command -v umoci >/dev/null || { echo "build.sh: umoci is missing (apt-get install umoci)" >&2; exit 1; }
-[ "$(id -u)" = 0 ] || { echo "build.sh: run as root (the layers record file owners)" >&2; exit 1; }
 started=$(date +%s.%N)
 cd "$ROOT"
 if [ "$SKIP_BUILD" = false ]; then npm run build --silent; fi
@@ -52,10 +52,20 @@ trap 'rm -rf "$WORK"' EXIT
 STAGE_ARGS=(--out "$WORK/context" --app "$APP")
 [ -n "$WEB" ] && STAGE_ARGS+=(--web "$WEB")
 node deploy/image/stage.mjs "${STAGE_ARGS[@]}" >"$WORK/stage.json"
-find "$WORK/context" -exec touch -h -d "@$EPOCH" {} +
-chown -R 0:0 "$WORK/context"
-chown 10001:10001 "$WORK/context/runtime/var/lib/berth"
-chmod 0750 "$WORK/context/runtime/var/lib/berth"
+# A layer is a tar written by GNU tar, byte for byte the same for the same files: sorted, the commit's times,
+# numeric owners (root; the data directory the berth user's), POSIX format without access or change times.
+TAR=(tar --sort=name --format=posix --numeric-owner --mtime="@$EPOCH"
+  --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime)
+layer_tar() { # DIR TAR [EXCLUDED]
+  local entries
+  mapfile -t entries < <(cd "$1" && ls -A | LC_ALL=C sort)
+  "${TAR[@]}" --owner=0 --group=0 ${3:+--exclude="$3"} -C "$1" -cf "$2" "${entries[@]}"
+}
+layer_tar "$WORK/context/runtime" "$WORK/runtime.tar" var/lib/berth
+"${TAR[@]}" --owner=10001 --group=10001 --mode=0750 -C "$WORK/context/runtime" -rf "$WORK/runtime.tar" \
+  --no-recursion var/lib/berth
+layer_tar "$WORK/context/modules" "$WORK/modules.tar"
+layer_tar "$WORK/context/app" "$WORK/app.tar"
 
 LAYOUT="$WORK/oci"
 IMAGE="$LAYOUT:$VERSION"
@@ -63,8 +73,8 @@ umoci init --layout "$LAYOUT"
 umoci new --image "$IMAGE"
 # Three layers, from the least to the most often changed: a code change re-ships only the last, small one.
 for layer in runtime modules app; do
-  umoci insert --image "$IMAGE" --history.created "$CREATED" --history.created_by "deploy/image/build.sh: $layer" \
-    "$WORK/context/$layer" /
+  umoci raw add-layer --image "$IMAGE" --history.created "$CREATED" \
+    --history.created_by "deploy/image/build.sh: $layer" "$WORK/$layer.tar"
 done
 # SIGTERM drains in-flight requests (http.shutdownTimeoutSeconds) before exiting; node is PID 1 and handles it.
 umoci config --image "$IMAGE" --created "$CREATED" --author "Berth" \
