@@ -51,7 +51,9 @@ export function HealthPage() {
               <tr>
                 <th scope="col">Dependency</th>
                 <th scope="col">State</th>
-                <th scope="col">Answered in</th>
+                <th scope="col" class="num">
+                  Answered in
+                </th>
                 <th scope="col">Detail</th>
               </tr>
             </thead>
@@ -104,8 +106,12 @@ export function HealthPage() {
             <thead>
               <tr>
                 <th scope="col">Project</th>
-                <th scope="col">Used</th>
-                <th scope="col">Quota</th>
+                <th scope="col" class="num">
+                  Used
+                </th>
+                <th scope="col" class="num">
+                  Quota
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -120,6 +126,7 @@ export function HealthPage() {
               ))}
             </tbody>
           </table>
+          {projects.length === 0 && <p class="muted">No project stores anything yet.</p>}
         </section>
       )}
       {runs && (
