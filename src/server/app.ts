@@ -48,6 +48,7 @@ import { setupConsole } from './console/index.js';
 import { errorHandler } from './error-handler.js';
 import { sendJsonMediaTypeAsSet } from './json-media-type.js';
 import { serverOptions, setupLimits } from './limits/index.js';
+import { refuseWhileClosing } from './shutdown-gate.js';
 
 export interface Berth {
   app: FastifyInstance;
@@ -274,7 +275,8 @@ export async function createBerth(config: Config, options: BerthOptions = {}): P
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    return503OnClosing: true,
+    // Requests that reach a server shutting down are refused by refuseWhileClosing (below), in the error format.
+    return503OnClosing: false,
     // A URL the router cannot decode, a path parameter over maxParamLength: the OCI error format too.
     frameworkErrors: errorHandler,
   }) as unknown as FastifyInstance;
@@ -301,6 +303,7 @@ export async function createBerth(config: Config, options: BerthOptions = {}): P
     );
   });
   let accepting = true;
+  refuseWhileClosing(app, () => accepting);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
     // While shutting down, let no keep-alive connection outlive its last in-flight response.
