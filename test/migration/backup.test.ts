@@ -2,7 +2,6 @@
 // byte-identical, and of the pushes racing the backup each is either wholly in the restored registry or not
 // at all. Then: a repeated backup copies only new blobs, `backup verify` finds a flipped byte, and a restore
 // into a registry that holds content is refused.
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, open, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +15,7 @@ import {
   getBlobDigest,
   listTags,
   pullWithSkopeo,
-  pushBlob,
+  pushRandomImage,
   skopeoCopy,
 } from './support.js';
 
@@ -26,37 +25,6 @@ if (missing.length > 0) console.warn(`\n!!! SKIPPING backup tests: missing ${mis
 const TIMEOUT = 300_000;
 const SEED_IMAGES = 40;
 const LAYER_BYTES = 1024 * 1024;
-
-/** An image of one random layer, pushed under `tag`: layer, config, then the manifest. */
-async function pushRandomImage(
-  url: string,
-  repository: string,
-  tag: string,
-  layerBytes: number,
-): Promise<void> {
-  const layer = await pushBlob(url, repository, randomBytes(layerBytes));
-  const config = Buffer.from(
-    JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layer] } }),
-  );
-  const configDigest = await pushBlob(url, repository, config);
-  const manifest = JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: {
-      mediaType: 'application/vnd.oci.image.config.v1+json',
-      digest: configDigest,
-      size: config.length,
-    },
-    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layer, size: layerBytes }],
-  });
-  const res = await fetch(`${url}/v2/${repository}/manifests/${tag}`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
-    body: manifest,
-  });
-  await res.arrayBuffer();
-  if (res.status !== 201) throw new Error(`push ${repository}:${tag}: ${res.status}`);
-}
 
 describe.skipIf(missing.length > 0)('berth backup / restore', () => {
   let tmp: string;

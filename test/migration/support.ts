@@ -1,6 +1,6 @@
 // Shared by the migration, bundle and backup tests: real peers (Distribution, skopeo), and byte-level pulls.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { findExecutable, run } from '../fixtures/image.js';
@@ -230,4 +230,35 @@ export async function referrers(url: string, repository: string, digest: string)
   const res = await fetch(`${url}/v2/${repository}/referrers/${digest}`);
   const index = (await res.json()) as { manifests: { digest: string }[] };
   return index.manifests.map((m) => m.digest).sort();
+}
+
+/** An image of one random layer, pushed under `tag`: layer, config, then the manifest. */
+export async function pushRandomImage(
+  url: string,
+  repository: string,
+  tag: string,
+  layerBytes: number,
+): Promise<void> {
+  const layer = await pushBlob(url, repository, randomBytes(layerBytes));
+  const config = Buffer.from(
+    JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layer] } }),
+  );
+  const configDigest = await pushBlob(url, repository, config);
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: {
+      mediaType: 'application/vnd.oci.image.config.v1+json',
+      digest: configDigest,
+      size: config.length,
+    },
+    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layer, size: layerBytes }],
+  });
+  const res = await fetch(`${url}/v2/${repository}/manifests/${tag}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+    body: manifest,
+  });
+  await res.arrayBuffer();
+  if (res.status !== 201) throw new Error(`push ${repository}:${tag}: ${res.status}`);
 }

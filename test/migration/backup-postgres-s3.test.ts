@@ -1,0 +1,229 @@
+// `berth backup s3://…` of a Berth on PostgreSQL + S3 (Swift) while pushes go on, `berth restore` into a
+// fresh PostgreSQL database and a fresh bucket: every image of the snapshot pulls byte-identical (skopeo), and
+// of the pushes racing the backup each is wholly in the restored registry or not at all. The same PostgreSQL
+// snapshot restores into an SQLite + filesystem instance too. A second backup sends only new blobs; verify
+// reads the S3 snapshot; a restore into a PostgreSQL database holding content is refused.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildBusyboxLayout, buildMultiArchLayout, requireTool } from '../fixtures/image.js';
+import { type ChildBerth, startChildBerth } from '../helpers/child-server.js';
+import { runCli } from '../helpers/cli.js';
+import { createTestDatabase, dropTestDatabase, postgresAvailable } from '../helpers/postgres.js';
+import {
+  createBucket,
+  deleteBucket,
+  ensureSwift,
+  objectNames,
+  type S3Endpoint,
+  s3Client,
+} from '../helpers/swift.js';
+import {
+  catalog,
+  contentOf,
+  getBlobDigest,
+  listTags,
+  pullWithSkopeo,
+  pushRandomImage,
+  skopeoCopy,
+} from './support.js';
+
+const endpoint: S3Endpoint | undefined = await ensureSwift();
+const missing = [
+  ...['skopeo', 'umoci'].filter((tool) => !requireTool(tool)),
+  ...(endpoint ? [] : ['Swift S3']),
+  ...(postgresAvailable ? [] : ['PostgreSQL']),
+];
+if (missing.length > 0)
+  console.warn(`\n!!! SKIPPING PostgreSQL/S3 backup tests: missing ${missing.join(', ')} !!!\n`);
+
+const TIMEOUT = 300_000;
+const SEED_IMAGES = 12;
+
+/** The environment of a Berth on PostgreSQL `database` and S3 `bucket` (also the backup locations' store). */
+function instanceEnv(s3: S3Endpoint, database: string | undefined, bucket: string | undefined) {
+  const connection = {
+    ENDPOINT: s3.endpoint,
+    REGION: s3.region,
+    FORCE_PATH_STYLE: 'true',
+    ACCESS_KEY_ID: s3.accessKeyId,
+    SECRET_ACCESS_KEY: s3.secretAccessKey,
+  };
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(connection)) env[`BERTH_BACKUP_S3_${key}`] = value;
+  if (database) env.BERTH_METADATA_URL = database;
+  if (bucket) {
+    env.BERTH_STORAGE_DRIVER = 's3';
+    env.BERTH_STORAGE_S3_BUCKET = bucket;
+    for (const [key, value] of Object.entries(connection)) env[`BERTH_STORAGE_S3_${key}`] = value;
+  }
+  return env;
+}
+
+/** Every tag of every repository of `restored` serves the source's manifest bytes and blobs. */
+async function expectSameContent(source: string, restored: string): Promise<string[]> {
+  const repositories = await catalog(restored);
+  for (const repository of repositories) {
+    for (const tag of await listTags(restored, repository)) {
+      const want = await contentOf(source, repository, tag);
+      const got = await contentOf(restored, repository, tag);
+      expect([...got.manifests.keys()]).toEqual([...want.manifests.keys()]);
+      for (const [digest, bytes] of got.manifests)
+        expect(bytes.equals(want.manifests.get(digest) as Buffer)).toBe(true);
+      for (const blob of got.blobs) expect(await getBlobDigest(restored, repository, blob)).toBe(blob);
+    }
+  }
+  return repositories;
+}
+
+describe.skipIf(missing.length > 0)('berth backup / restore on PostgreSQL + S3', () => {
+  const s3 = endpoint as S3Endpoint;
+  let client: S3Client;
+  let tmp: string;
+  const databases: string[] = [];
+  const buckets: string[] = [];
+  const servers: ChildBerth[] = [];
+  let source: ChildBerth;
+  let sourceEnv: Record<string, string>;
+  let backupUrl: string;
+
+  beforeAll(async () => {
+    client = s3Client(s3);
+    const [busybox, multi] = await Promise.all([buildBusyboxLayout(), buildMultiArchLayout()]);
+    tmp = await mkdtemp(join(tmpdir(), 'berth-backup-pg-'));
+    const database = await createTestDatabase();
+    const bucket = await createBucket(client);
+    const backupBucket = await createBucket(client);
+    databases.push(database);
+    buckets.push(bucket, backupBucket);
+    backupUrl = `s3://${backupBucket}/nightly/berth`;
+    sourceEnv = instanceEnv(s3, database, bucket);
+    source = await startChildBerth(join(tmp, 'source'), { env: sourceEnv });
+    servers.push(source);
+    const host = new URL(source.url).host;
+    await skopeoCopy(`oci:${busybox.dir}:${busybox.tag}`, `docker://${host}/library/busybox:1.0`);
+    await skopeoCopy(`oci:${multi.dir}:${multi.tag}`, `docker://${host}/team/multi:multi`, '--all');
+    for (let i = 0; i < SEED_IMAGES; i++) await pushRandomImage(source.url, 'seed/app', `v${i}`, 512 * 1024);
+  }, TIMEOUT);
+
+  afterAll(async () => {
+    await Promise.all(servers.map((server) => server.kill('SIGTERM')));
+    for (const database of databases) await dropTestDatabase(database).catch(() => undefined);
+    for (const bucket of buckets) await deleteBucket(client, bucket).catch(() => undefined);
+    client?.destroy();
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
+
+  it(
+    'backs up to S3 online while pushes go on; a fresh PostgreSQL + bucket serves the snapshot byte-identical, no push half there',
+    async () => {
+      const pushes: { tag: string; started: number; finished?: number }[] = [];
+      let pushing = true;
+      const loop = (async () => {
+        for (let i = 0; pushing; i++) {
+          const push: { tag: string; started: number; finished?: number } = {
+            tag: `p${i}`,
+            started: Date.now(),
+          };
+          pushes.push(push);
+          await pushRandomImage(source.url, 'load/app', push.tag, 128 * 1024);
+          push.finished = Date.now();
+        }
+      })();
+      // Let a few pushes finish first, so that some are surely before the snapshot.
+      while (pushes.filter((p) => p.finished).length < 3) await new Promise((r) => setTimeout(r, 20));
+      const backupStarted = Date.now();
+      const first = await runCli(['backup', backupUrl, '-d', join(tmp, 'source'), '--json'], {
+        env: sourceEnv,
+      });
+      const backupEnded = Date.now();
+      pushing = false;
+      await loop;
+      expect(first.code, first.stderr).toBe(0);
+      const summary = JSON.parse(first.stdout);
+      expect(summary.problems).toEqual([]);
+      expect(summary.snapshot.dialect).toBe('postgres');
+      expect(summary.copied).toBe(summary.snapshot.blobs);
+      const names = await objectNames(client, buckets[1] as string, 'nightly/berth/');
+      expect(names).toContain(`nightly/berth/snapshots/${summary.snapshot.id}/metadata.jsonl.gz`);
+      expect(names).toContain(`nightly/berth/snapshots/${summary.snapshot.id}/snapshot.json`);
+
+      const database = await createTestDatabase();
+      const bucket = await createBucket(client);
+      databases.push(database);
+      buckets.push(bucket);
+      const env = instanceEnv(s3, database, bucket);
+      const restoring = await runCli(['restore', backupUrl, '-d', join(tmp, 'restored')], { env });
+      expect(restoring.code, restoring.stderr).toBe(0);
+      const restored = await startChildBerth(join(tmp, 'restored'), { env });
+      servers.push(restored);
+
+      const repositories = await expectSameContent(source.url, restored.url);
+      expect(repositories).toEqual(expect.arrayContaining(['library/busybox', 'seed/app', 'team/multi']));
+      expect(await listTags(restored.url, 'seed/app')).toHaveLength(SEED_IMAGES);
+      const load = new Set(await listTags(restored.url, 'load/app'));
+      for (const push of pushes) {
+        if (push.finished !== undefined && push.finished < backupStarted)
+          expect(load.has(push.tag)).toBe(true);
+        if (push.started > backupEnded) expect(load.has(push.tag)).toBe(false);
+      }
+      const pulled = await pullWithSkopeo(
+        new URL(restored.url).host,
+        'team/multi',
+        'multi',
+        join(tmp, 'pull'),
+      );
+      expect(
+        (await contentOf(source.url, 'team/multi', 'multi')).manifests.has(
+          pulled.get('manifest.json') as string,
+        ),
+      ).toBe(true);
+      // The restored registry takes pushes (its id sequences continue after the restored rows).
+      await pushRandomImage(restored.url, 'seed/app', 'after-restore', 64 * 1024);
+      expect(await listTags(restored.url, 'seed/app')).toContain('after-restore');
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'restores the PostgreSQL snapshot into an SQLite + filesystem instance',
+    async () => {
+      const dir = join(tmp, 'to-sqlite');
+      const env = instanceEnv(s3, undefined, undefined);
+      const restoring = await runCli(['restore', backupUrl, '-d', dir], { env });
+      expect(restoring.code, restoring.stderr).toBe(0);
+      const restored = await startChildBerth(dir, { env });
+      servers.push(restored);
+      await expectSameContent(source.url, restored.url);
+      expect(await listTags(restored.url, 'team/multi')).toEqual(['multi']);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'sends only new blobs the second time, verifies the S3 snapshot, and refuses a non-empty PostgreSQL target',
+    async () => {
+      await pushRandomImage(source.url, 'seed/app', 'later', 512 * 1024);
+      const second = await runCli(['backup', backupUrl, '-d', join(tmp, 'source'), '--json'], {
+        env: sourceEnv,
+      });
+      expect(second.code, second.stderr).toBe(0);
+      const summary = JSON.parse(second.stdout);
+      expect(summary.problems).toEqual([]);
+      expect(summary.copied).toBeGreaterThanOrEqual(2);
+      expect(summary.present).toBeGreaterThanOrEqual(SEED_IMAGES * 2);
+      expect(summary.copied + summary.present).toBe(summary.snapshot.blobs);
+
+      const verified = await runCli(['backup', 'verify', backupUrl], { env: sourceEnv });
+      expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+      expect(verified.stdout).toMatch(/all verified/);
+
+      const refused = await runCli(['restore', backupUrl, '-d', join(tmp, 'again')], { env: sourceEnv });
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/holds \d+ repositories: restore only into an empty instance/);
+    },
+    TIMEOUT,
+  );
+});
