@@ -7,15 +7,25 @@ import { bytes } from '../format';
 import { useSession } from '../session';
 import { useLoad } from '../use-load';
 
+/** A project's quota and usage, when the caller may read them (members and system administrators). */
+async function quotaFor(name: string, systemAdmin: boolean) {
+  if (!systemAdmin) {
+    const access = await call('get', '/api/v1/projects/{name}/access', { path: { name } });
+    if (!access.member) return undefined; // the server would refuse: not asked
+  }
+  return call('get', '/api/v1/projects/{name}/quota', { path: { name } });
+}
+
 /** Storage and repository count of one project, loaded per row. */
 function ProjectFacts({ name }: { name: string }) {
+  const { session } = useSession();
   const { data } = useLoad(
     () =>
       Promise.all([
-        call('get', '/api/v1/projects/{name}/quota', { path: { name } }).catch(() => undefined),
+        quotaFor(name, session.systemAdmin).catch(() => undefined),
         call('get', '/api/v1/projects/{name}/repositories', { path: { name }, query: { limit: '1' } }),
       ]),
-    [name],
+    [name, session.systemAdmin],
   );
   const [quota, repositories] = data ?? [];
   return (

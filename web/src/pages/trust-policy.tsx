@@ -125,34 +125,37 @@ export function TrustSection({ name, right }: { name: string; right: Right }) {
       </table>
       {data && data.keys.length === 0 && <p class="muted">No trusted keys.</p>}
       {right.write && (
-        <form
-          class="stacked"
-          aria-label="Trust a key"
-          onSubmit={(event) => {
-            event.preventDefault();
-            const target = event.currentTarget;
-            const form = new FormData(target);
-            void act(async () => {
-              await call('post', '/api/v1/projects/{name}/trust/keys', {
-                path: { name },
-                body: {
-                  name: String(form.get('keyName') ?? '').trim(),
-                  publicKeyPem: String(form.get('pem') ?? ''),
-                },
+        <details>
+          <summary>Trust a key…</summary>
+          <form
+            class="stacked"
+            aria-label="Trust a key"
+            onSubmit={(event) => {
+              event.preventDefault();
+              const target = event.currentTarget;
+              const form = new FormData(target);
+              void act(async () => {
+                await call('post', '/api/v1/projects/{name}/trust/keys', {
+                  path: { name },
+                  body: {
+                    name: String(form.get('keyName') ?? '').trim(),
+                    publicKeyPem: String(form.get('pem') ?? ''),
+                  },
+                });
+                target.reset();
               });
-              target.reset();
-            });
-          }}
-        >
-          <label>
-            Key name <input name="keyName" required placeholder="ci" />
-          </label>
-          <label>
-            Public key (PEM)
-            <textarea name="pem" required rows={4} cols={64} placeholder="-----BEGIN PUBLIC KEY-----" />
-          </label>
-          <button type="submit">Trust key</button>
-        </form>
+            }}
+          >
+            <label>
+              Key name <input name="keyName" required placeholder="ci" />
+            </label>
+            <label>
+              Public key (PEM)
+              <textarea name="pem" required rows={4} cols={64} placeholder="-----BEGIN PUBLIC KEY-----" />
+            </label>
+            <button type="submit">Trust key</button>
+          </form>
+        </details>
       )}
       <h4>Notary Project trust stores</h4>
       <table data-testid="notation-stores">
@@ -194,51 +197,54 @@ export function TrustSection({ name, right }: { name: string; right: Right }) {
       </table>
       {data && data.notation.length === 0 && <p class="muted">No notation trust stores.</p>}
       {right.write && (
-        <form
-          class="stacked"
-          aria-label="Add a notation trust store"
-          onSubmit={(event) => {
-            event.preventDefault();
-            const target = event.currentTarget;
-            const form = new FormData(target);
-            void act(async () => {
-              await call('post', '/api/v1/projects/{name}/trust/notation', {
-                path: { name },
-                body: {
-                  name: String(form.get('storeName') ?? '').trim(),
-                  rootCertificatesPem: [String(form.get('certificates') ?? '')],
-                  trustedIdentities: lines(form.get('identities')),
-                },
+        <details>
+          <summary>Add a notation trust store…</summary>
+          <form
+            class="stacked"
+            aria-label="Add a notation trust store"
+            onSubmit={(event) => {
+              event.preventDefault();
+              const target = event.currentTarget;
+              const form = new FormData(target);
+              void act(async () => {
+                await call('post', '/api/v1/projects/{name}/trust/notation', {
+                  path: { name },
+                  body: {
+                    name: String(form.get('storeName') ?? '').trim(),
+                    rootCertificatesPem: [String(form.get('certificates') ?? '')],
+                    trustedIdentities: lines(form.get('identities')),
+                  },
+                });
+                target.reset();
               });
-              target.reset();
-            });
-          }}
-        >
-          <label>
-            Store name <input name="storeName" required />
-          </label>
-          <label>
-            Root certificates (PEM)
-            <textarea
-              name="certificates"
-              required
-              rows={4}
-              cols={64}
-              placeholder="-----BEGIN CERTIFICATE-----"
-            />
-          </label>
-          <label>
-            Trusted identities (one a line)
-            <textarea
-              name="identities"
-              required
-              rows={2}
-              cols={64}
-              placeholder="x509.subject: C=US, O=Acme, CN=ci"
-            />
-          </label>
-          <button type="submit">Add trust store</button>
-        </form>
+            }}
+          >
+            <label>
+              Store name <input name="storeName" required />
+            </label>
+            <label>
+              Root certificates (PEM)
+              <textarea
+                name="certificates"
+                required
+                rows={4}
+                cols={64}
+                placeholder="-----BEGIN CERTIFICATE-----"
+              />
+            </label>
+            <label>
+              Trusted identities (one a line)
+              <textarea
+                name="identities"
+                required
+                rows={2}
+                cols={64}
+                placeholder="x509.subject: C=US, O=Acme, CN=ci"
+              />
+            </label>
+            <button type="submit">Add trust store</button>
+          </form>
+        </details>
       )}
     </section>
   );
