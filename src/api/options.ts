@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Accounts } from '../accounts/types.js';
 import type { Identity } from '../auth/index.js';
 import type { Catalog } from '../catalog/index.js';
+import type { AnomalyStore } from '../events/anomalies/index.js';
 import type { AuditEvent, AuditQuery, AuditSink } from '../events/types.js';
 import type { Webhooks } from '../events/webhooks/index.js';
 import type { GcAdmin, LifecycleAdmin, RetentionAdmin } from '../lifecycle/index.js';
@@ -76,6 +77,8 @@ export type ProxyAdmin = Pick<ProxyCache, 'view' | 'check' | 'configure'>;
 export interface ApiOptions {
   accounts: Accounts;
   audit: AuditSink & { query(q: AuditQuery): Promise<AuditEvent[]> };
+  /** The audit anomaly detector's findings. */
+  anomalies: Pick<AnomalyStore, 'list'>;
   /**
    * Who is calling (Basic user/password, robot secret or personal access token, or a Bearer token). Anonymous
    * when no credentials; throws RegistryError UNAUTHORIZED (bad credentials) or TOOMANYREQUESTS.

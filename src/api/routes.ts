@@ -1,3 +1,4 @@
+import { anomalyRoutes } from './anomaly-routes.js';
 import { auditRoutes } from './audit-routes.js';
 import { catalogRoutes } from './catalog-routes.js';
 import { consoleSessionRoutes } from './console-session-routes.js';
@@ -38,6 +39,7 @@ export function apiRouteTable(): ApiRoute[] {
     ...scanningRoutes,
     ...robotRoutes,
     ...auditRoutes,
+    ...anomalyRoutes,
     ...systemRoutes,
   ];
 }

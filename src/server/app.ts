@@ -438,6 +438,7 @@ export async function createBerth(config: Config, options: BerthOptions = {}): P
   await app.register(apiRoutes, {
     accounts: auth.accounts,
     audit: auth.audit,
+    anomalies: anomalies.store,
     authenticate: limits.authenticate(auth.authenticate),
     checkPassword: auth.checkPassword,
     sourceIp: auth.sourceIp,

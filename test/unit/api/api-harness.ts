@@ -10,6 +10,7 @@ import { type ApiOptions, apiRoutes } from '../../../src/api/index.js';
 import { basicAuthorization, type Identity, parseAuthorization } from '../../../src/auth/index.js';
 import { Catalog } from '../../../src/catalog/index.js';
 import { LocalBus } from '../../../src/cluster/index.js';
+import { AnomalyStore } from '../../../src/events/anomalies/index.js';
 import type { AuditEvent, AuditInput, AuditQuery } from '../../../src/events/types.js';
 import { Webhooks } from '../../../src/events/webhooks/index.js';
 import { GarbageCollector, JobRunner, Lifecycle, Retention } from '../../../src/lifecycle/index.js';
@@ -199,6 +200,7 @@ export async function startHarness(options: Partial<Pick<ApiOptions, 'usersCanCr
   await app.register(apiRoutes, {
     accounts,
     audit,
+    anomalies: new AnomalyStore(db),
     lifecycle,
     retention,
     gc,

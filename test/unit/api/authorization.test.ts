@@ -1051,6 +1051,11 @@ const CASES: Case[] = [
     expect: { anonymous: 401, user: 403, projectAdmin: 200, robot: 403, systemAdmin: 200 },
   },
   {
+    route: 'GET /api/v1/audit/anomalies',
+    prepare: fixed('/api/v1/audit/anomalies?kind=mass-pull'),
+    expect: { anonymous: 401, user: 403, projectAdmin: 403, robot: 403, systemAdmin: 200 },
+  },
+  {
     route: 'GET /api/v1/audit/export',
     label: '(CSV, ?project=team)',
     prepare: fixed('/api/v1/audit/export?project=team&format=csv'),

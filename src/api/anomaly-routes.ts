@@ -1,0 +1,94 @@
+import { z } from 'zod';
+import { ANOMALY_KINDS, type Anomaly } from '../events/anomalies/index.js';
+import { linkNext } from './pagination.js';
+import { type ApiRoute, route } from './route.js';
+import { DEFAULT_LIMIT, named, PageQuery } from './schemas.js';
+
+/** The audit anomaly detector's findings (events/anomalies): listed, newest first. */
+
+const AnomalyKind = z.enum(ANOMALY_KINDS);
+
+export const AuditAnomaly = named(
+  'AuditAnomaly',
+  'A finding of the audit anomaly detector. `subject`: the account (a login or `robot$…`), or for ' +
+    '`failed-logins-address` the client address; `project`: the project a robot swept (else null); the events ' +
+    'counted run from `windowStart` to `time`; `details`: the numbers the rule compared.',
+  z.object({
+    id: z.number().int(),
+    time: z.number().int(),
+    kind: AnomalyKind,
+    subject: z.string(),
+    project: z.string().nullable(),
+    windowStart: z.number().int(),
+    count: z.number().int(),
+    summary: z.string(),
+    details: z.record(z.string(), z.unknown()),
+  }),
+);
+
+export const AuditAnomalyList = named(
+  'AuditAnomalyList',
+  'One page of findings, newest first; `next` is the cursor of the following page, absent on the last.',
+  z.object({ items: z.array(AuditAnomaly), next: z.string().optional() }),
+);
+
+/** Milliseconds since the epoch or an ISO 8601 date-time. */
+const Time = z.string().transform((text, context) => {
+  const ms = /^[0-9]{1,15}$/.test(text) ? Number(text) : Date.parse(text);
+  if (Number.isNaN(ms)) {
+    context.issues.push({
+      code: 'custom',
+      message: 'must be milliseconds since the epoch or an ISO 8601 date-time',
+      input: text,
+    });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+export const AnomalyListQuery = z.object({
+  kind: AnomalyKind.optional().describe(`only this kind: ${ANOMALY_KINDS.join(', ')}`),
+  subject: z.string().min(1).max(255).optional().describe('only findings about this account or address'),
+  from: Time.optional().describe('raised at or after this time: milliseconds since the epoch or ISO 8601'),
+  to: Time.optional().describe('raised before this time: milliseconds since the epoch or ISO 8601'),
+  limit: PageQuery.shape.limit,
+  cursor: z
+    .string()
+    .regex(/^[0-9]{1,15}$/, 'must be a finding id')
+    .transform(Number)
+    .optional()
+    .describe('the `next` of the previous page'),
+});
+type ListQuery = z.output<typeof AnomalyListQuery>;
+
+export const anomalyRoutes: ApiRoute[] = [
+  route<undefined, ListQuery>({
+    method: 'GET',
+    path: '/audit/anomalies',
+    operationId: 'listAuditAnomalies',
+    summary:
+      'Findings of the audit anomaly detector, newest first: mass pulls, failed logins, robot project sweeps',
+    task: 'reading audit anomalies',
+    tag: 'audit',
+    gate: 'systemAdmin',
+    access: 'system administrators',
+    query: AnomalyListQuery,
+    success: { status: 200, description: 'One page of findings', schema: AuditAnomalyList },
+    async handler(call) {
+      const { query, request, reply } = call;
+      const limit = query.limit ?? DEFAULT_LIMIT;
+      const rows: Anomaly[] = await call.options.anomalies.list({
+        kind: query.kind,
+        subject: query.subject,
+        from: query.from,
+        to: query.to,
+        limit: limit + 1,
+        before: query.cursor,
+      });
+      const items = rows.slice(0, limit);
+      const next = rows.length > limit ? String(items[items.length - 1]?.id) : undefined;
+      linkNext(request, reply, next);
+      return next === undefined ? { items } : { items, next };
+    },
+  }),
+];
