@@ -1516,6 +1516,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/audit/anomalies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Findings of the audit anomaly detector, newest first: mass pulls, failed logins, robot project sweeps
+         * @description Who may call it: system administrators.
+         */
+        get: operations["listAuditAnomalies"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/system/health": {
         parameters: {
             query?: never;
@@ -1779,6 +1799,24 @@ export interface components {
             repositoryPattern: string;
             /** @description `*` and `?` stay within a path segment, `**` crosses segments */
             tagPattern: string;
+        };
+        AuditAnomaly: {
+            id: number;
+            time: number;
+            /** @enum {string} */
+            kind: "mass-pull" | "failed-logins-account" | "failed-logins-address" | "robot-project-sweep";
+            subject: string;
+            project: string | null;
+            windowStart: number;
+            count: number;
+            summary: string;
+            details: {
+                [key: string]: unknown;
+            };
+        };
+        AuditAnomalyList: {
+            items: components["schemas"]["AuditAnomaly"][];
+            next?: string;
         };
         SystemHealth: {
             /**
@@ -2739,8 +2777,8 @@ export interface components {
             name: string;
             /** @description where deliveries are POSTed */
             url: string;
-            /** @description events to send: push, pull, delete, scan, quota, gc */
-            eventTypes: ("push" | "pull" | "delete" | "scan" | "quota" | "gc")[];
+            /** @description events to send: push, pull, delete, scan, quota, gc, anomaly */
+            eventTypes: ("push" | "pull" | "delete" | "scan" | "quota" | "gc" | "anomaly")[];
             /**
              * @description cloudevents (CloudEvents 1.0 JSON, structured), harbor (Harbor webhook JSON), slack ({"text"})
              * @default cloudevents
@@ -2756,8 +2794,8 @@ export interface components {
             name?: string;
             /** @description where deliveries are POSTed */
             url?: string;
-            /** @description events to send: push, pull, delete, scan, quota, gc */
-            eventTypes?: ("push" | "pull" | "delete" | "scan" | "quota" | "gc")[];
+            /** @description events to send: push, pull, delete, scan, quota, gc, anomaly */
+            eventTypes?: ("push" | "pull" | "delete" | "scan" | "quota" | "gc" | "anomaly")[];
             /** @enum {string} */
             format?: "cloudevents" | "harbor" | "slack";
             /** @description a new secret; null removes it */
@@ -10651,6 +10689,77 @@ export interface operations {
             };
             /** @description What the path or body names does not exist (NOT_FOUND) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listAuditAnomalies: {
+        parameters: {
+            query?: {
+                /** @description only this kind: mass-pull, failed-logins-account, failed-logins-address, robot-project-sweep */
+                kind?: "mass-pull" | "failed-logins-account" | "failed-logins-address" | "robot-project-sweep";
+                /** @description only findings about this account or address */
+                subject?: string;
+                /** @description raised at or after this time: milliseconds since the epoch or ISO 8601 */
+                from?: string;
+                /** @description raised before this time: milliseconds since the epoch or ISO 8601 */
+                to?: string;
+                /** @description items per page: default 100, at most 1000 */
+                limit?: string;
+                /** @description the `next` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of findings */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditAnomalyList"];
+                };
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Logged in without the right (DENIED): system administrators */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
