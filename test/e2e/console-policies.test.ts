@@ -268,6 +268,10 @@ describe.skipIf(missing.length > 0)('project policies in the web console', () =>
       await page.goto(`${berth.url}/projects/shop?tab=members`);
       await page.getByRole('cell', { name: 'gina' }).waitFor();
       await shot('console-members');
+      await page.goto(`${berth.url}/admin/gc`);
+      await page.getByRole('button', { name: 'Start a dry run' }).waitFor();
+      await page.waitForLoadState('networkidle');
+      await shot('console-gc');
       await page.goto(`${berth.url}/admin/audit`);
       await page.getByTestId('audit-event').first().waitFor();
       await shot('console-audit');
