@@ -3,6 +3,7 @@ import type { AccessToken, Member, Project, Robot, User } from '../accounts/inde
 import { ACTIONS, type Action, PROJECT_ROLES, type ProjectRole } from '../auth/index.js';
 import type { AuditEvent } from '../events/types.js';
 import { formatBytes, type ImmutabilityRule } from '../lifecycle/index.js';
+import { anomalyCommands } from './anomaly-commands.js';
 import { ApiCallError, ApiClient, type Connection, UsageError } from './api-client.js';
 import { gcCommands } from './gc-commands.js';
 import { scrubCommands, webhookCommands } from './operations-commands.js';
@@ -578,9 +579,14 @@ function tokenCommands(program: Command): void {
 }
 
 function auditCommand(program: Command): void {
-  connected(
-    program.command('audit').description('show the audit log, newest first').exitOverride(onCommanderExit),
-  )
+  const audit = program
+    .command('audit')
+    .description('show the audit log, newest first; `audit anomalies`: what the detector found')
+    .exitOverride(onCommanderExit)
+    // `berth audit anomalies --limit 5`: flags after the subcommand are the subcommand's.
+    .enablePositionalOptions();
+  anomalyCommands(audit, { connected, run });
+  connected(audit)
     .option('--actor <name>', 'only this actor (a user name or robot$name)')
     .option('--action <action>', 'only this action (push, pull, login, user.create, member.set, …)')
     .option('--resource <prefix>', 'only resources starting with this')

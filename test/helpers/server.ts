@@ -25,9 +25,10 @@ const databases = new Map<string, string>();
  * `config` entries are dotted keys, as flags would give them: { 'deletes.enabled': false }.
  * Auth is off unless `config` turns it on ({ 'auth.enabled': true }).
  * Under the `postgres` test project, metadata lives in a fresh PostgreSQL database per data directory.
+ * `clock` stamps audit events and drives the anomaly detector (createBerth's BerthOptions).
  */
 export async function startBerth(
-  opts: { dataDir?: string; config?: Record<string, unknown> } = {},
+  opts: { dataDir?: string; config?: Record<string, unknown>; clock?: () => number } = {},
 ): Promise<TestBerth> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'berth-test-')));
   let database: string | undefined;
@@ -47,7 +48,7 @@ export async function startBerth(
       ...opts.config,
     },
   });
-  const berth = await createBerth(config);
+  const berth = await createBerth(config, opts.clock ? { clock: opts.clock } : {});
   const address = await berth.listen();
   const port = Number(new URL(address).port);
   return {

@@ -1,0 +1,83 @@
+import type { Command } from 'commander';
+import type { Anomaly } from '../events/anomalies/index.js';
+import { ANOMALY_KINDS } from '../events/anomalies/index.js';
+import { parseTimeFlag } from './admin-commands.js';
+import { UsageError } from './api-client.js';
+import type { GcCommandKit } from './gc-commands.js';
+import { formatTable, isoTime } from './table-output.js';
+
+function out(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+/** `berth audit anomalies`: the anomaly detector's findings, newest first (GET /api/v1/audit/anomalies). */
+export function anomalyCommands(audit: Command, kit: GcCommandKit): void {
+  const { connected, run } = kit;
+  connected(
+    audit
+      .command('anomalies')
+      .description('show what the audit anomaly detector found, newest first (system administrators)'),
+  )
+    .option('--kind <kind>', `only this kind: ${ANOMALY_KINDS.join(', ')}`)
+    .option('--subject <name>', 'only findings about this account (login or robot$name) or address')
+    .option('--since <time>', 'from this time: ISO 8601, milliseconds, or a duration ago (30m, 24h, 7d)')
+    .option('--until <time>', 'before this time (same forms)')
+    .option('--limit <n>', 'at most this many findings', '100')
+    .option('--json', 'print one JSON object per line')
+    .action(
+      run(
+        async (
+          client,
+          flags: {
+            kind?: string;
+            subject?: string;
+            since?: string;
+            until?: string;
+            limit: string;
+            json?: boolean;
+          },
+        ) => {
+          if (flags.kind !== undefined && !(ANOMALY_KINDS as readonly string[]).includes(flags.kind)) {
+            throw new UsageError(`--kind: one of ${ANOMALY_KINDS.join(', ')}, not '${flags.kind}'`);
+          }
+          if (!/^\d+$/.test(flags.limit) || Number(flags.limit) < 1) {
+            throw new UsageError(`--limit: a positive whole number, not '${flags.limit}'`);
+          }
+          const limit = Number(flags.limit);
+          const query = {
+            kind: flags.kind,
+            subject: flags.subject,
+            from: parseTimeFlag('--since', flags.since),
+            to: parseTimeFlag('--until', flags.until),
+            limit: Math.min(limit, 1000),
+          };
+          const found: Anomaly[] = [];
+          for await (const anomaly of client.items<Anomaly>('/audit/anomalies', query)) {
+            found.push(anomaly);
+            if (found.length >= limit) break;
+          }
+          if (flags.json) {
+            if (found.length > 0) out(found.map((anomaly) => JSON.stringify(anomaly)).join('\n'));
+            return;
+          }
+          if (found.length === 0) {
+            out('no anomalies found');
+            return;
+          }
+          out(
+            formatTable(
+              ['ID', 'TIME', 'KIND', 'SUBJECT', 'COUNT', 'SUMMARY'],
+              found.map((a) => [
+                String(a.id),
+                isoTime(a.time),
+                a.kind,
+                a.subject,
+                String(a.count),
+                a.summary,
+              ]),
+            ),
+          );
+        },
+      ),
+    );
+}
