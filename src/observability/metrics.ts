@@ -40,6 +40,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly jobRuns = new Counter({
+    name: 'berth_job_runs_total',
+    help: 'Background job runs this process finished, by kind (gc, retention, scrub, replication, rescan) and status',
+    labelNames: ['kind', 'status'] as const,
+    registers: [this.registry],
+  });
+
   constructor(uploadsInFlight: () => number) {
     new Gauge({
       name: 'berth_uploads_in_flight',
@@ -87,6 +94,32 @@ export class Metrics {
         }
       },
     });
+  }
+
+  /**
+   * What storage may hold, read when scraped: storage.capacityBytes (source "configured") or the size of the
+   * filesystem holding the blobs (source "filesystem"). No sample when unknown (object storage without
+   * storage.capacityBytes), so a ratio to it is absent rather than infinite.
+   */
+  watchCapacity(
+    capacity: () => Promise<{ bytes: number; source: 'configured' | 'filesystem' } | undefined>,
+  ): void {
+    new Gauge({
+      name: 'berth_storage_capacity_bytes',
+      help: 'What storage may hold: storage.capacityBytes, or the size of the filesystem holding the blobs',
+      labelNames: ['source'] as const,
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        const known = await capacity();
+        if (known) this.set({ source: known.source }, known.bytes);
+      },
+    });
+  }
+
+  /** A background job's run ended (garbage collection, retention, scrub, a replication execution, a rescan). */
+  jobFinished(kind: string, status: 'succeeded' | 'failed'): void {
+    this.jobRuns.inc({ kind, status });
   }
 
   /** A pull policy's refusal, warning or bypass. */

@@ -143,6 +143,11 @@ export async function createBerth(config: Config, options: BerthOptions = {}): P
     },
   });
   metrics.watchStorage(lifecycle);
+  metrics.watchCapacity(async () => {
+    const { capacityBytes, driver, root } = config.storage;
+    if (capacityBytes > 0) return { bytes: capacityBytes, source: 'configured' };
+    return driver === 'filesystem' ? { bytes: await filesystemSize(root), source: 'filesystem' } : undefined;
+  });
   // Webhooks: events only queue rows; the deliverer on every node sends them (events/webhooks).
   const webhooks: Webhooks = new Webhooks({
     db: meta.db,
@@ -170,7 +175,10 @@ export async function createBerth(config: Config, options: BerthOptions = {}): P
   const runner = new JobRunner(new JobRunStore(meta.db), {
     onError: (run, error) =>
       log?.error({ err: error, run: run.id, kind: run.kind, scope: run.scope }, 'job failed'),
-    onFinished: (run, outcome) => webhooks.jobFinished(run, outcome),
+    onFinished: (run, outcome) => {
+      metrics.jobFinished(run.kind, outcome.status);
+      webhooks.jobFinished(run, outcome);
+    },
   });
   // The pull-time signature policy (signatures.required), plugged in beside lifecycle's hooks. Its audit
   // events go to the auth setup's log, which exists before anything can be pulled.
