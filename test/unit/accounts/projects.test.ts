@@ -112,6 +112,30 @@ for (const backend of BACKENDS) {
         expect(second.next).toBeUndefined();
       });
 
+      it('searches names for a literal substring, any case, among the visible, page by page', async () => {
+        await accounts.createUser({ username: 'alice', password: PASSWORD });
+        for (const name of ['web-app', 'web_app', 'webxapp', 'web.app', 'data']) {
+          await accounts.createProject({ name, public: name !== 'webxapp' });
+        }
+        const names = async (search: string, visibleTo?: Identity) =>
+          (await accounts.listProjects({ limit: 10, search, ...(visibleTo && { visibleTo }) })).items.map(
+            (p) => p.name,
+          );
+        expect(await names('app')).toEqual(['web-app', 'web.app', 'web_app', 'webxapp']);
+        expect(await names('b_')).toEqual(['web_app']); // `_` is no wildcard
+        expect(await names('b%')).toEqual([]); // nor `%`
+        expect(await names('WEB-')).toEqual(['web-app']);
+        expect(await names('app', { kind: 'user', username: 'alice' })).toEqual([
+          'web-app',
+          'web.app',
+          'web_app',
+        ]);
+        const first = await accounts.listProjects({ limit: 2, search: 'app' });
+        expect(first.items.map((p) => p.name)).toEqual(['web-app', 'web.app']);
+        const second = await accounts.listProjects({ limit: 2, search: 'app', cursor: first.next });
+        expect(second.items.map((p) => p.name)).toEqual(['web_app', 'webxapp']);
+      });
+
       it('lists only what `visibleTo` may see, page by page', async () => {
         await accounts.createUser({ username: 'alice', password: PASSWORD });
         for (const name of ['a1', 'a2', 'a3', 'p1', 'p2']) {
