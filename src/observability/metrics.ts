@@ -57,6 +57,10 @@ export class Metrics {
       },
     });
     collectDefaultMetrics({ register: this.registry, prefix: 'berth_' });
+    // Every kind and status exported from the start at 0, so that a first failure is an increase an alert sees.
+    for (const kind of ['gc', 'retention', 'scrub', 'replication', 'rescan']) {
+      for (const status of ['succeeded', 'failed']) this.jobRuns.inc({ kind, status }, 0);
+    }
   }
 
   /** Storage gauges, read from `source` when scraped: total stored bytes, and usage and quota per project. */
