@@ -42,10 +42,38 @@ export interface ReplicationBenchOptions {
   interrupted: () => boolean;
 }
 
-async function upload(client: Client, repository: string, data: Buffer): Promise<string> {
+/**
+ * A push token per repository, asked for once with the administrator's password: Basic on every request would
+ * verify the password hash each time (deliberately slow), which would measure that rather than pushes.
+ */
+function tokens(server: Server): (repository: string) => Promise<string> {
+  const known = new Map<string, Promise<string>>();
+  return (repository) => {
+    let token = known.get(repository);
+    if (!token) {
+      const url = new URL('/token', server.url);
+      url.searchParams.set('service', 'berth');
+      url.searchParams.set('scope', `repository:${repository}:pull,push`);
+      token = fetch(url, { headers: { authorization: ADMIN_BASIC } }).then(async (res) => {
+        const body = (await res.json()) as { token?: string };
+        if (res.status !== 200 || !body.token) throw new Error(`token for ${repository}: HTTP ${res.status}`);
+        return `Bearer ${body.token}`;
+      });
+      known.set(repository, token);
+    }
+    return token;
+  };
+}
+
+async function upload(
+  client: Client,
+  repository: string,
+  data: Buffer,
+  authorization: string,
+): Promise<string> {
   const digest = bufferDigest(data);
   const start = await client.expect('start upload', 202, 'POST', `/v2/${repository}/blobs/uploads/`, {
-    headers: { authorization: ADMIN_BASIC },
+    headers: { authorization },
   });
   const location = locationOf(client, start, 'start upload');
   location.searchParams.set('digest', digest);
@@ -53,7 +81,7 @@ async function upload(client: Client, repository: string, data: Buffer): Promise
     headers: {
       'content-type': 'application/octet-stream',
       'content-length': data.length,
-      authorization: ADMIN_BASIC,
+      authorization,
     },
     body: data,
   });
@@ -63,6 +91,7 @@ async function upload(client: Client, repository: string, data: Buffer): Promise
 /** `images` distinct small images, TAGS_PER_REPOSITORY per repository `rep/rNNN`, 16 clients at once. */
 async function seed(server: Server, images: number): Promise<string[]> {
   const client = new Client(server.url);
+  const tokenFor = tokens(server);
   const repositories = Array.from(
     { length: Math.ceil(images / TAGS_PER_REPOSITORY) },
     (_, i) => `rep/r${String(i).padStart(4, '0')}`,
@@ -72,8 +101,9 @@ async function seed(server: Server, images: number): Promise<string[]> {
       const repository = repositories[Math.floor(i / TAGS_PER_REPOSITORY)] as string;
       const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', image: i }));
       const layer = randomBytes(LAYER_BYTES);
-      const configDigest = await upload(client, repository, config);
-      const layerDigest = await upload(client, repository, layer);
+      const authorization = await tokenFor(repository);
+      const configDigest = await upload(client, repository, config, authorization);
+      const layerDigest = await upload(client, repository, layer, authorization);
       const manifest = Buffer.from(
         JSON.stringify({
           schemaVersion: 2,
@@ -90,7 +120,7 @@ async function seed(server: Server, images: number): Promise<string[]> {
       );
       const tag = `t${i % TAGS_PER_REPOSITORY}`;
       await client.expect('manifest PUT', 201, 'PUT', `/v2/${repository}/manifests/${tag}`, {
-        headers: { 'content-type': OCI_MANIFEST, authorization: ADMIN_BASIC },
+        headers: { 'content-type': OCI_MANIFEST, authorization },
         body: manifest,
       });
     });

@@ -39,6 +39,8 @@ export interface CopyOptions {
   referrerDepth?: number | undefined;
   /** Blobs in flight at once. Default 4. */
   concurrency?: number | undefined;
+  /** Blob slots shared with other copies (a replication execution's), instead of concurrency's own. */
+  slots?: BulkheadPolicy | undefined;
   /** Blob bytes per second over the whole copy. */
   bytesPerSecond?: number | undefined;
   /** A budget shared with other copies (a replication execution's), instead of bytesPerSecond's own. */
@@ -115,7 +117,7 @@ class CopyRun {
     const concurrency = options.concurrency ?? 4;
     if (!Number.isInteger(concurrency) || concurrency < 1)
       throw new Error('concurrency must be a positive integer');
-    this.slots = bulkhead(concurrency, Number.MAX_SAFE_INTEGER);
+    this.slots = options.slots ?? bulkhead(concurrency, Number.MAX_SAFE_INTEGER);
     this.rate =
       options.rate ??
       (options.bytesPerSecond === undefined ? undefined : new ByteRate(options.bytesPerSecond));
@@ -158,19 +160,26 @@ class CopyRun {
    * references are there.
    */
   copyManifest(manifest: Manifest, tag: string | undefined): Promise<void> {
-    let done = this.manifests.get(manifest.digest);
+    const done = this.manifests.get(manifest.digest);
     if (!done) {
-      done = this.copyManifestOnce(manifest);
-      this.manifests.set(manifest.digest, done);
+      const copied = this.copyManifestOnce(manifest, tag);
+      this.manifests.set(
+        manifest.digest,
+        copied.then(() => {}),
+      );
+      // Put under the tag already (one PUT, not a PUT by digest then a HEAD and a PUT of the tag).
+      return copied.then((tagged) => (tag && tagged !== tag ? this.setTag(manifest, tag) : undefined));
     }
     return tag ? done.then(() => this.setTag(manifest, tag)) : done;
   }
 
-  private async copyManifestOnce(manifest: Manifest): Promise<void> {
+  /** Returns the tag the manifest was put under, if it was put under one. */
+  private async copyManifestOnce(manifest: Manifest, tag: string | undefined): Promise<string | undefined> {
     const { client, repository } = this.options.target;
     const signal = this.options.signal;
     const refs = referencesOf(manifest, this.where(manifest.digest));
     const present = await client.headManifest(repository, manifest.digest, signal);
+    let tagged: string | undefined;
     if (present) {
       this.counts.manifests.skipped++;
       this.progress({ kind: 'manifest', digest: manifest.digest, outcome: 'skipped' });
@@ -182,7 +191,8 @@ class CopyRun {
       } else {
         await Promise.all(refs.blobs.map((blob) => this.copyBlob(blob)));
       }
-      await client.putManifest(repository, manifest.digest, manifest, signal);
+      await client.putManifest(repository, tag ?? manifest.digest, manifest, signal);
+      tagged = tag;
       this.counts.manifests.copied++;
       this.progress({ kind: 'manifest', digest: manifest.digest, outcome: 'copied' });
     }
@@ -203,6 +213,7 @@ class CopyRun {
       this.tagIndexUpdates.set(subject, update);
       await update;
     }
+    return tagged;
   }
 
   private async setTag(manifest: Manifest, tag: string): Promise<void> {

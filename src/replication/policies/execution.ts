@@ -1,3 +1,4 @@
+import { type BulkheadPolicy, bulkhead } from 'cockatiel';
 import type { JobContext } from '../../lifecycle/index.js';
 import { type Manifest, type RegistryClient, RemoteRegistryError } from '../client/index.js';
 import { ByteRate, copyArtifact } from '../copy/index.js';
@@ -23,8 +24,13 @@ export interface ExecutionEnds {
   target: RegistryClient;
 }
 
-/** Tasks in flight at once: each copies its blobs 4 at a time already. */
-const TASKS_AT_ONCE = 2;
+/**
+ * Tasks in flight at once, and blob copies in flight at once across them. Small artifacts are mostly round
+ * trips (HEAD, POST, PUT, manifest PUT): many tasks at once hide them. Large ones are bytes: the blob slots,
+ * shared by the whole execution, keep their streams (and memory) bounded however many tasks run.
+ */
+const TASKS_AT_ONCE = 8;
+const BLOBS_AT_ONCE = 8;
 
 /**
  * Runs an execution's pending tasks: each copies one artifact (with its referrers when the policy says so)
@@ -52,11 +58,12 @@ export async function runTasks(
   const queue = [...tasks];
   // One bandwidth budget for the whole execution, whatever the number of tasks.
   const rate = policy.bytesPerSecond === null ? undefined : new ByteRate(policy.bytesPerSecond);
+  const slots = bulkhead(BLOBS_AT_ONCE, Number.MAX_SAFE_INTEGER);
   const lane = async () => {
     for (let task = queue.shift(); task; task = queue.shift()) {
       if (context.signal.aborted) return;
       await store.taskStarted(task.id);
-      const outcome = await runTask(task, policy, ends, rate, context.signal, (bytes) => {
+      const outcome = await runTask(task, policy, ends, { rate, slots }, context.signal, (bytes) => {
         progress.bytes += bytes;
         context.progress({ ...progress });
       });
@@ -89,7 +96,7 @@ async function runTask(
   task: ReplicationTask,
   policy: ReplicationPolicy,
   ends: ExecutionEnds,
-  rate: ByteRate | undefined,
+  shared: { rate: ByteRate | undefined; slots: BulkheadPolicy },
   signal: AbortSignal,
   onBytes: (bytes: number) => void,
 ): Promise<TaskOutcome> {
@@ -111,7 +118,8 @@ async function runTask(
       source: { client: ends.source, repository: task.sourceRepository, reference: task.sourceReference },
       target: { client: ends.target, repository: task.targetRepository },
       referrers: policy.referrers,
-      rate,
+      rate: shared.rate,
+      slots: shared.slots,
       signal,
       onProgress(event) {
         if (event.kind === 'blob' && event.outcome === 'copied') {
