@@ -22,10 +22,12 @@ let workers: Workers;
 let berth: ChildBerth;
 let workerPids: number[];
 
+// No deadline of its own: startWorkers fails a start that stops making progress (test/helpers/child-server.ts),
+// and the configured hook timeout bounds the whole.
 beforeAll(async () => {
   workers = await startWorkers('berth-workers-', {}, WORKERS);
   ({ berth, pids: workerPids } = workers);
-}, 60_000);
+});
 
 afterAll(async () => {
   await workers?.stop();

@@ -6,7 +6,13 @@ import { fileURLToPath } from 'node:url';
 import { cliArgs } from './cli.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const START_TIMEOUT_MS = 30_000;
+/**
+ * How long a starting Berth may show no progress (no log line: 'berth starting workers' from a primary, then
+ * 'berth starting' and 'berth listening' from each server process) before it counts as hung. Counted from
+ * the last sign of progress, not from the spawn: on a loaded machine the steps add up to more than any one
+ * of them takes, and a fixed budget for all of them failed starts that were merely slow.
+ */
+export const QUIET_TIMEOUT_MS = 30_000;
 
 export interface ChildExit {
   code: number | null;
@@ -35,7 +41,8 @@ export interface ChildBerthOptions {
 
 /**
  * Starts `berth serve` on an ephemeral loopback port with its data in `dataDir`, and resolves once it logs
- * 'berth listening' (with the bound port). Rejects if the process exits or stays silent before that.
+ * 'berth listening' (with the bound port). Rejects if the process exits before that, or shows no progress
+ * for QUIET_TIMEOUT_MS.
  */
 export function startChildBerth(dataDir: string, options: ChildBerthOptions = {}): Promise<ChildBerth> {
   const env: NodeJS.ProcessEnv = {};
@@ -70,10 +77,10 @@ export function startChildBerth(dataDir: string, options: ChildBerthOptions = {}
       child.kill('SIGKILL');
       reject(new Error(`${message}\nstderr:\n${stderr}`));
     };
-    const timer = setTimeout(
-      () => fail(`berth did not start within ${START_TIMEOUT_MS} ms`),
-      START_TIMEOUT_MS,
-    );
+    let last = 'nothing yet';
+    const quiet = () =>
+      fail(`berth showed no progress for ${QUIET_TIMEOUT_MS} ms while starting (last: ${last})`);
+    let timer = setTimeout(quiet, QUIET_TIMEOUT_MS);
     child.once('error', (error) => fail(`could not spawn berth: ${error.message}`));
     exited.then(({ code, signal }) => fail(`berth exited before listening (code ${code}, signal ${signal})`));
 
@@ -86,7 +93,11 @@ export function startChildBerth(dataDir: string, options: ChildBerthOptions = {}
         return;
       }
       logs.push(entry);
-      if (settled || entry.msg !== 'berth listening') return;
+      if (settled) return;
+      last = String(entry.msg);
+      clearTimeout(timer);
+      timer = setTimeout(quiet, QUIET_TIMEOUT_MS);
+      if (entry.msg !== 'berth listening') return;
       const port = Number(entry.port);
       if (!Number.isInteger(port) || port <= 0) {
         fail(`'berth listening' without a port: ${line}`);

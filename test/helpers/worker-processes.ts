@@ -5,7 +5,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Reply, send, waitFor } from '../fault/support.js';
-import { type ChildBerth, startChildBerth } from './child-server.js';
+import { type ChildBerth, QUIET_TIMEOUT_MS, startChildBerth } from './child-server.js';
 
 export interface Workers {
   berth: ChildBerth;
@@ -46,13 +46,32 @@ export async function startWorkers(
           .map((entry) => Number(entry.pid)),
       ),
     ];
-    // startChildBerth returns at the first worker's 'berth listening'; wait for the others.
-    await waitFor(`${count} workers listening`, () => listening().length === count, 30_000);
+    // startChildBerth returns at the first worker's 'berth listening'; wait for the others, as long as the
+    // start makes progress (a log line at least every QUIET_TIMEOUT_MS: a slow machine is not a hung start).
+    await whileProgressing(child, `${count} workers listening`, () => listening().length === count);
     pids = listening();
     return { berth: child, pids, stop };
   } catch (error) {
     await stop();
     throw error;
+  }
+}
+
+/** Resolves once `done()` holds; rejects if the process exits first or logs nothing for QUIET_TIMEOUT_MS. */
+async function whileProgressing(child: ChildBerth, what: string, done: () => boolean): Promise<void> {
+  let seen = child.logs().length;
+  let quietSince = Date.now();
+  while (!done()) {
+    if (child.process.exitCode !== null || child.process.signalCode !== null) {
+      throw new Error(`berth exited while waiting for ${what}\nstderr:\n${child.stderr()}`);
+    }
+    if (child.logs().length > seen) {
+      seen = child.logs().length;
+      quietSince = Date.now();
+    } else if (Date.now() - quietSince > QUIET_TIMEOUT_MS) {
+      throw new Error(`no progress for ${QUIET_TIMEOUT_MS} ms waiting for ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 
