@@ -203,9 +203,7 @@ describe.skipIf(missing.length > 0)('the console administration pages in chromiu
       await page.getByLabel('Search').fill('');
       await page.getByRole('button', { name: 'Delete temp' }).focus();
       await page.keyboard.press('Enter');
-      await expect
-        .poll(() => page.evaluate(() => document.activeElement?.textContent))
-        .toBe('Delete temp for good');
+      await expect.poll(() => page.locator(':focus').textContent()).toBe('Delete temp for good');
       await page.keyboard.press('Enter');
       await page.getByRole('row', { name: /temp/ }).waitFor({ state: 'detached' });
       await expect.poll(() => page.getByTestId('user-row').count()).toBe(2);
