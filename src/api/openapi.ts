@@ -62,8 +62,8 @@ function errorStatuses(route: ApiRoute): number[] {
     statuses.add(429);
   }
   if (route.gate === 'authenticated' || route.gate === 'systemAdmin') statuses.add(403);
-  if (route.params || route.query || route.body) statuses.add(400);
-  if (route.body) {
+  if (route.params || route.query || route.body || route.rawBody) statuses.add(400);
+  if (route.body || route.rawBody) {
     statuses.add(413);
     statuses.add(415);
   }
@@ -91,6 +91,15 @@ function operation(route: ApiRoute): Json {
     ...(params.length > 0 && { parameters: params }),
     ...(route.body && {
       requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(route.body) } } },
+    }),
+    ...(route.rawBody && {
+      requestBody: {
+        required: true,
+        description: route.rawBody.description,
+        content: Object.fromEntries(
+          route.rawBody.mediaTypes.map((type) => [type, { schema: { type: 'object' } }]),
+        ),
+      },
     }),
     responses,
   };

@@ -68,6 +68,7 @@ export type ReplicationAdmin = Pick<
   | 'executions'
   | 'execution'
   | 'tasks'
+  | 'receiveEvents'
 >;
 
 /** Proxy projects' upstreams (replication/proxy): read, checked, set. */

@@ -36,6 +36,11 @@ function parseBody(body: unknown): unknown {
   }
 }
 
+/** The text of a body as received, for routes that verify it themselves (ApiRoute.rawBody). */
+function rawText(body: unknown): string {
+  return body instanceof JsonText ? body.text : '';
+}
+
 function fastifyPath(path: string): string {
   return API_PREFIX + path.replace(/\{(\w+)\}/g, ':$1');
 }
@@ -97,7 +102,13 @@ export async function apiRoutes(app: FastifyInstance, options: ApiOptions): Prom
   // so that a stranger learns nothing from it and a broken body is audited like any other refusal.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
-    'application/json',
+    [
+      'application/json',
+      // Webhooks and notifications from other registries (POST /replication/policies/{id}/events).
+      'application/cloudevents+json',
+      'application/cloudevents-batch+json',
+      'application/vnd.docker.distribution.events.v1+json',
+    ],
     { parseAs: 'string', bodyLimit: MAX_BODY_BYTES },
     (_request, text, done) => done(null, new JsonText(text as string)),
   );
@@ -127,7 +138,7 @@ async function handle(
     identity = definition.gate === 'none' ? { kind: 'anonymous' } : await options.authenticate(request);
     if (definition.gate === 'authenticated') requireAuthenticated(identity);
     if (definition.gate === 'systemAdmin') requireSystemAdmin(identity, definition.task);
-    body = parseBody(request.body);
+    body = definition.rawBody ? rawText(request.body) : parseBody(request.body);
     const call: Call<unknown, unknown, unknown> = {
       request,
       reply,
@@ -135,7 +146,7 @@ async function handle(
       options,
       params: parsePart(definition.params, 'path', request.params),
       query: parsePart(definition.query, 'query', request.query),
-      body: parsePart(definition.body, 'body', body),
+      body: definition.rawBody ? body : parsePart(definition.body, 'body', body),
     };
     const result = await definition.handler(call);
     record(definition, options, request, identity, body, 'success', auditDetail(call.auditDetail));

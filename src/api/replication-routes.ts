@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { SIGNATURE_HEADER } from '../events/webhooks/index.js';
 import type {
   Execution,
   ReplicationPolicy as Policy,
@@ -11,6 +12,7 @@ import {
   CreatePolicyBody,
   CreateRegistryBody,
   ExecutionParams,
+  PolicyEventsAnswer,
   PolicyParams,
   RegistryParams,
   RemoteRegistry,
@@ -361,4 +363,56 @@ const policyRoutes: ApiRoute[] = [
   }),
 ];
 
-export const replicationRoutes: ApiRoute[] = [...registryRoutes, ...policyRoutes];
+/** Where other registries tell an event-triggered pull policy of their pushes and deletes. */
+const eventRoutes: ApiRoute[] = [
+  route<ById, undefined, string>({
+    method: 'POST',
+    path: '/replication/policies/{id}/events',
+    operationId: 'receiveReplicationEvents',
+    summary:
+      "A remote's pushes and deletes for an event-triggered pull policy: Berth's CloudEvents webhook, Harbor's " +
+      "webhook or Distribution's notification envelope; replicated within seconds",
+    task: 'sending replication events',
+    tag,
+    // No account: the remote proves the policy's event secret instead (checked over the exact body).
+    gate: 'none',
+    access:
+      "the policy's remote, proving its eventSecret: an X-Berth-Signature: sha256=<hex HMAC-SHA256 of the body> " +
+      'header (Berth webhooks with that secret), or Authorization: Bearer <eventSecret> (Distribution, Harbor)',
+    params: PolicyParams,
+    rawBody: {
+      mediaTypes: [
+        'application/cloudevents+json',
+        'application/json',
+        'application/vnd.docker.distribution.events.v1+json',
+        'application/cloudevents-batch+json',
+      ],
+      description:
+        'A Berth CloudEvent (io.berth.artifact.pushed / .deleted) or a batch of them, a Harbor payload ' +
+        '(PUSH_ARTIFACT / DELETE_ARTIFACT), or a Distribution envelope {"events":[{"action":"push","target":{…}}]}',
+    },
+    success: {
+      status: 202,
+      description: 'Taken: the accepted events run as tasks of the next event execution',
+      schema: PolicyEventsAnswer,
+    },
+    errors: [401, 404, 409],
+    audit: { action: 'replication.events', resource: (params) => `replication:${params.id ?? '?'}` },
+    async handler(call) {
+      const header = (name: string) => {
+        const value = call.request.headers[name];
+        return typeof value === 'string' ? value : undefined;
+      };
+      const answer = await call.options.replication.receiveEvents(
+        call.params.id,
+        Buffer.from(call.body, 'utf8'),
+        { signature: header(SIGNATURE_HEADER), authorization: header('authorization') },
+      );
+      call.auditDetail = answer;
+      call.reply.code(202);
+      return answer;
+    },
+  }),
+];
+
+export const replicationRoutes: ApiRoute[] = [...registryRoutes, ...policyRoutes, ...eventRoutes];

@@ -80,6 +80,9 @@ export const ReplicationPolicy = named(
     referrers: z.boolean(),
     bytesPerSecond: z.number().int().nullable(),
     enabled: z.boolean(),
+    hasEventSecret: z
+      .boolean()
+      .describe('an event secret is stored: the remote may POST events to …/policies/{id}/events'),
     nextRunAt: z.number().int().nullable().describe('when the schedule next starts an execution; null: none'),
     createdBy: z.string().nullable(),
     createdAt: z.number().int(),
@@ -157,3 +160,10 @@ export const TasksQuery = z.object({
     .optional()
     .describe('only tasks with this status'),
 });
+
+export const PolicyEventsAnswer = named(
+  'ReplicationEventsAccepted',
+  'How many of the events became tasks of the next event execution, and how many the policy left alone ' +
+    '(other repositories or tags, pulls, blob pushes, deletes without replicateDeletes).',
+  z.object({ accepted: z.number().int(), ignored: z.number().int() }),
+);

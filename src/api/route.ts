@@ -44,6 +44,7 @@ export type AuditAction =
   | 'replication.policy.delete'
   | 'replication.run'
   | 'replication.retry'
+  | 'replication.events'
   | 'trust.key.add'
   | 'trust.key.remove'
   | 'trust.notation.add'
@@ -96,6 +97,11 @@ export interface ApiRoute<P = unknown, Q = unknown, B = unknown> {
   params?: z.ZodType<P, Record<string, string>>;
   query?: z.ZodType<Q, Record<string, unknown>>;
   body?: z.ZodType<B, unknown>;
+  /**
+   * Instead of `body`: the body's text as received (`call.body`), neither parsed nor validated here, for a handler
+   * that must check a signature over the exact bytes before it reads them. Documented with these media types.
+   */
+  rawBody?: { mediaTypes: readonly string[]; description: string };
   /** The success answer; the error answers are added from `gate` and `errors`. */
   success: SuccessAnswer;
   /** Error statuses this route may answer with besides the gate's (400 on validation, 401, 403). */

@@ -34,7 +34,11 @@ export interface Distribution {
 
 /** Starts `docker-registry serve` on a free port; with `htpasswd`, only that user may pull or push. */
 export async function startDistribution(
-  opts: { htpasswd?: { username: string; password: string } } = {},
+  opts: {
+    htpasswd?: { username: string; password: string };
+    /** More top-level YAML for config.yml (e.g. a `notifications:` section), one line each. */
+    config?: string[];
+  } = {},
 ): Promise<Distribution> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-distribution-'));
   const port = await freePort();
@@ -65,6 +69,7 @@ export async function startDistribution(
       'http:',
       `  addr: 127.0.0.1:${port}`,
       auth,
+      ...(opts.config ?? []),
     ].join('\n'),
   );
   const child = spawn(DISTRIBUTION_BINARY as string, ['serve', config], {

@@ -78,7 +78,8 @@ const policyFields = {
   trigger: z
     .enum(['manual', 'schedule', 'event'])
     .describe(
-      'schedule: by `schedule`; event: on each push (and delete, with replicateDeletes) at the source',
+      'schedule: by `schedule`; event: on each push (and delete, with replicateDeletes) at the source — for ' +
+        'push policies heard here, for pull policies told by the remote (POST …/policies/{id}/events)',
     ),
   schedule: z
     .string()
@@ -91,6 +92,17 @@ const policyFields = {
   referrers: z.boolean().describe('copy signatures, SBOMs and other referrers too'),
   bytesPerSecond: z.number().int().min(1024).nullable().describe('bandwidth limit per execution; null: none'),
   enabled: z.boolean(),
+  eventSecret: z
+    .string()
+    .min(16)
+    .max(512)
+    .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+    .nullable()
+    .describe(
+      'event-triggered pull policies: the secret a remote proves with each event it POSTs to ' +
+        '/api/v1/replication/policies/{id}/events (HMAC-SHA256 signature header, or Authorization: Bearer); ' +
+        'stored encrypted, never returned; null removes it',
+    ),
 };
 
 function checkTrigger(
@@ -118,6 +130,7 @@ export const PolicyInputSchema = z
     referrers: policyFields.referrers.default(true),
     bytesPerSecond: policyFields.bytesPerSecond.default(null),
     enabled: policyFields.enabled.default(true),
+    eventSecret: policyFields.eventSecret.default(null),
   })
   .superRefine(checkTrigger);
 
@@ -166,6 +179,8 @@ export interface ReplicationPolicy {
   referrers: boolean;
   bytesPerSecond: number | null;
   enabled: boolean;
+  /** Whether an event secret is stored (event-triggered pull policies); the secret itself never leaves. */
+  hasEventSecret: boolean;
   createdBy: string | null;
   createdAt: number;
   updatedAt: number;

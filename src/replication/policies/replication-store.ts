@@ -32,6 +32,8 @@ interface ReplicationTables {
     referrers: number;
     bytes_per_second: number | null;
     enabled: number;
+    /** Migration 0015: sealed; null: the policy takes no events from its remote. */
+    event_secret: string | null;
     created_by: string | null;
     created_at: number;
     updated_at: number;
@@ -61,7 +63,7 @@ export interface StoredRegistry extends RemoteRegistry {
 }
 
 export type RegistryRow = Omit<StoredRegistry, 'id' | 'hasPassword'>;
-export type PolicyRow = Omit<ReplicationPolicy, 'id' | 'registry'>;
+export type PolicyRow = Omit<ReplicationPolicy, 'id' | 'registry' | 'hasEventSecret'>;
 
 export type TaskOperation = 'copy' | 'delete';
 export type TaskStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'immutable' | 'skipped';
@@ -205,17 +207,59 @@ export class ReplicationStore {
     return done === true;
   }
 
+  /** The policy's sealed event secret; undefined without one (or without the policy). */
+  async eventSecret(id: number): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('replication_policies')
+      .select('event_secret')
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row?.event_secret ?? undefined;
+  }
+
+  async setEventSecret(id: number, sealed: string | null): Promise<void> {
+    await this.db
+      .updateTable('replication_policies')
+      .set({ event_secret: sealed })
+      .where('id', '=', id)
+      .execute();
+  }
+
   async removePolicy(id: number): Promise<boolean> {
     const deleted = await this.db.deleteFrom('replication_policies').where('id', '=', id).executeTakeFirst();
     return Number(deleted.numDeletedRows) > 0;
   }
 
   private policyQuery() {
-    return this.db
-      .selectFrom('replication_policies as p')
-      .innerJoin('replication_registries as r', 'r.id', 'p.registry_id')
-      .selectAll('p')
-      .select('r.name as registry_name');
+    return (
+      this.db
+        .selectFrom('replication_policies as p')
+        .innerJoin('replication_registries as r', 'r.id', 'p.registry_id')
+        .select([
+          'p.id',
+          'p.name',
+          'p.description',
+          'p.registry_id',
+          'p.direction',
+          'p.repositories',
+          'p.tags',
+          'p.artifact_type',
+          'p.rewrite_from',
+          'p.rewrite_to',
+          'p.trigger',
+          'p.schedule',
+          'p.replicate_deletes',
+          'p.referrers',
+          'p.bytes_per_second',
+          'p.enabled',
+          'p.created_by',
+          'p.created_at',
+          'p.updated_at',
+        ])
+        // Whether there is one, never the (sealed) secret itself.
+        .select((eb) => eb('p.event_secret', 'is not', null).as('has_event_secret'))
+        .select('r.name as registry_name')
+    );
   }
 
   /** The tags of a repository that point at a manifest. */
@@ -349,7 +393,10 @@ function toRegistry(row: Selectable<ReplicationTables['replication_registries']>
 }
 
 function toPolicy(
-  row: Selectable<ReplicationTables['replication_policies']> & { registry_name: string },
+  row: Omit<Selectable<ReplicationTables['replication_policies']>, 'event_secret'> & {
+    registry_name: string;
+    has_event_secret: unknown;
+  },
 ): ReplicationPolicy {
   return {
     id: Number(row.id),
@@ -371,6 +418,8 @@ function toPolicy(
     referrers: Number(row.referrers) === 1,
     bytesPerSecond: row.bytes_per_second === null ? null : Number(row.bytes_per_second),
     enabled: Number(row.enabled) === 1,
+    // SQLite answers 1/0, PostgreSQL true/false.
+    hasEventSecret: row.has_event_secret === true || Number(row.has_event_secret) === 1,
     createdBy: row.created_by,
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),

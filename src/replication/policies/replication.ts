@@ -1,5 +1,7 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Invalidation } from '../../cluster/index.js';
+import { SIGNATURE_HEADER, verifySignature } from '../../events/webhooks/signature.js';
 import { compileGlob, dueAt, type JobRunner, nextAfter, type Scheduled } from '../../lifecycle/index.js';
 import type { Database, JobRunRow } from '../../metadata/index.js';
 import { type PutEvent, type Registry, RegistryError } from '../../registry/index.js';
@@ -26,6 +28,7 @@ import {
   type RemoteRegistry,
   type ReplicationPolicy,
 } from './policy.js';
+import { parseRemoteEvents, type RemoteEvent } from './remote-events.js';
 import {
   type NewTask,
   type PolicyRow,
@@ -173,7 +176,7 @@ export class Replication implements Scheduled {
   }
 
   async createPolicy(input: PolicyInput, actor: string | null): Promise<ReplicationPolicy> {
-    const parsed = parse(PolicyInputSchema, input);
+    const { eventSecret, ...parsed } = parse(PolicyInputSchema, input);
     const registry = await this.storedRegistry(parsed.registry);
     const now = Date.now();
     const row: PolicyRow = {
@@ -183,9 +186,13 @@ export class Replication implements Scheduled {
       createdAt: now,
       updatedAt: now,
     };
-    checkPolicy(row);
+    checkPolicy(row, eventSecret !== null);
+    // Before the row exists: a missing key refuses the policy rather than leaving it without its secret.
+    if (eventSecret !== null) this.keyringOrRefuse();
     const id = await this.store.addPolicy(row);
     if (id === undefined) throw conflict(`a replication policy named '${parsed.name}' exists already`);
+    // Sealed under the row's id, as registry passwords are: a sealed secret cannot be moved to another policy.
+    if (eventSecret !== null) await this.store.setEventSecret(id, this.sealEventSecret(eventSecret, id));
     return this.policy(id);
   }
 
@@ -194,13 +201,17 @@ export class Replication implements Scheduled {
     const current = await this.policy(id);
     const registryId =
       parsed.registry === undefined ? current.registryId : (await this.storedRegistry(parsed.registry)).id;
-    const { registry: _name, ...fields } = parsed;
+    const { registry: _name, eventSecret, ...fields } = parsed;
     const merged = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
-    const row: PolicyRow = { ...current, ...merged, registryId, updatedAt: Date.now() };
-    checkPolicy(row);
+    const { hasEventSecret: _has, ...kept } = current;
+    const row: PolicyRow = { ...kept, ...merged, registryId, updatedAt: Date.now() };
+    checkPolicy(row, eventSecret === undefined ? current.hasEventSecret : eventSecret !== null);
+    const sealed =
+      eventSecret === undefined || eventSecret === null ? eventSecret : this.sealEventSecret(eventSecret, id);
     if (!(await this.store.updatePolicy(id, row))) {
       throw conflict(`a replication policy named '${row.name}' exists already`);
     }
+    if (sealed !== undefined) await this.store.setEventSecret(id, sealed);
     return this.policy(id);
   }
 
@@ -401,6 +412,58 @@ export class Replication implements Scheduled {
     }
   }
 
+  /**
+   * Events a pull policy's remote sends it (POST /api/v1/replication/policies/{id}/events): proven with the
+   * policy's event secret (an `X-Berth-Signature: sha256=<HMAC-SHA256 of the body>` header, as Berth's webhooks
+   * sign, or `Authorization: Bearer <secret>`, which Distribution and Harbor can send), in Berth's, Harbor's or
+   * Distribution's format. Pushes the filters select become copy tasks of the policy's next event execution
+   * (within about a second, batched as push policies' are); deletes only with replicateDeletes. NOT_FOUND,
+   * UNAUTHORIZED (no secret, or not proven), CONFLICT (not an event-triggered pull policy), INVALID_REQUEST.
+   */
+  async receiveEvents(
+    id: number,
+    body: Buffer,
+    proof: { signature?: string | undefined; authorization?: string | undefined },
+  ): Promise<{ accepted: number; ignored: number }> {
+    const policy = await this.store.policy({ id });
+    if (!policy) throw notFound(`no replication policy ${id}`);
+    const sealed = await this.store.eventSecret(id);
+    if (sealed === undefined) {
+      throw unauthorized(`replication policy ${id} takes no events: it has no eventSecret`);
+    }
+    const secret = this.guard(() => decryptSecret(this.keyring(), sealed, eventSecretContext(id)));
+    if (!provesSecret(body, secret, proof)) {
+      throw unauthorized(
+        `the events are not signed with replication policy ${id}'s eventSecret (${SIGNATURE_HEADER}: sha256=<HMAC-SHA256 of the body>, or Authorization: Bearer <secret>)`,
+      );
+    }
+    if (policy.direction !== 'pull' || policy.trigger !== 'event') {
+      throw conflict(
+        `replication policy ${id} is not an event-triggered pull policy (direction pull, trigger event)`,
+      );
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(body.toString('utf8'));
+    } catch (error) {
+      throw new RegistryError('INVALID_REQUEST', {
+        message: `replication events: the body is not JSON: ${(error as Error).message}`,
+      });
+    }
+    const { events, ignored } = parseRemoteEvents(json);
+    if (!policy.enabled) return { accepted: 0, ignored: ignored + events.length };
+    const repositories = compileGlob(policy.repositories);
+    const tags = compileGlob(policy.tags);
+    let accepted = 0;
+    for (const event of events) {
+      const task = remoteEventTask(policy, event, repositories, tags);
+      if (!task) continue;
+      this.enqueue(policy, task);
+      accepted++;
+    }
+    return { accepted, ignored: ignored + events.length - accepted };
+  }
+
   /** Adds a task to the policy's next event execution; the latest operation on a reference wins. */
   private enqueue(policy: ReplicationPolicy, task: NewTask): void {
     let batch = this.pending.get(policy.id);
@@ -486,6 +549,14 @@ export class Replication implements Scheduled {
     });
   }
 
+  private sealEventSecret(secret: string, id: number): string {
+    return this.guard(() => encryptSecret(this.keyring(), secret, eventSecretContext(id)));
+  }
+
+  private keyringOrRefuse(): void {
+    this.guard(() => this.keyring());
+  }
+
   private seal(password: string, id: number): string {
     return this.guard(() => encryptSecret(this.keyring(), password, String(id)));
   }
@@ -521,11 +592,65 @@ function newTask(task: ReplicationTask): NewTask {
   };
 }
 
-/** What the schema cannot say alone: events are heard only here, so only push policies have them. */
-function checkPolicy(row: PolicyRow): void {
-  if (row.trigger === 'event' && row.direction === 'pull') {
+/** The task a remote's event makes for a pull policy, or undefined when its filters leave it out. */
+function remoteEventTask(
+  policy: ReplicationPolicy,
+  event: RemoteEvent,
+  repositories: (name: string) => boolean,
+  tags: (tag: string) => boolean,
+): NewTask | undefined {
+  if (!repositories(event.repository)) return undefined;
+  const task = (operation: 'copy' | 'delete', reference: string): NewTask => ({
+    operation,
+    sourceRepository: event.repository,
+    sourceReference: reference,
+    targetRepository: rewriteName(policy.rewrite, event.repository),
+  });
+  const referrerOf = event.tag === undefined ? undefined : REFERRER_TAG.exec(event.tag)?.[1];
+  if (event.action === 'push') {
+    // A signature or another referrer tagged after its subject: the subject goes again, now with it.
+    if (referrerOf) return policy.referrers ? task('copy', `sha256:${referrerOf}`) : undefined;
+    // Pushed by digest only (an index's children, a referrer): it arrives with what names it.
+    if (event.tag === undefined || !tags(event.tag)) return undefined;
+    return task('copy', event.tag);
+  }
+  if (!policy.replicateDeletes || referrerOf) return undefined;
+  if (event.tag !== undefined) return tags(event.tag) ? task('delete', event.tag) : undefined;
+  return event.digest === undefined ? undefined : task('delete', event.digest);
+}
+
+/** The HMAC signature Berth's webhooks send, or a bearer secret; compared in constant time either way. */
+function provesSecret(
+  body: Buffer,
+  secret: string,
+  proof: { signature?: string | undefined; authorization?: string | undefined },
+): boolean {
+  if (proof.signature !== undefined) return verifySignature(body, secret, proof.signature);
+  const bearer = /^Bearer\s+(.+)$/i.exec(proof.authorization ?? '')?.[1]?.trim();
+  if (bearer === undefined) return false;
+  const digest = (value: string) => createHash('sha256').update(value).digest();
+  return timingSafeEqual(digest(bearer), digest(secret));
+}
+
+function unauthorized(message: string): RegistryError {
+  return new RegistryError('UNAUTHORIZED', { message });
+}
+
+/** Authenticated with each sealed event secret: it opens only for its own policy. */
+function eventSecretContext(id: number): string {
+  return `replication-events:${id}`;
+}
+
+/**
+ * What the schema cannot say alone: a pull policy's events come from its remote, which must prove itself with
+ * the policy's event secret.
+ */
+function checkPolicy(row: PolicyRow, hasEventSecret: boolean): void {
+  if (row.trigger === 'event' && row.direction === 'pull' && !hasEventSecret) {
     throw new RegistryError('INVALID_REQUEST', {
-      message: 'trigger event is for push policies: a pull policy runs manually or on a schedule',
+      message:
+        'trigger event on a pull policy needs an eventSecret: the remote sends its events to ' +
+        '/api/v1/replication/policies/{id}/events signed (or authorized) with it',
     });
   }
   if (row.trigger === 'schedule' && !row.schedule) {

@@ -1,6 +1,6 @@
 // Every /api/v1 endpoint × anonymous / ordinary user / project administrator / robot / system administrator,
 // with the exact status each gets, and the audit event each mutation leaves (refusals included).
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash, createHmac, generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDigest } from '../../../src/registry/index.js';
@@ -11,10 +11,18 @@ interface Case {
   route: string;
   label?: string;
   /** Makes what the request needs (fresh per caller, so callers do not disturb each other). */
-  prepare(h: Harness, caller: Caller): Promise<{ url: string; body?: unknown }>;
+  prepare(
+    h: Harness,
+    caller: Caller,
+  ): Promise<{ url: string; body?: unknown; headers?: Record<string, string> }>;
   expect: Record<Caller, number>;
   /** The audit action a mutation records. */
   audit?: string;
+  /**
+   * Called by another registry proving a secret, not by an account: the caller's credentials are not looked at
+   * (audited as anonymous), and a refusal carries no challenge.
+   */
+  remote?: boolean;
 }
 
 const LOGIN: Record<Caller, string> = {
@@ -88,6 +96,33 @@ async function freshReplication(h: Harness, caller: Caller): Promise<{ registry:
     'admin',
   );
   return { registry, policy: policy.id };
+}
+
+const EVENT_SECRET = 'authz-matrix-event-secret';
+/** A push at the remote, outside the policy's filters (nothing runs). */
+const REMOTE_EVENT = JSON.stringify({
+  specversion: '1.0',
+  id: 'e1',
+  source: '/projects/elsewhere',
+  type: 'io.berth.artifact.pushed',
+  data: { repository: 'elsewhere/app', tag: 'v1' },
+});
+
+/** An event-triggered pull policy of `team/none` from a fresh remote registry, with EVENT_SECRET. */
+async function eventPolicy(h: Harness, caller: Caller): Promise<number> {
+  const { registry } = await freshReplication(h, caller);
+  const policy = await h.replication.createPolicy(
+    {
+      name: `events-${registry}`,
+      registry,
+      direction: 'pull',
+      repositories: 'team/none',
+      trigger: 'event',
+      eventSecret: EVENT_SECRET,
+    },
+    'admin',
+  );
+  return policy.id;
 }
 
 /** An ended execution of a fresh policy with one failed task to retry. */
@@ -1027,6 +1062,31 @@ const CASES: Case[] = [
     audit: 'replication.retry',
   },
   {
+    route: 'POST /api/v1/replication/policies/{id}/events',
+    label: '(without the policy secret: credentials are no proof)',
+    remote: true,
+    prepare: async (h, caller) => ({
+      url: `/api/v1/replication/policies/${await eventPolicy(h, caller)}/events`,
+      body: REMOTE_EVENT,
+    }),
+    expect: { anonymous: 401, user: 401, projectAdmin: 401, robot: 401, systemAdmin: 401 },
+    audit: 'replication.events',
+  },
+  {
+    route: 'POST /api/v1/replication/policies/{id}/events',
+    label: '(signed with the policy secret)',
+    remote: true,
+    prepare: async (h, caller) => ({
+      url: `/api/v1/replication/policies/${await eventPolicy(h, caller)}/events`,
+      body: REMOTE_EVENT,
+      headers: {
+        'x-berth-signature': `sha256=${createHmac('sha256', EVENT_SECRET).update(REMOTE_EVENT).digest('hex')}`,
+      },
+    }),
+    expect: { anonymous: 202, user: 202, projectAdmin: 202, robot: 202, systemAdmin: 202 },
+    audit: 'replication.events',
+  },
+  {
     route: 'GET /api/v1/audit',
     label: '(all)',
     prepare: fixed('/api/v1/audit'),
@@ -1084,12 +1144,12 @@ describe('/api/v1 authorization matrix', () => {
       for (const caller of CALLERS) {
         const status = c.expect[caller];
         it(`${caller} → ${status}`, async () => {
-          const { url, body } = await c.prepare(h, caller);
+          const { url, body, headers } = await c.prepare(h, caller);
           const before = h.audit.events.length;
           const method = c.route.split(' ')[0] as string;
-          const response = await h.request(caller, method, url, body);
+          const response = await h.request(caller, method, url, body, headers);
           expect(response.statusCode, response.body).toBe(status);
-          if (status === 401) {
+          if (status === 401 && !c.remote) {
             expect(response.headers['www-authenticate']).toMatch(/^Basic realm="berth"/);
             expect(response.json().errors[0].code).toBe('UNAUTHORIZED');
           }
@@ -1102,8 +1162,9 @@ describe('/api/v1 authorization matrix', () => {
             expect(h.audit.events.length).toBe(before + 1);
             expect(h.audit.last()).toMatchObject({
               action: c.audit,
-              actor: LOGIN[caller],
-              actorKind: caller === 'anonymous' ? 'anonymous' : caller === 'robot' ? 'robot' : 'user',
+              actor: c.remote ? 'anonymous' : LOGIN[caller],
+              actorKind:
+                c.remote || caller === 'anonymous' ? 'anonymous' : caller === 'robot' ? 'robot' : 'user',
               result: status < 400 ? 'success' : 'failure',
               sourceIp: '127.0.0.1',
               userAgent: 'api-test',

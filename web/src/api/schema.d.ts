@@ -1112,6 +1112,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/replication/policies/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A remote's pushes and deletes for an event-triggered pull policy: Berth's CloudEvents webhook, Harbor's webhook or Distribution's notification envelope; replicated within seconds
+         * @description Who may call it: the policy's remote, proving its eventSecret: an X-Berth-Signature: sha256=<hex HMAC-SHA256 of the body> header (Berth webhooks with that secret), or Authorization: Bearer <eventSecret> (Distribution, Harbor).
+         */
+        post: operations["receiveReplicationEvents"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{name}/trust": {
         parameters: {
             query?: never;
@@ -2157,7 +2177,7 @@ export interface components {
                 to: string;
             } | null;
             /**
-             * @description schedule: by `schedule`; event: on each push (and delete, with replicateDeletes) at the source
+             * @description schedule: by `schedule`; event: on each push (and delete, with replicateDeletes) at the source — for push policies heard here, for pull policies told by the remote (POST …/policies/{id}/events)
              * @enum {string}
              */
             trigger: "manual" | "schedule" | "event";
@@ -2183,6 +2203,11 @@ export interface components {
             bytesPerSecond: number | null;
             /** @default true */
             enabled: boolean;
+            /**
+             * @description event-triggered pull policies: the secret a remote proves with each event it POSTs to /api/v1/replication/policies/{id}/events (HMAC-SHA256 signature header, or Authorization: Bearer); stored encrypted, never returned; null removes it
+             * @default null
+             */
+            eventSecret: string | null;
         };
         UpdateReplicationPolicy: {
             /** @description unique */
@@ -2206,7 +2231,7 @@ export interface components {
                 to: string;
             } | null;
             /**
-             * @description schedule: by `schedule`; event: on each push (and delete, with replicateDeletes) at the source
+             * @description schedule: by `schedule`; event: on each push (and delete, with replicateDeletes) at the source — for push policies heard here, for pull policies told by the remote (POST …/policies/{id}/events)
              * @enum {string}
              */
             trigger?: "manual" | "schedule" | "event";
@@ -2219,6 +2244,8 @@ export interface components {
             /** @description bandwidth limit per execution; null: none */
             bytesPerSecond?: number | null;
             enabled?: boolean;
+            /** @description event-triggered pull policies: the secret a remote proves with each event it POSTs to /api/v1/replication/policies/{id}/events (HMAC-SHA256 signature header, or Authorization: Bearer); stored encrypted, never returned; null removes it */
+            eventSecret?: string | null;
         };
         ReplicationPolicy: {
             id: number;
@@ -2241,6 +2268,8 @@ export interface components {
             referrers: boolean;
             bytesPerSecond: number | null;
             enabled: boolean;
+            /** @description an event secret is stored: the remote may POST events to …/policies/{id}/events */
+            hasEventSecret: boolean;
             /** @description when the schedule next starts an execution; null: none */
             nextRunAt: number | null;
             createdBy: string | null;
@@ -2301,6 +2330,10 @@ export interface components {
         ReplicationExecutionList: {
             items: components["schemas"]["ReplicationExecution"][];
             next?: string;
+        };
+        ReplicationEventsAccepted: {
+            accepted: number;
+            ignored: number;
         };
         RetentionRule: {
             /**
@@ -8786,6 +8819,92 @@ export interface operations {
             };
             /** @description Too many failed logins from this address or for this account (TOOMANYREQUESTS, with Retry-After) */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    receiveReplicationEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description A Berth CloudEvent (io.berth.artifact.pushed / .deleted) or a batch of them, a Harbor payload (PUSH_ARTIFACT / DELETE_ARTIFACT), or a Distribution envelope {"events":[{"action":"push","target":{…}}]} */
+        requestBody: {
+            content: {
+                "application/cloudevents+json": Record<string, never>;
+                "application/json": Record<string, never>;
+                "application/vnd.docker.distribution.events.v1+json": Record<string, never>;
+                "application/cloudevents-batch+json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Taken: the accepted events run as tasks of the next event execution */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplicationEventsAccepted"];
+                };
+            };
+            /** @description The path, query or body is invalid (INVALID_REQUEST; `detail.issues` lists each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or wrong ones (UNAUTHORIZED, with a Basic challenge) */
+            401: {
+                headers: {
+                    /** @description Basic realm="berth" */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the path or body names does not exist (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description It exists already, or the change would break an invariant (CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is over 1 MiB (SIZE_INVALID) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not application/json (UNSUPPORTED) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
