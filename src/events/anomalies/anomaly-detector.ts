@@ -86,7 +86,7 @@ const round = (value: number) => Math.round(value * 100) / 100;
  *   `lookbackDays` before.
  *
  * A finding is raised once: the same rule is then quiet about the same subject for `cooldownMinutes`, and
- * afterwards counts only events after the finding.
+ * afterwards counts only the subject's events after that.
  */
 export class AnomalyDetector {
   readonly store: AnomalyStore;
@@ -147,8 +147,10 @@ export class AnomalyDetector {
   }
 
   /**
-   * Of subject → count over [windowStart, now): those still at or over `threshold` once the cooldown and
-   * the events an earlier finding already counted are left out, with the start of what was counted.
+   * Of subject → count over [windowStart, now): those still at or over `threshold` once the events an earlier
+   * finding covers are left out, with the start of what was counted. A finding at `t` covers the subject's
+   * events up to `t + cooldown`: the rest of a burst that was reported does not fire again, a burst that goes on
+   * past the cooldown does (once per cooldown).
    */
   private async unreported(
     kind: AnomalyKind,
@@ -160,17 +162,18 @@ export class AnomalyDetector {
   ): Promise<{ subject: string; count: number; from: number }[]> {
     if (counts.size === 0) return [];
     const cooldown = this.options.settings.cooldownMinutes * MINUTE;
-    const last = await this.store.lastFound(kind, [...counts.keys()], Math.min(windowStart, now - cooldown));
+    const last = await this.store.lastFound(kind, [...counts.keys()], windowStart - cooldown);
     const out: { subject: string; count: number; from: number }[] = [];
     for (const [subject, count] of counts) {
       const at = last.get(subject);
-      if (at === undefined || at < windowStart) {
+      if (at === undefined || at + cooldown <= windowStart) {
         out.push({ subject, count, from: windowStart });
         continue;
       }
-      if (now - at < cooldown) continue;
-      const since = await recount(subject, at);
-      if (since >= threshold) out.push({ subject, count: since, from: at });
+      const quietUntil = at + cooldown;
+      if (now <= quietUntil) continue;
+      const since = await recount(subject, quietUntil);
+      if (since >= threshold) out.push({ subject, count: since, from: quietUntil });
     }
     return out;
   }
@@ -362,7 +365,6 @@ export class AnomalyDetector {
     const { db } = this.options;
     const rule = this.options.settings.robotSweep;
     const windowStart = now - rule.windowMinutes * MINUTE;
-    const cooldown = this.options.settings.cooldownMinutes * MINUTE;
     const rows = await pulls(db)
       .select(['actor', 'resource'])
       .distinct()
@@ -409,7 +411,7 @@ export class AnomalyDetector {
           .distinct()
           .where('actor', '=', robot)
           .where('time', '>=', windowStart - rule.lookbackDays * DAY)
-          .where('time', '<', Math.min(windowStart, now - cooldown))
+          .where('time', '<', windowStart)
           .execute();
         const earlier = new Set(
           before.map((row) => repositoryOf(row.resource)).filter((name) => all.has(name)),
