@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { cronError } from '../lifecycle/jobs/schedule.js';
+import { cdnProblem } from '../storage/cdn-url.js';
 
 /** Numbers from the environment or flags are strings; an empty one is a mistake, not 0. */
 const number = z.preprocess(
@@ -99,6 +100,23 @@ export const ConfigSchema = z
              * three times this.
              */
             requestTimeoutSeconds: positiveInt.default(120),
+          })
+          .strict()
+          .prefault({}),
+        /**
+         * Blob GETs answered with a 307 to a CDN in front of the storage (filesystem root or S3 bucket), so
+         * the bytes never pass through Berth; used instead of s3.redirect when set. See docs/deployment.md.
+         */
+        cdn: z
+          .object({
+            /** The CDN's URL of the storage root: a blob is at <baseUrl>/blobs/sha256/<xx>/<hex>. Empty: off. */
+            baseUrl: z.string().default(''),
+            /** none, or nginx-secure-link: ?md5=&expires= as nginx's secure_link_md5 checks them. */
+            signing: z.enum(['none', 'nginx-secure-link']).default('none'),
+            /** The secret shared with the CDN (nginx-secure-link). */
+            secret: z.string().default(''),
+            /** A signed URL works this long. */
+            expirySeconds: positiveInt.default(600),
           })
           .strict()
           .prefault({}),
@@ -453,6 +471,10 @@ export const ConfigSchema = z
   .refine((c) => (c.storage.s3.accessKeyId === '') === (c.storage.s3.secretAccessKey === ''), {
     message: 'set both storage.s3.accessKeyId and storage.s3.secretAccessKey, or neither',
     path: ['storage', 's3', 'accessKeyId'],
+  })
+  .superRefine((c, context) => {
+    const problem = cdnProblem(c.storage.cdn);
+    if (problem) context.addIssue({ code: 'custom', message: problem, path: ['storage', 'cdn', 'baseUrl'] });
   })
   .refine((c) => c.auth.oidc.issuer === '' || c.auth.oidc.clientId !== '', {
     message: 'auth.oidc.issuer needs auth.oidc.clientId',

@@ -12,6 +12,12 @@ import { blobKey } from './storage-keys.js';
  */
 export const COLLECTOR_CLAIM_MS = 60_000;
 
+/**
+ * Where a stored object may be fetched without us (a presigned S3 URL, a signed CDN URL), for 307 redirects of
+ * blob GETs.
+ */
+export type BlobRedirect = (key: string) => Promise<string> | string;
+
 /** Decides whether a repository's content may be mounted by the caller; the auth layer narrows it. */
 export type MountPolicy = (sourceRepository: string) => boolean | Promise<boolean>;
 
@@ -20,8 +26,8 @@ export class BlobService {
   constructor(
     private readonly store: BlobStore,
     private readonly meta: MetadataStore,
-    /** When set and the store can presign, blob GETs are redirected to URLs valid this long. */
-    private readonly redirectSeconds?: number,
+    /** When set, blob GETs are redirected to the URL it gives. */
+    private readonly redirect?: BlobRedirect,
     /** Its admitLink refuses links over a project's quota. */
     private readonly policy: Pick<RegistryPolicy, 'admitLink'> = {},
     /** How long a garbage collector's claim on a blob lasts (a push waits at most this long for it). */
@@ -30,8 +36,7 @@ export class BlobService {
 
   /** Where the client may fetch the blob's bytes directly, or undefined to serve them here. */
   async redirectUrl(digest: Digest): Promise<string | undefined> {
-    if (this.redirectSeconds === undefined || !this.store.presignGet) return undefined;
-    return this.store.presignGet(blobKey(digest), this.redirectSeconds);
+    return this.redirect?.(blobKey(digest));
   }
 
   /** Size of the blob as the repository sees it; BLOB_UNKNOWN when it is not linked there. */

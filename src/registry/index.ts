@@ -1,4 +1,4 @@
-export { COLLECTOR_CLAIM_MS, type MountPolicy } from './blob-service.js';
+export { type BlobRedirect, COLLECTOR_CLAIM_MS, type MountPolicy } from './blob-service.js';
 export { type Digest, digestOf, isDigest, parseDigest, tryParseDigest } from './digest.js';
 export { ERROR_CODES, type ErrorCode, RegistryError } from './errors.js';
 export { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.js';

@@ -1,7 +1,7 @@
 import type { InvalidationBus } from '../cluster/index.js';
 import type { MetadataStore } from '../metadata/index.js';
 import type { BlobStore } from '../storage/index.js';
-import { BlobService } from './blob-service.js';
+import { type BlobRedirect, BlobService } from './blob-service.js';
 import { ManifestService } from './manifest-service.js';
 import type { RegistryPolicy } from './policy.js';
 import { PullRecorder } from './pull-recorder.js';
@@ -13,8 +13,8 @@ export interface RegistryOptions {
   uploadTtlMs: number;
   /** How long an upload's write lease lasts unless renewed. */
   uploadLeaseMs?: number;
-  /** Redirect blob GETs to presigned object-store URLs valid this long (when the store can presign). */
-  blobRedirectSeconds?: number | undefined;
+  /** Redirect blob GETs to the URL this gives (presigned object-store URLs, a CDN's signed URLs). */
+  blobRedirect?: BlobRedirect | undefined;
   /** Cache invalidation between processes sharing the metadata database; LocalBus when alone. */
   bus: InvalidationBus;
   onBytesIn?: (bytes: number) => void;
@@ -43,7 +43,7 @@ export class Registry {
   ) {
     const policy = options.policy ?? {};
     this.policy = policy;
-    this.blobs = new BlobService(store, meta, options.blobRedirectSeconds, policy);
+    this.blobs = new BlobService(store, meta, options.blobRedirect, policy);
     const uploadOptions = {
       ttlMs: options.uploadTtlMs,
       ...(options.uploadLeaseMs && { leaseMs: options.uploadLeaseMs }),

@@ -31,7 +31,7 @@ import {
 import { BlobQuarantine, Scrubber } from '../lifecycle/scrub/index.js';
 import { CollectionStore, isPostgresUrl, JobRunStore, type ManifestRow } from '../metadata/index.js';
 import { AuditMetrics, healthRoutes, Metrics } from '../observability/index.js';
-import { Registry, RegistryError } from '../registry/index.js';
+import { type BlobRedirect, Registry, RegistryError } from '../registry/index.js';
 import { Replication } from '../replication/index.js';
 import { MirrorNames, ProxyCache } from '../replication/proxy/index.js';
 import { adapterScanner } from '../scanning/adapter-scan.js';
@@ -40,6 +40,7 @@ import { Scanning } from '../scanning/scanning.js';
 import { VulnerabilityDatabase } from '../scanning/vulndb/index.js';
 import { isSignatureArtifact, verifyArtifact } from '../signatures/index.js';
 import { Signatures } from '../signatures/signatures.js';
+import { type BlobStore, cdnUrl } from '../storage/index.js';
 import { discardAbandonedBodies } from './abandoned-body.js';
 import { setupAuth } from './auth/index.js';
 import { openBackends } from './backends.js';
@@ -95,6 +96,18 @@ function storageCapacity(config: Config): () => Promise<number | undefined> {
   if (capacityBytes > 0) return async () => capacityBytes;
   if (driver !== 'filesystem') return async () => undefined;
   return () => filesystemSize(root);
+}
+
+/**
+ * Where blob GETs are redirected: the CDN in front of the storage (storage.cdn), else presigned S3 URLs
+ * (storage.s3.redirect), else nowhere (Berth serves the bytes).
+ */
+function blobRedirectOf(storage: Config['storage'], store: BlobStore): BlobRedirect | undefined {
+  const { cdn, s3 } = storage;
+  if (cdn.baseUrl !== '') return (key) => cdnUrl(cdn, key);
+  const presign = store.presignGet?.bind(store);
+  if (s3.redirect && presign) return (key) => presign(key, s3.redirectExpirySeconds);
+  return undefined;
 }
 
 /** The address this server listens on, as a URL (for peers on this machine, such as a scanner adapter). */
@@ -200,7 +213,7 @@ export async function createBerth(config: Config, options: BerthOptions = {}): P
     manifestCacheBytes: config.manifests.cacheBytes,
     uploadTtlMs: config.uploads.ttlSeconds * 1000,
     uploadLeaseMs: config.uploads.leaseSeconds * 1000,
-    blobRedirectSeconds: config.storage.s3.redirect ? config.storage.s3.redirectExpirySeconds : undefined,
+    blobRedirect: blobRedirectOf(config.storage, store),
     bus: backends.bus,
     // On PostgreSQL a tag lookup is a network round trip: cache tags, other nodes' moves arrive by NOTIFY.
     cacheSharedTags: isPostgresUrl(config.metadata.url),
