@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { link, mkdir, readFile, stat } from 'node:fs/promises';
+import { link, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
   blobKey,
@@ -11,13 +10,13 @@ import {
   RegistryError,
 } from '../registry/index.js';
 import { FilesystemBlobStore } from '../storage/index.js';
-import { DistributionTree } from './distribution-tree.js';
+import { type DistributionSource, DistributionTree } from './distribution-tree.js';
 import { type HashingReader, hashingReader } from './hashing-reader.js';
 
 export interface ImportOptions {
   /** Re-hash blobs that are hard-linked rather than copied (copied ones are always hashed on the way). */
   verifyLinked?: boolean;
-  /** Never hard-link, always copy (a tree that may be changed or deleted in place later). */
+  /** Never hard-link or copy server-side, always stream-copy and hash (a tree that may change in place later). */
   copy?: boolean;
   /** Only these repositories (exact names); all when absent. */
   repositories?: string[];
@@ -36,7 +35,11 @@ export interface ImportSummary {
   repositories: number;
   tags: number;
   manifests: number;
-  blobs: { linked: number; copied: number; present: number; copiedBytes: number };
+  /**
+   * linked: hard-linked on the same disk; serverCopied: copied by the object store (CopyObject) within its
+   * bucket, no byte through Berth; copied: streamed and hashed.
+   */
+  blobs: { linked: number; serverCopied: number; copied: number; present: number; copiedBytes: number };
   problems: ImportProblem[];
   durationMs: number;
 }
@@ -48,18 +51,18 @@ export interface ImportSummary {
  * then tags. Safe to run again: what is already there is kept.
  */
 export async function importDistribution(
-  root: string,
+  root: string | DistributionSource,
   registry: Registry,
   options: ImportOptions = {},
 ): Promise<ImportSummary> {
   const started = Date.now();
-  const tree = new DistributionTree(root);
+  const tree = typeof root === 'string' ? new DistributionTree(root) : root;
   await tree.check();
   const summary: ImportSummary = {
     repositories: 0,
     tags: 0,
     manifests: 0,
-    blobs: { linked: 0, copied: 0, present: 0, copiedBytes: 0 },
+    blobs: { linked: 0, serverCopied: 0, copied: 0, present: 0, copiedBytes: 0 },
     problems: [],
     durationMs: 0,
   };
@@ -81,7 +84,7 @@ export async function importDistribution(
 
 class RepositoryImporter {
   constructor(
-    private readonly tree: DistributionTree,
+    private readonly tree: DistributionSource,
     private readonly registry: Registry,
     private readonly options: ImportOptions,
     private readonly summary: ImportSummary,
@@ -134,50 +137,55 @@ class RepositoryImporter {
   }
 
   private async readManifest(digest: string) {
-    const path = this.tree.blobPath(digest);
-    const info = await stat(path).catch(() => null);
-    if (!info) throw new Error(`its bytes (${path}) are missing`);
+    const size = await this.tree.blobSize(digest);
+    if (size === undefined) throw new Error(`its bytes are missing from ${this.tree.location}`);
     const limit = this.registry.manifests.options.maxManifestBytes;
-    if (info.size > limit) throw new Error(`larger than manifests.maxBytes (${info.size} > ${limit})`);
-    const bytes = await readFile(path);
+    if (size > limit) throw new Error(`larger than manifests.maxBytes (${size} > ${limit})`);
+    const chunks: Buffer[] = [];
+    for await (const chunk of await this.tree.readBlob(digest)) chunks.push(Buffer.from(chunk));
+    const bytes = Buffer.concat(chunks);
     const parsed = parseManifest(bytes, impliedMediaType(bytes));
     return { bytes, mediaType: parsed.mediaType, children: parsed.manifests.map((d) => d.digest) };
   }
 
   private async importBlob(repository: string, digestText: string): Promise<void> {
     const digest = parseDigest(digestText);
-    const source = this.tree.blobPath(digest.value);
-    const info = await stat(source).catch(() => null);
-    if (!info?.isFile()) throw new Error(`its bytes (${source}) are missing`);
+    const size = await this.tree.blobSize(digest.value);
+    if (size === undefined) throw new Error(`its bytes are missing from ${this.tree.location}`);
     const { store, meta } = this.registry;
-    const present = await store.stat(blobKey(digest));
-    if (present?.size === info.size && (await meta.blobSize(digest.value)) === info.size) {
-      await meta.linkBlob(repository, digest.value, info.size);
+    const key = blobKey(digest);
+    const present = await store.stat(key);
+    if (present?.size === size && (await meta.blobSize(digest.value)) === size) {
+      await meta.linkBlob(repository, digest.value, size);
       this.summary.blobs.present++;
       return;
     }
     const temp = `uploads/import-${randomUUID()}`;
-    let linked = false;
-    if (store instanceof FilesystemBlobStore && !this.options.copy) {
-      linked = await hardLink(source, join(store.root, temp));
-      if (linked && this.options.verifyLinked) {
-        await checkDigest(digest.value, hashingReader(createReadStream(source), digest.algorithm), () =>
-          store.delete(temp),
-        );
-      }
+    let how: 'linked' | 'serverCopied' | 'copied' = 'copied';
+    const path = this.tree.blobPath?.(digest.value);
+    if (path && store instanceof FilesystemBlobStore && !this.options.copy) {
+      if (await hardLink(path, join(store.root, temp))) how = 'linked';
+    } else if (this.tree.copyBlobTo && !this.options.copy) {
+      // Straight to the blob's key: commit below finds it there with its size and only links it.
+      if (await this.tree.copyBlobTo(digest.value, size, store, key)) how = 'serverCopied';
     }
-    if (!linked) {
-      const reader = hashingReader(createReadStream(source), digest.algorithm);
+    if (how !== 'copied' && this.options.verifyLinked) {
+      const copy = how === 'linked' ? temp : key;
+      await checkDigest(digest.value, hashingReader(await store.read(copy), digest.algorithm), () =>
+        store.delete(copy),
+      );
+    }
+    if (how === 'copied') {
+      const reader = hashingReader(await this.tree.readBlob(digest.value), digest.algorithm);
       await store.write(temp, reader, 0);
       await checkDigest(digest.value, reader, () => store.delete(temp));
     }
     // commit makes the bytes durable under the blob's address, then links the blob into the repository.
-    await this.registry.blobs.commit(repository, temp, digest, info.size);
-    if (linked) this.summary.blobs.linked++;
-    else {
+    await this.registry.blobs.commit(repository, temp, digest, size);
+    if (how === 'copied') {
       this.summary.blobs.copied++;
-      this.summary.blobs.copiedBytes += info.size;
-    }
+      this.summary.blobs.copiedBytes += size;
+    } else this.summary.blobs[how]++;
   }
 }
 

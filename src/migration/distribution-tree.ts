@@ -1,6 +1,34 @@
+import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tryParseDigest } from '../registry/index.js';
+import type { BlobStore } from '../storage/index.js';
+
+/** A CNCF Distribution storage tree to import, on a disk (DistributionTree) or in a bucket (S3DistributionTree). */
+export interface DistributionSource {
+  /** The root, for messages. */
+  readonly location: string;
+  /** Throws a clear error when the location holds no Distribution tree. */
+  check(): Promise<void>;
+  /** Repository names, sorted. */
+  repositories(): Promise<string[]>;
+  /** Digests of the blobs linked into the repository (layers and configs). */
+  layers(repository: string): Promise<string[]>;
+  /** Digests of the repository's manifests (revisions), tagged or not. */
+  manifests(repository: string): Promise<string[]>;
+  /** Tag → manifest digest; a tag whose link is missing or malformed is reported in `broken`. */
+  tags(repository: string): Promise<{ tags: Map<string, string>; broken: string[] }>;
+  /** Size of a blob's bytes, undefined when they are missing. */
+  blobSize(digest: string): Promise<number | undefined>;
+  readBlob(digest: string): Promise<AsyncIterable<Uint8Array>>;
+  /** On a disk: the path of a blob's bytes (to hard-link them). */
+  blobPath?(digest: string): string;
+  /**
+   * In the bucket of `store`: copies a blob's bytes to `key` server-side (no byte through Berth); false when
+   * `store` is elsewhere.
+   */
+  copyBlobTo?(digest: string, size: number, store: BlobStore, key: string): Promise<boolean>;
+}
 
 /**
  * A CNCF Distribution filesystem storage tree, read-only (Distribution's registry/storage/paths.go):
@@ -13,11 +41,22 @@ import { tryParseDigest } from '../registry/index.js';
  * Each link file holds `sha256:<hex>`. A repository name may span several directories (`team/app`); a
  * directory is a repository when it holds `_manifests` or `_layers`.
  */
-export class DistributionTree {
+export class DistributionTree implements DistributionSource {
   readonly v2: string;
+  readonly location: string;
 
   constructor(root: string) {
+    this.location = root;
     this.v2 = join(root, 'docker', 'registry', 'v2');
+  }
+
+  async blobSize(digest: string): Promise<number | undefined> {
+    const info = await stat(this.blobPath(digest)).catch(() => null);
+    return info?.isFile() ? info.size : undefined;
+  }
+
+  async readBlob(digest: string): Promise<AsyncIterable<Uint8Array>> {
+    return createReadStream(this.blobPath(digest));
   }
 
   /** Throws a clear error when `root` does not hold a Distribution tree. */

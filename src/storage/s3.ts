@@ -79,6 +79,8 @@ const PARALLEL_DELETES = 8;
 export class S3BlobStore implements BlobStore {
   readonly bucket: string;
   readonly prefix: string;
+  /** Which object store: the endpoint URL, or AWS and its region. */
+  readonly endpointId: string;
   private readonly client: S3Client;
   private readonly ref: BucketRef;
   private readonly region: string;
@@ -130,6 +132,7 @@ export class S3BlobStore implements BlobStore {
     );
     this.bucket = options.bucket;
     this.region = options.region;
+    this.endpointId = options.endpoint ? options.endpoint.replace(/\/+$/, '') : `aws:${options.region}`;
     const prefix = (options.prefix ?? '').replace(/^\/+/, '');
     this.prefix = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
     this.ref = {
@@ -270,6 +273,15 @@ export class S3BlobStore implements BlobStore {
     await compose(this.ref, target, pieces, true);
     const leftovers = [...(plain ? [plain] : []), ...segments, ...targetSegments];
     await this.remove(leftovers.map((object) => object.name));
+  }
+
+  /**
+   * Copies an object of this store's bucket named in full (outside the store's prefix too: another program's
+   * objects, such as a Distribution tree) to `key`, server-side: CopyObject, or UploadPartCopy parts when it is
+   * larger than one copy may be. Replaces `key` in one step.
+   */
+  async copyFromBucket(name: string, size: number, key: string): Promise<void> {
+    await compose(this.ref, this.objectName(key), [{ name, start: 0, size }], true);
   }
 
   async delete(key: string): Promise<void> {

@@ -29,12 +29,44 @@ export interface DistributionPeer {
   stop(): Promise<void>;
 }
 
-/** CNCF Distribution (Debian's docker-registry 2.8.2) on a free port, storing under `dir`/data. */
-export async function startDistributionIn(dir: string): Promise<DistributionPeer> {
+/** Distribution's s3 storage driver settings (its `storage.s3` section). */
+export interface DistributionS3 {
+  endpoint: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  bucket: string;
+  /** Key prefix (without a leading slash): Distribution's rootdirectory. */
+  rootDirectory: string;
+}
+
+/**
+ * CNCF Distribution (Debian's docker-registry 2.8.2) on a free port, storing under `dir`/data, or with its s3
+ * driver in a bucket (path-style, SigV4, as against Swift's s3api).
+ */
+export async function startDistributionIn(
+  dir: string,
+  options: { s3?: DistributionS3 } = {},
+): Promise<DistributionPeer> {
   const port = await freePort();
   const root = join(dir, 'data');
   await mkdir(root, { recursive: true });
   const config = join(dir, 'config.yml');
+  const { s3 } = options;
+  const storage = s3
+    ? [
+        '  s3:',
+        `    accesskey: "${s3.accessKeyId}"`,
+        `    secretkey: "${s3.secretAccessKey}"`,
+        `    region: ${s3.region}`,
+        `    regionendpoint: ${s3.endpoint}`,
+        `    bucket: ${s3.bucket}`,
+        `    rootdirectory: /${s3.rootDirectory}`,
+        '    secure: false',
+        '    v4auth: true',
+        '    chunksize: 5242880',
+      ]
+    : ['  filesystem:', `    rootdirectory: ${root}`];
   await writeFile(
     config,
     [
@@ -44,16 +76,18 @@ export async function startDistributionIn(dir: string): Promise<DistributionPeer
       '  accesslog:',
       '    disabled: true',
       'storage:',
-      '  filesystem:',
-      `    rootdirectory: ${root}`,
+      ...storage,
       '  delete:',
       '    enabled: true',
       'http:',
       `  addr: 127.0.0.1:${port}`,
     ].join('\n'),
   );
+  // aws-sdk-go cannot load a CA bundle into the s3 driver's HTTP transport and panics when one is named.
+  const { AWS_CA_BUNDLE: _bundle, ...env } = process.env;
   const child: ChildProcess = spawn(DISTRIBUTION as string, ['serve', config], {
     stdio: ['ignore', 'ignore', 'pipe'],
+    env,
   });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
