@@ -28,6 +28,7 @@ APT_PACKAGES=(
   postgresql skopeo umoci podman slapd ldap-utils nginx-light curl
   swift swift-proxy swift-object swift-container swift-account memcached
   zip zstd rpm apache2-utils docker-registry openssl chromium wrk
+  prometheus  # for promtool (deploy/prometheus rules tests); its server is never started
 )
 # The SPDX project's own validator checks Berth's SBOMs (pip: Debian does not package it).
 PY_TOOLS=("pyspdxtools spdx-tools==0.8.5")
