@@ -43,7 +43,16 @@ export interface AccountServiceOptions {
   onSignedOut?: (subject: string, generation: number) => void;
   /** Told once a project was created or deleted, or its visibility, allowlist or members changed. */
   onProjectChanged?: (project: string) => void;
+  /**
+   * Told once a credential stopped working (a robot disabled, deleted or given a new secret, an access token or
+   * CLI secret revoked or replaced), so that logins remembered anywhere are forgotten. `subject` is the user's
+   * name or `robot$<name>`.
+   */
+  onCredentialsChanged?: (subject: string) => void;
 }
+
+/** How a robot is named as a subject (tokens, audit): `robot$<name>`. */
+const robotSubject = (name: string) => (name.startsWith('robot$') ? name : `robot$${name}`);
 
 /** The first administrator's name, created by bootstrap(). */
 export const BOOTSTRAP_ADMIN = 'admin';
@@ -64,6 +73,7 @@ export class AccountService implements Accounts {
   readonly #sessions: SessionRecords;
   readonly #oidc: OidcAccounts;
   readonly #onProjectChanged: ((project: string) => void) | undefined;
+  readonly #onCredentialsChanged: (subject: string) => void;
 
   constructor(db: Kysely<Database>, options: AccountServiceOptions = {}) {
     this.store = new AccountsStore(db);
@@ -85,6 +95,16 @@ export class AccountService implements Accounts {
     );
     this.#sessions = new SessionRecords(this.store, this.now, options.onSignedOut);
     this.#onProjectChanged = options.onProjectChanged;
+    this.#onCredentialsChanged = options.onCredentialsChanged ?? (() => {});
+  }
+
+  /** Runs a change to someone's credentials, then says so (also when it failed half-way: forgetting is safe). */
+  async #changingCredentials<T>(subject: string, change: Promise<T>): Promise<T> {
+    try {
+      return await change;
+    } finally {
+      this.#onCredentialsChanged(subject);
+    }
   }
 
   // --- sign-in ---------------------------------------------------------------------------------------------
@@ -283,15 +303,15 @@ export class AccountService implements Accounts {
   }
 
   updateRobot(name: string, changes: Parameters<Accounts['updateRobot']>[1]): Promise<Robot> {
-    return this.#machines.updateRobot(name, changes);
+    return this.#changingCredentials(robotSubject(name), this.#machines.updateRobot(name, changes));
   }
 
   deleteRobot(name: string): Promise<void> {
-    return this.#machines.deleteRobot(name);
+    return this.#changingCredentials(robotSubject(name), this.#machines.deleteRobot(name));
   }
 
   rotateRobotSecret(name: string): Promise<string> {
-    return this.#machines.rotateRobotSecret(name);
+    return this.#changingCredentials(robotSubject(name), this.#machines.rotateRobotSecret(name));
   }
 
   createAccessToken(
@@ -305,7 +325,7 @@ export class AccountService implements Accounts {
   }
 
   revokeAccessToken(username: string, id: string): Promise<void> {
-    return this.#machines.revokeAccessToken(username, id);
+    return this.#changingCredentials(username, this.#machines.revokeAccessToken(username, id));
   }
 
   // --- single sign-on (OidcAccounts) -----------------------------------------------------------------------
@@ -315,7 +335,8 @@ export class AccountService implements Accounts {
   }
 
   createCliSecret(username: string): Promise<{ secret: string; createdAt: number }> {
-    return this.#oidc.createCliSecret(username);
+    // A new secret replaces the old one.
+    return this.#changingCredentials(username, this.#oidc.createCliSecret(username));
   }
 
   cliSecretInfo(username: string): Promise<CliSecretInfo | null> {
@@ -323,7 +344,7 @@ export class AccountService implements Accounts {
   }
 
   revokeCliSecret(username: string): Promise<void> {
-    return this.#oidc.revokeCliSecret(username);
+    return this.#changingCredentials(username, this.#oidc.revokeCliSecret(username));
   }
 
   // --- sessions (SessionRecords) ---------------------------------------------------------------------------

@@ -14,6 +14,8 @@ export type Invalidation =
   | { kind: 'project-changed'; project: string }
   /** "Sign out everywhere": the subject's tokens issued under an older session generation are void. */
   | { kind: 'sessions-revoked'; subject: string; generation: number }
+  /** One of the subject's credentials was revoked, rotated or disabled (robot, access token, CLI secret). */
+  | { kind: 'credentials-changed'; subject: string }
   /** Everything may be stale (for instance after the feed reconnected and may have missed events). */
   | { kind: 'all' };
 

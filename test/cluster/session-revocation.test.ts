@@ -107,6 +107,48 @@ describe.skipIf(!postgresAvailable)('session revocation across two nodes on one 
       expect((await refresh(node, again.refresh)).status).toBe(200);
     }
   });
+  it('a personal access token revoked and a robot disabled through node A stop working at node B within moments, though B remembered the Basic logins', async () => {
+    const created = await send(a, 'POST', '/api/v1/users/admin/tokens', {
+      headers: { authorization: basic('admin', ADMIN_PASSWORD), 'content-type': 'application/json' },
+      body: Buffer.from(JSON.stringify({ name: 'revoked across nodes' })),
+    });
+    expect(created.status, describeReply(created)).toBe(201);
+    const pat = json(created) as { token: { id: string }; secret: string };
+    const robot = await send(a, 'POST', '/api/v1/robots', {
+      headers: { authorization: basic('admin', ADMIN_PASSWORD), 'content-type': 'application/json' },
+      body: Buffer.from(
+        JSON.stringify({
+          name: 'revoked-across-nodes',
+          permissions: [{ project: 'library', actions: ['pull'] }],
+        }),
+      ),
+    });
+    expect(robot.status, describeReply(robot)).toBe(201);
+    const bot = json(robot) as { login: string; secret: string };
+    const withPat = () => send(b, 'GET', '/v2/', { headers: { authorization: basic('admin', pat.secret) } });
+    const withRobot = () =>
+      send(b, 'GET', '/v2/', { headers: { authorization: basic(bot.login, bot.secret) } });
+    // Node B checked both once and remembers them (for up to 30 s without this change's invalidation).
+    expect((await withPat()).status).toBe(200);
+    expect((await withRobot()).status).toBe(200);
+
+    const revoked = await api(a, 'DELETE', `/users/admin/tokens/${pat.token.id}`);
+    expect(revoked.status, describeReply(revoked)).toBe(204);
+    const disabled = await send(a, 'PATCH', `/api/v1/robots/${encodeURIComponent(bot.login)}`, {
+      headers: { authorization: basic('admin', ADMIN_PASSWORD), 'content-type': 'application/json' },
+      body: Buffer.from(JSON.stringify({ disabled: true })),
+    });
+    expect(disabled.status, describeReply(disabled)).toBe(200);
+    // Node B hears of both over LISTEN/NOTIFY (milliseconds); polled with a deadline well under the 30 s
+    // for which it would otherwise have kept accepting them.
+    await waitFor(
+      'node B refusing the revoked token and the disabled robot',
+      async () => (await withPat()).status === 401 && (await withRobot()).status === 401,
+      10_000,
+    );
+    // The user's own password still works on B.
+    expect((await api(b, 'GET', '/users/admin')).status).toBe(200);
+  });
 });
 
 describe('sign out everywhere across berth serve --workers 2 on SQLite', () => {

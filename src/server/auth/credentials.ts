@@ -11,6 +11,7 @@ import {
   parseSecretToken,
   type TokenService,
 } from '../../auth/index.js';
+import type { InvalidationBus } from '../../cluster/index.js';
 import type { Need } from '../../distribution/index.js';
 import type { AuditSink } from '../../events/index.js';
 import { RegistryError } from '../../registry/index.js';
@@ -41,6 +42,8 @@ export interface CredentialOptions {
   throttle: LoginThrottle;
   /** Users' session generations: a token of an older one was voided by "sign out everywhere". */
   generations: SessionGenerations;
+  /** Tells of credentials revoked on other processes, so that remembered Basic logins of them are forgotten. */
+  bus: InvalidationBus;
   audit: AuditSink;
   /** The token audience. */
   service: string;
@@ -68,7 +71,9 @@ export function readAuthorization(header: string): ReturnType<typeof parseAuthor
 /**
  * Checks the credentials a request carries: a registry token (verified once, then remembered until it
  * expires, so a pull does not pay for a signature check per request), or Basic credentials (checked once
- * and remembered for 30 s: scrypt on every request would cost ~100 ms each), or none.
+ * and remembered for 30 s: scrypt on every request would cost ~100 ms each), or none. A remembered login is
+ * forgotten on every process as soon as its subject's credentials change (a sign-out everywhere, a disabled
+ * or deleted user, a revoked access token, a robot's new secret…), so a revocation is not 30 s late.
  * Login failures are throttled per account and per address, and audited.
  */
 export class Credentials {
@@ -76,9 +81,25 @@ export class Credentials {
     string,
     { subject: string; access: Access[]; expiresAt: number; generation: number }
   >({ max: 10_000 });
-  private readonly basics = new LRUCache<string, Identity>({ max: 1000, ttl: 30_000 });
+  private readonly basics = new LRUCache<string, { identity: Identity; subject: string }>({
+    max: 1000,
+    ttl: 30_000,
+  });
 
-  constructor(private readonly options: CredentialOptions) {}
+  constructor(private readonly options: CredentialOptions) {
+    options.bus.subscribe((event) => {
+      if (event.kind === 'sessions-revoked' || event.kind === 'credentials-changed')
+        this.forget(event.subject);
+      else if (event.kind === 'all') this.basics.clear();
+    });
+  }
+
+  /** Forgets this process's remembered Basic logins of `subject` (a user's name, or `robot$<name>`). */
+  forget(subject: string): void {
+    for (const [key, entry] of this.basics.entries()) {
+      if (entry.subject === subject) this.basics.delete(key);
+    }
+  }
 
   /** `need`, when known, goes into the challenge of a 401, so the client can ask for the right token. */
   async resolve(request: FastifyRequest, need?: Need): Promise<Resolved> {
@@ -140,7 +161,7 @@ export class Credentials {
   ): Promise<Identity> {
     const key = cacheKey && createHash('sha256').update(cacheKey).digest('base64url');
     const remembered = key ? this.basics.get(key) : undefined;
-    if (remembered) return remembered;
+    if (remembered) return remembered.identity;
     const identity = await this.check(request, username, password);
     const audit = {
       actor: username,
@@ -155,7 +176,8 @@ export class Credentials {
       throw this.options.unauthorized(request, 'wrong username or password', 'basic');
     }
     this.options.audit.record({ ...audit, result: 'success' });
-    if (key) this.basics.set(key, identity);
+    // While the change feed is down a revocation elsewhere could go unheard: remember nothing new then.
+    if (key && !this.options.bus.deaf) this.basics.set(key, { identity, subject: subjectOf(identity) });
     return identity;
   }
 

@@ -98,8 +98,17 @@ export async function setupAuth(
   );
   const accounts = new AccountService(meta.db, {
     ...(ldap && { ldap }),
-    onSignedOut: (subject, generation) => generations.raised(subject, generation),
+    onSignedOut: (subject, generation) => {
+      generations.raised(subject, generation);
+      credentials.forget(subject);
+    },
     onProjectChanged: (project) => projects.changed(project),
+    onCredentialsChanged: (subject) => {
+      credentials.forget(subject);
+      bus
+        .publish({ kind: 'credentials-changed', subject })
+        .catch((error) => app.log.error({ err: error }, 'could not tell other processes of a revocation'));
+    },
   });
   const audit = new AuditLog(new AuditStore(meta.db), {
     onError: (error) => app.log.error({ err: error }, 'audit log write failed'),
@@ -134,6 +143,7 @@ export async function setupAuth(
     tokens,
     throttle,
     generations,
+    bus,
     audit,
     service: auth.service,
     sourceIp,
