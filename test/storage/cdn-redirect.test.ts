@@ -1,7 +1,7 @@
 // Blob GETs redirected to a CDN (storage.cdn): a real nginx, configured from deploy/nginx-cdn.conf as shipped,
-// serves Berth's filesystem storage and checks Berth's secure_link_md5 signatures. skopeo pulls through Berth
-// byte for byte with every blob from nginx; nginx refuses a tampered or expired URL; Berth still decides who
-// may pull (401/403 before any URL is given).
+// serves Berth's filesystem storage (or proxies its S3 bucket on Swift) and checks Berth's secure_link_md5
+// signatures. skopeo pulls through Berth byte for byte with every blob from nginx; nginx refuses a tampered or
+// expired URL; Berth still decides who may pull (401/403 before any URL is given).
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -20,6 +20,7 @@ import {
 } from '../fixtures/image.js';
 import { freePort } from '../helpers/ports.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
+import { createBucket, deleteBucket, ensureSwift, type S3Endpoint, s3Client } from '../helpers/swift.js';
 
 const TOOLS = ['nginx', 'skopeo', 'umoci', 'apt-get', 'dpkg'];
 const missing = TOOLS.filter((tool) => !requireTool(tool));
@@ -31,14 +32,17 @@ const EXAMPLE = new URL('../../deploy/nginx-cdn.conf', import.meta.url);
 const SECRET = 'cdn-test-secret-5d1f9a0c';
 const EXPIRY_SECONDS = 300;
 
-/** The shipped example with our port, secret and storage root, inside a minimal main config run from `dir`. */
-async function renderNginx(dir: string, port: number, storageRoot: string): Promise<string> {
+/**
+ * The shipped example with our port, secret and origin (`alias <storage root>/blobs/;` or a `proxy_pass`),
+ * inside a minimal main config run from `dir`.
+ */
+async function renderNginx(dir: string, port: number, origin: string): Promise<string> {
   const site = (await readFile(EXAMPLE, 'utf8'))
     .replace(/listen 8444;/, `listen 127.0.0.1:${port};`)
     .replaceAll('change-me-to-a-long-random-string', SECRET)
-    .replace('alias /var/lib/berth/blobs/;', `alias ${storageRoot}/blobs/;`);
+    .replace('alias /var/lib/berth/blobs/;', origin);
   expect(site).toContain(`secure_link_md5 "$secure_link_expires$uri ${SECRET}"`);
-  expect(site).toContain(`alias ${storageRoot}/blobs/;`);
+  expect(site).toContain(origin);
   await writeFile(join(dir, 'cdn.conf'), site);
   const main = [
     'daemon off;',
@@ -88,7 +92,7 @@ describe.skipIf(missing.length > 0)('blob GETs redirected to a CDN (nginx secure
     await Promise.all([accounts.createUser(developer), accounts.createUser(outsider)]);
     await accounts.setMember('team', { kind: 'user', name: developer.username, role: 'developer' });
 
-    const config = await renderNginx(dir, port, berth.dataDir);
+    const config = await renderNginx(dir, port, `alias ${berth.dataDir}/blobs/;`);
     await run('nginx', ['-t', '-p', dir, '-c', config]);
     nginx = spawn('nginx', ['-p', dir, '-c', config], { stdio: 'ignore' });
     for (let i = 0; i < 100; i++) {
@@ -257,6 +261,116 @@ describe.skipIf(missing.length > 0)('blob GETs redirected to a CDN (nginx secure
       });
       expect(elsewhere.status).toBe(404);
       expect(elsewhere.headers.get('location')).toBeNull();
+    },
+    TIMEOUT,
+  );
+});
+
+const swift: S3Endpoint | undefined = missing.length > 0 ? undefined : await ensureSwift();
+
+/**
+ * Swift's own API, to let nginx read the bucket's objects (a container read ACL): s3api buckets are Swift
+ * containers of the tempauth account, and the s3api has no anonymous read here.
+ */
+async function publicRead(bucket: string): Promise<string> {
+  const auth = await fetch(`${(swift as S3Endpoint).endpoint}/auth/v1.0`, {
+    headers: { 'x-auth-user': 'test:tester', 'x-auth-key': 'testing' },
+  });
+  const token = auth.headers.get('x-auth-token') as string;
+  const storage = auth.headers.get('x-storage-url') as string;
+  expect(token).toBeTruthy();
+  const acl = await fetch(`${storage}/${bucket}`, {
+    method: 'POST',
+    headers: { 'x-auth-token': token, 'x-container-read': '.r:*' },
+  });
+  expect(acl.status).toBe(204);
+  return `${storage}/${bucket}`;
+}
+
+describe.skipIf(missing.length > 0 || !swift)('blob GETs redirected to a CDN in front of S3 (Swift)', () => {
+  let dir: string;
+  let berth: TestBerth;
+  let nginx: ReturnType<typeof spawn> | undefined;
+  let bucket: string;
+  let busybox: Layout;
+  const s3 = swift ? s3Client(swift) : undefined;
+
+  beforeAll(async () => {
+    const target = swift as S3Endpoint;
+    busybox = await buildBusyboxLayout();
+    dir = await mkdtemp(join(tmpdir(), 'berth-cdn-s3-'));
+    bucket = await createBucket(s3 as NonNullable<typeof s3>);
+    const container = await publicRead(bucket);
+    const port = await freePort();
+    berth = await startBerth({
+      config: {
+        'storage.driver': 's3',
+        'storage.s3.endpoint': target.endpoint,
+        'storage.s3.region': target.region,
+        'storage.s3.bucket': bucket,
+        'storage.s3.forcePathStyle': true,
+        'storage.s3.accessKeyId': target.accessKeyId,
+        'storage.s3.secretAccessKey': target.secretAccessKey,
+        'storage.cdn.baseUrl': `http://127.0.0.1:${port}/berth`,
+        'storage.cdn.signing': 'nginx-secure-link',
+        'storage.cdn.secret': SECRET,
+      },
+    });
+    const config = await renderNginx(dir, port, `proxy_pass ${container}/blobs/;`);
+    await run('nginx', ['-t', '-p', dir, '-c', config]);
+    nginx = spawn('nginx', ['-p', dir, '-c', config], { stdio: 'ignore' });
+    for (let i = 0; i < 100; i++) {
+      const up = await fetch(`http://127.0.0.1:${port}/berth/blobs/nothing`).then(
+        (r) => r.status === 403,
+        () => false,
+      );
+      if (up) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }, TIMEOUT);
+
+  afterAll(async () => {
+    nginx?.kill('SIGTERM');
+    await berth?.close();
+    if (bucket && s3) await deleteBucket(s3, bucket);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it(
+    'skopeo pushes to Berth on S3 and pulls back byte for byte, the blobs from the bucket through nginx',
+    async () => {
+      const skopeo = (...args: string[]) =>
+        run('skopeo', ['--insecure-policy', ...args], { timeoutMs: 60_000 });
+      await skopeo(
+        'copy',
+        '--dest-tls-verify=false',
+        `oci:${busybox.dir}:${busybox.tag}`,
+        `docker://${berth.host}/library/busybox:1`,
+      );
+      const out = join(dir, 'pulled');
+      await skopeo(
+        'copy',
+        '--src-tls-verify=false',
+        `docker://${berth.host}/library/busybox:1`,
+        `oci:${out}:1`,
+      );
+      expect(await layoutDigest(out, '1')).toBe(busybox.digest);
+      const [pulled, original] = await Promise.all([hashBlobs(out), hashBlobs(busybox.dir)]);
+      expect([...pulled.entries()].sort()).toEqual([...original.entries()].sort());
+      const log = await readFile(join(dir, 'access.log'), 'utf8');
+      const served = log
+        .split('\n')
+        .filter((line) => / "GET \/berth\/blobs\/sha256\/\S+ HTTP\/1\.1" 200 /.test(line));
+      // The config and every layer came from the bucket through nginx.
+      const manifest = JSON.parse(
+        (await readFile(join(out, 'blobs', 'sha256', busybox.digest.slice(7)))).toString('utf8'),
+      ) as { config: { digest: string }; layers: { digest: string }[] };
+      for (const blob of [manifest.config, ...manifest.layers]) {
+        expect(
+          served.some((line) => line.includes(blob.digest.slice(7))),
+          blob.digest,
+        ).toBe(true);
+      }
     },
     TIMEOUT,
   );
