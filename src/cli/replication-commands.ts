@@ -159,6 +159,7 @@ interface PolicyFlags {
   bytesPerSecond?: string;
   enabled?: boolean;
   description?: string;
+  eventSecretStdin?: boolean;
 }
 
 /** The body fields the flags set (left out: unchanged on update, defaults on create). */
@@ -224,9 +225,16 @@ function policyOptions(command: Command, creating: boolean): Command {
     .option('--artifact-type <type>', "'image', or an artifact/config media type (default any)")
     .option('--rewrite <from=to>', 'destination names: team/**=branch-a/team/**')
     .option('--prefix <prefix>', 'destination names: <prefix>/<source name>')
-    .option('--trigger <trigger>', 'manual, schedule or event (push policies: on each push)')
+    .option(
+      '--trigger <trigger>',
+      'manual, schedule or event (push: on each push here; pull: on each event the remote sends)',
+    )
     .option('--schedule <cron>', 'cron (UTC) for --trigger schedule: "0 2 * * *"')
     .option('--replicate-deletes', 'event policies: deletes at the source are made at the target too')
+    .option(
+      '--event-secret-stdin',
+      'pull policies with --trigger event: read the secret the remote proves its events with from standard input',
+    )
     .option('--bytes-per-second <n>', 'bandwidth limit per execution')
     .option('--description <text>', 'for people');
   // Commander gives a --no-x flag a default (true), which an update must not send.
@@ -401,12 +409,20 @@ export function replicationCommands(program: Command, kit: GcCommandKit): void {
     .option('--disabled', 'add it switched off')
     .action(
       run(async (client, name: string, flags: PolicyFlags & { disabled?: boolean }) => {
-        const created = await client.request<Policy>('POST', '/replication/policies', {
-          body: { name, trigger: 'manual', ...policyBody(flags), ...(flags.disabled && { enabled: false }) },
-        });
+        const body: Record<string, unknown> = {
+          name,
+          trigger: 'manual',
+          ...policyBody(flags),
+          ...(flags.disabled && { enabled: false }),
+        };
+        if (flags.eventSecretStdin) body.eventSecret = await readStdinSecret('--event-secret-stdin');
+        const created = await client.request<Policy>('POST', '/replication/policies', { body });
         out(
           `added replication policy ${created.id} ${created.name}: ${created.direction} ${created.repositories} (${created.trigger})`,
         );
+        if (created.direction === 'pull' && created.trigger === 'event') {
+          out(`  the remote sends its events to: POST /api/v1/replication/policies/${created.id}/events`);
+        }
       }),
     );
   policyOptions(
@@ -421,6 +437,7 @@ export function replicationCommands(program: Command, kit: GcCommandKit): void {
       run(async (client, reference: string, flags: PolicyFlags & { enable?: boolean; disable?: boolean }) => {
         const policy = await policyOf(client, reference);
         const body = policyBody(flags);
+        if (flags.eventSecretStdin) body.eventSecret = await readStdinSecret('--event-secret-stdin');
         if (flags.enable) body.enabled = true;
         if (flags.disable) body.enabled = false;
         const changed = await client.request<Policy>('PATCH', `/replication/policies/${policy.id}`, { body });
