@@ -36,12 +36,14 @@ const MAX_BACKOFF_MS = 30_000;
 const ERROR_REPORT_INTERVAL_MS = 60_000;
 
 /**
- * One sink's queue and writer. `push` only appends to an array (no I/O on the request's path); the writer
- * drains it a batch at a time in the background. When the sink is stuck (a full disk, an unreachable
+ * One sink's queue and writer. `push` only appends the event to an array (no formatting, no I/O on the
+ * request's turn); the writer formats and writes it a batch at a time in the background. When the sink is stuck (a full disk, an unreachable
  * receiver), the queue stops at `limit` events and new events are dropped and counted, never waited for.
  */
 class SinkQueue {
-  private queue: string[] = [];
+  private queue: TimedAuditEvent[] = [];
+  /** The batch being written, formatted once (a retry sends the same lines). */
+  private batch: string[] | undefined;
   private running: Promise<void> | undefined;
   private backoffMs = 0;
   private lastErrorReport = 0;
@@ -66,7 +68,7 @@ class SinkQueue {
       this.options.onDropped?.(this.sink.name, 1);
       return;
     }
-    this.queue.push(this.format(event));
+    this.queue.push(event);
     if (!this.running) this.running = this.drain().finally(() => (this.running = undefined));
   }
 
@@ -88,6 +90,7 @@ class SinkQueue {
     this.wake?.();
     if (this.queue.length > 0) this.options.onDropped?.(this.sink.name, this.queue.length);
     this.queue = [];
+    this.batch = undefined;
     await this.sink.close().catch(() => {});
   }
 
@@ -95,10 +98,12 @@ class SinkQueue {
     // Let the request that recorded the event finish its turn first.
     await new Promise<void>((resolve) => setImmediate(resolve));
     while (this.queue.length > 0 && !this.closed) {
-      const batch = this.queue.slice(0, this.batchSize);
+      this.batch ??= this.queue.slice(0, this.batchSize).map(this.format);
+      const batch = this.batch;
       try {
         await this.sink.write(batch);
         this.queue.splice(0, batch.length);
+        this.batch = undefined;
         this.backoffMs = 0;
         this.options.onWritten?.(this.sink.name, batch.length);
       } catch (error) {
