@@ -1,4 +1,4 @@
-import { isValidRepositoryName } from '../registry/index.js';
+import { isValidRepositoryName } from '../domain/index.js';
 import { AuthError } from './errors.js';
 
 /**

@@ -1,5 +1,5 @@
 import { type ExpressionBuilder, type Kysely, SqliteAdapter, sql, type Transaction } from 'kysely';
-import { DEFAULT_PROJECT } from '../auth/index.js';
+import { DEFAULT_PROJECT } from '../domain/index.js';
 import type { Database } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;

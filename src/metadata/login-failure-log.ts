@@ -1,11 +1,11 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import {
-  combineReservations,
+  combine as combineReservations,
   type FailureLimit,
   type FailureLog,
-  judgeReservation,
+  judge as judgeReservation,
   type Reservation,
-} from '../auth/index.js';
+} from '../domain/index.js';
 import { isPostgres } from './lifecycle-store.js';
 import type { Database } from './schema.js';
 

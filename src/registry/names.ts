@@ -1,15 +1,8 @@
+import { isValidRepositoryName, MAX_NAME_LENGTH, NAME_GRAMMAR } from '../domain/index.js';
 import { RegistryError } from './errors.js';
 
-// distribution-spec v1.1, "Pulling manifests": the <name> and <tag> grammars.
-const NAME_COMPONENT = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*';
-const NAME_PATTERN = new RegExp(`^${NAME_COMPONENT}(?:/${NAME_COMPONENT})*$`);
-const TAG_PATTERN = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
-/** The spec asks clients to keep host + "/" + name within 255; the name alone must be below 256. */
-export const MAX_NAME_LENGTH = 255;
-
-export function isValidRepositoryName(name: string): boolean {
-  return name.length <= MAX_NAME_LENGTH && NAME_PATTERN.test(name);
-}
+// The grammars live in domain/ (auth/ checks scope names with them too); registry/ keeps exporting them.
+export { isValidRepositoryName, isValidTag, MAX_NAME_LENGTH } from '../domain/index.js';
 
 export function assertRepositoryName(name: string): string {
   if (!isValidRepositoryName(name)) {
@@ -17,13 +10,9 @@ export function assertRepositoryName(name: string): string {
       message:
         name.length > MAX_NAME_LENGTH
           ? `repository name longer than ${MAX_NAME_LENGTH} characters`
-          : 'repository name must match [a-z0-9]+((.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((.|_|__|-+)[a-z0-9]+)*)*',
+          : `repository name must match ${NAME_GRAMMAR}`,
       detail: { name },
     });
   }
   return name;
-}
-
-export function isValidTag(tag: string): boolean {
-  return TAG_PATTERN.test(tag);
 }
