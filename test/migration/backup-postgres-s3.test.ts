@@ -40,7 +40,7 @@ if (missing.length > 0)
   console.warn(`\n!!! SKIPPING PostgreSQL/S3 backup tests: missing ${missing.join(', ')} !!!\n`);
 
 const TIMEOUT = 300_000;
-const SEED_IMAGES = 12;
+const SEED_IMAGES = 6;
 
 /** The environment of a Berth on PostgreSQL `database` and S3 `bucket` (also the backup locations' store). */
 function instanceEnv(s3: S3Endpoint, database: string | undefined, bucket: string | undefined) {
