@@ -2,7 +2,9 @@ import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { Link, Route, Switch } from 'wouter-preact';
 import { call, setCsrfToken, whenUnauthorized } from './api/client';
+import { Page } from './components/ui';
 import { AccountPage } from './pages/account';
+import { AnomaliesPage } from './pages/anomalies';
 import { ArtifactPage } from './pages/artifact';
 import { ArtifactsPage } from './pages/artifacts';
 import { AuditPage } from './pages/audit';
@@ -11,8 +13,13 @@ import { HealthPage } from './pages/health';
 import { LoginPage } from './pages/login';
 import { ProjectPage } from './pages/project';
 import { ProjectsPage } from './pages/projects';
+import { ReplicationPage } from './pages/replication';
+import { ReplicationPolicyPage } from './pages/replication-executions';
+import { ScannerPage } from './pages/scanner';
+import { ScrubPage } from './pages/scrub';
 import { SignInRefusedPage } from './pages/sign-in-refused';
 import { UsersPage } from './pages/users';
+import { WebhooksPanel } from './pages/webhooks';
 import { type Session, SessionContext } from './session';
 
 export function App() {
@@ -53,6 +60,10 @@ export function App() {
         <Link href="/">Projects</Link>
         {session.systemAdmin && <Link href="/admin/users">Users</Link>}
         {session.systemAdmin && <Link href="/admin/gc">Garbage collection</Link>}
+        {session.systemAdmin && <Link href="/admin/replication">Replication</Link>}
+        {session.systemAdmin && <Link href="/admin/webhooks">Webhooks</Link>}
+        {session.systemAdmin && <Link href="/admin/scrub">Integrity scrub</Link>}
+        {session.systemAdmin && <Link href="/admin/scanner">Scanner</Link>}
         <Link href="/admin/audit">Audit log</Link>
         {session.systemAdmin && <Link href="/admin/health">System health</Link>}
         <span class="spacer" />
@@ -75,6 +86,36 @@ export function App() {
           </Route>
           <Route path="/admin/gc" component={GcPage} />
           <Route path="/admin/audit" component={AuditPage} />
+          <Route path="/admin/audit/anomalies">
+            {adminOnly(() => (
+              <AnomaliesPage />
+            ))}
+          </Route>
+          <Route path="/admin/replication">
+            {adminOnly(() => (
+              <ReplicationPage />
+            ))}
+          </Route>
+          <Route path="/admin/replication/:id">
+            {(p) => (session.systemAdmin ? <ReplicationPolicyPage id={p.id} /> : <NoSuchPage />)}
+          </Route>
+          <Route path="/admin/webhooks">
+            {adminOnly(() => (
+              <Page title="Webhooks">
+                <WebhooksPanel />
+              </Page>
+            ))}
+          </Route>
+          <Route path="/admin/scrub">
+            {adminOnly(() => (
+              <ScrubPage />
+            ))}
+          </Route>
+          <Route path="/admin/scanner">
+            {adminOnly(() => (
+              <ScannerPage />
+            ))}
+          </Route>
           <Route path="/admin/users">
             {adminOnly(() => (
               <UsersPage />

@@ -21,6 +21,8 @@ export interface ProjectRights {
   retention: Right;
   scanning: Right;
   trust: Right;
+  /** The Webhooks tab: `project:settings` (project administrators). */
+  webhooks: boolean;
   /** Whether the Policies tab has anything to show. */
   policies: boolean;
 }
@@ -43,11 +45,12 @@ export function projectRights(access: Access | undefined, systemAdmin: boolean):
     retention: membersRight,
     scanning: membersRight,
     trust: membersRight,
+    webhooks: settings,
   };
   return { ...rights, policies: member };
 }
 
-export type ProjectTab = 'repositories' | 'policies' | 'members' | 'robots';
+export type ProjectTab = 'repositories' | 'policies' | 'members' | 'robots' | 'webhooks';
 
 /** The tabs of a project's page the caller has something in, in order. */
 export function projectTabs(rights: ProjectRights): ProjectTab[] {
@@ -55,5 +58,6 @@ export function projectTabs(rights: ProjectRights): ProjectTab[] {
     ...(rights.browse ? (['repositories'] as const) : []),
     ...(rights.policies ? (['policies'] as const) : []),
     ...(rights.manage ? (['members', 'robots'] as const) : []),
+    ...(rights.webhooks ? (['webhooks'] as const) : []),
   ];
 }

@@ -49,13 +49,21 @@ describe('projectRights', () => {
     expect(rights.immutability).toEqual({ read: true, write: true });
     expect(rights.retention.write && rights.scanning.write && rights.trust.write).toBe(true);
     expect(rights.quota).toEqual({ read: true, write: false });
-    expect(projectTabs(rights)).toEqual(['repositories', 'policies', 'members', 'robots']);
+    expect(projectTabs(rights)).toEqual(['repositories', 'policies', 'members', 'robots', 'webhooks']);
+  });
+
+  it("offers a project's webhooks only with project:settings, as the server authorizes them", () => {
+    for (const role of ['guest', 'developer', 'maintainer'] as const) {
+      expect(projectRights(member(role), false).webhooks).toBe(false);
+      expect(projectTabs(projectRights(member(role), false))).not.toContain('webhooks');
+    }
+    expect(projectRights(member('projectAdmin'), false).webhooks).toBe(true);
   });
 
   it('lets a system administrator set the quota too', () => {
     const rights = projectRights({ actions: [...ACTIONS], member: true }, true);
     expect(rights.quota).toEqual({ read: true, write: true });
-    expect(projectTabs(rights)).toEqual(['repositories', 'policies', 'members', 'robots']);
+    expect(projectTabs(rights)).toEqual(['repositories', 'policies', 'members', 'robots', 'webhooks']);
   });
 
   it('offers nothing before the access is known', () => {

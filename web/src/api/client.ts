@@ -78,22 +78,50 @@ export async function call<P extends keyof paths, M extends Method & keyof paths
       ...(options.body !== undefined && { body: JSON.stringify(options.body) }),
     },
   );
-  if (!response.ok) {
-    let message = `${response.status} ${response.statusText}`;
-    let code = 'UNKNOWN';
-    try {
-      const body = (await response.json()) as { errors?: { code: string; message: string }[] };
-      const first = body.errors?.[0];
-      if (first) {
-        message = first.message;
-        code = first.code;
-      }
-    } catch {
-      // not JSON: the status line says it
-    }
-    if (response.status === 401 && path !== '/api/v1/session') onUnauthorized();
-    throw new ApiError(response.status, message, code);
-  }
+  if (!response.ok) throw await failureOf(response, path as string);
   if (response.status === 204) return undefined as Success<Operation<P, M>>;
   return (await response.json()) as Success<Operation<P, M>>;
+}
+
+/** The API's refusal as an ApiError, in words; a 401 outside the session check signs the console out. */
+async function failureOf(response: Response, path: string): Promise<ApiError> {
+  let message = `${response.status} ${response.statusText}`;
+  let code = 'UNKNOWN';
+  try {
+    const body = (await response.json()) as { errors?: { code: string; message: string }[] };
+    const first = body.errors?.[0];
+    if (first) {
+      message = first.message;
+      code = first.code;
+    }
+  } catch {
+    // not JSON: the status line says it
+  }
+  if (response.status === 401 && path !== '/api/v1/session') onUnauthorized();
+  return new ApiError(response.status, message, code);
+}
+
+/**
+ * Sends bytes that are not JSON (a vulnerability database as a zip or NDJSON) with the CSRF token; the answer is
+ * JSON as with `call`.
+ */
+export async function upload<T>(
+  method: 'put' | 'post',
+  path: keyof paths,
+  body: Blob,
+  contentType: string,
+): Promise<T> {
+  const response = await fetch(path, {
+    method: method.toUpperCase(),
+    headers: {
+      accept: 'application/json',
+      'content-type': contentType,
+      'x-berth-console': '1',
+      'x-berth-csrf': csrfToken,
+    },
+    credentials: 'same-origin',
+    body,
+  });
+  if (!response.ok) throw await failureOf(response, path);
+  return (await response.json()) as T;
 }

@@ -1,7 +1,9 @@
 import { useState } from 'preact/hooks';
+import { Link } from 'wouter-preact';
 import { call } from '../api/client';
 import { ErrorText, Page } from '../components/ui';
 import { when } from '../format';
+import { useSession } from '../session';
 import { useLoad } from '../use-load';
 
 interface Filter {
@@ -31,6 +33,7 @@ function exportHref(filter: Filter, format: 'csv' | 'jsonl'): string {
 }
 
 export function AuditPage() {
+  const { session } = useSession();
   const [filter, setFilter] = useState<Filter>({});
   const [befores, setBefores] = useState<string[]>([]);
   const before = befores[befores.length - 1];
@@ -88,6 +91,7 @@ export function AuditPage() {
           <a class="button" href={exportHref(filter, 'jsonl')} download>
             Export JSON lines
           </a>
+          {session.systemAdmin && <Link href="/admin/audit/anomalies">Anomalies the detector found</Link>}
         </p>
       )}
       <ErrorText error={error} />

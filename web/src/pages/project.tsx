@@ -11,6 +11,7 @@ import { useLoad } from '../use-load';
 import { MembersPanel } from './members';
 import { PoliciesPanel } from './policies';
 import { RobotsPanel } from './robots';
+import { WebhooksPanel } from './webhooks';
 
 const PAGE = 100;
 
@@ -79,6 +80,7 @@ const TAB_NAMES: Record<ProjectTab, string> = {
   policies: 'Policies',
   members: 'Members',
   robots: 'Robots',
+  webhooks: 'Webhooks',
 };
 
 export function ProjectPage({ name }: { name: string }) {
@@ -118,6 +120,7 @@ export function ProjectPage({ name }: { name: string }) {
       {tab === 'policies' && <PoliciesPanel name={name} rights={rights} />}
       {tab === 'members' && <MembersPanel name={name} />}
       {tab === 'robots' && <RobotsPanel name={name} />}
+      {tab === 'webhooks' && <WebhooksPanel project={name} />}
     </Page>
   );
 }
