@@ -168,6 +168,62 @@ describe('webhooks on one server', () => {
     }
   });
 
+  it('sends the end of a replication execution and of a garbage collection run to system-wide endpoints', async () => {
+    const receiver = new Receiver();
+    const endpoint = await berth.berth.webhooks.create(
+      { project: null },
+      {
+        name: 'jobs',
+        url: await receiver.listen(),
+        eventTypes: ['replication', 'gc'],
+        format: 'cloudevents',
+        secret: SECRET,
+        enabled: true,
+      },
+      'admin',
+    );
+    try {
+      // A push policy to a registry nobody answers at: the execution runs, and fails.
+      await client.pushRandomImage('jobs/app', 'v1');
+      await berth.berth.replication.createRegistry(
+        { name: 'nowhere', url: `http://127.0.0.1:${await freePort()}` },
+        'admin',
+      );
+      const policy = await berth.berth.replication.createPolicy(
+        {
+          name: 'to-nowhere',
+          registry: 'nowhere',
+          direction: 'push',
+          repositories: 'jobs/**',
+          trigger: 'manual',
+        },
+        'admin',
+      );
+      const execution = await berth.berth.replication.run(policy.id, 'admin');
+      const [replicated] = await receiver.received(1);
+      const event = JSON.parse(replicated?.body ?? '');
+      expect(event).toMatchObject({
+        source: '/registry',
+        type: 'io.berth.replication.completed',
+        subject: `replication/policies/${policy.id}`,
+        data: { policyId: policy.id, executionId: execution.id, status: 'failed', trigger: 'manual' },
+      });
+      expect(
+        verifySignature(replicated?.body ?? '', SECRET, replicated?.headers['x-berth-signature'] as string),
+      ).toBe(true);
+
+      const gc = await berth.berth.gc.start({ dryRun: true, requestedBy: 'admin' });
+      const [, collected] = await receiver.received(2);
+      expect(JSON.parse(collected?.body ?? '')).toMatchObject({
+        type: 'io.berth.gc.completed',
+        data: { runId: gc.id, status: 'succeeded', dryRun: true, operator: 'admin' },
+      });
+    } finally {
+      await berth.berth.webhooks.remove({ project: null }, endpoint.id);
+      await receiver.close();
+    }
+  });
+
   it("sends pushes and pulls in Harbor's webhook format", async () => {
     const receiver = new Receiver();
     const endpoint = await addEndpoint(berth, await receiver.listen(), {

@@ -14,6 +14,7 @@ const CLOUD_EVENT_TYPES: Record<WebhookEventType, string> = {
   scan: 'io.berth.scan.completed',
   quota: 'io.berth.quota.exceeded',
   gc: 'io.berth.gc.completed',
+  replication: 'io.berth.replication.completed',
   anomaly: 'io.berth.security.anomaly',
 };
 
@@ -32,6 +33,8 @@ function harborType(event: WebhookEvent): string {
       return 'QUOTA_EXCEED';
     case 'gc':
       return 'GC_COMPLETED';
+    case 'replication':
+      return 'REPLICATION';
     case 'anomaly':
       return 'SECURITY_ANOMALY';
   }
@@ -41,6 +44,7 @@ function harborType(event: WebhookEvent): string {
 export function subjectOf(event: WebhookEvent): string {
   // An anomaly is about an account or a client address.
   if (event.type === 'anomaly' && typeof event.details?.subject === 'string') return event.details.subject;
+  if (event.type === 'replication') return `replication/policies/${String(event.details?.policyId)}`;
   if (event.repository === undefined) return event.project ?? 'registry';
   if (event.tag !== undefined) return `${event.repository}:${event.tag}`;
   if (event.digest !== undefined) return `${event.repository}@${event.digest}`;
@@ -121,6 +125,7 @@ const SLACK_VERBS: Record<WebhookEventType, string> = {
   scan: 'scanned',
   quota: 'was refused over quota:',
   gc: 'finished garbage collection',
+  replication: 'finished replication',
   anomaly: 'anomaly:',
 };
 
@@ -132,7 +137,7 @@ function slackText(event: WebhookEvent): string {
   const what = event.type === 'gc' ? '' : ` \`${subjectOf(event)}\``;
   const digest = event.digest !== undefined && event.tag !== undefined ? ` (${event.digest})` : '';
   const extra =
-    event.type === 'scan' || event.type === 'quota' || event.type === 'gc'
+    event.type === 'scan' || event.type === 'quota' || event.type === 'gc' || event.type === 'replication'
       ? ` ${JSON.stringify(event.details ?? {})}`
       : '';
   return `Berth: ${event.operator} ${SLACK_VERBS[event.type]}${what}${digest}${extra}`;

@@ -1,5 +1,14 @@
 /** What an endpoint can subscribe to. */
-export const WEBHOOK_EVENT_TYPES = ['push', 'pull', 'delete', 'scan', 'quota', 'gc', 'anomaly'] as const;
+export const WEBHOOK_EVENT_TYPES = [
+  'push',
+  'pull',
+  'delete',
+  'scan',
+  'quota',
+  'gc',
+  'replication',
+  'anomaly',
+] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
 export const WEBHOOK_FORMATS = ['cloudevents', 'harbor', 'slack'] as const;
@@ -12,7 +21,7 @@ export interface WebhookEvent {
   type: WebhookEventType;
   /** Milliseconds since the epoch. */
   time: number;
-  /** The project the event belongs to; null for registry-wide events (garbage collection, most anomalies). */
+  /** The project the event belongs to; null for registry-wide events (garbage collection, replication, most anomalies). */
   project: string | null;
   repository?: string;
   digest?: string;

@@ -194,8 +194,23 @@ export class Webhooks {
     });
   }
 
-  /** A job run ended (JobRunner's onFinished): garbage collection runs become events. */
+  /** A job run ended (JobRunner's onFinished): garbage collection and replication executions become events. */
   jobFinished(run: JobRunRow, outcome: { status: 'succeeded' | 'failed'; summary: unknown }): void {
+    if (run.kind === 'replication') {
+      this.emit({
+        type: 'replication',
+        project: null,
+        operator: run.requestedBy ?? 'berth',
+        details: {
+          policyId: Number(run.scope),
+          executionId: run.id,
+          status: outcome.status,
+          trigger: run.trigger,
+          summary: outcome.summary,
+        },
+      });
+      return;
+    }
     if (run.kind !== 'gc') return;
     this.emit({
       type: 'gc',

@@ -163,10 +163,11 @@ class CopyRun {
     const done = this.manifests.get(manifest.digest);
     if (!done) {
       const copied = this.copyManifestOnce(manifest, tag);
-      this.manifests.set(
-        manifest.digest,
-        copied.then(() => {}),
-      );
+      const settled = copied.then(() => {});
+      // Kept for later callers, who see its failure when they await it; when there are none, its rejection
+      // must not be left unhandled (that would end the process): the caller below gets the failure.
+      settled.catch(() => {});
+      this.manifests.set(manifest.digest, settled);
       // Put under the tag already (one PUT, not a PUT by digest then a HEAD and a PUT of the tag).
       return copied.then((tagged) => (tag && tagged !== tag ? this.setTag(manifest, tag) : undefined));
     }

@@ -2810,8 +2810,8 @@ export interface components {
             name: string;
             /** @description where deliveries are POSTed */
             url: string;
-            /** @description events to send: push, pull, delete, scan, quota, gc, anomaly */
-            eventTypes: ("push" | "pull" | "delete" | "scan" | "quota" | "gc" | "anomaly")[];
+            /** @description events to send: push, pull, delete, scan, quota, gc, replication, anomaly */
+            eventTypes: ("push" | "pull" | "delete" | "scan" | "quota" | "gc" | "replication" | "anomaly")[];
             /**
              * @description cloudevents (CloudEvents 1.0 JSON, structured), harbor (Harbor webhook JSON), slack ({"text"})
              * @default cloudevents
@@ -2827,8 +2827,8 @@ export interface components {
             name?: string;
             /** @description where deliveries are POSTed */
             url?: string;
-            /** @description events to send: push, pull, delete, scan, quota, gc, anomaly */
-            eventTypes?: ("push" | "pull" | "delete" | "scan" | "quota" | "gc" | "anomaly")[];
+            /** @description events to send: push, pull, delete, scan, quota, gc, replication, anomaly */
+            eventTypes?: ("push" | "pull" | "delete" | "scan" | "quota" | "gc" | "replication" | "anomaly")[];
             /** @enum {string} */
             format?: "cloudevents" | "harbor" | "slack";
             /** @description a new secret; null removes it */
