@@ -209,8 +209,8 @@ export interface ProxyBenchOptions {
 
 export async function benchProxy(options: ProxyBenchOptions): Promise<ProxyBench> {
   const { log, quick } = options;
-  const layersMiB = quick ? [12, 8, 6, 4, 2] : [96, 64, 48, 32, 16];
-  const rounds = options.rounds ?? (quick ? 2 : 5);
+  const layersMiB = quick ? [6, 4, 3, 2, 1] : [96, 64, 48, 32, 16];
+  const rounds = options.rounds ?? (quick ? 1 : 5);
   const image = makeImage(layersMiB);
   const stoppers: Server[] = [];
   const start = async (server: Promise<Server>) => {
@@ -316,7 +316,7 @@ export function proxyTable(bench: ProxyBench): string {
   const rows = [
     ['pull', 'Berth proxy project', 'baseline', 'Berth/baseline (median of rounds)'],
     [
-      `cold, ${bench.imageMiB} MiB in ${bench.layersMiB.length} layers`,
+      `cold, ${bench.imageMiB.toFixed(0)} MiB in ${bench.layersMiB.length} layers`,
       range(bench.cold.berth),
       `direct from upstream: ${range(bench.cold.direct)}`,
       `${bench.cold.ratio.toFixed(2)}× (${bench.cold.ratios.map((r) => r.toFixed(2)).join(' ')})`,
