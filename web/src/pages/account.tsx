@@ -4,6 +4,7 @@ import { CopyButton, ErrorText, Page } from '../components/ui';
 import { when } from '../format';
 import { useSession } from '../session';
 import { useLoad } from '../use-load';
+import { PasswordForm } from './password';
 
 type Action = Schemas['RobotPermission']['actions'][number];
 const OFFERED: Action[] = ['pull', 'push', 'delete'];
@@ -363,6 +364,12 @@ export function AccountPage() {
       )}
       {user?.source === 'oidc' && (
         <CliSecretSection username={username} info={user.cliSecret} onChanged={reload} />
+      )}
+      {user?.source === 'local' && (
+        <section aria-labelledby="password">
+          <h2 id="password">Password</h2>
+          <PasswordForm username={username} own />
+        </section>
       )}
       <TokensSection username={username} />
       <SessionsSection username={username} />

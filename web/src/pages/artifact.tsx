@@ -4,6 +4,7 @@ import { JsonTree } from '../components/json-view';
 import { CopyButton, ErrorText, Page } from '../components/ui';
 import { bytes } from '../format';
 import { useLoad } from '../use-load';
+import { SignatureSection, VulnerabilitySection } from './artifact-assurance';
 
 function Json({ title, value }: { title: string; value: unknown }) {
   return (
@@ -23,6 +24,11 @@ export function ArtifactPage({ project, repo, digest }: { project: string; repo:
       }),
     [project, repo, digest],
   );
+  const { data: access } = useLoad(
+    () => call('get', '/api/v1/projects/{name}/access', { path: { name: project } }),
+    [project],
+  );
+  const path = { name: project, repo, reference: digest };
   const history = (data?.config as { history?: { created_by?: string; empty_layer?: boolean }[] } | null)
     ?.history;
   // The API names the repository it read: in library, `busybox` may be the bare repository.
@@ -41,6 +47,8 @@ export function ArtifactPage({ project, repo, digest }: { project: string; repo:
       {data && (
         <>
           <p>Media type: {data.mediaType}</p>
+          <SignatureSection path={path} />
+          <VulnerabilitySection path={path} canScan={access?.actions.includes('push') ?? false} />
           <h2>Layers</h2>
           <table>
             <thead>

@@ -4,6 +4,7 @@ import { bytes, parseBytes, when } from '../format';
 import type { ProjectRights, Right } from '../permissions';
 import { useAct } from '../use-act';
 import { useLoad } from '../use-load';
+import { ProjectSettingsSection } from './project-settings';
 import { RetentionSection } from './retention';
 import { ScanningSection } from './scanning-policy';
 import { TrustSection } from './trust-policy';
@@ -160,6 +161,7 @@ export function PoliciesPanel({ name, rights }: { name: string; rights: ProjectR
   return (
     <section aria-labelledby="policies" class="policies">
       <h2 id="policies">Policies</h2>
+      <ProjectSettingsSection name={name} canChange={rights.retention.write} />
       {rights.quota.read && <QuotaSection name={name} right={rights.quota} />}
       {rights.immutability.read ? (
         <ImmutabilitySection name={name} right={rights.immutability} />

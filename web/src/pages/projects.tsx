@@ -6,6 +6,7 @@ import { ErrorText, Page, UsageBar } from '../components/ui';
 import { bytes } from '../format';
 import { useSession } from '../session';
 import { useLoad } from '../use-load';
+import { ProxyFields, proxyInput } from './project-settings';
 
 /** A project's quota and usage, when the caller may read them (members and system administrators). */
 async function quotaFor(name: string, systemAdmin: boolean) {
@@ -50,14 +51,20 @@ function CreateProject({ onCreated }: { onCreated(): void }) {
   const [error, setError] = useState<unknown>(undefined);
   return (
     <form
-      class="inline"
+      class="panel"
+      aria-label="Create a project"
       onSubmit={async (event) => {
         event.preventDefault();
         const target = event.currentTarget;
         const form = new FormData(target);
+        const proxy = proxyInput(form);
         try {
           await call('post', '/api/v1/projects', {
-            body: { name: String(form.get('name')), public: form.get('public') === 'on' },
+            body: {
+              name: String(form.get('name')),
+              public: form.get('public') === 'on',
+              ...(proxy && { proxy }),
+            },
           });
           target.reset();
           setError(undefined);
@@ -67,13 +74,19 @@ function CreateProject({ onCreated }: { onCreated(): void }) {
         }
       }}
     >
-      <label>
-        New project <input name="name" required pattern="[a-z0-9]+([._\-][a-z0-9]+)*" />
-      </label>
-      <label>
-        <input type="checkbox" name="public" /> public
-      </label>
-      <button type="submit">Create</button>
+      <div class="inline">
+        <label>
+          New project <input name="name" required pattern="[a-z0-9]+([._\-][a-z0-9]+)*" />
+        </label>
+        <label>
+          <input type="checkbox" name="public" /> public
+        </label>
+        <button type="submit">Create</button>
+      </div>
+      <details>
+        <summary>As a pull-through cache of another registry</summary>
+        <ProxyFields />
+      </details>
       <ErrorText error={error} />
     </form>
   );

@@ -12,8 +12,17 @@ export function RobotsPanel({ name }: { name: string }) {
     () => call('get', '/api/v1/robots', { query: { project: name, limit: '1000' } }),
     [name],
   );
-  const [created, setCreated] = useState<Schemas['CreatedRobot'] | undefined>(undefined);
+  const [created, setCreated] = useState<Schemas['RobotSecret'] | undefined>(undefined);
   const [failure, setFailure] = useState<unknown>(undefined);
+  const act = async (work: () => Promise<unknown>) => {
+    try {
+      await work();
+      setFailure(undefined);
+      reload();
+    } catch (caught) {
+      setFailure(caught);
+    }
+  };
   return (
     <section aria-labelledby="robots">
       <h2 id="robots">Robot accounts</h2>
@@ -66,6 +75,7 @@ export function RobotsPanel({ name }: { name: string }) {
             <th scope="col">Login</th>
             <th scope="col">Permissions</th>
             <th scope="col">Expires</th>
+            <th scope="col">Actions</th>
           </tr>
         </thead>
         <tbody>
@@ -74,6 +84,34 @@ export function RobotsPanel({ name }: { name: string }) {
               <td>robot${robot.name}</td>
               <td>{robot.permissions.map((p) => `${p.project}: ${p.actions.join(', ')}`).join('; ')}</td>
               <td>{robot.expiresAt === null ? 'never' : when(robot.expiresAt)}</td>
+              <td class="actions">
+                <button
+                  type="button"
+                  class="secondary"
+                  aria-label={`New secret for robot$${robot.name}`}
+                  onClick={() =>
+                    act(async () => {
+                      setCreated(
+                        await call('post', '/api/v1/robots/{name}/secret', { path: { name: robot.name } }),
+                      );
+                    })
+                  }
+                >
+                  New secret
+                </button>{' '}
+                <button
+                  type="button"
+                  class="danger"
+                  aria-label={`Delete robot$${robot.name}`}
+                  onClick={() => {
+                    if (confirm(`Delete robot$${robot.name}? Its secret stops working at once.`)) {
+                      void act(() => call('delete', '/api/v1/robots/{name}', { path: { name: robot.name } }));
+                    }
+                  }}
+                >
+                  Delete
+                </button>
+              </td>
             </tr>
           ))}
         </tbody>

@@ -5,6 +5,7 @@ import { ErrorText, Page } from '../components/ui';
 import { when } from '../format';
 import { useSession } from '../session';
 import { useLoad } from '../use-load';
+import { PasswordForm } from './password';
 
 type User = Schemas['User'];
 
@@ -60,6 +61,7 @@ function CreateUser({ onCreated }: { onCreated(username: string): void }) {
 function UserActions({ user, self, onChanged }: { user: User; self: boolean; onChanged(): void }) {
   const [error, setError] = useState<unknown>(undefined);
   const [confirming, setConfirming] = useState(false);
+  const [settingPassword, setSettingPassword] = useState(false);
   const [busy, setBusy] = useState(false);
   const act = async (work: () => Promise<unknown>) => {
     setBusy(true);
@@ -94,6 +96,17 @@ function UserActions({ user, self, onChanged }: { user: User; self: boolean; onC
       >
         {user.systemAdmin ? 'Revoke admin' : 'Make admin'}
       </button>
+      {user.source === 'local' && (
+        <button
+          type="button"
+          class="secondary"
+          aria-expanded={settingPassword}
+          aria-label={`Set the password of ${user.username}`}
+          onClick={() => setSettingPassword(!settingPassword)}
+        >
+          Set password
+        </button>
+      )}
       {confirming ? (
         <fieldset class="inline">
           <legend class="visually-hidden">Confirm deleting {user.username}</legend>
@@ -123,6 +136,7 @@ function UserActions({ user, self, onChanged }: { user: User; self: boolean; onC
           Delete
         </button>
       )}
+      {settingPassword && <PasswordForm username={user.username} own={false} />}
       <ErrorText error={error} />
     </div>
   );
