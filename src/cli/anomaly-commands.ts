@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import type { Anomaly } from '../events/anomalies/index.js';
 import { ANOMALY_KINDS } from '../events/anomalies/index.js';
-import { parseTimeFlag } from './admin-commands.js';
 import { UsageError } from './api-client.js';
+import { parseTimeFlag } from './flag-parsing.js';
 import type { GcCommandKit } from './gc-commands.js';
 import { formatTable, isoTime } from './table-output.js';
 

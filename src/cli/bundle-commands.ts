@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { BundleError, exportBundle, importBundle, parseExportReference } from '../bundles/index.js';
 import { RegistryClient } from '../replication/index.js';
-import { DEFAULT_SERVER } from './admin-commands.js';
+import { DEFAULT_SERVER } from './admin-kit.js';
 
 interface ConnectionFlags {
   server?: string;

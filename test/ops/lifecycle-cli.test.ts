@@ -1,6 +1,6 @@
 // `berth project quota` and `berth project immutable …` (the real command through tsx) against a running Berth.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseBytes } from '../../src/cli/admin-commands.js';
+import { parseBytes } from '../../src/cli/flag-parsing.js';
 import { runCli } from '../helpers/cli.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
 
