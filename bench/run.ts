@@ -10,6 +10,7 @@
  * --only=hot-path (just manifest GETs by tag and digest, anonymous and with a token, on SQLite and PostgreSQL);
  * --only=proxy (just pulls through a proxy project: cold vs direct, warm vs Distribution's proxy mode);
  * --only=replication (just a push policy over many small images, to Distribution and to a second Berth);
+ * --only=listings|nodes|change-feed (issue 17's scale workloads, scale.ts);
  * --pull-rounds=N (default 5, 3 with --quick).
  */
 import { spawnSync } from 'node:child_process';
@@ -20,6 +21,7 @@ import { benchHotPath, type HotPathBench, hotPathTable } from './hot-path.js';
 import { benchProxy, type ProxyBench, proxyTable } from './proxy-pull.js';
 import { comparePulls, type PullComparison } from './pull.js';
 import { benchReplication, type ReplicationBench, replicationTable } from './replication.js';
+import { runScale, SCALE_WORKLOADS, type ScaleWorkload } from './scale.js';
 import { ensureTools, type Server, startBerth, startDistribution } from './servers.js';
 import { benchSignatures, type SignatureBench } from './signatures.js';
 import { ensureSwift, freshBucket, type S3Target } from './swift.js';
@@ -39,9 +41,14 @@ function flag(name: string): string | undefined {
   return process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 }
 const only = flag('only');
-const ONLY = ['pull', 'signatures', 'hot-path', 'proxy', 'replication'];
+const ONLY = ['pull', 'signatures', 'hot-path', 'proxy', 'replication', ...SCALE_WORKLOADS];
 if (only !== undefined && !ONLY.includes(only))
   throw new Error(`--only=${only}: expected one of ${ONLY.join(', ')}`);
+// The scale workloads of issue 17 (scale.ts): Berth alone, with tables of their own.
+if ((SCALE_WORKLOADS as readonly string[]).includes(only ?? '')) {
+  await runScale(only as ScaleWorkload, { quick, log: (line) => console.error(line), flag });
+  process.exit(process.exitCode ?? 0);
+}
 const onlyPull = only === 'pull';
 const onlySignatures = only === 'signatures';
 const onlyHotPath = only === 'hot-path';

@@ -133,12 +133,11 @@ export class CatalogStore {
       );
     const after = page.after;
     if (after) {
-      query = query.where((eb) =>
-        eb.or([
-          eb('m.created_at', '<', after.pushedAt),
-          eb.and([eb('m.created_at', '=', after.pushedAt), eb('m.digest', '>', after.digest)]),
-        ]),
-      );
+      // `created_at <= ?` first: a bound the index manifests_pushed (repository_id, created_at desc, digest)
+      // starts its range at, so a page reads `limit` entries wherever it is in the list.
+      query = query
+        .where('m.created_at', '<=', after.pushedAt)
+        .where((eb) => eb.or([eb('m.created_at', '<', after.pushedAt), eb('m.digest', '>', after.digest)]));
     }
     const rows = await query.orderBy('m.created_at', 'desc').orderBy('m.digest').limit(page.limit).execute();
     return rows.map((row) => ({

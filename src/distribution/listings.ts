@@ -32,7 +32,12 @@ export async function catalog(call: Call): Promise<unknown> {
   return call.reply.code(200).type('application/json').send({ repositories: page.items });
 }
 
-/** Walks the catalog in batches, keeping the repositories of the given projects, until `limit` are found. */
+/**
+ * Walks the catalog in batches, keeping the repositories of the given projects, until `limit` are found. A
+ * batch that ends inside a project the caller may not see continues after that project's last possible name
+ * (`<project>/~`: `~` sorts after every character a repository name may hold), so a large private project
+ * costs one query, not one per thousand of its repositories.
+ */
 async function visibleRepositories(
   registry: Registry,
   projects: ReadonlySet<string>,
@@ -46,10 +51,12 @@ async function visibleRepositories(
     const names = await registry.catalog(batch, cursor);
     for (const name of names) {
       if (projects.has(projectOf(name))) found.push(name);
-      if (found.length === limit) break;
+      if (found.length === limit) return found;
     }
     if (names.length < batch) break;
-    cursor = names[names.length - 1];
+    const end = names[names.length - 1] as string;
+    const project = projectOf(end);
+    cursor = end.includes('/') && !projects.has(project) ? `${project}/~` : end;
   }
   return found;
 }

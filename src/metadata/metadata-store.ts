@@ -396,11 +396,14 @@ export class MetadataStore {
 
   /** Tags in lexical (byte) order after `last`, at most `limit`; undefined when the repository is unknown. */
   async listTags(repository: string, limit: number, last?: string): Promise<string[] | undefined> {
+    // The repository's id as a scalar subquery, not a join: PostgreSQL then walks tags_pk in order from `last`
+    // and stops after `limit` (with a join it sorted every tag after `last`: each page cost the rest of the list).
     let query = this.db
       .selectFrom('tags as t')
-      .innerJoin('repositories as r', 'r.id', 't.repository_id')
       .select('t.name')
-      .where('r.name', '=', repository);
+      .where('t.repository_id', '=', (eb) =>
+        eb.selectFrom('repositories as r').select('r.id').where('r.name', '=', repository),
+      );
     if (last !== undefined) query = query.where('t.name', '>', last);
     const rows = await query.orderBy('t.name').limit(limit).execute();
     if (rows.length === 0 && (await this.repositoryId(repository)) === undefined) return undefined;

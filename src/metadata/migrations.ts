@@ -4,6 +4,7 @@ import { auditAnomaliesMigration } from './migration-audit-anomalies.js';
 import { authRevocationMigration } from './migration-auth-revocation.js';
 import { collectionMigration } from './migration-collection.js';
 import { lifecycleMigration } from './migration-lifecycle.js';
+import { listingsMigration } from './migration-listings.js';
 import { oidcMigration } from './migration-oidc.js';
 import { operationsMigration } from './migration-operations.js';
 import { proxyMigration } from './migration-proxy.js';
@@ -147,6 +148,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0013_replication': replicationMigration(dialect),
     '0014_audit_anomalies': auditAnomaliesMigration(dialect),
     '0015_replication_events': replicationEventsMigration(),
+    '0016_listing_indexes': listingsMigration(),
   };
 }
 

@@ -24,6 +24,12 @@ export class ManifestCache {
   private readonly tags: LRUCache<string, string> | undefined;
   /** Whole sorted tag lists of repositories, for tags/list pages without a query. */
   private readonly tagLists: LRUCache<string, string[]> | undefined;
+  /**
+   * Repositories found to have too many tags to hold whole: their pages come from the database, and they are
+   * not read whole again to find that out. Only a hint (a repository that shrank is still listed right), so it
+   * survives tag changes.
+   */
+  private readonly largeTagLists = new LRUCache<string, true>({ max: 10_000 });
 
   constructor(
     maxBytes: number,
@@ -74,6 +80,19 @@ export class ManifestCache {
 
   rememberTagList(repository: string, tags: string[], snapshot: number): void {
     if (this.keeps(snapshot)) this.tagLists?.set(repository, tags);
+  }
+
+  /** Whether a whole tag list read now could be kept (else a page is read from the database alone). */
+  get keepsTagLists(): boolean {
+    return this.tagLists !== undefined && this.live();
+  }
+
+  tagListTooLarge(repository: string): boolean {
+    return this.largeTagLists.has(repository);
+  }
+
+  rememberTagListTooLarge(repository: string): void {
+    this.largeTagLists.set(repository, true);
   }
 
   rememberManifest(repository: string, row: ManifestRow, snapshot: number): void {

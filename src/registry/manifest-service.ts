@@ -281,14 +281,24 @@ export class ManifestService {
     if (this.options.bus.shared) await this.options.bus.publish(event);
   }
 
-  /** Tags in lexical order after `last`; served from the cached whole list when the repository is not huge. */
+  /**
+   * Tags in lexical order after `last`; served from the cached whole list when the repository is not huge.
+   * Otherwise each page is one index range scan of `limit` rows from `last`: the cost of a page does not grow
+   * with the number of tags (a repository over the cap is read whole once, then remembered as too large).
+   */
   async tags(repository: string, limit: number, last?: string): Promise<string[]> {
     let all = this.cache.tagList(repository);
     if (!all) {
+      if (!this.cache.keepsTagLists || this.cache.tagListTooLarge(repository)) {
+        const page = await this.meta.listTags(repository, limit, last);
+        if (page === undefined) throw new RegistryError('NAME_UNKNOWN', { detail: { name: repository } });
+        return page;
+      }
       const snapshot = this.cache.snapshot;
       const listed = await this.meta.listTags(repository, CACHED_TAG_LIST_MAX + 1);
       if (listed === undefined) throw new RegistryError('NAME_UNKNOWN', { detail: { name: repository } });
       if (listed.length > CACHED_TAG_LIST_MAX) {
+        this.cache.rememberTagListTooLarge(repository);
         const page = await this.meta.listTags(repository, limit, last);
         return page ?? [];
       }
