@@ -13,22 +13,16 @@ import {
   UploadPartCommand,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
-import { type BudgetHolder, ByteBudget } from './byte-budget.js';
-import { MiB, type Piece, planParts, S3_LIMITS } from './s3-segments.js';
+import type { ByteChunker } from './byte-chunker.js';
+import type { PartMemory } from './s3-part-memory.js';
+import { type Piece, planParts, S3_LIMITS } from './s3-segments.js';
+import { TaskPool } from './task-pool.js';
 
-/**
- * Parts of a streamed write: the smallest S3 allows, as memory is what many concurrent writes run out of.
- * On Swift a lone 256 MiB write is as fast as with 8 MiB parts (given PARALLEL 4), writes of 16 MiB some 15%
- * slower. With Swift's limit of 1,000 parts, a streamed object holds at most 5,000 MiB (see putStream).
- */
-export const PART_SIZE = S3_LIMITS.minPart;
 /**
  * Parts in flight per write or copy, budget permitting: a write holds at most PARALLEL + 1 part buffers. Fewer
  * cost a lone 256 MiB write on Swift 10-15% of its speed; the budget bounds what many writes hold together.
  */
 export const PARALLEL = 4;
-/** What the part buffers of all of a store's streamed writes may hold together, unless configured. */
-export const DEFAULT_PART_MEMORY = 64 * MiB;
 const CONTENT_TYPE = 'application/octet-stream';
 const EMPTY = Buffer.alloc(0);
 
@@ -37,200 +31,6 @@ export interface BucketRef {
   bucket: string;
   /** The part buffers of all the store's streamed writes. */
   partMemory: PartMemory;
-}
-
-/**
- * Writes or last parts of at most this much (a twentieth of a part: 256 KiB) that have arrived whole bypass
- * the budget: they are in memory by then, and small blobs should not queue behind big ones.
- */
-const SMALL_FRACTION = 20;
-
-/** A buffer holding one part of a streamed write. */
-export interface Part {
-  body: Buffer;
-  /** Gives the part's memory back once its upload has ended; `sent` says whether it succeeded. */
-  done(sent: boolean): void;
-}
-
-/** The part buffers of one streamed write. */
-export interface PartWriter {
-  /**
-   * The write's next part: at most `size` bytes from its source, fewer only at the end. Resolves once the
-   * budget grants the memory, which is asked for before the part is read (but for the small read ahead).
-   */
-  next(size: number): Promise<Part>;
-  /** Gives back whatever the write still holds, whatever became of its parts. */
-  end(): void;
-}
-
-/**
- * The part buffers of all of a store's streamed writes: granted by one budget (see byte-budget.ts), so
- * memory stays flat however many uploads run, and reused rather than dropped, as the garbage collector frees
- * big buffers late (measured with fresh buffers: a peak of twice the live ones under 32 concurrent uploads).
- * Outside the budget, each write reads ahead at most a twentieth of a part (and one chunk) from its source.
- */
-export class PartMemory {
-  readonly budget: ByteBudget;
-  /** Full-size buffers to reuse, up to the budget's worth; dropped when no write is running. */
-  private readonly spares: Buffer[] = [];
-  private readonly maxSpares: number;
-  private writers = 0;
-
-  constructor(
-    limit: number,
-    readonly partSize = PART_SIZE,
-    stallMs?: number,
-  ) {
-    this.budget = new ByteBudget(limit, stallMs);
-    this.maxSpares = Math.max(1, Math.floor(limit / partSize));
-  }
-
-  /** Part buffers for a write from `chunks`. */
-  writer(chunks: ByteChunker): PartWriter {
-    const holder = this.budget.holder();
-    let ended = false;
-    this.writers++;
-    return {
-      next: (size) => this.next(holder, chunks, size),
-      end: () => {
-        if (ended) return;
-        ended = true;
-        holder.end();
-        if (--this.writers === 0) this.spares.length = 0;
-      },
-    };
-  }
-
-  /** Spare buffers kept for reuse. */
-  get spareCount(): number {
-    return this.spares.length;
-  }
-
-  private async next(holder: BudgetHolder, chunks: ByteChunker, size: number): Promise<Part> {
-    const small = Math.ceil(this.partSize / SMALL_FRACTION);
-    if ((await chunks.readAhead(small)) < small) {
-      // The rest of the source is here, and small.
-      return { body: await chunks.take(size), done: () => undefined };
-    }
-    await holder.acquire(size);
-    if (size !== this.partSize) {
-      // A last part cut short by the object's size limit: a buffer of its own size.
-      const body = await chunks.take(size);
-      holder.release(size - body.length);
-      return { body, done: () => holder.release(body.length) };
-    }
-    const buffer = this.spares.pop() ?? Buffer.allocUnsafeSlow(size);
-    let filled: number;
-    try {
-      filled = await chunks.fill(buffer);
-    } catch (error) {
-      this.recycle(buffer);
-      throw error;
-    }
-    return {
-      body: buffer.subarray(0, filled),
-      done: (sent) => {
-        holder.release(size);
-        // A failed request might still be writing from the buffer as its socket closes: let it go.
-        if (sent) this.recycle(buffer);
-      },
-    };
-  }
-
-  private recycle(buffer: Buffer): void {
-    if (this.writers > 0 && this.spares.length < this.maxSpares) this.spares.push(buffer);
-  }
-}
-
-/** Cuts a stream of chunks of any size into buffers of a requested size. */
-export class ByteChunker {
-  private readonly iterator: AsyncIterator<Uint8Array>;
-  private buffered: Uint8Array[] = [];
-  private bufferedBytes = 0;
-  /** The source has ended (known only once a take() asked for more than was left, or hasMore() said no). */
-  done = false;
-
-  constructor(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) {
-    this.iterator = (async function* () {
-      yield* source;
-    })();
-  }
-
-  /** The next `size` bytes, or fewer at the end of the source. */
-  async take(size: number): Promise<Buffer> {
-    await this.readAhead(size);
-    const length = Math.min(size, this.bufferedBytes);
-    const first = this.buffered[0];
-    if (first?.byteLength === length) {
-      // A chunk of exactly the size wanted goes out as it is, uncopied.
-      this.buffered.shift();
-      this.bufferedBytes -= length;
-      return Buffer.from(first.buffer, first.byteOffset, first.byteLength);
-    }
-    const out = Buffer.allocUnsafe(length);
-    let filled = 0;
-    while (filled < length) {
-      const chunk = this.buffered[0] as Uint8Array;
-      const wanted = length - filled;
-      if (chunk.byteLength <= wanted) {
-        out.set(chunk, filled);
-        filled += chunk.byteLength;
-        this.buffered.shift();
-      } else {
-        out.set(chunk.subarray(0, wanted), filled);
-        filled += wanted;
-        this.buffered[0] = chunk.subarray(wanted);
-      }
-    }
-    this.bufferedBytes -= length;
-    return out;
-  }
-
-  /**
-   * Fills `target` with the next bytes, copying each chunk in as it arrives (so chunks die young); returns how
-   * many, fewer than its length only at the end of the source.
-   */
-  async fill(target: Buffer): Promise<number> {
-    let filled = 0;
-    while (filled < target.length && (this.bufferedBytes > 0 || (await this.pull()))) {
-      const chunk = this.buffered[0] as Uint8Array;
-      const length = Math.min(chunk.byteLength, target.length - filled);
-      target.set(length === chunk.byteLength ? chunk : chunk.subarray(0, length), filled);
-      filled += length;
-      this.bufferedBytes -= length;
-      if (length === chunk.byteLength) this.buffered.shift();
-      else this.buffered[0] = chunk.subarray(length);
-    }
-    return filled;
-  }
-
-  /** Whether the source has bytes left: reads at most one chunk ahead to find out. */
-  async hasMore(): Promise<boolean> {
-    return (await this.readAhead(1)) > 0;
-  }
-
-  /** Reads ahead until `bytes` are buffered or the source has ended; returns how many are buffered. */
-  async readAhead(bytes: number): Promise<number> {
-    while (this.bufferedBytes < bytes && (await this.pull())) {}
-    return this.bufferedBytes;
-  }
-
-  /** Buffers the source's next chunk; false once it has ended. */
-  private async pull(): Promise<boolean> {
-    if (this.done) return false;
-    const next = await this.iterator.next();
-    if (next.done) this.done = true;
-    else if (next.value.byteLength > 0) {
-      this.buffered.push(next.value);
-      this.bufferedBytes += next.value.byteLength;
-    }
-    return !this.done;
-  }
-
-  /** Stops the source early (as pipeline would destroy it), so a request body is not left half-read. */
-  async close(): Promise<void> {
-    await this.iterator.return?.().catch(() => undefined);
-  }
 }
 
 /**
@@ -397,39 +197,4 @@ export async function* readPieces(ref: BucketRef, pieces: readonly Piece[]): Asy
 
 function copySource(ref: BucketRef, piece: Piece): string {
   return `${ref.bucket}/${piece.name.split('/').map(encodeURIComponent).join('/')}`;
-}
-
-/** Runs tasks at most `limit` at a time; the first failure stops further runs and is rethrown. */
-export class TaskPool {
-  private readonly running = new Set<Promise<void>>();
-  private failure: { error: unknown } | undefined;
-
-  constructor(private readonly limit: number) {}
-
-  /** Starts `task` once a slot is free; rejects (without starting it) once an earlier task has failed. */
-  async run(task: () => Promise<void>): Promise<void> {
-    while (this.running.size >= this.limit) await Promise.race(this.running);
-    this.check();
-    const running: Promise<void> = task()
-      .catch((error: unknown) => {
-        this.failure ??= { error };
-      })
-      .finally(() => this.running.delete(running));
-    this.running.add(running);
-  }
-
-  /** Waits for every task; rejects with the first failure. */
-  async drain(): Promise<void> {
-    await this.settle();
-    this.check();
-  }
-
-  /** Waits for every task, failed or not. */
-  async settle(): Promise<void> {
-    await Promise.all(this.running);
-  }
-
-  private check(): void {
-    if (this.failure) throw this.failure.error;
-  }
 }

@@ -13,16 +13,9 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { BlobStore } from './blob-store.js';
-import {
-  type BucketRef,
-  ByteChunker,
-  compose,
-  DEFAULT_PART_MEMORY,
-  PartMemory,
-  putStream,
-  readPieces,
-  TaskPool,
-} from './s3-multipart.js';
+import { ByteChunker } from './byte-chunker.js';
+import { type BucketRef, compose, putStream, readPieces } from './s3-multipart.js';
+import { DEFAULT_PART_MEMORY, PartMemory } from './s3-part-memory.js';
 import {
   type Chain,
   type Piece,
@@ -34,6 +27,7 @@ import {
   segmentName,
 } from './s3-segments.js';
 import { StorageUnavailableError } from './storage-errors.js';
+import { TaskPool } from './task-pool.js';
 
 export interface S3StoreOptions {
   /** For S3-compatible servers (MinIO, Ceph, Swift s3api); AWS when absent. */

@@ -13,14 +13,10 @@ import {
 } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { type BudgetHolder, ByteBudget } from '../../src/storage/byte-budget.js';
+import { ByteChunker } from '../../src/storage/byte-chunker.js';
 import { S3BlobStore } from '../../src/storage/s3.js';
-import {
-  type BucketRef,
-  ByteChunker,
-  PARALLEL,
-  PartMemory,
-  putStream,
-} from '../../src/storage/s3-multipart.js';
+import { type BucketRef, PARALLEL, putStream } from '../../src/storage/s3-multipart.js';
+import { PartMemory } from '../../src/storage/s3-part-memory.js';
 import { S3_LIMITS } from '../../src/storage/s3-segments.js';
 
 /** Whether `promise` has settled once pending callbacks have run. */
