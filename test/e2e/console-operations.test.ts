@@ -335,7 +335,7 @@ describe.skipIf(missing.length > 0)('the console operations pages in chromium, a
       await page.getByRole('button', { name: 'Scan now' }).click();
       await page
         .getByTestId('scan-status')
-        .getByText(/^1 vulnerabilities: 0 critical, 0 high, 1 medium/)
+        .getByText(/^1 vulnerability: 0 critical, 0 high, 1 medium/)
         .waitFor({
           timeout: 60_000,
         });

@@ -42,7 +42,7 @@ export function reportText(report: Report): string {
       const found =
         s.total === 0
           ? 'No known vulnerabilities'
-          : `${s.total} vulnerabilities: ${s.critical} critical, ${s.high} high, ${s.medium} medium, ${s.low} low, ${s.unknown} unknown (${s.fixable} fixable)`;
+          : `${s.total} ${s.total === 1 ? 'vulnerability' : 'vulnerabilities'}: ${s.critical} critical, ${s.high} high, ${s.medium} medium, ${s.low} low, ${s.unknown} unknown (${s.fixable} fixable)`;
       const data = report.database
         ? `; database ${report.database.version} of ${report.database.updated ?? 'unknown date'}${report.database.stale ? ' (stale)' : ''}`
         : '';

@@ -42,6 +42,16 @@ function VulnerabilitySummary({ report }: { report: Schemas['VulnerabilityReport
   );
 }
 
+/** Tags shown per artifact; the rest are counted (an artifact may carry 100,000 tags). */
+export const TAGS_SHOWN = 10;
+
+/** `1.0, 1.0.3, latest`, or the first TAGS_SHOWN and `and 99,990 more`. */
+export function tagsText(tags: readonly string[]): string {
+  const shown = tags.slice(0, TAGS_SHOWN).join(', ');
+  const rest = tags.length - TAGS_SHOWN;
+  return rest > 0 ? `${shown} and ${rest.toLocaleString('en')} more` : shown;
+}
+
 export function ArtifactsPage({ project, repo }: { project: string; repo: string }) {
   const { stack, cursor, setStack } = useCursors([project, repo]);
   const { data, error } = useLoad(
@@ -81,8 +91,8 @@ export function ArtifactsPage({ project, repo }: { project: string; repo: string
             const pull = `${host}/${repository}${reference}`;
             return (
               <tr key={artifact.digest}>
-                <td>
-                  {artifact.tags.length > 0 ? artifact.tags.join(', ') : <span class="muted">untagged</span>}
+                <td data-testid="tags">
+                  {artifact.tags.length > 0 ? tagsText(artifact.tags) : <span class="muted">untagged</span>}
                 </td>
                 <td>
                   <Link
