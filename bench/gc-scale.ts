@@ -1,45 +1,59 @@
 /**
- * `npm run bench:gc`: how long online garbage collection takes on a registry of 100,000 blobs (the figure
- * issue 5 asks for). Builds the metadata and the stored objects directly (pushing 100k blobs over HTTP would
- * take minutes and measure the push path, not the collector), then times a dry run and a real run through the
- * same GarbageCollector the server uses.
+ * `npm run bench:gc`: online garbage collection on a large registry — its time per phase, the collecting
+ * process's peak RSS, and what it does to pushes going on meanwhile.
  *
- * Shape: 1,000 repositories × 50 tagged images (one config + one layer each: 100,000 referenced blobs), plus
- * garbage: 10,000 untagged images (20,000 blobs), 10,000 unreferenced links and 10,000 unlinked blob rows,
- * every blob a small file on disk. Flags: --blobs=N scales the referenced part; --postgres=URL runs the
- * metadata on PostgreSQL (a fresh database is created and dropped).
+ * The registry is built directly in the metadata and on disk (bulk inserts, a slice of repositories at a
+ * time; pushing a million blobs over HTTP would take hours and measure the push path). Shape: --repositories
+ * (default: blobs / 100) × --blobs / 2 / repositories tagged images (one config + one layer each), plus garbage
+ * (a tenth of --blobs of each kind): untagged images, links no manifest references, blob rows no repository
+ * links. Every blob is a 16-byte file, so the storage walk sees every one.
+ *
+ * Then `berth serve` (from dist/: `npm run build` first, as the script does; auth off, default grace window)
+ * starts on that data, and the bench:
+ * 1. pushes small images (a config, a layer, a tagged manifest) one after another for --idle-seconds: the
+ *    idle push latency;
+ * 2. asks that server for a dry run, then a real run while the same pusher goes on (the latency under GC);
+ *    each run's summary and the server's peak RSS during it (VmHWM, reset before each run);
+ * 3. pushes for --idle-seconds again, and checks that exactly the referenced and the pushed blobs are left.
+ *
+ * Flags: --blobs=N referenced blobs (default 100000; 1000000 for the issue-17 scale), --repositories=N,
+ * --postgres=URL (metadata on PostgreSQL: a fresh database, dropped at the end), --idle-seconds=S (20).
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Insertable, type Kysely, sql } from 'kysely';
 import pg from 'pg';
-import { LocalBus } from '../src/cluster/index.js';
-import { type CollectionSummary, GarbageCollector, JobRunner } from '../src/lifecycle/index.js';
-import {
-  CollectionStore,
-  type Database,
-  JobRunStore,
-  MetadataStore,
-  openDatabase,
-} from '../src/metadata/index.js';
-import { blobKey, parseDigest, Registry } from '../src/registry/index.js';
-import { FilesystemBlobStore } from '../src/storage/index.js';
+import type { CollectionSummary } from '../src/lifecycle/index.js';
+import { type Database, openDatabase } from '../src/metadata/index.js';
 
 function flag(name: string): string | undefined {
   return process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 }
-const referencedBlobs = Number(flag('blobs') ?? 100_000);
-const postgresUrl = flag('postgres');
-const REPOS = 1000;
-const imagesPerRepo = Math.max(1, Math.round(referencedBlobs / 2 / REPOS));
-const GARBAGE = Math.round(referencedBlobs / 10);
 
 const sha256Hex = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 const digestOf = (text: string) => `sha256:${sha256Hex(Buffer.from(text))}`;
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const ADMIN_PASSWORD = `bench-${randomUUID()}`;
+
+/** A run as the server reports it, with the server's RSS when it started and at its peak (VmHWM), MiB. */
+interface RunReport {
+  summary: CollectionSummary;
+  startMiB: number;
+  peakMiB: number;
+}
+
+// --- build, start the server, push, collect, report ----------------------------------------------------------
 
 async function main(): Promise<void> {
+  const referencedBlobs = Number(flag('blobs') ?? 100_000);
+  const repositories = Number(flag('repositories') ?? Math.max(1, Math.round(referencedBlobs / 100)));
+  const idleSeconds = Number(flag('idle-seconds') ?? 20);
+  const postgresUrl = flag('postgres');
   const dir = await mkdtemp(join(tmpdir(), 'berth-gc-scale-'));
   let url = `sqlite:${join(dir, 'berth.db')}`;
   let dropDatabase: (() => Promise<void>) | undefined;
@@ -59,133 +73,372 @@ async function main(): Promise<void> {
       await again.end();
     };
   }
-  const { db } = await openDatabase(url);
-  const store = new FilesystemBlobStore(join(dir, 'data'));
+  const database = postgresUrl ? 'PostgreSQL' : 'SQLite';
+  console.log(
+    `load average at start: ${loadavg()
+      .map((n) => n.toFixed(1))
+      .join(' ')}`,
+  );
   try {
     const setup = Date.now();
-    const counts = await populate(db, join(dir, 'data'));
-    // A registry that grew to this size has planner statistics (autovacuum's ANALYZE); a bulk load has none.
-    await sql`analyze`.execute(db);
-    console.error(
-      `built ${counts.blobs} blobs (${counts.garbageBlobs} garbage), ${counts.manifests} manifests in ` +
-        `${((Date.now() - setup) / 1000).toFixed(1)} s on ${postgresUrl ? 'PostgreSQL' : 'SQLite'}`,
-    );
-    const meta = new MetadataStore(db);
-    const registry = new Registry(store, meta, {
-      maxManifestBytes: 4 << 20,
-      manifestCacheBytes: 0,
-      uploadTtlMs: 86_400_000,
-      bus: new LocalBus(),
-    });
-    const runner = new JobRunner(new JobRunStore(db));
-    const gc = new GarbageCollector(store, new CollectionStore(db), registry, runner, { graceMs: 0 });
-    for (const dryRun of [true, false]) {
-      const rss = process.memoryUsage().rss;
-      const started = await gc.start({ dryRun });
-      const run = await runner.wait(started.id);
-      if (run?.status !== 'succeeded') throw new Error(`gc failed: ${run?.error}`);
-      const summary = run.summary as CollectionSummary;
-      console.log(
-        `${dryRun ? 'dry run' : 'run    '}: ${(summary.durationMs / 1000).toFixed(2)} s — ` +
-          `${summary.manifests} manifests, ${summary.links} links, ${summary.blobs} blobs, ` +
-          `${summary.orphans.objects} orphans; RSS ${Math.round(rss / 2 ** 20)} → ` +
-          `${Math.round(process.memoryUsage().rss / 2 ** 20)} MiB; phases ${JSON.stringify(summary.phases)}`,
-      );
+    const { db } = await openDatabase(url);
+    let counts: Awaited<ReturnType<typeof populate>>;
+    try {
+      counts = await populate(db, dir, referencedBlobs, repositories);
+      // A registry that grew to this size has planner statistics (autovacuum's ANALYZE); a bulk load has none.
+      await sql`analyze`.execute(db);
+    } finally {
+      await db.destroy();
     }
-    const left = await db
-      .selectFrom('blobs')
-      .select((eb) => eb.fn.countAll().as('n'))
-      .executeTakeFirstOrThrow();
-    console.log(`blobs left: ${Number(left.n)} (expected ${counts.blobs - counts.garbageBlobs})`);
-    await registry.close();
-    await runner.close();
+    console.log(
+      `built ${counts.blobs} blobs (${counts.garbageBlobs} garbage), ${counts.manifests} manifests in ` +
+        `${repositories} repositories in ${((Date.now() - setup) / 1000).toFixed(1)} s on ${database}`,
+    );
+
+    const server = await startServer(dir, url);
+    try {
+      const pusher = new Pusher(server.url, repositories);
+      const idle = await pusher.pushFor(idleSeconds * 1000);
+      console.log(`pushes, idle:        ${latencies(idle)}`);
+      for (const dryRun of [true, false]) {
+        const during = dryRun ? undefined : pusher.pushUntil();
+        const report = await server.collect(dryRun);
+        const pushes = await pusher.stop(during);
+        const s = report.summary;
+        console.log(
+          `${dryRun ? 'dry run' : 'run    '}: ${(s.durationMs / 1000).toFixed(2)} s — ${s.manifests} manifests, ` +
+            `${s.links} links, ${s.blobs} blobs, ${s.orphans.objects} orphans; spared ${JSON.stringify(s.spared)}; ` +
+            `RSS ${Math.round(report.startMiB)} → peak ${Math.round(report.peakMiB)} MiB; ` +
+            `phases ${JSON.stringify(s.phases)}`,
+        );
+        if (pushes) console.log(`pushes, during GC:   ${latencies(pushes)}`);
+      }
+      const after = await pusher.pushFor(idleSeconds * 1000);
+      console.log(`pushes, idle after:  ${latencies(after)}`);
+      await server.exit();
+      const { db: check } = await openDatabase(url);
+      try {
+        const left = await check
+          .selectFrom('blobs')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow();
+        const expected = counts.blobs - counts.garbageBlobs + 2 * pusher.pushed;
+        console.log(`blobs left: ${Number(left.n)} (expected ${expected}: referenced + 2 per push)`);
+        if (Number(left.n) !== expected) process.exitCode = 1;
+      } finally {
+        await check.destroy();
+      }
+    } finally {
+      await server.exit();
+    }
   } finally {
-    await db.destroy();
+    console.log(
+      `load average at end: ${loadavg()
+        .map((n) => n.toFixed(1))
+        .join(' ')}`,
+    );
     await dropDatabase?.();
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-/** Rows and files for the shape described above; returns what it made. */
-async function populate(db: Kysely<Database>, root: string) {
-  const old = Date.now() - 86_400_000;
-  const files: string[] = [];
-  const blobs: { digest: string; size: number; created_at: number; touched_at: number }[] = [];
-  const links: { repository_id: number; digest: string; created_at: number }[] = [];
-  const manifests: Insertable<Database['manifests']>[] = [];
-  const references: Database['manifest_references'][] = [];
-  const tags: Database['tags'][] = [];
-  const blob = (text: string) => {
-    const digest = digestOf(text);
-    blobs.push({ digest, size: 16, created_at: old, touched_at: old });
-    files.push(digest);
-    return digest;
-  };
-  const image = (repositoryId: number, n: string, tag: string | undefined) => {
-    const config = blob(`config ${n}`);
-    const layer = blob(`layer ${n}`);
-    const content = Buffer.from(JSON.stringify({ n, config, layer }));
-    const digest = `sha256:${sha256Hex(content)}`;
-    manifests.push({
-      repository_id: repositoryId,
-      digest,
-      media_type: 'application/vnd.oci.image.manifest.v1+json',
-      size: content.length,
-      content,
-      subject: null,
-      artifact_type: null,
-      annotations: null,
-      created_at: old,
-    });
-    for (const child of [config, layer]) {
-      links.push({ repository_id: repositoryId, digest: child, created_at: old });
-      references.push({
-        repository_id: repositoryId,
-        manifest_digest: digest,
-        child_digest: child,
-        kind: 'blob',
-      });
-    }
-    if (tag) tags.push({ repository_id: repositoryId, name: tag, manifest_digest: digest, updated_at: old });
-  };
-  await db
-    .insertInto('repositories')
-    .values(Array.from({ length: REPOS }, (_, i) => ({ name: `scale/repo${i}`, created_at: old })))
-    .execute();
-  const ids = (await db.selectFrom('repositories').select('id').orderBy('id').execute()).map((r) =>
-    Number(r.id),
+function latencies(ms: number[]): string {
+  if (ms.length === 0) return 'none';
+  const sorted = [...ms].sort((a, b) => a - b);
+  const at = (p: number) =>
+    sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+  return (
+    `${ms.length} pushes, p50 ${at(50).toFixed(0)} ms, p99 ${at(99).toFixed(0)} ms, ` +
+    `max ${(sorted[sorted.length - 1] as number).toFixed(0)} ms`
   );
-  let garbageBlobs = 0;
-  ids.forEach((id, r) => {
-    for (let i = 0; i < imagesPerRepo; i++) image(id, `${r}/${i}`, `v${i}`);
+}
+
+/**
+ * Berth as `berth serve` runs it (dist/, or BERTH_BENCH_CLI_JS: a private build while others rebuild dist/),
+ * on the built data, auth off, logging warnings only; its collections started and followed through the API.
+ */
+async function startServer(dataDir: string, metadataUrl: string) {
+  const main = process.env.BERTH_BENCH_CLI_JS || 'dist/cli/main.js';
+  const port = await freePort();
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('BERTH_')));
+  // Auth off for /v2 (the pushes); the management API still wants the administrator.
+  Object.assign(env, {
+    BERTH_AUTH_ENABLED: 'false',
+    BERTH_METADATA_URL: metadataUrl,
+    BERTH_ADMIN_PASSWORD: ADMIN_PASSWORD,
   });
-  for (let i = 0; i < GARBAGE; i++) {
-    const id = ids[i % ids.length] as number;
-    image(id, `untagged ${i}`, undefined);
-    const abandoned = blob(`abandoned ${i}`);
-    links.push({ repository_id: id, digest: abandoned, created_at: old });
-    blob(`unlinked ${i}`);
-    garbageBlobs += 4;
+  const proc = spawn(
+    process.execPath,
+    [
+      main,
+      'serve',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--data-dir',
+      dataDir,
+      '--log-level',
+      'warn',
+    ],
+    { env, stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`berth serve exited with ${proc.exitCode}`);
+    const up = await fetch(`${url}/v2/`).then(
+      (res) => res.status,
+      () => 0,
+    );
+    if (up === 200) break;
+    if (Date.now() > deadline) throw new Error('berth serve did not answer within 120 s');
+    await sleep(200);
   }
-  const insert = async <T extends keyof Database>(table: T, rows: Insertable<Database[T]>[]) => {
-    for (let i = 0; i < rows.length; i += 500) {
-      await db
-        .insertInto(table)
-        .values(rows.slice(i, i + 500) as never)
-        .execute();
-    }
+  // Once before measuring: the first check of the administrator's password (scrypt) allocates, later ones hit
+  // the credentials cache.
+  await api(url, 'GET', '/api/v1/gc/runs');
+  const status = () => readFileSync(`/proc/${proc.pid}/status`, 'utf8');
+  const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status())?.[1] ?? 0);
+  return {
+    url,
+    async collect(dryRun: boolean): Promise<RunReport> {
+      // Resets the server's VmHWM (peak RSS) to its current RSS: the peak reported is this run's.
+      writeFileSync(`/proc/${proc.pid}/clear_refs`, '5');
+      const startMiB = kib('VmRSS') / 1024;
+      const started = await api<{ id: number }>(url, 'POST', '/api/v1/gc/runs', { dryRun });
+      for (;;) {
+        await sleep(500);
+        const run = await api<{ status: string; error?: string; summary?: CollectionSummary }>(
+          url,
+          'GET',
+          `/api/v1/gc/runs/${started.id}`,
+        );
+        if (run.status === 'running') continue;
+        if (run.status !== 'succeeded' || !run.summary) throw new Error(`gc ${run.status}: ${run.error}`);
+        return { summary: run.summary, startMiB, peakMiB: kib('VmHWM') / 1024 };
+      }
+    },
+    async exit(): Promise<void> {
+      if (proc.exitCode !== null) return;
+      proc.kill('SIGTERM');
+      await new Promise((resolve) => proc.once('exit', resolve));
+    },
   };
-  await insert('blobs', blobs);
-  await insert('repository_blobs', links);
-  await insert('manifests', manifests);
-  await insert('manifest_references', references);
-  await insert('tags', tags);
-  for (const digest of files) {
-    const path = join(root, blobKey(parseDigest(digest)));
-    await mkdir(join(path, '..'), { recursive: true });
-    await writeFile(path, '0123456789abcdef');
+}
+
+async function api<T>(base: string, method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(new URL(path, base), {
+    method,
+    headers: {
+      authorization: `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}`,
+      ...(body !== undefined && { 'content-type': 'application/json' }),
+    },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${text}`);
+  return JSON.parse(text) as T;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.on('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Pushes small tagged images one after another into the built repositories, timing each whole push. */
+class Pusher {
+  pushed = 0;
+  private running = false;
+
+  constructor(
+    private readonly base: string,
+    private readonly repositories: number,
+  ) {}
+
+  async pushFor(ms: number): Promise<number[]> {
+    const deadline = Date.now() + ms;
+    const times: number[] = [];
+    while (Date.now() < deadline) times.push(await this.pushOne());
+    return times;
   }
-  return { blobs: blobs.length, garbageBlobs, manifests: manifests.length };
+
+  /** Pushes until stop(); resolves to the push times. */
+  pushUntil(): Promise<number[]> {
+    this.running = true;
+    return (async () => {
+      const times: number[] = [];
+      while (this.running) times.push(await this.pushOne());
+      return times;
+    })();
+  }
+
+  async stop(during: Promise<number[]> | undefined): Promise<number[] | undefined> {
+    this.running = false;
+    return during;
+  }
+
+  private async pushOne(): Promise<number> {
+    const n = this.pushed++;
+    const repository = `scale/repo${n % this.repositories}`;
+    const started = performance.now();
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', nonce: randomUUID() }));
+    const layer = randomBytes(1024);
+    const descriptors = [];
+    for (const [blob, mediaType] of [
+      [config, 'application/vnd.oci.image.config.v1+json'],
+      [layer, 'application/vnd.oci.image.layer.v1.tar+gzip'],
+    ] as const) {
+      const digest = `sha256:${sha256Hex(blob)}`;
+      const post = await this.call('POST', `/v2/${repository}/blobs/uploads/`, 202);
+      const location = new URL(post.headers.get('location') as string, this.base);
+      location.searchParams.set('digest', digest);
+      await this.call('PUT', location.pathname + location.search, 201, blob, 'application/octet-stream');
+      descriptors.push({ mediaType, digest, size: blob.length });
+    }
+    const manifest = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: descriptors[0],
+      layers: [descriptors[1]],
+    });
+    await this.call(
+      'PUT',
+      `/v2/${repository}/manifests/pushed-${n}`,
+      201,
+      Buffer.from(manifest),
+      OCI_MANIFEST,
+    );
+    return performance.now() - started;
+  }
+
+  private async call(method: string, path: string, status: number, body?: Buffer, type?: string) {
+    const res = await fetch(new URL(path, this.base), {
+      method,
+      ...(body && { body, headers: { 'content-type': type as string } }),
+    });
+    await res.arrayBuffer();
+    if (res.status !== status) throw new Error(`${method} ${path}: HTTP ${res.status}, expected ${status}`);
+    return res;
+  }
+}
+
+// --- building the registry ----------------------------------------------------------------------------------
+
+/** Rows and files for the shape described at the top, a slice of repositories at a time. */
+async function populate(db: Kysely<Database>, root: string, referencedBlobs: number, repositories: number) {
+  const old = Date.now() - 86_400_000;
+  const imagesPerRepo = Math.max(1, Math.round(referencedBlobs / 2 / repositories));
+  const garbage = Math.round(referencedBlobs / 10);
+  await Promise.all(
+    Array.from({ length: 256 }, (_, i) =>
+      mkdir(join(root, 'blobs', 'sha256', i.toString(16).padStart(2, '0')), { recursive: true }),
+    ),
+  );
+  const totals = { blobs: 0, garbageBlobs: 0, manifests: 0 };
+  const SLICE = 100;
+  for (let first = 0; first < repositories; first += SLICE) {
+    const last = Math.min(repositories, first + SLICE);
+    const files: string[] = [];
+    const blobs: Insertable<Database['blobs']>[] = [];
+    const links: Insertable<Database['repository_blobs']>[] = [];
+    const manifests: Insertable<Database['manifests']>[] = [];
+    const references: Insertable<Database['manifest_references']>[] = [];
+    const tags: Insertable<Database['tags']>[] = [];
+    const blob = (text: string) => {
+      const digest = digestOf(text);
+      blobs.push({ digest, size: 16, created_at: old, touched_at: old });
+      files.push(digest);
+      return digest;
+    };
+    const image = (repositoryId: number, n: string, tag: string | undefined) => {
+      const config = blob(`config ${n}`);
+      const layer = blob(`layer ${n}`);
+      const content = Buffer.from(JSON.stringify({ n, config, layer }));
+      const digest = `sha256:${sha256Hex(content)}`;
+      manifests.push({
+        repository_id: repositoryId,
+        digest,
+        media_type: OCI_MANIFEST,
+        size: content.length,
+        content,
+        subject: null,
+        artifact_type: null,
+        annotations: null,
+        created_at: old,
+      });
+      for (const child of [config, layer]) {
+        links.push({ repository_id: repositoryId, digest: child, created_at: old });
+        references.push({
+          repository_id: repositoryId,
+          manifest_digest: digest,
+          child_digest: child,
+          kind: 'blob',
+        });
+      }
+      if (tag)
+        tags.push({ repository_id: repositoryId, name: tag, manifest_digest: digest, updated_at: old });
+    };
+    const ids = (
+      await db
+        .insertInto('repositories')
+        .values(
+          Array.from({ length: last - first }, (_, i) => ({
+            name: `scale/repo${first + i}`,
+            created_at: old,
+          })),
+        )
+        .returning('id')
+        .execute()
+    ).map((row) => Number(row.id));
+    ids.forEach((id, i) => {
+      const r = first + i;
+      for (let k = 0; k < imagesPerRepo; k++) image(id, `${r}/${k}`, `v${k}`);
+      // Garbage item g goes to repository g % repositories.
+      for (let g = r; g < garbage; g += repositories) {
+        image(id, `untagged ${g}`, undefined);
+        links.push({ repository_id: id, digest: blob(`abandoned ${g}`), created_at: old });
+        blob(`unlinked ${g}`);
+        totals.garbageBlobs += 4;
+      }
+    });
+    await db.transaction().execute(async (trx) => {
+      const insert = async <T extends keyof Database>(table: T, rows: Insertable<Database[T]>[]) => {
+        for (let i = 0; i < rows.length; i += 1000) {
+          await trx
+            .insertInto(table)
+            .values(rows.slice(i, i + 1000) as never)
+            .execute();
+        }
+      };
+      await insert('blobs', blobs);
+      await insert('repository_blobs', links);
+      await insert('manifests', manifests);
+      await insert('manifest_references', references);
+      await insert('tags', tags);
+    });
+    for (let i = 0; i < files.length; i += 64) {
+      await Promise.all(
+        files.slice(i, i + 64).map((digest) => {
+          const hex = digest.slice('sha256:'.length);
+          return writeFile(join(root, 'blobs', 'sha256', hex.slice(0, 2), hex), '0123456789abcdef');
+        }),
+      );
+    }
+    totals.blobs += blobs.length;
+    totals.manifests += manifests.length;
+    if (repositories >= 1000 && last % 1000 === 0)
+      console.error(`built ${last}/${repositories} repositories`);
+  }
+  return totals;
 }
 
 await main();

@@ -1,10 +1,13 @@
-import { type Kysely, sql, type Transaction } from 'kysely';
+import { type ExpressionBuilder, type Kysely, sql, type Transaction } from 'kysely';
 import { projectOf } from '../auth/index.js';
-import { isPostgres } from './lifecycle-store.js';
-import { uncountUnlinked } from './metadata-store.js';
+import { addProjectUsage, inProject, isPostgres, lockProjectUsage } from './lifecycle-store.js';
 import type { Database } from './schema.js';
 
-/** What garbage collection reads to decide (no manifest bodies: only the graph). */
+/**
+ * What garbage collection reads to decide (no manifest bodies: only the graph). The collector reads it for a
+ * slice of repositories at a time (everything but blobs is per repository), without `blobs`: which blobs go
+ * is then decided in the database (CollectionStore.unlinkedBlobs).
+ */
 export interface CollectionGraph {
   repositories: Map<number, string>;
   manifests: { repositoryId: number; digest: string; subject: string | null; createdAt: number }[];
@@ -32,126 +35,244 @@ export interface RepositoryItem {
  * - a blob's row is first claimed (`deleting_until`) while no repository links it and no push touched it
  *   within the grace window; its bytes are deleted under the claim, then the row.
  *
- * On PostgreSQL each manifest or link is first locked (FOR UPDATE), so a manifest push holding it (FOR SHARE,
- * see holdReferences) either commits first, and the delete's fresh snapshot sees its references, or finds
- * it gone. SQLite runs each statement atomically and serializes writers.
+ * Deletes are set-based, a batch per statement. On PostgreSQL the rows are locked first, in a statement of
+ * their own, so the delete's fresh snapshot sees whatever a push that held them committed:
+ * - manifests FOR UPDATE SKIP LOCKED: the collector never waits for a manifest row, so it can take no part in
+ *   a deadlock; a manifest a push or a tag move holds at that moment (FOR SHARE, see holdReferences; a tag's
+ *   foreign key check) is spared until the next run;
+ * - links FOR UPDATE in (repository, digest) order, the order in which a manifest push holds its own, then
+ *   the projects' usage rows as every link transaction does.
+ * SQLite runs each statement atomically and serializes writers.
  */
 export class CollectionStore {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async graph(): Promise<CollectionGraph> {
-    const [repositories, manifests, tags, references, links, blobs] = await Promise.all([
-      this.db.selectFrom('repositories').select(['id', 'name']).execute(),
-      this.db.selectFrom('manifests').select(['repository_id', 'digest', 'subject', 'created_at']).execute(),
-      this.db.selectFrom('tags').select(['repository_id', 'manifest_digest']).distinct().execute(),
+  /** How many repositories there are (the mark phase's progress total). */
+  async repositoryCount(): Promise<number> {
+    const row = await this.db
+      .selectFrom('repositories')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  /** The next `limit` repositories by id after `afterId`: the slices the collector marks one by one. */
+  async repositoriesAfter(afterId: number, limit: number): Promise<Map<number, string>> {
+    const rows = await this.db
+      .selectFrom('repositories')
+      .select(['id', 'name'])
+      .where('id', '>', afterId)
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return new Map(rows.map((row) => [Number(row.id), row.name]));
+  }
+
+  /** The graph of the given repositories (range scans over the primary keys), without blobs. */
+  async graph(repositories: Map<number, string>): Promise<CollectionGraph> {
+    const empty: CollectionGraph = {
+      repositories,
+      manifests: [],
+      tagged: new Set(),
+      references: [],
+      links: [],
+      blobs: [],
+    };
+    if (repositories.size === 0) return empty;
+    const ids = [...repositories.keys()];
+    const [first, last] = [Math.min(...ids), Math.max(...ids)];
+    const [manifests, tags, references, links] = await Promise.all([
+      this.db
+        .selectFrom('manifests')
+        .select(['repository_id', 'digest', 'subject', 'created_at'])
+        .where('repository_id', '>=', first)
+        .where('repository_id', '<=', last)
+        .execute(),
+      this.db
+        .selectFrom('tags')
+        .select(['repository_id', 'manifest_digest'])
+        .distinct()
+        .where('repository_id', '>=', first)
+        .where('repository_id', '<=', last)
+        .execute(),
       this.db
         .selectFrom('manifest_references')
         .select(['repository_id', 'manifest_digest', 'child_digest', 'kind'])
+        .where('repository_id', '>=', first)
+        .where('repository_id', '<=', last)
         .execute(),
-      this.db.selectFrom('repository_blobs').select(['repository_id', 'digest', 'created_at']).execute(),
-      this.db.selectFrom('blobs').select(['digest', 'size', 'touched_at']).execute(),
+      this.db
+        .selectFrom('repository_blobs')
+        .select(['repository_id', 'digest', 'created_at'])
+        .where('repository_id', '>=', first)
+        .where('repository_id', '<=', last)
+        .execute(),
     ]);
-    return {
-      repositories: new Map(repositories.map((row) => [Number(row.id), row.name])),
-      manifests: manifests.map((row) => ({
+    // A repository created meanwhile may have an id in the range: it is newer than any cutoff, left alone.
+    const listed = (row: { repository_id: number }) => repositories.has(Number(row.repository_id));
+    for (const row of manifests.filter(listed)) {
+      empty.manifests.push({
         repositoryId: Number(row.repository_id),
         digest: row.digest,
         subject: row.subject,
         createdAt: Number(row.created_at),
-      })),
-      tagged: new Set(tags.map((row) => `${Number(row.repository_id)} ${row.manifest_digest}`)),
-      references: references.map((row) => ({
+      });
+    }
+    for (const row of tags.filter(listed))
+      empty.tagged.add(`${Number(row.repository_id)} ${row.manifest_digest}`);
+    for (const row of references.filter(listed)) {
+      empty.references.push({
         repositoryId: Number(row.repository_id),
         manifest: row.manifest_digest,
         child: row.child_digest,
         kind: row.kind,
-      })),
-      links: links.map((row) => ({
+      });
+    }
+    for (const row of links.filter(listed)) {
+      empty.links.push({
         repositoryId: Number(row.repository_id),
         digest: row.digest,
         createdAt: Number(row.created_at),
-      })),
-      blobs: blobs.map((row) => ({
-        digest: row.digest,
+      });
+    }
+    return empty;
+  }
+
+  /**
+   * Blobs no repository links and no push touched since `cutoff`, by digest after `after`, with their sizes:
+   * a page of the blobs a run deletes (once the links are swept). Keyset pages over the primary key, each
+   * blob checked against the links' digest index.
+   */
+  async unlinkedBlobs(
+    after: string,
+    cutoff: number,
+    limit: number,
+  ): Promise<{ digest: string; size: number }[]> {
+    const rows = await this.db
+      .selectFrom('blobs as b')
+      .select(['b.digest', 'b.size'])
+      .where('b.digest', '>', after)
+      .where('b.touched_at', '<', cutoff)
+      .where(({ exists, not, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('repository_blobs as l').select('l.digest').whereRef('l.digest', '=', 'b.digest'),
+          ),
+        ),
+      )
+      .orderBy('b.digest')
+      .limit(limit)
+      .execute();
+    return rows.map((row) => ({ digest: row.digest, size: Number(row.size) }));
+  }
+
+  /** For a dry run: of the given blobs, how many links each has now, its size and when a push last touched it. */
+  async linkCounts(
+    digests: string[],
+  ): Promise<Map<string, { links: number; size: number; touchedAt: number }>> {
+    const found = new Map<string, { links: number; size: number; touchedAt: number }>();
+    if (digests.length === 0) return found;
+    const rows = await this.db
+      .selectFrom('blobs as b')
+      .leftJoin('repository_blobs as l', 'l.digest', 'b.digest')
+      .select((eb) => ['b.digest', 'b.size', 'b.touched_at', eb.fn.count('l.digest').as('links')])
+      .where('b.digest', 'in', digests)
+      .groupBy(['b.digest', 'b.size', 'b.touched_at'])
+      .execute();
+    for (const row of rows) {
+      found.set(row.digest, {
+        links: Number(row.links),
         size: Number(row.size),
         touchedAt: Number(row.touched_at),
-      })),
-    };
+      });
+    }
+    return found;
   }
 
   /** Deletes the manifests that are still garbage (see the class comment); returns those deleted. */
   async deleteManifests(items: RepositoryItem[], cutoff: number): Promise<RepositoryItem[]> {
-    return this.each(items, async (trx, item) => {
+    if (items.length === 0) return [];
+    return this.db.transaction().execute(async (trx) => {
+      let wanted = items;
       if (isPostgres(trx)) {
-        await trx
+        // Without waiting for the WAL flush (~5 ms a commit here): a collector's delete lost in a database
+        // crash is only garbage again, which the next run deletes.
+        await sql`set local synchronous_commit = off`.execute(trx);
+        const locked = await trx
           .selectFrom('manifests')
-          .select('digest')
-          .where('repository_id', '=', item.repositoryId)
-          .where('digest', '=', item.digest)
+          .select(['repository_id', 'digest'])
+          .where((eb) => anyOf(eb, items))
+          .orderBy('repository_id')
+          .orderBy('digest')
           .forUpdate()
+          .skipLocked()
           .execute();
+        wanted = locked.map((row) => ({ repositoryId: Number(row.repository_id), digest: row.digest }));
+        if (wanted.length === 0) return [];
       }
-      const result = await trx
-        .deleteFrom('manifests as m')
-        .where('m.repository_id', '=', item.repositoryId)
-        .where('m.digest', '=', item.digest)
-        .where('m.created_at', '<', cutoff)
+      // No alias for the deleted table: SQLite's RETURNING cannot name one. Inside the subqueries,
+      // `manifests` is the outer row (the inner ones are aliased).
+      const rows = await trx
+        .deleteFrom('manifests')
+        .where((eb) => anyOf(eb, wanted))
+        .where('manifests.created_at', '<', cutoff)
         .where(({ exists, not, selectFrom, or, eb }) =>
           eb.and([
             not(
               exists(
                 selectFrom('tags as t')
                   .select('t.name')
-                  .whereRef('t.repository_id', '=', 'm.repository_id')
-                  .whereRef('t.manifest_digest', '=', 'm.digest'),
+                  .whereRef('t.repository_id', '=', 'manifests.repository_id')
+                  .whereRef('t.manifest_digest', '=', 'manifests.digest'),
               ),
             ),
             not(
               exists(
                 selectFrom('manifest_references as r')
                   .select('r.child_digest')
-                  .whereRef('r.repository_id', '=', 'm.repository_id')
-                  .whereRef('r.child_digest', '=', 'm.digest')
+                  .whereRef('r.repository_id', '=', 'manifests.repository_id')
+                  .whereRef('r.child_digest', '=', 'manifests.digest')
                   .where('r.kind', '=', 'manifest'),
               ),
             ),
             or([
               // Not a referrer: no referrer names it.
               eb.and([
-                eb('m.subject', 'is', null),
+                eb('manifests.subject', 'is', null),
                 not(
                   exists(
                     selectFrom('manifests as s')
                       .select('s.digest')
-                      .whereRef('s.repository_id', '=', 'm.repository_id')
-                      .whereRef('s.subject', '=', 'm.digest'),
+                      .whereRef('s.repository_id', '=', 'manifests.repository_id')
+                      .whereRef('s.subject', '=', 'manifests.digest'),
                   ),
                 ),
               ]),
               // A referrer: its subject is gone.
               eb.and([
-                eb('m.subject', 'is not', null),
+                eb('manifests.subject', 'is not', null),
                 not(
                   exists(
                     selectFrom('manifests as p')
                       .select('p.digest')
-                      .whereRef('p.repository_id', '=', 'm.repository_id')
-                      .whereRef('p.digest', '=', 'm.subject'),
+                      .whereRef('p.repository_id', '=', 'manifests.repository_id')
+                      .whereRef('p.digest', '=', 'manifests.subject'),
                   ),
                 ),
               ]),
             ]),
           ]),
         )
-        .executeTakeFirst();
-      return result.numDeletedRows > 0n;
+        .returning(['manifests.repository_id', 'manifests.digest'])
+        .execute();
+      return rows.map((row) => ({ repositoryId: Number(row.repository_id), digest: row.digest }));
     });
   }
 
   /**
    * Deletes the links that are still garbage, with their projects' usage adjusted as unlinkBlob does; returns
-   * those deleted. One transaction for the batch, one delete statement per repository. On PostgreSQL the links
-   * are locked first in (repository, digest) order — the order in which a manifest push holds its own (see
+   * those deleted. One transaction and one delete statement for the batch. On PostgreSQL the links are locked
+   * first in (repository, digest) order — the order in which a manifest push holds its own (see
    * holdReferences) — and the projects' usage rows after them, as every link transaction does: so the batch
    * cannot deadlock with a push.
    */
@@ -160,50 +281,38 @@ export class CollectionStore {
     cutoff: number,
     repositories: Map<number, string>,
   ): Promise<RepositoryItem[]> {
-    const byRepository = new Map<number, string[]>();
-    for (const item of items) {
-      const digests = byRepository.get(item.repositoryId) ?? [];
-      byRepository.set(item.repositoryId, digests);
-      digests.push(item.digest);
-    }
-    if (byRepository.size === 0) return [];
+    if (items.length === 0) return [];
     return this.db.transaction().execute(async (trx) => {
-      const postgres = isPostgres(trx);
-      if (postgres) await sql`set local synchronous_commit = off`.execute(trx);
-      const deleted: RepositoryItem[] = [];
-      for (const repositoryId of [...byRepository.keys()].sort((a, b) => a - b)) {
-        const digests = (byRepository.get(repositoryId) ?? []).sort();
-        if (postgres) {
-          await trx
-            .selectFrom('repository_blobs')
-            .select('digest')
-            .where('repository_id', '=', repositoryId)
-            .where('digest', 'in', digests)
-            .orderBy('digest')
-            .forUpdate()
-            .execute();
-        }
-        // No alias: SQLite's RETURNING cannot name one.
-        const rows = await trx
-          .deleteFrom('repository_blobs')
-          .where('repository_blobs.repository_id', '=', repositoryId)
-          .where('repository_blobs.digest', 'in', digests)
-          .where('repository_blobs.created_at', '<', cutoff)
-          .where(({ exists, not, selectFrom }) =>
-            not(
-              exists(
-                selectFrom('manifest_references as r')
-                  .select('r.child_digest')
-                  .whereRef('r.repository_id', '=', 'repository_blobs.repository_id')
-                  .whereRef('r.child_digest', '=', 'repository_blobs.digest')
-                  .where('r.kind', '=', 'blob'),
-              ),
-            ),
-          )
-          .returning('repository_blobs.digest')
+      if (isPostgres(trx)) {
+        await sql`set local synchronous_commit = off`.execute(trx);
+        await trx
+          .selectFrom('repository_blobs')
+          .select('digest')
+          .where((eb) => anyOf(eb, items))
+          .orderBy('repository_id')
+          .orderBy('digest')
+          .forUpdate()
           .execute();
-        for (const row of rows) deleted.push({ repositoryId, digest: row.digest });
       }
+      // No alias: SQLite's RETURNING cannot name one.
+      const rows = await trx
+        .deleteFrom('repository_blobs')
+        .where((eb) => anyOf(eb, items))
+        .where('repository_blobs.created_at', '<', cutoff)
+        .where(({ exists, not, selectFrom }) =>
+          not(
+            exists(
+              selectFrom('manifest_references as r')
+                .select('r.child_digest')
+                .whereRef('r.repository_id', '=', 'repository_blobs.repository_id')
+                .whereRef('r.child_digest', '=', 'repository_blobs.digest')
+                .where('r.kind', '=', 'blob'),
+            ),
+          ),
+        )
+        .returning(['repository_blobs.repository_id', 'repository_blobs.digest'])
+        .execute();
+      const deleted = rows.map((row) => ({ repositoryId: Number(row.repository_id), digest: row.digest }));
       const byProject = new Map<string, Set<string>>();
       for (const item of deleted) {
         const repository = repositories.get(item.repositoryId);
@@ -214,7 +323,7 @@ export class CollectionStore {
         digests.add(item.digest);
       }
       for (const project of [...byProject.keys()].sort()) {
-        await uncountUnlinked(trx, project, [...(byProject.get(project) ?? [])]);
+        await uncount(trx, project, [...(byProject.get(project) ?? [])]);
       }
       return deleted;
     });
@@ -302,32 +411,50 @@ export class CollectionStore {
     const rows = await this.db.selectFrom('blobs').select('digest').where('digest', 'in', digests).execute();
     return new Set(rows.map((row) => row.digest));
   }
+}
 
-  /**
-   * Runs `work` for each item and returns the items it did something to. SQLite: batches of items share a
-   * transaction (commits are what costs). PostgreSQL: one transaction per item, so that the collector never
-   * holds two row locks at once and cannot deadlock with a push.
-   */
-  private async each(
-    items: RepositoryItem[],
-    work: (trx: Transaction<Database>, item: RepositoryItem) => Promise<boolean>,
-  ): Promise<RepositoryItem[]> {
-    const done: RepositoryItem[] = [];
-    if (isPostgres(this.db)) {
-      for (const item of items) {
-        const deleted = await this.db.transaction().execute(async (trx) => {
-          // Without waiting for the WAL flush (~5 ms a commit here): a collector's delete lost in a database
-          // crash is only garbage again, which the next run deletes.
-          await sql`set local synchronous_commit = off`.execute(trx);
-          return work(trx, item);
-        });
-        if (deleted) done.push(item);
-      }
-      return done;
-    }
-    await this.db.transaction().execute(async (trx) => {
-      for (const item of items) if (await work(trx, item)) done.push(item);
-    });
-    return done;
+/** The rows of these (repository, digest) pairs: one `repository_id = ? and digest in (…)` per repository. */
+function anyOf<T extends 'manifests' | 'repository_blobs'>(
+  eb: ExpressionBuilder<Database, T>,
+  items: RepositoryItem[],
+) {
+  const byRepository = new Map<number, string[]>();
+  for (const item of items) {
+    const digests = byRepository.get(item.repositoryId) ?? [];
+    byRepository.set(item.repositoryId, digests);
+    digests.push(item.digest);
   }
+  const ref = eb as unknown as ExpressionBuilder<Database, 'manifests'>;
+  return ref.or(
+    [...byRepository].map(([repositoryId, digests]) =>
+      ref.and([ref('repository_id', '=', repositoryId), ref('digest', 'in', digests)]),
+    ),
+  );
+}
+
+/**
+ * After links of `digests` into the project were removed: takes the blobs that no repository of the project
+ * links any more off its usage (metadata-store's uncountUnlinked, in one query for the batch).
+ */
+async function uncount(trx: Transaction<Database>, project: string, digests: string[]): Promise<void> {
+  if (digests.length === 0) return;
+  await lockProjectUsage(trx, project);
+  const row = await trx
+    .selectFrom('blobs as b')
+    .select((eb) => eb.fn.coalesce(eb.fn.sum<number | string>('b.size'), eb.lit(0)).as('freed'))
+    .where('b.digest', 'in', digests)
+    .where(({ exists, not, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('repository_blobs as l')
+            .innerJoin('repositories as r', 'r.id', 'l.repository_id')
+            .select('l.digest')
+            .whereRef('l.digest', '=', 'b.digest')
+            .where((eb) => inProject(eb, project)),
+        ),
+      ),
+    )
+    .executeTakeFirstOrThrow();
+  const freed = Number(row.freed);
+  if (freed > 0) await addProjectUsage(trx, project, -freed);
 }

@@ -1,4 +1,4 @@
-import type { CollectionGraph, CollectionStore, JobRunRow, RepositoryItem } from '../../metadata/index.js';
+import type { CollectionStore, JobRunRow, RepositoryItem } from '../../metadata/index.js';
 import {
   blobKey,
   COLLECTOR_CLAIM_MS,
@@ -54,15 +54,22 @@ export interface CollectionSummary {
 /** What the management API uses. */
 export type GcAdmin = Pick<GarbageCollector, 'start' | 'runs' | 'run'>;
 
-/** Work is done in batches of this many items (one transaction on SQLite, one claim statement for blobs). */
+/** Work is done in batches of this many items (one transaction and one delete or claim statement each). */
 const BATCH = 256;
+/**
+ * The mark phase reads repositories in slices of about this many rows (manifests, references, links and
+ * tagged manifests): the slice grows or shrinks to it, from SLICE_START repositories, up to SLICE_MAX.
+ */
+const SLICE_ROWS = 20_000;
+const SLICE_START = 32;
+const SLICE_MAX = 1000;
 /** Storage deletes in flight at once. */
 const DELETE_CONCURRENCY = 16;
 const ALGORITHMS = ['sha256', 'sha512'];
 
 /**
- * Online garbage collection: mark from the metadata (planCollection), then sweep with a re-check at every
- * delete (CollectionStore), while pushes and pulls go on. Nothing is read-only at any point: a manifest
+ * Online garbage collection: mark from the metadata (planCollection, a slice of repositories at a time), then
+ * sweep with a re-check at every delete (CollectionStore), while pushes and pulls go on. Nothing is read-only at any point: a manifest
  * push holds what it references until it commits, a blob push first touches the blob's row, and the
  * collector deletes a blob's bytes only under a claim that such a touch cannot get past. One run at a time
  * across every node (JobRunner); a run killed at any point leaves nothing dangling that the next run does not
@@ -123,25 +130,23 @@ export class GarbageCollector {
     });
   }
 
-  /** The whole run: mark, then sweep manifests, links, blobs, orphaned objects and expired uploads. */
+  /**
+   * The whole run: for each slice of repositories, mark, then sweep its manifests and links; then the blobs
+   * that no link keeps, orphaned objects and expired uploads. Memory holds one slice's graph at a time, never
+   * the whole registry's.
+   */
   async collect(context: JobContext, dryRun: boolean): Promise<CollectionSummary> {
     const began = Date.now();
     const cutoff = began - this.options.graceMs;
     const phases: Record<string, number> = {};
-    let phaseStart = began;
-    const timed = async (phase: string, work: () => Promise<unknown>) => {
-      context.progress({ phase });
-      await work();
-      phases[phase] = Date.now() - phaseStart;
-      phaseStart = Date.now();
+    const timed = async <T>(phase: string, work: () => Promise<T>): Promise<T> => {
+      const start = Date.now();
+      try {
+        return await work();
+      } finally {
+        phases[phase] = (phases[phase] ?? 0) + Date.now() - start;
+      }
     };
-    let graph: CollectionGraph | undefined;
-    let plan: CollectionPlan | undefined;
-    await timed('mark', async () => {
-      graph = await this.collection.graph();
-      plan = planCollection(graph, { cutoff, untagged: this.options.untagged !== false });
-    });
-    if (!graph || !plan) throw new Error('the mark phase produced no plan');
     const summary: CollectionSummary = {
       dryRun,
       cutoff: new Date(cutoff).toISOString(),
@@ -155,27 +160,83 @@ export class GarbageCollector {
       durationMs: 0,
       phases,
     };
-    if (dryRun) {
-      summary.manifests = plan.manifestRounds.reduce((n, round) => n + round.length, 0);
-      summary.links = plan.links.length;
-      summary.blobs = plan.blobs.length;
-      summary.bytes = plan.blobs.reduce((n, blob) => n + blob.size, 0);
-    } else {
-      const { repositories } = graph;
-      const marked = plan;
-      await timed('manifests', () => this.sweepManifests(context, marked, cutoff, repositories, summary));
-      await timed('links', () => this.sweepLinks(context, marked.links, cutoff, repositories, summary));
-      await timed('blobs', () => this.sweepBlobs(context, marked.blobs, cutoff, summary));
+    const total = await this.collection.repositoryCount();
+    // Dry run: digest → links a run would delete, for blobs also linked from a slice not yet marked.
+    const unlinking = new Map<string, number>();
+    let done = 0;
+    let after = 0;
+    let slice = SLICE_START;
+    for (;;) {
+      stopIfAborted(context);
+      context.progress({ phase: 'mark', done, total });
+      const marked = await timed('mark', async () => {
+        const repositories = await this.collection.repositoriesAfter(after, slice);
+        const graph = await this.collection.graph(repositories);
+        const rows =
+          graph.manifests.length + graph.references.length + graph.links.length + graph.tagged.size;
+        slice = Math.max(1, Math.min(SLICE_MAX, Math.round((slice * SLICE_ROWS) / Math.max(rows, 1))));
+        const plan = planCollection(graph, { cutoff, untagged: this.options.untagged !== false });
+        return { repositories, plan };
+      });
+      const { repositories, plan } = marked;
+      if (repositories.size === 0) break;
+      if (dryRun) {
+        summary.manifests += plan.manifestRounds.reduce((n, round) => n + round.length, 0);
+        summary.links += plan.links.length;
+        await timed('blobs', () => this.countUnlinking(plan.links, unlinking, cutoff, summary));
+      } else {
+        context.progress({ phase: 'manifests', done, total });
+        await timed('manifests', () => this.sweepManifests(context, plan, cutoff, repositories, summary));
+        context.progress({ phase: 'links', done, total });
+        await timed('links', () => this.sweepLinks(context, plan.links, cutoff, repositories, summary));
+      }
+      done += repositories.size;
+      after = Math.max(...repositories.keys());
+      // Let requests in between slices (SQLite's queries run on this thread).
+      await new Promise((resolve) => setImmediate(resolve));
     }
-    // The plan can be large: let it go before walking storage.
-    graph = undefined;
-    plan = undefined;
+    context.progress({ phase: 'blobs', done: 0 });
+    await timed('blobs', () => this.sweepBlobs(context, cutoff, dryRun, summary));
+    context.progress({ phase: 'orphans', done: 0 });
     await timed('orphans', () => this.sweepOrphans(context, cutoff, dryRun, summary));
+    context.progress({ phase: 'uploads' });
     await timed('uploads', async () => {
       summary.uploads = dryRun ? await this.registry.uploads.countStale() : await this.purgeUploads();
     });
     summary.durationMs = Date.now() - began;
     return summary;
+  }
+
+  /**
+   * Dry run: of the blobs these links (a slice's garbage) point to, counts those that no other link keeps.
+   * A blob also linked from elsewhere is remembered with how many of its links would go, until later slices
+   * account for the rest (a blob another repository still needs stays there: memory grows with such shared
+   * garbage only).
+   */
+  private async countUnlinking(
+    links: RepositoryItem[],
+    unlinking: Map<string, number>,
+    cutoff: number,
+    summary: CollectionSummary,
+  ): Promise<void> {
+    const here = new Map<string, number>();
+    for (const link of links) here.set(link.digest, (here.get(link.digest) ?? 0) + 1);
+    for (const batch of batches([...here.keys()])) {
+      const counts = await this.collection.linkCounts(batch);
+      for (const digest of batch) {
+        const going = (unlinking.get(digest) ?? 0) + (here.get(digest) ?? 0);
+        const blob = counts.get(digest);
+        if (!blob) continue;
+        if (going < blob.links) {
+          unlinking.set(digest, going);
+          continue;
+        }
+        unlinking.delete(digest);
+        if (blob.touchedAt >= cutoff) continue;
+        summary.blobs++;
+        summary.bytes += blob.size;
+      }
+    }
   }
 
   private async sweepManifests(
@@ -185,26 +246,23 @@ export class GarbageCollector {
     repositories: Map<number, string>,
     summary: CollectionSummary,
   ): Promise<void> {
-    const total = plan.manifestRounds.reduce((n, round) => n + round.length, 0);
-    let done = 0;
     for (const round of plan.manifestRounds) {
       for (const batch of batches(round)) {
         stopIfAborted(context);
         const deleted = await this.collection.deleteManifests(batch, cutoff);
-        for (const item of deleted) {
-          const repository = repositories.get(item.repositoryId);
-          if (repository !== undefined) {
+        await Promise.all(
+          deleted.map(async (item) => {
+            const repository = repositories.get(item.repositoryId);
+            if (repository === undefined) return;
             await this.registry.manifests.changed({
               kind: 'manifest-deleted',
               repository,
               digest: item.digest,
             });
-          }
-        }
+          }),
+        );
         summary.manifests += deleted.length;
         summary.spared.manifests += batch.length - deleted.length;
-        done += batch.length;
-        context.progress({ phase: 'manifests', done, total });
       }
     }
   }
@@ -216,55 +274,71 @@ export class GarbageCollector {
     repositories: Map<number, string>,
     summary: CollectionSummary,
   ): Promise<void> {
-    let done = 0;
     for (const batch of batches(links)) {
       stopIfAborted(context);
       const deleted = await this.collection.deleteLinks(batch, cutoff, repositories);
       summary.links += deleted.length;
       summary.spared.links += batch.length - deleted.length;
-      done += batch.length;
-      context.progress({ phase: 'links', done, total: links.length });
     }
   }
 
+  /**
+   * The blobs no link keeps (after the links were swept), page by page from the database; a dry run counts
+   * them, a run deletes each under a claim.
+   */
   private async sweepBlobs(
     context: JobContext,
-    blobs: { digest: string; size: number }[],
     cutoff: number,
+    dryRun: boolean,
     summary: CollectionSummary,
   ): Promise<void> {
     let done = 0;
-    for (const batch of batches(blobs)) {
+    let after = '';
+    for (;;) {
       stopIfAborted(context);
-      let claim = Date.now() + this.claimMs;
-      const claimed = await this.collection.claimBlobs(
-        batch.map((blob) => blob.digest),
-        cutoff,
-        claim,
-      );
-      summary.spared.blobs += batch.length - claimed.length;
-      let held = new Set(claimed.map((blob) => blob.digest));
-      const removed: string[] = [];
-      for (const chunk of batches(claimed, DELETE_CONCURRENCY)) {
-        // Never delete under a claim that may lapse meanwhile: renew it once half of it is gone.
-        if (Date.now() > claim - this.claimMs / 2) {
-          const next = Date.now() + this.claimMs;
-          // All of them, deleted ones included: dropClaimed below finds the rows by the latest claim.
-          held = await this.collection.renewClaim([...held], claim, next);
-          claim = next;
-        }
-        const mine = chunk.filter((blob) => held.has(blob.digest));
-        await Promise.all(mine.map((blob) => this.store.delete(blobKey(parseDigest(blob.digest)))));
-        removed.push(...mine.map((blob) => blob.digest));
-      }
-      const dropped = await this.collection.dropClaimed(removed, claim);
-      summary.blobs += dropped;
-      summary.bytes += claimed
-        .filter((blob) => removed.includes(blob.digest))
-        .reduce((n, b) => n + b.size, 0);
+      const batch = await this.collection.unlinkedBlobs(after, cutoff, BATCH);
+      if (batch.length === 0) return;
+      after = (batch[batch.length - 1] as { digest: string }).digest;
       done += batch.length;
-      context.progress({ phase: 'blobs', done, total: blobs.length });
+      if (dryRun) {
+        summary.blobs += batch.length;
+        summary.bytes += batch.reduce((n, blob) => n + blob.size, 0);
+      } else {
+        await this.deleteBlobs(batch, cutoff, summary);
+      }
+      context.progress({ phase: 'blobs', done });
     }
+  }
+
+  private async deleteBlobs(
+    batch: { digest: string; size: number }[],
+    cutoff: number,
+    summary: CollectionSummary,
+  ): Promise<void> {
+    let claim = Date.now() + this.claimMs;
+    const claimed = await this.collection.claimBlobs(
+      batch.map((blob) => blob.digest),
+      cutoff,
+      claim,
+    );
+    summary.spared.blobs += batch.length - claimed.length;
+    let held = new Set(claimed.map((blob) => blob.digest));
+    const removed = new Set<string>();
+    for (const chunk of batches(claimed, DELETE_CONCURRENCY)) {
+      // Never delete under a claim that may lapse meanwhile: renew it once half of it is gone.
+      if (Date.now() > claim - this.claimMs / 2) {
+        const next = Date.now() + this.claimMs;
+        // All of them, deleted ones included: dropClaimed below finds the rows by the latest claim.
+        held = await this.collection.renewClaim([...held], claim, next);
+        claim = next;
+      }
+      const mine = chunk.filter((blob) => held.has(blob.digest));
+      await Promise.all(mine.map((blob) => this.store.delete(blobKey(parseDigest(blob.digest)))));
+      for (const blob of mine) removed.add(blob.digest);
+    }
+    const dropped = await this.collection.dropClaimed([...removed], claim);
+    summary.blobs += dropped;
+    summary.bytes += claimed.filter((blob) => removed.has(blob.digest)).reduce((n, b) => n + b.size, 0);
   }
 
   /** Objects under blobs/ with no row, older than the cutoff: bytes a crash or an operator left behind. */
