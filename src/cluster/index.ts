@@ -1,3 +1,5 @@
+export type { FillLease, FillLocks } from './fill-locks.js';
+export { FillLockTable, LocalFillLocks, PostgresFillLocks, WorkerFillLocks } from './fill-locks.js';
 export type { Invalidation, InvalidationBus } from './invalidation.js';
 export { LocalBus } from './invalidation.js';
 export type { JobLock } from './job-lock.js';

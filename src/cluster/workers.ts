@@ -1,4 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
+import { FillLockTable } from './fill-locks.js';
 import { isEnvelope } from './invalidation.js';
 
 export interface PrimaryOptions {
@@ -8,16 +9,19 @@ export interface PrimaryOptions {
 
 /**
  * The primary of `berth serve --workers N`: forks N workers that share the listening port (node:cluster),
- * relays cache invalidations between them, replaces a worker that dies, and on SIGTERM/SIGINT passes the
- * signal on and exits when every worker has finished its in-flight requests. The primary serves nothing.
+ * relays cache invalidations between them, keeps their pull-through fill locks, replaces a worker that dies,
+ * and on SIGTERM/SIGINT passes the signal on and exits when every worker has finished its in-flight requests.
+ * The primary serves nothing.
  */
 export function runPrimary(options: PrimaryOptions): void {
   let stopping = false;
   const started = Date.now();
+  // Which worker is fetching which blob for the pull-through cache (fill-locks.ts).
+  const fillLocks = new FillLockTable();
   const fork = (): Worker => {
     const worker = cluster.fork();
     worker.on('message', (message: unknown) => {
-      if (!isEnvelope(message)) return;
+      if (fillLocks.handle(worker, message) || !isEnvelope(message)) return;
       for (const other of Object.values(cluster.workers ?? {})) {
         if (other && other !== worker && other.isConnected()) other.send(message);
       }
@@ -27,6 +31,7 @@ export function runPrimary(options: PrimaryOptions): void {
   for (let i = 0; i < options.workers; i++) fork();
 
   cluster.on('exit', (worker, code, signal) => {
+    fillLocks.workerGone(worker);
     if (stopping) {
       if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
       return;

@@ -330,6 +330,11 @@ export const ConfigSchema = z
         /** The upstream must start answering within this, or the cached copy is served (or the pull fails). */
         upstreamTimeoutSeconds: positiveInt.default(20),
         /**
+         * A blob another process (node or worker) is fetching is waited for this long, then fetched here too;
+         * a waiting client gets its first byte once the other process has stored the whole blob.
+         */
+        fillWaitSeconds: positiveInt.default(120),
+        /**
          * The proxy project that plain names fall to, for Docker daemons with `registry-mirrors` (they send
          * `/v2/library/alpine/…`, no project): a name whose first segment is no project here, or a `library/…`
          * name no repository here has (docs/proxy-cache.md). Empty: none.

@@ -377,6 +377,8 @@ export async function createBerth(config: Config, options: BerthOptions = {}): P
       .filter(Boolean),
     tagTtlMs: config.proxy.tagTtlSeconds * 1000,
     upstreamTimeoutMs: config.proxy.upstreamTimeoutSeconds * 1000,
+    fillLocks: backends.fills,
+    fillWaitMs: config.proxy.fillWaitSeconds * 1000,
     log: app.log,
   });
   // Plain names daemons send to a mirror (registry-mirrors, containerd's ns=), mapped alike by /v2 and /token.

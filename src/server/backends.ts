@@ -1,12 +1,16 @@
 import cluster from 'node:cluster';
 import {
+  type FillLocks,
   type InvalidationBus,
   type JobLock,
   LocalBus,
+  LocalFillLocks,
   LocalJobLock,
   PostgresBus,
+  PostgresFillLocks,
   PostgresJobLock,
   WorkerBus,
+  WorkerFillLocks,
 } from '../cluster/index.js';
 import type { Config } from '../config/index.js';
 import { CollectionStore, JobRunStore, MetadataStore, openDatabase } from '../metadata/index.js';
@@ -18,6 +22,8 @@ export interface Backends {
   meta: MetadataStore;
   bus: InvalidationBus;
   jobs: JobLock;
+  /** Which process fetches a blob for the pull-through cache while the others wait for it. */
+  fills: FillLocks;
   close(): Promise<void>;
 }
 
@@ -67,6 +73,7 @@ export async function openBackends(config: Config, log: (error: Error) => void):
   }
   let bus: InvalidationBus;
   let jobs: JobLock;
+  let fills: FillLocks;
   if (database.postgres) {
     const { pool } = database.postgres;
     const notify = async (channel: string, payload: string) => {
@@ -74,17 +81,22 @@ export async function openBackends(config: Config, log: (error: Error) => void):
     };
     bus = await PostgresBus.start(database.postgres.url, notify, log);
     jobs = new PostgresJobLock(pool);
+    fills = new PostgresFillLocks(database.postgres.url);
   } else {
     bus = WorkerBus.available() ? new WorkerBus() : new LocalBus();
     // On one embedded database, the first worker runs the cluster-wide jobs.
     jobs = new LocalJobLock(!cluster.isWorker || cluster.worker?.id === 1);
+    // Workers of one `serve --workers N` ask the primary, which sees a worker die.
+    fills = WorkerBus.available() ? new WorkerFillLocks() : new LocalFillLocks();
   }
   return {
     store,
     meta,
     bus,
     jobs,
+    fills,
     async close() {
+      await fills.close();
       await bus.close();
       await meta.close();
       await store.close?.();

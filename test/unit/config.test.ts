@@ -141,7 +141,7 @@ const DEFAULTS: Config = {
     s3: { endpoint: '', region: 'us-east-1', forcePathStyle: false, accessKeyId: '', secretAccessKey: '' },
   },
   replication: { secretKey: '', previousSecretKeys: '' },
-  proxy: { tagTtlSeconds: 300, upstreamTimeoutSeconds: 20, mirrorProject: '' },
+  proxy: { tagTtlSeconds: 300, upstreamTimeoutSeconds: 20, fillWaitSeconds: 120, mirrorProject: '' },
   audit: {
     retentionDays: 90,
     stream: {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import { LRUCache } from 'lru-cache';
 import { projectOf } from '../../auth/index.js';
+import { type FillLocks, LocalFillLocks } from '../../cluster/index.js';
 import type { ManifestRow } from '../../metadata/index.js';
 import {
   type Digest,
@@ -15,6 +16,7 @@ import {
 import { type Manifest, RegistryClient, type RetryOptions } from '../client/index.js';
 import { decryptSecret, encryptSecret, type SecretKeyring, secretKeyring } from '../secrets.js';
 import { teeIntoStore } from './blob-tee.js';
+import { type FillTurn, fillLockKey, takeFillTurn } from './fill-turn.js';
 import { PendingManifests } from './pending-manifests.js';
 import { ProxySettingsStore, type StoredUpstream } from './proxy-settings-store.js';
 import { SingleFlight } from './single-flight.js';
@@ -43,6 +45,13 @@ export interface ProxyCacheOptions {
   log: ProxyLog;
   /** Retries of transient upstream failures: few and short, since a client is waiting (and stale may do). */
   retry?: RetryOptions;
+  /**
+   * Which process of the cluster fetches a blob while the others wait for it to be stored (backends' fills);
+   * by default this process alone.
+   */
+  fillLocks?: FillLocks;
+  /** How long a process waits for another's fetch of a blob before fetching it too (default 120 s). */
+  fillWaitMs?: number;
 }
 
 /** A proxy project's upstream as the API shows it: never the password. */
@@ -85,6 +94,7 @@ type Found = { row: ManifestRow; stale?: string };
 
 /** How long a project's proxy settings are remembered; a change elsewhere applies here after this at most. */
 const SETTINGS_TTL_MS = 5_000;
+const DEFAULT_FILL_WAIT_MS = 120_000;
 const DEFAULT_RETRY: RetryOptions = {
   retries: 1,
   initialDelayMs: 100,
@@ -96,8 +106,9 @@ const DEFAULT_RETRY: RetryOptions = {
  * Pull-through caching for proxy projects: a project bound to an upstream registry serves what it holds and
  * fetches the rest from there, storing it through the registry core (so quotas, retention and GC apply).
  * Tags are revalidated with a HEAD after `tagTtlMs`; digests are content and never asked again; blobs are
- * streamed to the client and into storage at once, fetched once per process however many clients wait; when
- * the upstream fails, what is cached is served anyway (stale-if-error).
+ * streamed to the client and into storage at once, fetched once however many clients wait, on whichever
+ * process of the cluster (the others wait for it to be stored); when the upstream fails, what is cached is
+ * served anyway (stale-if-error).
  */
 export class ProxyCache {
   private readonly settings: ProxySettingsStore;
@@ -114,9 +125,11 @@ export class ProxyCache {
   private readonly sizes = new LRUCache<string, number>({ max: 100_000 });
   private readonly registry: Registry;
   private readonly keyring: SecretKeyring | undefined;
+  private readonly fillLocks: FillLocks;
 
   constructor(private readonly options: ProxyCacheOptions) {
     this.registry = options.registry;
+    this.fillLocks = options.fillLocks ?? new LocalFillLocks();
     this.keyring = options.secretKey
       ? secretKeyring(options.secretKey, options.previousSecretKeys)
       : undefined;
@@ -473,9 +486,77 @@ export class ProxyCache {
 
   /**
    * Fetches a blob into storage (verified against its digest, linked only when complete), handing the bytes to
-   * `reader` as they come. Runs to the end whatever the reader does.
+   * `reader` as they come. Runs to the end whatever the reader does. Across processes, one fetches while the
+   * others wait for it and then serve the stored blob (`reader` then never hears of a size).
    */
   private async fill(
+    upstream: Upstream,
+    name: string,
+    repository: string,
+    digest: Digest,
+    reader: { body: PassThrough; announce: (size: number | undefined) => void } | undefined,
+    log: ProxyLog,
+  ): Promise<void> {
+    const turn = await this.fillTurn(upstream, name, repository, digest, log);
+    if (turn.kind === 'stored') return;
+    try {
+      await this.fetchInto(upstream, name, repository, digest, reader, log);
+    } finally {
+      turn.lease?.release();
+    }
+    await this.settle(repository);
+  }
+
+  /** Waits for this process's turn to fetch the blob (fill-turn.ts), telling the log why it waited or did not. */
+  private async fillTurn(
+    upstream: Upstream,
+    name: string,
+    repository: string,
+    digest: Digest,
+    log: ProxyLog,
+  ): Promise<FillTurn> {
+    const fields = { repository, digest: digest.value, upstream: upstream.url };
+    const started = Date.now();
+    let waited = false;
+    const turn = await takeFillTurn({
+      locks: this.fillLocks,
+      key: fillLockKey(upstream.url, digest.value),
+      waitMs: this.options.fillWaitMs ?? DEFAULT_FILL_WAIT_MS,
+      stored: () => this.held(upstream, name, repository, digest),
+      onWait: () => {
+        waited = true;
+        log.info(fields, 'pull-through: another process is fetching the blob; waiting until it is stored');
+      },
+    });
+    const ms = Date.now() - started;
+    if (turn.kind === 'stored') {
+      if (waited) log.info({ ...fields, ms }, 'pull-through: blob stored by another process');
+    } else if (turn.reason === 'timeout') {
+      log.warn(
+        { ...fields, ms },
+        'pull-through: another process is still fetching the blob; fetching it too',
+      );
+    } else if (turn.reason === 'unavailable') {
+      log.warn(
+        { ...fields, err: turn.error },
+        'pull-through: cannot tell whether another process is fetching the blob; fetching it',
+      );
+    } else if (waited) {
+      log.info({ ...fields, ms }, 'pull-through: the other process did not store the blob; fetching it');
+    }
+    return turn;
+  }
+
+  /** Whether the repository holds the blob now, linking bytes stored for another repository (linkHeld). */
+  private async held(upstream: Upstream, name: string, repository: string, digest: Digest): Promise<boolean> {
+    if ((await this.registry.meta.linkedBlobSize(repository, digest.value)) !== undefined) {
+      await this.settle(repository);
+      return true;
+    }
+    return this.linkHeld(upstream, name, repository, digest);
+  }
+
+  private async fetchInto(
     upstream: Upstream,
     name: string,
     repository: string,
@@ -505,7 +586,6 @@ export class ProxyCache {
       { repository, digest: digest.value, bytes: stored, ms: Date.now() - started, upstream: upstream.url },
       'pull-through: blob cached',
     );
-    await this.settle(repository);
   }
 
   // ------------------------------------------------------------------------------------------------ upstreams
