@@ -8,8 +8,8 @@ import { expect } from 'vitest';
 import { AccountService } from '../../src/accounts/index.js';
 import type { RobotPermission } from '../../src/auth/index.js';
 import type { AuditEvent, AuditQuery } from '../../src/events/index.js';
+import { sha256 } from '../helpers/oci-client.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
-import { sha256 } from '../integration/oci-client.js';
 
 export const SERVICE = 'berth';
 /** Every local user of the cast has this password (long enough for the policy, not token-shaped). */

@@ -3,11 +3,12 @@
 // PostgreSQL database: whatever one node changes, the other must serve once the NOTIFY arrives, and the writer
 // at once (read-your-writes). The lag is logged, not asserted: this machine is shared and can starve a node.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeReply, send, waitFor } from '../fault/support.js';
+import { waitFor } from '../fault/support.js';
 import type { ChildBerth } from '../helpers/child-server.js';
 import { type Cluster, sharedFilesystemBackend, startCluster } from '../helpers/cluster.js';
+import { type BuiltImage, buildImage, MT } from '../helpers/oci-client.js';
 import { postgresAvailable } from '../helpers/postgres.js';
-import { type BuiltImage, buildImage, MT } from '../integration/oci-client.js';
+import { describeReply, send } from '../helpers/raw-http.js';
 
 const ADMIN_PASSWORD = 'hot path caches admin password';
 const admin = { authorization: `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}` };

@@ -2,9 +2,9 @@
 // PostgreSQL database. Failures spread over the processes count toward one limit: maxLoginFailures in total,
 // not maxLoginFailures per process.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeReply, errorCode, type Reply } from '../fault/support.js';
 import { type Cluster, sharedFilesystemBackend, startCluster } from '../helpers/cluster.js';
 import { postgresAvailable } from '../helpers/postgres.js';
+import { describeReply, errorCode, type Reply } from '../helpers/raw-http.js';
 import { type Served, sendServed, startWorkers, type Workers } from '../helpers/worker-processes.js';
 
 const MAX = 4;

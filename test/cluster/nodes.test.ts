@@ -1,27 +1,18 @@
 // Berth as several stateless nodes: three `berth serve` processes sharing one PostgreSQL database and one blob
 // store, run once per storage backend. Whatever one node writes, the others must serve.
+
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  describeReply,
-  getBlob,
-  openRequest,
-  patchChunk,
-  pushBlob,
-  randomBytes,
-  send,
-  sha256,
-  startSession,
-  waitFor,
-  withDigest,
-} from '../fault/support.js';
+import { getBlob, patchChunk, pushBlob, startSession, waitFor, withDigest } from '../fault/support.js';
 import { buildBusyboxLayout, hashBlobs, layoutDigest, requireTool, run } from '../fixtures/image.js';
 import type { ChildBerth } from '../helpers/child-server.js';
 import { type Cluster, startCluster, storageBackends } from '../helpers/cluster.js';
+import { buildImage, MT, OciClient, sha256, sleep, uniqueRepo } from '../helpers/oci-client.js';
 import { postgresAvailable } from '../helpers/postgres.js';
-import { buildImage, MT, OciClient, sleep, uniqueRepo } from '../integration/oci-client.js';
+import { describeReply, openRequest, send } from '../helpers/raw-http.js';
 
 const MiB = 1024 * 1024;
 const GC_ADMIN_PASSWORD = 'cluster gc admin password';

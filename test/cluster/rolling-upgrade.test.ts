@@ -13,9 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireTool } from '../fixtures/image.js';
 import { cliArgs } from '../helpers/cli.js';
 import { renderNginx, startNginx } from '../helpers/nginx.js';
+import { buildImage, OciClient } from '../helpers/oci-client.js';
 import { freePort } from '../helpers/ports.js';
 import { createTestDatabase, dropTestDatabase, postgresAvailable } from '../helpers/postgres.js';
-import { buildImage, OciClient } from '../integration/oci-client.js';
 
 const hasNginx = requireTool('nginx');
 if (!hasNginx) console.warn('\n!!! SKIPPING the rolling upgrade test: nginx is not installed !!!\n');

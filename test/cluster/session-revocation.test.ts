@@ -3,9 +3,10 @@
 // through A, B refuses the user's access tokens as soon as A's NOTIFY arrives (milliseconds; polled here with
 // a generous deadline, never slept on).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeReply, type Reply, send, waitFor } from '../fault/support.js';
+import { waitFor } from '../fault/support.js';
 import { type Cluster, sharedFilesystemBackend, startCluster } from '../helpers/cluster.js';
 import { postgresAvailable } from '../helpers/postgres.js';
+import { describeReply, type Reply, send } from '../helpers/raw-http.js';
 import { sendServed, startWorkers, type Workers } from '../helpers/worker-processes.js';
 
 const ADMIN_PASSWORD = 'session revocation admin password';

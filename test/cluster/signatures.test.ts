@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../fault/support.js';
 import type { ChildBerth } from '../helpers/child-server.js';
 import { type Cluster, startCluster, storageBackends } from '../helpers/cluster.js';
+import { buildImage, descriptorOf, jsonBytes, MT, OciClient } from '../helpers/oci-client.js';
 import { postgresAvailable } from '../helpers/postgres.js';
-import { buildImage, descriptorOf, jsonBytes, MT, OciClient } from '../integration/oci-client.js';
 
 const ADMIN_PASSWORD = 'cluster signatures admin';
 const ADMIN = `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}`;

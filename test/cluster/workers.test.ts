@@ -1,19 +1,14 @@
 // `berth serve --workers 2` on the embedded SQLite database: two worker processes behind one port (node:cluster
 // hands each new connection to the next worker), kept consistent through the primary's IPC relay.
+
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  describeReply,
-  openRequest,
-  randomBytes,
-  send,
-  sha256,
-  waitFor,
-  withDigest,
-} from '../fault/support.js';
+import { waitFor, withDigest } from '../fault/support.js';
 import type { ChildBerth } from '../helpers/child-server.js';
+import { type BuiltImage, buildImage, MT, sha256, uniqueRepo } from '../helpers/oci-client.js';
+import { describeReply, openRequest, send } from '../helpers/raw-http.js';
 import { type Served, sendServed, startWorkers, type Workers } from '../helpers/worker-processes.js';
-import { type BuiltImage, buildImage, MT, uniqueRepo } from '../integration/oci-client.js';
 
 const MiB = 1024 * 1024;
 const WORKERS = 2;

@@ -1,18 +1,16 @@
 // The same content pushed twice at the same time: both pushes succeed and the bytes are stored once.
+
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sha256 } from '../helpers/oci-client.js';
+import { describeReply, openRequest, type Reply, send } from '../helpers/raw-http.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
 import {
-  describeReply,
   filesUnder,
   getBlob,
-  openRequest,
   patchChunk,
   pushBlob,
-  type Reply,
-  randomBytes,
-  send,
-  sha256,
   startSession,
   uniqueRepo,
   waitFor,

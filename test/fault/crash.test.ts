@@ -1,22 +1,21 @@
 // kill -9 of a real `berth serve` process mid-upload, then a new process on the same data directory:
 // acknowledged data is all there, unacknowledged data is invisible, and an interrupted session resumes.
+
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ChildBerth, startChildBerth } from '../helpers/child-server.js';
+import { sha256 } from '../helpers/oci-client.js';
+import { describeReply, openRequest, send } from '../helpers/raw-http.js';
 import {
   blobPath,
   buildImage,
-  describeReply,
   filesUnder,
   getBlob,
-  openRequest,
   patchChunk,
   pushBlob,
-  randomBytes,
-  send,
-  sha256,
   startSession,
   uniqueRepo,
   uploadFileSize,

@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChildBerth, startChildBerth } from '../helpers/child-server.js';
 import { createTestDatabase, dropTestDatabase, postgresAvailable } from '../helpers/postgres.js';
+import { describeReply, errorCode, type Reply, send } from '../helpers/raw-http.js';
 import { FaultProxy } from './fault-proxy.js';
 import { makeImage, type PushOutcome, pullProblems, pushImage, type TestImage } from './image-push.js';
-import { describeReply, errorCode, type Reply, send, uniqueRepo, waitFor } from './support.js';
+import { uniqueRepo, waitFor } from './support.js';
 
 /** Concurrent clients pushing and pulling. */
 const CLIENTS = 6;

@@ -1,20 +1,18 @@
 // Clients that lie: a digest that does not match the bytes, a Content-Length or Content-Range promising more
 // than is sent. None of it may become a blob, and an honest retry must still work.
+
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sha256 } from '../helpers/oci-client.js';
+import { describeReply, errorCode, openRequest, send } from '../helpers/raw-http.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
 import {
   blobPath,
-  describeReply,
-  errorCode,
   filesUnder,
   getBlob,
-  openRequest,
   patchChunk,
-  randomBytes,
-  send,
   settled,
-  sha256,
   startSession,
   uniqueRepo,
   uploadFileSize,

@@ -1,20 +1,19 @@
 // A client that vanishes mid-upload: nothing half-written may become visible, the session (when there is one)
 // stays where the last complete chunk left it, and the server carries on serving.
+
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sha256 } from '../helpers/oci-client.js';
+import { describeReply, openRequest, send } from '../helpers/raw-http.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
 import {
   blobPath,
-  describeReply,
   filesUnder,
   getBlob,
-  openRequest,
   patchChunk,
   pushBlob,
-  randomBytes,
-  send,
   settled,
-  sha256,
   startSession,
   uniqueRepo,
   uploadFileSize,

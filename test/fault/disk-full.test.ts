@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChildBerth, startChildBerth } from '../helpers/child-server.js';
+import { describeReply, errorCode, type Reply, send } from '../helpers/raw-http.js';
 import { MANIFEST_TYPE, makeImage, pullProblems, pushImage, type TestImage } from './image-push.js';
-import { describeReply, errorCode, pushBlob, type Reply, send, uniqueRepo, waitFor } from './support.js';
+import { pushBlob, uniqueRepo, waitFor } from './support.js';
 
 const MiB = 1024 * 1024;
 const mountPoint = await mkdtemp(join(tmpdir(), 'berth-fault-full-'));

@@ -7,14 +7,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { basicAuthorization } from '../../src/auth/index.js';
 import { openDatabase } from '../../src/metadata/index.js';
 import { type ChildBerth, startChildBerth } from '../helpers/child-server.js';
-import {
-  type BuiltImage,
-  bytesOf,
-  OciClient,
-  randomBytes,
-  sha256,
-  sleep,
-} from '../integration/oci-client.js';
+import { type BuiltImage, bytesOf, OciClient, randomBytes, sha256, sleep } from '../helpers/oci-client.js';
 
 const PASSWORD = 'gc crash admin password';
 const ADMIN = basicAuthorization('admin', PASSWORD);

@@ -1,17 +1,9 @@
 // Pushing and pulling whole images over raw HTTP for the fault tests, noting what the server acknowledged:
 // a push stops at its first refused or broken request, as a client would.
 import { randomBytes } from 'node:crypto';
-import {
-  describeReply,
-  getBlob,
-  patchChunk,
-  pushBlob,
-  type Reply,
-  send,
-  sha256,
-  startSession,
-  withDigest,
-} from './support.js';
+import { sha256 } from '../helpers/oci-client.js';
+import { describeReply, type Reply, send } from '../helpers/raw-http.js';
+import { getBlob, patchChunk, pushBlob, withDigest } from './support.js';
 
 export const MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json';
 

@@ -6,16 +6,20 @@
 //   its blobs, like any other blob a repository shows, pull whole and match their digests;
 // and after the last round, garbage collection past its grace window leaves storage holding exactly the
 // blobs that visible manifests reference. The seed is printed; BERTH_FAULT_SEED replays a run.
+
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { basicAuthorization } from '../../src/auth/index.js';
 import { startChildBerth } from '../helpers/child-server.js';
+import { sha256 } from '../helpers/oci-client.js';
 import { createTestDatabase, dropTestDatabase, postgresAvailable } from '../helpers/postgres.js';
+import { send } from '../helpers/raw-http.js';
 import { deleteBucket, ensureSwift, objectNames, s3Client } from '../helpers/swift.js';
 import { makeImage, pullProblems, pushImage, type TestImage } from './image-push.js';
-import { filesUnder, getBlob, randomBytes, send, sha256, waitFor } from './support.js';
+import { filesUnder, getBlob, waitFor } from './support.js';
 
 const PUSHES = 100;
 /** Kill rounds per backend; on S3 fewer by default, as Swift on a small machine takes ~90 s per round. */

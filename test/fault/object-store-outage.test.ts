@@ -6,20 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChildBerth, startChildBerth } from '../helpers/child-server.js';
+import { sha256 } from '../helpers/oci-client.js';
+import { describeReply, errorCode, type Reply, send } from '../helpers/raw-http.js';
 import { deleteBucket, ensureSwift, type S3Endpoint, s3Client } from '../helpers/swift.js';
 import { FaultProxy } from './fault-proxy.js';
-import {
-  buildImage,
-  describeReply,
-  errorCode,
-  getBlob,
-  pushBlob,
-  type Reply,
-  send,
-  sha256,
-  uniqueRepo,
-  waitFor,
-} from './support.js';
+import { buildImage, getBlob, pushBlob, uniqueRepo, waitFor } from './support.js';
 
 const MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json';
 /** What the test configures: a request on a hung store fails after about three tries of this. */

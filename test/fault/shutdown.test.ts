@@ -1,21 +1,15 @@
 // SIGTERM while an upload is streaming: the upload finishes and is acknowledged, then the process exits 0.
+
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ChildBerth, type ChildExit, startChildBerth } from '../helpers/child-server.js';
-import {
-  describeReply,
-  filesUnder,
-  getBlob,
-  openRequest,
-  type Reply,
-  randomBytes,
-  sha256,
-  uniqueRepo,
-  waitFor,
-} from './support.js';
+import { sha256 } from '../helpers/oci-client.js';
+import { describeReply, openRequest, type Reply } from '../helpers/raw-http.js';
+import { filesUnder, getBlob, uniqueRepo, waitFor } from './support.js';
 
 const PIECE = 64 * 1024;
 const PIECE_INTERVAL_MS = 50;

@@ -1,19 +1,11 @@
-// Raw HTTP and filesystem helpers for the fault tests: requests whose bodies the test writes piece by piece
-// (so it can stop half-way, lie about sizes or drop the connection), and looks at what landed in the data dir.
+// Helpers for the fault tests: upload steps over raw HTTP (test/helpers/raw-http.ts), and looks at what landed
+// in the data dir.
 import { randomBytes } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
-import http, { type Agent, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
+import { sha256 } from '../helpers/oci-client.js';
+import { describeReply, type Reply, send } from '../helpers/raw-http.js';
 import type { TestBerth } from '../helpers/server.js';
-import { sha256 } from '../integration/oci-client.js';
-
-export { randomBytes };
-
-export interface Reply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-}
 
 let repoCounter = 0;
 
@@ -21,92 +13,6 @@ let repoCounter = 0;
 export function uniqueRepo(prefix: string): string {
   repoCounter++;
   return `fault/${prefix}-${process.pid}-${repoCounter}-${randomBytes(3).toString('hex')}`;
-}
-
-export interface OpenRequest {
-  /** Writes a piece of the body; resolves once it is handed to the socket. */
-  write(data: Buffer): Promise<void>;
-  /** Ends the body (after an optional last piece) and waits for the response. */
-  end(data?: Buffer): Promise<Reply>;
-  /** Destroys the socket: the server sees the client vanish mid-request. */
-  abort(): void;
-  /** The response; rejects when the connection dies first. Never an unhandled rejection. */
-  reply: Promise<Reply>;
-}
-
-/**
- * Starts a request and sends its headers at once, leaving the body to the caller. Without `agent`, the
- * request gets a connection of its own, closed after the response.
- */
-export function openRequest(
-  base: string,
-  method: string,
-  path: string,
-  headers: OutgoingHttpHeaders = {},
-  agent?: Agent,
-): OpenRequest {
-  const url = new URL(path, base);
-  const req = http.request(url, { method, headers, agent: agent ?? false });
-  const reply = new Promise<Reply>((resolve, reject) => {
-    req.once('error', reject);
-    req.once('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.once('error', reject);
-      res.once('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
-      );
-    });
-  });
-  reply.catch(() => {});
-  req.flushHeaders();
-  return {
-    write: (data) =>
-      new Promise<void>((resolve, reject) => {
-        req.write(data, (error) => (error ? reject(error) : resolve()));
-      }),
-    end: async (data) => {
-      if (data) req.end(data);
-      else req.end();
-      return reply;
-    },
-    abort: () => {
-      req.destroy();
-    },
-    reply,
-  };
-}
-
-/** One whole request. */
-export async function send(
-  base: string,
-  method: string,
-  path: string,
-  options: { headers?: OutgoingHttpHeaders; body?: Buffer; agent?: Agent } = {},
-): Promise<Reply> {
-  const headers: OutgoingHttpHeaders = { ...options.headers };
-  if (options.body !== undefined) {
-    headers['content-length'] ??= options.body.length;
-    headers['content-type'] ??= 'application/octet-stream';
-  } else if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
-    headers['content-length'] ??= 0;
-  }
-  return openRequest(base, method, path, headers, options.agent).end(options.body);
-}
-
-/** The `code` of the first error in an OCI error body. */
-export function errorCode(reply: Reply): string | undefined {
-  try {
-    const body = JSON.parse(reply.body.toString('utf8')) as { errors?: { code?: string }[] };
-    return body.errors?.[0]?.code;
-  } catch {
-    return undefined;
-  }
-}
-
-/** A short description of a reply for assertion messages. */
-export function describeReply(reply: Reply): string {
-  return `${reply.status} ${JSON.stringify(reply.headers)} ${reply.body.toString('utf8').slice(0, 500)}`;
 }
 
 /** Opens an upload session; returns its path (the Location) and id. */
@@ -247,5 +153,3 @@ export function buildImage(layerSize = 64 * 1024): {
 export async function settled(berth: TestBerth): Promise<void> {
   await waitFor('no upload request in flight', () => berth.berth.registry.uploads.inFlight === 0);
 }
-
-export { sha256 };

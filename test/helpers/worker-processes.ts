@@ -4,8 +4,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Reply, send, waitFor } from '../fault/support.js';
+import { waitFor } from '../fault/support.js';
 import { type ChildBerth, QUIET_TIMEOUT_MS, startChildBerth } from './child-server.js';
+import { type Reply, send } from './raw-http.js';
 
 export interface Workers {
   berth: ChildBerth;

@@ -7,8 +7,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Anomaly } from '../../src/events/anomalies/index.js';
+import { OciClient, type RequestOptions } from '../helpers/oci-client.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
-import { OciClient, type RequestOptions } from './oci-client.js';
 
 const ADMIN_PASSWORD = 'admin-password-anomalies';
 const PASSWORD = 'a user password 1';

@@ -1,8 +1,8 @@
 // API version check (spec "Determining Support", end-1), operational endpoints, and the catalog listing
 // (`/v2/_catalog`, the Docker Registry API extension the brief asks Berth to serve with n/last pagination).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mediaTypeOf, OciClient, randomBytes } from '../helpers/oci-client.js';
 import { startBerth } from '../helpers/server.js';
-import { mediaTypeOf, OciClient, randomBytes } from './oci-client.js';
 
 let berth: Awaited<ReturnType<typeof startBerth>>;
 let client: OciClient;

@@ -3,7 +3,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBerth, type TestBerth } from '../helpers/server.js';
 import {
   buildArtifact,
   bytesOf,
@@ -17,7 +16,8 @@ import {
   sha512,
   sleep,
   uniqueRepo,
-} from './oci-client.js';
+} from '../helpers/oci-client.js';
+import { startBerth, type TestBerth } from '../helpers/server.js';
 
 let berth: Awaited<ReturnType<typeof startBerth>>;
 let client: OciClient;

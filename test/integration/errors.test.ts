@@ -1,7 +1,6 @@
 // Cross-cutting error behaviour: the error body format (spec "Error Codes"), repository name and digest
 // validation on every endpoint, UNSUPPORTED for unknown routes and methods, and X-Request-Id everywhere.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBerth } from '../helpers/server.js';
 import {
   expectOciError,
   MT,
@@ -11,7 +10,8 @@ import {
   randomUUID,
   sha256,
   uniqueRepo,
-} from './oci-client.js';
+} from '../helpers/oci-client.js';
+import { startBerth } from '../helpers/server.js';
 
 let berth: Awaited<ReturnType<typeof startBerth>>;
 let client: OciClient;

@@ -5,7 +5,6 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { RegistryError } from '../../src/registry/index.js';
-import { startBerth, type TestBerth } from '../helpers/server.js';
 import {
   type BuiltImage,
   buildImage,
@@ -16,7 +15,8 @@ import {
   randomBytes,
   sha256,
   sleep,
-} from './oci-client.js';
+} from '../helpers/oci-client.js';
+import { startBerth, type TestBerth } from '../helpers/server.js';
 
 const GRACE_SECONDS = 2;
 const STRESS_MS = 8000;

@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicAuthorization } from '../../src/auth/index.js';
 import type { CollectionSummary } from '../../src/lifecycle/index.js';
 import { CollectionStore } from '../../src/metadata/index.js';
-import { startBerth, type TestBerth } from '../helpers/server.js';
 import {
   buildArtifact,
   buildImage,
@@ -20,7 +19,8 @@ import {
   randomBytes,
   sha256,
   uniqueRepo,
-} from './oci-client.js';
+} from '../helpers/oci-client.js';
+import { startBerth, type TestBerth } from '../helpers/server.js';
 
 const ADMIN = basicAuthorization('admin', 'gc admin password');
 

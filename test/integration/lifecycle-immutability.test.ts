@@ -3,8 +3,8 @@
 // pushing the same digest again are allowed. Rules are managed through /api/v1.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicAuthorization } from '../../src/auth/index.js';
+import { buildImage, OciClient } from '../helpers/oci-client.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
-import { buildImage, OciClient } from './oci-client.js';
 
 const ADMIN = basicAuthorization('admin', 'lifecycle admin password');
 

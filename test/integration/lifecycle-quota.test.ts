@@ -4,8 +4,8 @@
 // PostgreSQL alike). A blob counts once per project. Usage is in the API and in /metrics.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicAuthorization } from '../../src/auth/index.js';
+import { OciClient, randomBytes, sha256 } from '../helpers/oci-client.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
-import { OciClient, randomBytes, sha256 } from './oci-client.js';
 
 const ADMIN = basicAuthorization('admin', 'lifecycle admin password');
 

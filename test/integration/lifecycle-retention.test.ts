@@ -4,7 +4,6 @@
 // collection; other projects are untouched; the history shows the runs; a run while one runs is refused.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicAuthorization } from '../../src/auth/index.js';
-import { startBerth, type TestBerth } from '../helpers/server.js';
 import {
   type BuiltImage,
   buildArtifact,
@@ -13,7 +12,8 @@ import {
   type Descriptor,
   OciClient,
   sleep,
-} from './oci-client.js';
+} from '../helpers/oci-client.js';
+import { startBerth, type TestBerth } from '../helpers/server.js';
 
 const ADMIN = basicAuthorization('admin', 'retention admin password');
 

@@ -1,7 +1,6 @@
 // Manifests: push (end-7), pull and HEAD (end-3), delete (end-9), the manifest kinds a registry meets in
 // practice (OCI image/index, Docker schema2 image/list, OCI 1.1 artifacts) and manifest validation errors.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBerth } from '../helpers/server.js';
 import {
   type BuiltImage,
   buildArtifact,
@@ -21,7 +20,8 @@ import {
   sha256,
   sha512,
   uniqueRepo,
-} from './oci-client.js';
+} from '../helpers/oci-client.js';
+import { startBerth } from '../helpers/server.js';
 
 let berth: Awaited<ReturnType<typeof startBerth>>;
 let client: OciClient;

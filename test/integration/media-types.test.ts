@@ -4,7 +4,6 @@
 // Compared as whole header values, not by media type, so a framework-added parameter such as
 // `; charset=utf-8` fails them (it once did, on the referrers response).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBerth } from '../helpers/server.js';
 import {
   type BuiltImage,
   buildArtifact,
@@ -16,7 +15,8 @@ import {
   randomDigest,
   sha256,
   uniqueRepo,
-} from './oci-client.js';
+} from '../helpers/oci-client.js';
+import { startBerth } from '../helpers/server.js';
 
 const JSON_TYPE = 'application/json';
 const SBOM = 'application/vnd.example.sbom.v1+json';

@@ -1,7 +1,6 @@
 // OCI Distribution v1.1 referrers: pushing manifests with a `subject` (OCI-Subject response header) and
 // GET /v2/<name>/referrers/<digest> (end-12a) with the artifactType filter (end-12b).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBerth } from '../helpers/server.js';
 import {
   type BuiltArtifact,
   type BuiltImage,
@@ -15,7 +14,8 @@ import {
   OciClient,
   randomDigest,
   uniqueRepo,
-} from './oci-client.js';
+} from '../helpers/oci-client.js';
+import { startBerth } from '../helpers/server.js';
 
 let berth: Awaited<ReturnType<typeof startBerth>>;
 let client: OciClient;

@@ -11,8 +11,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicAuthorization } from '../../src/auth/index.js';
 import { run } from '../fixtures/image.js';
 import { privateHome, requireGoTools } from '../helpers/go-tools.js';
-import { startBerth, type TestBerth } from '../helpers/server.js';
-import { LEAF_SUBJECT, makePki, payloadFor, signJws } from '../unit/signatures/notation-test-signer.js';
 import {
   type BuiltImage,
   buildArtifact,
@@ -24,7 +22,9 @@ import {
   OciClient,
   type RequestOptions,
   sha256,
-} from './oci-client.js';
+} from '../helpers/oci-client.js';
+import { startBerth, type TestBerth } from '../helpers/server.js';
+import { LEAF_SUBJECT, makePki, payloadFor, signJws } from '../unit/signatures/notation-test-signer.js';
 
 const tools = requireGoTools(['cosign'], 'signature integration tests (cosign signs)');
 const ADMIN_PASSWORD = 'signatures admin password';

@@ -1,7 +1,13 @@
 // Content discovery: GET /v2/<name>/tags/list (end-8a) with n/last pagination (end-8b), and the tag grammar.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type BuiltImage,
+  expectOciError,
+  mediaTypeOf,
+  OciClient,
+  uniqueRepo,
+} from '../helpers/oci-client.js';
 import { startBerth } from '../helpers/server.js';
-import { type BuiltImage, expectOciError, mediaTypeOf, OciClient, uniqueRepo } from './oci-client.js';
 
 let berth: Awaited<ReturnType<typeof startBerth>>;
 let client: OciClient;

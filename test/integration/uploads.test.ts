@@ -1,7 +1,6 @@
 // Upload sessions: POST then PUT (end-4a + end-6), chunked PATCH (end-5), status (GET), cancel (DELETE),
 // and the failure modes of each (spec "Pushing a blob in chunks").
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBerth } from '../helpers/server.js';
 import {
   bytesOf,
   expectOciError,
@@ -15,7 +14,8 @@ import {
   sha512,
   sleep,
   uniqueRepo,
-} from './oci-client.js';
+} from '../helpers/oci-client.js';
+import { startBerth } from '../helpers/server.js';
 
 let berth: Awaited<ReturnType<typeof startBerth>>;
 let client: OciClient;

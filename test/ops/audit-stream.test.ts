@@ -18,8 +18,8 @@ import {
 } from '../../src/events/audit-stream/index.js';
 import type { AuditEvent } from '../../src/events/index.js';
 import { runCli } from '../helpers/cli.js';
+import { OciClient, type RequestOptions } from '../helpers/oci-client.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
-import { OciClient, type RequestOptions } from '../integration/oci-client.js';
 
 const ADMIN_PASSWORD = 'admin-password-stream';
 const KEYS = [

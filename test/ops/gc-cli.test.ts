@@ -13,8 +13,8 @@ import {
 import { formatBytes } from '../../src/lifecycle/index.js';
 import { JobRunStore, openDatabase } from '../../src/metadata/index.js';
 import { runCli } from '../helpers/cli.js';
+import { type BuiltImage, OciClient } from '../helpers/oci-client.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
-import { type BuiltImage, OciClient } from '../integration/oci-client.js';
 
 const berth = (args: string[], env: Record<string, string>) => runCli(args, { env });
 

@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeRule } from '../../src/cli/retention-commands.js';
 import { RetentionRuleSchema } from '../../src/lifecycle/index.js';
 import { runCli } from '../helpers/cli.js';
+import { type BuiltImage, OciClient, sleep } from '../helpers/oci-client.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
-import { type BuiltImage, OciClient, sleep } from '../integration/oci-client.js';
 
 const berth = (args: string[], env: Record<string, string>, input?: string) => runCli(args, { env, input });
 

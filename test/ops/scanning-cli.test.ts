@@ -5,8 +5,8 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tarOf } from '../fixtures/scanning/layers.js';
 import { runCli } from '../helpers/cli.js';
+import { descriptorOf, MT, OciClient, sha256 } from '../helpers/oci-client.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
-import { descriptorOf, MT, OciClient, sha256 } from '../integration/oci-client.js';
 
 const OSV = new URL('../fixtures/scanning/osv', import.meta.url).pathname;
 const STATUS = `Package: openssh-server

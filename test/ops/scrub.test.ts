@@ -8,9 +8,9 @@ import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ScrubSummary } from '../../src/lifecycle/scrub/index.js';
 import type { JobRunRow } from '../../src/metadata/index.js';
+import { OciClient } from '../helpers/oci-client.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
 import { createBucket, deleteBucket, ensureSwift, type S3Endpoint, s3Client } from '../helpers/swift.js';
-import { OciClient } from '../integration/oci-client.js';
 
 const endpoint: S3Endpoint | undefined = await ensureSwift();
 // /api/v1 needs the administrator even with registry auth off; the servers below create it with this password.

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
+import { buildImage, OciClient } from '../helpers/oci-client.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
-import { buildImage, OciClient } from '../integration/oci-client.js';
 
 const ROOT_CA = new URL('../fixtures/trust/notation-root-ca.pem', import.meta.url).pathname;
 

@@ -6,8 +6,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DestinationPolicy, type WebhookDeliveryRecord } from '../../src/events/webhooks/index.js';
+import { OciClient } from '../helpers/oci-client.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
-import { OciClient } from '../integration/oci-client.js';
 
 const FAST = { 'webhooks.retrySeconds': 0.2, 'webhooks.pollSeconds': 0.1 };
 // /api/v1 needs the administrator even with registry auth off; the servers below create it with this password.

@@ -9,9 +9,9 @@ import {
   type WebhookDeliveryRecord,
   type WebhookEndpointView,
 } from '../../src/events/webhooks/index.js';
+import { OciClient } from '../helpers/oci-client.js';
 import { createTestDatabase, dropTestDatabase, postgresAvailable } from '../helpers/postgres.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
-import { OciClient } from '../integration/oci-client.js';
 
 const SECRET = 'a webhook secret of some length';
 /**

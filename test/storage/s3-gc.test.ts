@@ -2,6 +2,7 @@
 // metadata knows are deleted from the bucket; what tagged images reference stays and pulls whole.
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bytesOf, OciClient, randomBytes, sha256, sleep, uniqueRepo } from '../helpers/oci-client.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
 import {
   createBucket,
@@ -11,7 +12,6 @@ import {
   type S3Endpoint,
   s3Client,
 } from '../helpers/swift.js';
-import { bytesOf, OciClient, randomBytes, sha256, sleep, uniqueRepo } from '../integration/oci-client.js';
 
 const endpoint: S3Endpoint | undefined = await ensureSwift();
 

@@ -3,9 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bytesOf, OciClient, sha256, uniqueRepo } from '../helpers/oci-client.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
 import { createBucket, deleteBucket, ensureSwift, type S3Endpoint, s3Client } from '../helpers/swift.js';
-import { bytesOf, OciClient, sha256, uniqueRepo } from '../integration/oci-client.js';
 
 const endpoint: S3Endpoint | undefined = await ensureSwift();
 

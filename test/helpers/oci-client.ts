@@ -2,8 +2,6 @@
 // for the raw cases fetch cannot express). Everything here is written from the OCI Distribution Spec v1.1 and the
 // OCI Image Spec v1.1; nothing is specific to Berth's internals.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import http from 'node:http';
-import net from 'node:net';
 import { expect } from 'vitest';
 
 export const MT = {
@@ -345,69 +343,7 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+// Raw HTTP (for what fetch will not send): test/helpers/raw-http.ts, re-exported here for the many tests that
+// import it with the OCI client.
+export { type RawResponse, rawRequest, sendThenDisconnect } from './raw-http.js';
 export { randomBytes, randomUUID };
-
-// ---------------------------------------------------------------------------------------------------------------
-// Raw HTTP (for what fetch will not send)
-
-export interface RawResponse {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-}
-
-/**
- * A request over node:http with headers exactly as given (fetch computes Content-Length itself; here the caller
- * decides, so it can lie). Node's client does not enforce Content-Length unless strictContentLength is set.
- */
-export function rawRequest(
-  baseUrl: string,
-  method: string,
-  path: string,
-  headers: Record<string, string | number>,
-  body?: Buffer,
-): Promise<RawResponse> {
-  const { hostname, port } = new URL(baseUrl);
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: hostname, port, method, path, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-/**
- * Opens a TCP connection, sends the request head and `partial` bytes of a body that claims `contentLength` bytes,
- * then drops the connection: a client that dies mid-upload.
- */
-export async function sendThenDisconnect(
-  baseUrl: string,
-  method: string,
-  path: string,
-  headers: Record<string, string | number>,
-  partial: Buffer,
-): Promise<void> {
-  const { hostname, port } = new URL(baseUrl);
-  const socket = net.connect(Number(port), hostname);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
-  const head = [
-    `${method} ${path} HTTP/1.1`,
-    `Host: ${hostname}:${port}`,
-    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
-    '',
-    '',
-  ].join('\r\n');
-  await new Promise<void>((resolve) => socket.write(head, () => resolve()));
-  await new Promise<void>((resolve) => socket.write(partial, () => resolve()));
-  await sleep(100);
-  socket.destroy();
-}
