@@ -36,6 +36,8 @@ export interface ReplicationBench {
 export interface ReplicationBenchOptions {
   distribution: string | undefined;
   quick: boolean;
+  /** Images to replicate; default 1,000 (50 with quick). */
+  images?: number;
   rounds?: number;
   log: (line: string) => void;
   track: (server: Server) => void;
@@ -197,7 +199,7 @@ async function replicateOnce(
 
 export async function benchReplication(options: ReplicationBenchOptions): Promise<ReplicationBench> {
   const { log, quick } = options;
-  const images = quick ? 50 : 1000;
+  const images = options.images ?? (quick ? 50 : 1000);
   const rounds = options.rounds ?? (quick ? 1 : 3);
   const servers: Server[] = [];
   const start = async (server: Promise<Server>) => {
