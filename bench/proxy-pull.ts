@@ -225,7 +225,9 @@ export async function benchProxy(options: ProxyBenchOptions): Promise<ProxyBench
   };
   try {
     const upstream = await start(startDistribution(options.distribution));
-    log(`bench: proxy upstream ${upstream.name} at ${upstream.url}; pushing ${image.bytes / MiB} MiB image`);
+    log(
+      `bench: proxy upstream ${upstream.name} at ${upstream.url}; pushing ${(image.bytes / MiB).toFixed(0)} MiB image`,
+    );
     await pushImage(upstream, REPOSITORY, TAG, image);
     // Warm the upstream's page cache once, so every round reads it from memory.
     await pullImage(upstream, REPOSITORY, image);
