@@ -1,14 +1,9 @@
 import type { z } from 'zod';
 import type { JobRunRow } from '../metadata/index.js';
-import { RegistryError } from '../registry/index.js';
 import { loginOf } from './access.js';
 import { CollectionRun, CollectionRunList, CollectionRunParams, StartCollectionBody } from './gc-schemas.js';
-import { jobRunView, runsPage } from './job-runs.js';
+import { jobRunView, systemRunRoutes } from './job-runs.js';
 import { type ApiRoute, route } from './route.js';
-import { RunsQuery } from './schemas.js';
-
-type RunPath = z.output<typeof CollectionRunParams>;
-type RunsPage = z.output<typeof RunsQuery>;
 
 const tag = 'garbage collection';
 const ADMINS = 'system administrators';
@@ -50,38 +45,22 @@ export const gcRoutes: ApiRoute[] = [
       return runOf(run);
     },
   }),
-  route<undefined, RunsPage>({
-    method: 'GET',
+  ...systemRunRoutes({
     path: '/gc/runs',
-    operationId: 'listGarbageCollections',
-    summary: 'Garbage collection runs, newest first',
-    task: 'reading garbage collection runs',
     tag,
-    gate: 'systemAdmin',
-    access: ADMINS,
-    query: RunsQuery,
-    success: { status: 200, description: 'One page of runs', schema: CollectionRunList },
-    async handler(call) {
-      return runsPage(call, (page) => call.options.gc.runs(page), runOf);
+    job: 'garbage collection',
+    list: {
+      operationId: 'listGarbageCollections',
+      summary: 'Garbage collection runs, newest first',
+      schema: CollectionRunList,
     },
-  }),
-  route<RunPath>({
-    method: 'GET',
-    path: '/gc/runs/{id}',
-    operationId: 'getGarbageCollection',
-    summary: 'One garbage collection run: its progress, or its summary once done',
-    task: 'reading garbage collection runs',
-    tag,
-    gate: 'systemAdmin',
-    access: ADMINS,
+    get: {
+      operationId: 'getGarbageCollection',
+      summary: 'One garbage collection run: its progress, or its summary once done',
+      schema: CollectionRun,
+    },
     params: CollectionRunParams,
-    success: { status: 200, description: 'The run', schema: CollectionRun },
-    errors: [404],
-    async handler(call) {
-      const run = await call.options.gc.run(call.params.id);
-      if (!run)
-        throw new RegistryError('NOT_FOUND', { message: `no garbage collection run ${call.params.id}` });
-      return runOf(run);
-    },
+    history: (options) => options.gc,
+    view: runOf,
   }),
 ];

@@ -1,7 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { z } from 'zod';
 import type { JobRunRow } from '../metadata/index.js';
+import { RegistryError } from '../registry/index.js';
+import type { ApiOptions } from './options.js';
 import { linkNext } from './pagination.js';
-import { DEFAULT_LIMIT } from './schemas.js';
+import { type ApiRoute, route } from './route.js';
+import { DEFAULT_LIMIT, RunsQuery } from './schemas.js';
 
 /** The fields every run shows (schemas.ts jobRunFields); gc-routes and retention-routes add the rest. */
 export function jobRunView(row: JobRunRow) {
@@ -36,4 +40,62 @@ export async function runsPage<T extends { id: number }>(
   const next = rows.length > limit && last ? String(last.id) : undefined;
   linkNext(call.request, call.reply, next);
   return next === undefined ? { items } : { items, next };
+}
+
+/** Where a job's run history is read: the GC and scrub services both answer these. */
+export interface RunHistory {
+  runs(page: { limit: number; before?: number }): Promise<JobRunRow[]>;
+  run(id: number): Promise<JobRunRow | undefined>;
+}
+
+/**
+ * The two history routes of a job that runs registry-wide (garbage collection, integrity scrub), for system
+ * administrators: GET `path` (one page of runs, newest first) and GET `path/{id}` (one run, 404 when unknown).
+ */
+export function systemRunRoutes<T extends { id: number }>(spec: {
+  /** `/gc/runs`. */
+  path: string;
+  tag: string;
+  /** `garbage collection`: names the runs in tasks and in the 404 message. */
+  job: string;
+  list: { operationId: string; summary: string; schema: z.ZodType };
+  get: { operationId: string; summary: string; schema: z.ZodType };
+  params: z.ZodType<{ id: number }, Record<string, string>>;
+  history(options: Required<ApiOptions>): RunHistory;
+  view(row: JobRunRow): T;
+}): ApiRoute[] {
+  const shared = {
+    method: 'GET',
+    task: `reading ${spec.job} runs`,
+    tag: spec.tag,
+    gate: 'systemAdmin',
+    access: 'system administrators',
+  } as const;
+  return [
+    route<undefined, z.output<typeof RunsQuery>>({
+      ...shared,
+      path: spec.path,
+      operationId: spec.list.operationId,
+      summary: spec.list.summary,
+      query: RunsQuery,
+      success: { status: 200, description: 'One page of runs', schema: spec.list.schema },
+      async handler(call) {
+        return runsPage(call, (page) => spec.history(call.options).runs(page), spec.view);
+      },
+    }),
+    route<{ id: number }>({
+      ...shared,
+      path: `${spec.path}/{id}`,
+      operationId: spec.get.operationId,
+      summary: spec.get.summary,
+      params: spec.params,
+      success: { status: 200, description: 'The run', schema: spec.get.schema },
+      errors: [404],
+      async handler(call) {
+        const run = await spec.history(call.options).run(call.params.id);
+        if (!run) throw new RegistryError('NOT_FOUND', { message: `no ${spec.job} run ${call.params.id}` });
+        return spec.view(run);
+      },
+    }),
+  ];
 }

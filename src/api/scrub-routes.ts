@@ -2,9 +2,8 @@ import type { z } from 'zod';
 import type { JobRunRow } from '../metadata/index.js';
 import { RegistryError } from '../registry/index.js';
 import { loginOf } from './access.js';
-import { jobRunView, runsPage } from './job-runs.js';
+import { jobRunView, systemRunRoutes } from './job-runs.js';
 import { type ApiRoute, route } from './route.js';
-import { RunsQuery } from './schemas.js';
 import {
   QuarantineList,
   QuarantineParams,
@@ -13,9 +12,6 @@ import {
   ScrubRunParams,
   StartScrubBody,
 } from './scrub-schemas.js';
-
-type RunPath = z.output<typeof ScrubRunParams>;
-type RunsPage = z.output<typeof RunsQuery>;
 
 const tag = 'integrity scrub';
 const ADMINS = 'system administrators';
@@ -59,38 +55,19 @@ export const scrubRoutes: ApiRoute[] = [
       return runOf(run);
     },
   }),
-  route<undefined, RunsPage>({
-    method: 'GET',
+  ...systemRunRoutes({
     path: '/scrub/runs',
-    operationId: 'listScrubs',
-    summary: 'Integrity scrub runs, newest first',
-    task: 'reading integrity scrub runs',
     tag,
-    gate: 'systemAdmin',
-    access: ADMINS,
-    query: RunsQuery,
-    success: { status: 200, description: 'One page of runs', schema: ScrubRunList },
-    async handler(call) {
-      return runsPage(call, (page) => call.options.scrub.runs(page), runOf);
+    job: 'integrity scrub',
+    list: { operationId: 'listScrubs', summary: 'Integrity scrub runs, newest first', schema: ScrubRunList },
+    get: {
+      operationId: 'getScrub',
+      summary: 'One integrity scrub run: its progress, or its findings once ended',
+      schema: ScrubRun,
     },
-  }),
-  route<RunPath>({
-    method: 'GET',
-    path: '/scrub/runs/{id}',
-    operationId: 'getScrub',
-    summary: 'One integrity scrub run: its progress, or its findings once ended',
-    task: 'reading integrity scrub runs',
-    tag,
-    gate: 'systemAdmin',
-    access: ADMINS,
     params: ScrubRunParams,
-    success: { status: 200, description: 'The run', schema: ScrubRun },
-    errors: [404],
-    async handler(call) {
-      const run = await call.options.scrub.run(call.params.id);
-      if (!run) throw new RegistryError('NOT_FOUND', { message: `no integrity scrub run ${call.params.id}` });
-      return runOf(run);
-    },
+    history: (options) => options.scrub,
+    view: runOf,
   }),
   route({
     method: 'GET',
