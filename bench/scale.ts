@@ -3,13 +3,17 @@
  * listings at 1k/10k/100k), `nodes` (1 vs 3 nodes behind nginx on PostgreSQL + Swift S3) and `change-feed`
  * (cache invalidation lag under 1,000 tag moves per second). Berth alone: Distribution has no counterpart.
  * Each prints its table with the load average and writes bench/results-scale-<name>.json.
- * `--db=sqlite|postgres` limits listings to one database; `--explain` adds the listing queries' plans.
+ * `--db=sqlite|postgres` limits listings to one database; `--explain` adds the listing queries' plans;
+ * `--rate=N` sets the change feed's target tag moves per second (1000).
  */
 import { writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
+import { benchChangeFeed, changeFeedTable } from './change-feed.js';
 import { benchListings, listingsTable } from './listings.js';
+import { benchNodes, nodesTable } from './nodes.js';
+import { ensureTools } from './servers.js';
 
-export const SCALE_WORKLOADS = ['listings'] as const;
+export const SCALE_WORKLOADS = ['listings', 'nodes', 'change-feed'] as const;
 export type ScaleWorkload = (typeof SCALE_WORKLOADS)[number];
 
 const load = () =>
@@ -25,6 +29,11 @@ export async function runScale(
   const header = (title: string) =>
     `\n## ${title}\n${availableParallelism()} cores, Node ${process.version}, load average at start ${started}, at end ${load()}\n`;
   let result: unknown;
+  // Servers and proxies still running, stopped on the way out if interrupted.
+  const running = new Set<{ stop(): Promise<void> }>();
+  process.once('SIGINT', () => {
+    void Promise.allSettled([...running].map((r) => r.stop())).finally(() => process.exit(130));
+  });
   if (which === 'listings') {
     const db = options.flag('db');
     if (db !== undefined && db !== 'sqlite' && db !== 'postgres')
@@ -40,6 +49,40 @@ export async function runScale(
     );
     for (const [metadata, plans] of Object.entries(bench.plans))
       console.log(`\n### query plans, ${metadata}, at ${bench.sizes.at(-1)}\n\n${plans}`);
+    result = bench;
+  } else if (which === 'nodes') {
+    const { wrk, problems } = ensureTools();
+    if (!wrk) throw new Error(`wrk is needed: ${problems.join('; ')}`);
+    const bench = await benchNodes({
+      quick: options.quick,
+      log: options.log,
+      wrk,
+      track: (r) => running.add(r),
+    });
+    console.log(
+      `${header(
+        `1 vs 3 nodes (PostgreSQL + Swift S3, nginx as deploy/nginx.conf): ${bench.rounds} alternating rounds of ` +
+          `${bench.seconds} s; GETs: wrk -t1 -c${bench.getConnections} on a manifest by tag; pushes: ` +
+          `${bench.pushConcurrency} clients, 4 KiB blobs, monolithic POST`,
+      )}\n${nodesTable(bench)}`,
+    );
+    result = bench;
+  } else if (which === 'change-feed') {
+    const rate = options.flag('rate');
+    if (rate !== undefined && !/^[1-9]\d*$/.test(rate))
+      throw new Error(`--rate=${rate}: expected moves per second`);
+    const bench = await benchChangeFeed({
+      quick: options.quick,
+      log: options.log,
+      track: (r) => running.add(r),
+      ...(rate && { rate: Number(rate) }),
+    });
+    console.log(
+      `${header(
+        `change feed: tag moves on node A (PostgreSQL, ${bench.writers} writers over ${bench.tags} tags, ${bench.seconds} s ` +
+          `per round), ${bench.watched} of them polled on node B`,
+      )}\n${changeFeedTable(bench)}`,
+    );
     result = bench;
   }
   await writeFile(

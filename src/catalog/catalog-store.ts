@@ -160,10 +160,16 @@ export class CatalogStore {
       .select(['name', 'manifest_digest'])
       .where('repository_id', '=', repositoryId)
       .where('manifest_digest', 'in', digests)
-      .orderBy('name')
       .execute();
-    for (const row of rows)
-      tags.set(row.manifest_digest, [...(tags.get(row.manifest_digest) ?? []), row.name]);
+    // Sorted here, not by the query: asked to sort by name, SQLite walked every tag of the repository in name
+    // order (1.3 s a page at 100,000 tags) instead of looking up the page's digests in tags_manifest.
+    rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    // Appended in place: copying the list per row made an artifact with 100,000 tags take minutes.
+    for (const row of rows) {
+      const list = tags.get(row.manifest_digest);
+      if (list) list.push(row.name);
+      else tags.set(row.manifest_digest, [row.name]);
+    }
     return tags;
   }
 

@@ -204,7 +204,7 @@ describe(`large listings on ${testMetadata}: each entry exactly once, in order`,
     });
   }
 
-  it(`API artifacts over ${ARTIFACTS} artifacts with equal push times: by limit=100`, async () => {
+  it(`API artifacts over ${ARTIFACTS} artifacts with equal push times: by limit=100; an artifact's tags in order`, async () => {
     const berth = await serve();
     try {
       const { seen, pages } = await walk(
@@ -215,6 +215,12 @@ describe(`large listings on ${testMetadata}: each entry exactly once, in order`,
       );
       expect(pages).toBe(ARTIFACTS / 100);
       expect(seen).toEqual(artifacts);
+      // An artifact's tags, in byte order: the one image of pub/many-tags carries all 10,000.
+      const res = await fetch(`${berth.url}/api/v1/projects/pub/repositories/many-tags/artifacts`);
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { items: { tags: string[] }[] };
+      expect(body.items).toHaveLength(1);
+      expect(body.items[0]?.tags).toEqual(tags);
     } finally {
       await berth.close();
     }
