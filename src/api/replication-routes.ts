@@ -25,7 +25,7 @@ import {
   UpdatePolicyBody,
   UpdateRegistryBody,
 } from './replication-schemas.js';
-import { type ApiRoute, type Call, field, route } from './route.js';
+import { type ApiRoute, type Call, field, preamble, route } from './route.js';
 import { RunsQuery } from './schemas.js';
 
 type Named = z.output<typeof RegistryParams>;
@@ -34,7 +34,7 @@ type ByExecution = z.output<typeof ExecutionParams>;
 type AnyCall = Call<unknown, unknown, unknown>;
 
 const tag = 'replication';
-const ADMINS = 'system administrators';
+const ADMIN_ONLY = preamble({ tag, gate: 'systemAdmin', access: 'system administrators' });
 /** Tasks shown with an execution; `?status=failed` narrows them. */
 const TASKS_SHOWN = 1000;
 
@@ -68,9 +68,7 @@ const registryRoutes: ApiRoute[] = [
     operationId: 'listRemoteRegistries',
     summary: 'Remote registries replication policies copy to or from',
     task: 'reading remote registries',
-    tag,
-    gate: 'systemAdmin',
-    access: ADMINS,
+    ...ADMIN_ONLY,
     success: { status: 200, description: 'Every remote registry', schema: RemoteRegistryList },
     async handler(call) {
       return { items: await call.options.replication.registries() };
@@ -82,9 +80,7 @@ const registryRoutes: ApiRoute[] = [
     operationId: 'createRemoteRegistry',
     summary: 'Add a remote registry (its password stored encrypted)',
     task: 'adding a remote registry',
-    tag,
-    gate: 'systemAdmin',
-    access: ADMINS,
+    ...ADMIN_ONLY,
     body: CreateRegistryBody,
     success: { status: 201, description: 'Added', schema: RemoteRegistry },
     errors: [409],
@@ -105,9 +101,7 @@ const registryRoutes: ApiRoute[] = [
     operationId: 'getRemoteRegistry',
     summary: 'One remote registry',
     task: 'reading remote registries',
-    tag,
-    gate: 'systemAdmin',
-    access: ADMINS,
+    ...ADMIN_ONLY,
     params: RegistryParams,
     success: { status: 200, description: 'The registry', schema: RemoteRegistry },
     errors: [404],
@@ -121,9 +115,7 @@ const registryRoutes: ApiRoute[] = [
     operationId: 'updateRemoteRegistry',
     summary: 'Change a remote registry (URL, credentials, name)',
     task: 'changing a remote registry',
-    tag,
-    gate: 'systemAdmin',
-    access: ADMINS,
+    ...ADMIN_ONLY,
     params: RegistryParams,
     body: UpdateRegistryBody,
     success: { status: 200, description: 'Changed', schema: RemoteRegistry },
@@ -144,9 +136,7 @@ const registryRoutes: ApiRoute[] = [
     operationId: 'deleteRemoteRegistry',
     summary: 'Remove a remote registry no policy uses',
     task: 'removing a remote registry',
-    tag,
-    gate: 'systemAdmin',
-    access: ADMINS,
+    ...ADMIN_ONLY,
     params: RegistryParams,
     success: { status: 204, description: 'Removed' },
     errors: [404, 409],
@@ -162,9 +152,7 @@ const registryRoutes: ApiRoute[] = [
     operationId: 'testRemoteRegistry',
     summary: 'Test the connection: GET /v2/ with the stored credentials',
     task: 'testing a remote registry',
-    tag,
-    gate: 'systemAdmin',
-    access: ADMINS,
+    ...ADMIN_ONLY,
     params: RegistryParams,
     success: { status: 200, description: 'Whether it answered and let us in', schema: ConnectionCheck },
     errors: [404],
@@ -181,9 +169,7 @@ const policyRoutes: ApiRoute[] = [
     operationId: 'listReplicationPolicies',
     summary: 'Replication policies',
     task: 'reading replication policies',
-    tag,
-    gate: 'systemAdmin',
-    access: ADMINS,
+    ...ADMIN_ONLY,
     success: { status: 200, description: 'Every policy', schema: ReplicationPolicyList },
     async handler(call) {
       const policies = await call.options.replication.policies();
@@ -196,9 +182,7 @@ const policyRoutes: ApiRoute[] = [
     operationId: 'createReplicationPolicy',
     summary: 'Add a replication policy',
     task: 'adding a replication policy',
-    tag,
-    gate: 'systemAdmin',
-    access: ADMINS,
+    ...ADMIN_ONLY,
     body: CreatePolicyBody,
     success: { status: 201, description: 'Added', schema: ReplicationPolicy },
     errors: [404, 409],
@@ -219,9 +203,7 @@ const policyRoutes: ApiRoute[] = [
     operationId: 'getReplicationPolicy',
     summary: 'One replication policy',
     task: 'reading replication policies',
-    tag,
-    gate: 'systemAdmin',
-    access: ADMINS,
+    ...ADMIN_ONLY,
     params: PolicyParams,
     success: { status: 200, description: 'The policy', schema: ReplicationPolicy },
     errors: [404],
@@ -235,9 +217,7 @@ const policyRoutes: ApiRoute[] = [
     operationId: 'updateReplicationPolicy',
     summary: 'Change a replication policy',
     task: 'changing a replication policy',
-    tag,
-    gate: 'systemAdmin',
-    access: ADMINS,
+    ...ADMIN_ONLY,
     params: PolicyParams,
     body: UpdatePolicyBody,
     success: { status: 200, description: 'Changed', schema: ReplicationPolicy },
@@ -255,9 +235,7 @@ const policyRoutes: ApiRoute[] = [
     operationId: 'deleteReplicationPolicy',
     summary: 'Remove a replication policy (its execution history goes with it)',
     task: 'removing a replication policy',
-    tag,
-    gate: 'systemAdmin',
-    access: ADMINS,
+    ...ADMIN_ONLY,
     params: PolicyParams,
     success: { status: 204, description: 'Removed' },
     errors: [404],
@@ -273,9 +251,7 @@ const policyRoutes: ApiRoute[] = [
     operationId: 'startReplication',
     summary: 'Start an execution now: every artifact the policy selects',
     task: 'starting a replication',
-    tag,
-    gate: 'systemAdmin',
-    access: ADMINS,
+    ...ADMIN_ONLY,
     params: PolicyParams,
     success: {
       status: 202,
@@ -297,9 +273,7 @@ const policyRoutes: ApiRoute[] = [
     operationId: 'listReplications',
     summary: "A policy's executions, newest first",
     task: 'reading replication executions',
-    tag,
-    gate: 'systemAdmin',
-    access: ADMINS,
+    ...ADMIN_ONLY,
     params: PolicyParams,
     query: RunsQuery,
     success: { status: 200, description: 'One page of executions', schema: ReplicationExecutionList },
@@ -322,9 +296,7 @@ const policyRoutes: ApiRoute[] = [
     summary:
       'One execution: its progress or summary, and its tasks (the first 1000; `?status=failed` narrows)',
     task: 'reading replication executions',
-    tag,
-    gate: 'systemAdmin',
-    access: ADMINS,
+    ...ADMIN_ONLY,
     params: ExecutionParams,
     query: TasksQuery,
     success: { status: 200, description: 'The execution with its tasks', schema: ReplicationExecution },
@@ -346,9 +318,7 @@ const policyRoutes: ApiRoute[] = [
     operationId: 'retryReplication',
     summary: 'Start an execution of the tasks an ended execution did not finish',
     task: 'retrying a replication',
-    tag,
-    gate: 'systemAdmin',
-    access: ADMINS,
+    ...ADMIN_ONLY,
     params: ExecutionParams,
     success: { status: 202, description: 'Started', schema: ReplicationExecution },
     errors: [404, 409],

@@ -111,6 +111,13 @@ export interface ApiRoute<P = unknown, Q = unknown, B = unknown> {
   handler(call: Call<P, Q, B>): Promise<unknown>;
 }
 
+/** What a group of routes shares (its tag, gate and who may call, and maybe the task): spread into each route. */
+export function preamble<T extends Pick<ApiRoute, 'tag' | 'gate' | 'access'> & { task?: string }>(
+  shared: T,
+): T {
+  return shared;
+}
+
 /** Keeps each route's parameter types checked against its handler, then erases them for the table. */
 export function route<P = undefined, Q = undefined, B = undefined>(definition: ApiRoute<P, Q, B>): ApiRoute {
   return definition as unknown as ApiRoute;

@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { DEFAULT_PROJECT } from '../auth/index.js';
 import { isValidRepositoryName, RegistryError } from '../registry/index.js';
 import { requireMember, requireProjectAction } from './access.js';
-import { type ApiRoute, field, route } from './route.js';
+import { type ApiRoute, field, preamble, route } from './route.js';
 import { ProjectParams } from './schemas.js';
 import {
   AddNotationTrustStoreBody,
@@ -23,6 +23,7 @@ type ArtifactPath = z.output<typeof ArtifactParams>;
 
 const CHANGE = "changing a project's trust";
 const ADMINS = 'project administrators and system administrators';
+const TRUST_CHANGE = preamble({ task: CHANGE, tag: 'signatures', gate: 'authenticated', access: ADMINS });
 const MEMBERS = 'members of the project (any role, robots with a permission on it) and system administrators';
 
 /** The repository `{name}/{repo}` of an artifact path, checked against the name grammar. */
@@ -58,10 +59,7 @@ export const signatureRoutes: ApiRoute[] = [
     path: '/projects/{name}/trust/keys',
     operationId: 'addTrustedKey',
     summary: 'Trust a public key for cosign / sigstore / skopeo signatures',
-    task: CHANGE,
-    tag: 'signatures',
-    gate: 'authenticated',
-    access: ADMINS,
+    ...TRUST_CHANGE,
     params: ProjectParams,
     body: AddTrustedKeyBody,
     success: { status: 201, description: 'The key, as stored', schema: TrustedKey },
@@ -83,10 +81,7 @@ export const signatureRoutes: ApiRoute[] = [
     path: '/projects/{name}/trust/keys/{id}',
     operationId: 'removeTrustedKey',
     summary: 'Stop trusting a key (pulls it alone allowed are refused from the next request on)',
-    task: CHANGE,
-    tag: 'signatures',
-    gate: 'authenticated',
-    access: ADMINS,
+    ...TRUST_CHANGE,
     params: TrustItemParams,
     success: { status: 204, description: 'Removed' },
     errors: [404],
@@ -106,10 +101,7 @@ export const signatureRoutes: ApiRoute[] = [
     path: '/projects/{name}/trust/notation',
     operationId: 'addNotationTrustStore',
     summary: 'Trust Notary Project signatures chaining to these root certificates, by these identities',
-    task: CHANGE,
-    tag: 'signatures',
-    gate: 'authenticated',
-    access: ADMINS,
+    ...TRUST_CHANGE,
     params: ProjectParams,
     body: AddNotationTrustStoreBody,
     success: { status: 201, description: 'The trust store, as stored', schema: NotationTrustStore },
@@ -136,10 +128,7 @@ export const signatureRoutes: ApiRoute[] = [
     path: '/projects/{name}/trust/notation/{id}',
     operationId: 'removeNotationTrustStore',
     summary: 'Stop trusting a notation trust store',
-    task: CHANGE,
-    tag: 'signatures',
-    gate: 'authenticated',
-    access: ADMINS,
+    ...TRUST_CHANGE,
     params: TrustItemParams,
     success: { status: 204, description: 'Removed' },
     errors: [404],
@@ -160,10 +149,7 @@ export const signatureRoutes: ApiRoute[] = [
     operationId: 'setSignaturePolicy',
     summary:
       "Set a project's signatures.required policy (off, warn, enforce), optionally for some repositories",
-    task: CHANGE,
-    tag: 'signatures',
-    gate: 'authenticated',
-    access: ADMINS,
+    ...TRUST_CHANGE,
     params: ProjectParams,
     body: SetSignaturePolicyBody,
     success: { status: 200, description: 'The policy now in force', schema: SignaturePolicy },
