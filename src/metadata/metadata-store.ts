@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kysely, Transaction } from 'kysely';
-import { projectOf } from '../auth/index.js';
+import { projectOf } from '../domain/index.js';
 import {
   addProjectUsage,
   isPostgres,
