@@ -45,6 +45,7 @@ interface RunReport {
   summary: CollectionSummary;
   startMiB: number;
   peakMiB: number;
+  rssByPhase: Record<string, number>;
 }
 
 // --- build, start the server, push, collect, report ----------------------------------------------------------
@@ -109,7 +110,7 @@ async function main(): Promise<void> {
           `${dryRun ? 'dry run' : 'run    '}: ${(s.durationMs / 1000).toFixed(2)} s — ${s.manifests} manifests, ` +
             `${s.links} links, ${s.blobs} blobs, ${s.orphans.objects} orphans; spared ${JSON.stringify(s.spared)}; ` +
             `RSS ${Math.round(report.startMiB)} → peak ${Math.round(report.peakMiB)} MiB; ` +
-            `phases ${JSON.stringify(s.phases)}`,
+            `phases ${JSON.stringify(s.phases)}; RSS seen by phase ${JSON.stringify(report.rssByPhase)}`,
         );
         if (pushes) console.log(`pushes, during GC:   ${latencies(pushes)}`);
       }
@@ -167,9 +168,12 @@ async function startServer(dataDir: string, metadataUrl: string) {
     BERTH_METADATA_URL: metadataUrl,
     BERTH_ADMIN_PASSWORD: ADMIN_PASSWORD,
   });
+  // BERTH_BENCH_NODE_ARGS: options for Berth's node (e.g. --max-old-space-size=256, --cpu-prof).
+  const nodeArgs = (process.env.BERTH_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const proc = spawn(
     process.execPath,
     [
+      ...nodeArgs,
       main,
       'serve',
       '--host',
@@ -206,17 +210,22 @@ async function startServer(dataDir: string, metadataUrl: string) {
       // Resets the server's VmHWM (peak RSS) to its current RSS: the peak reported is this run's.
       writeFileSync(`/proc/${proc.pid}/clear_refs`, '5');
       const startMiB = kib('VmRSS') / 1024;
+      // The RSS seen while each phase was reported (sampled every 0.5 s), MiB.
+      const rssByPhase: Record<string, number> = {};
       const started = await api<{ id: number }>(url, 'POST', '/api/v1/gc/runs', { dryRun });
       for (;;) {
         await sleep(500);
-        const run = await api<{ status: string; error?: string; summary?: CollectionSummary }>(
-          url,
-          'GET',
-          `/api/v1/gc/runs/${started.id}`,
-        );
+        const run = await api<{
+          status: string;
+          error?: string;
+          summary?: CollectionSummary;
+          progress?: { phase?: string };
+        }>(url, 'GET', `/api/v1/gc/runs/${started.id}`);
+        const phase = run.progress?.phase ?? 'start';
+        rssByPhase[phase] = Math.max(rssByPhase[phase] ?? 0, Math.round(kib('VmRSS') / 1024));
         if (run.status === 'running') continue;
         if (run.status !== 'succeeded' || !run.summary) throw new Error(`gc ${run.status}: ${run.error}`);
-        return { summary: run.summary, startMiB, peakMiB: kib('VmHWM') / 1024 };
+        return { summary: run.summary, startMiB, peakMiB: kib('VmHWM') / 1024, rssByPhase };
       }
     },
     async exit(): Promise<void> {

@@ -139,31 +139,43 @@ export class CollectionStore {
   }
 
   /**
-   * Blobs no repository links and no push touched since `cutoff`, by digest after `after`, with their sizes:
-   * a page of the blobs a run deletes (once the links are swept). Keyset pages over the primary key, each
-   * blob checked against the links' digest index.
+   * A page of the blobs a run deletes once the links are swept: of the blobs after `after` in digest order
+   * (`limit` of them), those no repository links and no push touched since `cutoff`, with their sizes; and
+   * where the page ended. Two index lookups per page (a keyset page of the primary key, then the links'
+   * digest index), so the plan stays the same however large the tables grow.
    */
   async unlinkedBlobs(
     after: string,
     cutoff: number,
     limit: number,
-  ): Promise<{ digest: string; size: number }[]> {
-    const rows = await this.db
-      .selectFrom('blobs as b')
-      .select(['b.digest', 'b.size'])
-      .where('b.digest', '>', after)
-      .where('b.touched_at', '<', cutoff)
-      .where(({ exists, not, selectFrom }) =>
-        not(
-          exists(
-            selectFrom('repository_blobs as l').select('l.digest').whereRef('l.digest', '=', 'b.digest'),
-          ),
-        ),
-      )
-      .orderBy('b.digest')
+  ): Promise<{ blobs: { digest: string; size: number }[]; last: string | undefined }> {
+    const page = await this.db
+      .selectFrom('blobs')
+      .select(['digest', 'size', 'touched_at'])
+      .where('digest', '>', after)
+      .orderBy('digest')
       .limit(limit)
       .execute();
-    return rows.map((row) => ({ digest: row.digest, size: Number(row.size) }));
+    const old = page.filter((row) => Number(row.touched_at) < cutoff).map((row) => row.digest);
+    const linked =
+      old.length === 0
+        ? new Set<string>()
+        : new Set(
+            (
+              await this.db
+                .selectFrom('repository_blobs')
+                .select('digest')
+                .distinct()
+                .where('digest', 'in', old)
+                .execute()
+            ).map((row) => row.digest),
+          );
+    return {
+      blobs: page
+        .filter((row) => Number(row.touched_at) < cutoff && !linked.has(row.digest))
+        .map((row) => ({ digest: row.digest, size: Number(row.size) })),
+      last: page[page.length - 1]?.digest,
+    };
   }
 
   /** For a dry run: of the given blobs, how many links each has now, its size and when a push last touched it. */
@@ -215,7 +227,9 @@ export class CollectionStore {
       const rows = await trx
         .deleteFrom('manifests')
         .where((eb) => anyOf(eb, wanted))
-        .where('manifests.created_at', '<', cutoff)
+        // `+`: not an index condition. SQLite would otherwise take manifests_pushed (repository, created_at)
+        // and read every old manifest of the repository instead of the batch's few by primary key.
+        .where(sql<number>`+manifests.created_at`, '<', cutoff)
         .where(({ exists, not, selectFrom, or, eb }) =>
           eb.and([
             not(

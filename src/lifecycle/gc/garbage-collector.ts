@@ -63,6 +63,8 @@ const BATCH = 256;
 const SLICE_ROWS = 20_000;
 const SLICE_START = 32;
 const SLICE_MAX = 1000;
+/** Blobs read per page when looking for those no link keeps. */
+const BLOB_PAGE = 1000;
 /** Storage deletes in flight at once. */
 const DELETE_CONCURRENCY = 16;
 const ALGORITHMS = ['sha256', 'sha512'];
@@ -296,15 +298,15 @@ export class GarbageCollector {
     let after = '';
     for (;;) {
       stopIfAborted(context);
-      const batch = await this.collection.unlinkedBlobs(after, cutoff, BATCH);
-      if (batch.length === 0) return;
-      after = (batch[batch.length - 1] as { digest: string }).digest;
+      const { blobs: batch, last } = await this.collection.unlinkedBlobs(after, cutoff, BLOB_PAGE);
+      if (last === undefined) return;
+      after = last;
       done += batch.length;
       if (dryRun) {
         summary.blobs += batch.length;
         summary.bytes += batch.reduce((n, blob) => n + blob.size, 0);
       } else {
-        await this.deleteBlobs(batch, cutoff, summary);
+        for (const part of batches(batch)) await this.deleteBlobs(part, cutoff, summary);
       }
       context.progress({ phase: 'blobs', done });
     }
