@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command, CommanderError } from 'commander';
 import { type CollectionSummary, formatBytes } from '../lifecycle/index.js';
 import { ApiCallError, type ApiClient, UsageError } from './api-client.js';
-import { formatTable, isoTime, yesNo } from './table-output.js';
+import { isoTime, printList, yesNo } from './table-output.js';
 
 /** What `berth gc` borrows from admin-commands: the connection flags and the error handling. */
 export interface GcCommandKit {
@@ -265,25 +265,24 @@ export function gcCommands(program: Command, kit: GcCommandKit): void {
           runs.push(item);
           if (runs.length >= limit) break;
         }
-        if (flags.json) return out(JSON.stringify(runs, null, 2));
-        out(
-          formatTable(
-            ['ID', 'TRIGGER', 'DRY RUN', 'STATUS', 'STARTED', 'DURATION', 'FREED'],
-            runs.map((r) => {
-              const took = durationOf(r);
-              const bytes = r.summary ? formatBytes(r.summary.bytes) : '-';
-              return [
-                String(r.id),
-                r.trigger,
-                yesNo(r.dryRun),
-                r.status,
-                isoTime(r.startedAt),
-                took === undefined ? '-' : formatDuration(took),
-                // A dry run frees nothing: what it would have freed, in parentheses.
-                r.dryRun && r.summary ? `(${bytes})` : bytes,
-              ];
-            }),
-          ),
+        printList(
+          runs,
+          flags,
+          ['ID', 'TRIGGER', 'DRY RUN', 'STATUS', 'STARTED', 'DURATION', 'FREED'],
+          (r) => {
+            const took = durationOf(r);
+            const bytes = r.summary ? formatBytes(r.summary.bytes) : '-';
+            return [
+              String(r.id),
+              r.trigger,
+              yesNo(r.dryRun),
+              r.status,
+              isoTime(r.startedAt),
+              took === undefined ? '-' : formatDuration(took),
+              // A dry run frees nothing: what it would have freed, in parentheses.
+              r.dryRun && r.summary ? `(${bytes})` : bytes,
+            ];
+          },
         );
       }),
     );

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { UsageError } from './api-client.js';
 import type { GcCommandKit } from './gc-commands.js';
 import { formatDuration, progressLine } from './gc-commands.js';
-import { formatTable, isoTime, yesNo } from './table-output.js';
+import { isoTime, printList, yesNo } from './table-output.js';
 
 interface ScrubRun {
   id: number;
@@ -135,20 +135,14 @@ export function scrubCommands(program: Command, kit: GcCommandKit): void {
           runs.push(item);
           if (runs.length >= 20) break;
         }
-        if (flags.json) return out(JSON.stringify(runs, null, 2));
-        out(
-          formatTable(
-            ['ID', 'STATUS', 'STARTED', 'CORRUPT', 'MISSING', 'BAD MANIFESTS'],
-            runs.map((r) => [
-              String(r.id),
-              r.status,
-              isoTime(r.startedAt),
-              String(r.summary?.corrupt.length ?? '-'),
-              String(r.summary?.missing.length ?? '-'),
-              String(r.summary?.badManifests.length ?? '-'),
-            ]),
-          ),
-        );
+        printList(runs, flags, ['ID', 'STATUS', 'STARTED', 'CORRUPT', 'MISSING', 'BAD MANIFESTS'], (r) => [
+          String(r.id),
+          r.status,
+          isoTime(r.startedAt),
+          String(r.summary?.corrupt.length ?? '-'),
+          String(r.summary?.missing.length ?? '-'),
+          String(r.summary?.badManifests.length ?? '-'),
+        ]);
       }),
     );
 }
@@ -241,21 +235,15 @@ export function webhookCommands(program: Command, kit: GcCommandKit): void {
     .action(
       run(async (client, flags: { project?: string; json?: boolean }) => {
         const { items } = await client.request<{ items: Endpoint[] }>('GET', base(flags.project));
-        if (flags.json) return out(JSON.stringify(items, null, 2));
-        out(
-          formatTable(
-            ['ID', 'NAME', 'URL', 'EVENTS', 'FORMAT', 'SECRET', 'STATUS'],
-            items.map((e) => [
-              String(e.id),
-              e.name,
-              e.url,
-              e.eventTypes.join(','),
-              e.format,
-              yesNo(e.hasSecret),
-              e.status === 'failing' ? `failing: ${e.disabledReason ?? ''}` : e.status,
-            ]),
-          ),
-        );
+        printList(items, flags, ['ID', 'NAME', 'URL', 'EVENTS', 'FORMAT', 'SECRET', 'STATUS'], (e) => [
+          String(e.id),
+          e.name,
+          e.url,
+          e.eventTypes.join(','),
+          e.format,
+          yesNo(e.hasSecret),
+          e.status === 'failing' ? `failing: ${e.disabledReason ?? ''}` : e.status,
+        ]);
       }),
     );
 
@@ -294,21 +282,20 @@ export function webhookCommands(program: Command, kit: GcCommandKit): void {
           `${base(flags.project)}/${id(text, 'id')}/deliveries`,
           { query: { limit: 50 } },
         );
-        if (flags.json) return out(JSON.stringify(items, null, 2));
-        out(
-          formatTable(
-            ['ID', 'EVENT', 'STATUS', 'ATTEMPTS', 'CODE', 'LATENCY', 'CREATED', 'ERROR'],
-            items.map((d) => [
-              String(d.id),
-              d.eventType,
-              d.status,
-              String(d.attempts),
-              d.responseCode === null ? '-' : String(d.responseCode),
-              d.latencyMs === null ? '-' : `${d.latencyMs} ms`,
-              isoTime(d.createdAt),
-              d.error ?? '',
-            ]),
-          ),
+        printList(
+          items,
+          flags,
+          ['ID', 'EVENT', 'STATUS', 'ATTEMPTS', 'CODE', 'LATENCY', 'CREATED', 'ERROR'],
+          (d) => [
+            String(d.id),
+            d.eventType,
+            d.status,
+            String(d.attempts),
+            d.responseCode === null ? '-' : String(d.responseCode),
+            d.latencyMs === null ? '-' : `${d.latencyMs} ms`,
+            isoTime(d.createdAt),
+            d.error ?? '',
+          ],
         );
       }),
     );

@@ -7,7 +7,7 @@ import { projectLifecycleCommands } from './project-lifecycle-commands.js';
 import { retentionCommands } from './retention-commands.js';
 import { scanningCommands } from './scanning-commands.js';
 import { signatureCommands } from './signature-commands.js';
-import { formatTable, yesNo } from './table-output.js';
+import { printList, yesNo } from './table-output.js';
 
 /** `berth project create|list|member add`, with the project's quota, immutability, retention, signatures and scans. */
 export function projectCommands(program: Command): void {
@@ -53,13 +53,11 @@ export function projectCommands(program: Command): void {
     .action(
       run(async (client, flags: { json?: boolean }) => {
         const projects = await collect(client.items<Project>('/projects', { limit: 1000 }));
-        if (flags.json) return out(JSON.stringify(projects, null, 2));
-        out(
-          formatTable(
-            ['NAME', 'PUBLIC', 'PUSH ALLOWLIST'],
-            projects.map((p) => [p.name, yesNo(p.public), p.pushAllowlist?.join(',') ?? 'anywhere']),
-          ),
-        );
+        printList(projects, flags, ['NAME', 'PUBLIC', 'PUSH ALLOWLIST'], (p) => [
+          p.name,
+          yesNo(p.public),
+          p.pushAllowlist?.join(',') ?? 'anywhere',
+        ]);
       }),
     );
 

@@ -3,7 +3,7 @@ import { formatBytes, type ImmutabilityRule } from '../lifecycle/index.js';
 import { connected, out, path, run } from './admin-kit.js';
 import { UsageError } from './api-client.js';
 import { parseBytes } from './flag-parsing.js';
-import { formatTable, isoTime } from './table-output.js';
+import { isoTime, printList } from './table-output.js';
 
 interface Quota {
   limitBytes: number | null;
@@ -78,13 +78,12 @@ export function projectLifecycleCommands(project: Command): void {
           'GET',
           `/projects${path(name)}/immutability`,
         );
-        if (flags.json) return out(JSON.stringify(items, null, 2));
-        out(
-          formatTable(
-            ['ID', 'REPOSITORY', 'TAG', 'CREATED'],
-            items.map((r) => [String(r.id), r.repositoryPattern, r.tagPattern, isoTime(r.createdAt)]),
-          ),
-        );
+        printList(items, flags, ['ID', 'REPOSITORY', 'TAG', 'CREATED'], (r) => [
+          String(r.id),
+          r.repositoryPattern,
+          r.tagPattern,
+          isoTime(r.createdAt),
+        ]);
       }),
     );
   connected(

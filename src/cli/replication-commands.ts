@@ -4,7 +4,7 @@ import { formatBytes } from '../lifecycle/index.js';
 import { ApiCallError, type ApiClient, UsageError } from './api-client.js';
 import type { GcCommandKit } from './gc-commands.js';
 import { readStdinSecret } from './password-input.js';
-import { formatTable, isoTime, yesNo } from './table-output.js';
+import { formatTable, isoTime, printList, yesNo } from './table-output.js';
 
 /** A remote registry, a policy, an execution and a task as /api/v1 answers them. */
 interface RemoteRegistry {
@@ -261,13 +261,12 @@ export function replicationCommands(program: Command, kit: GcCommandKit): void {
     .action(
       run(async (client, flags: { json?: boolean }) => {
         const { items } = await client.request<{ items: RemoteRegistry[] }>('GET', '/registries');
-        if (flags.json) return out(JSON.stringify(items, null, 2));
-        out(
-          formatTable(
-            ['NAME', 'URL', 'USERNAME', 'PASSWORD'],
-            items.map((r) => [r.name, r.url, r.username ?? '-', r.hasPassword ? 'stored' : '-']),
-          ),
-        );
+        printList(items, flags, ['NAME', 'URL', 'USERNAME', 'PASSWORD'], (r) => [
+          r.name,
+          r.url,
+          r.username ?? '-',
+          r.hasPassword ? 'stored' : '-',
+        ]);
       }),
     );
   connected(
@@ -371,34 +370,33 @@ export function replicationCommands(program: Command, kit: GcCommandKit): void {
     .action(
       run(async (client, flags: { json?: boolean }) => {
         const { items } = await client.request<{ items: Policy[] }>('GET', '/replication/policies');
-        if (flags.json) return out(JSON.stringify(items, null, 2));
-        out(
-          formatTable(
-            [
-              'ID',
-              'NAME',
-              'DIRECTION',
-              'REGISTRY',
-              'REPOSITORIES',
-              'TAGS',
-              'REWRITE',
-              'TRIGGER',
-              'DELETES',
-              'ENABLED',
-            ],
-            items.map((p) => [
-              String(p.id),
-              p.name,
-              p.direction,
-              p.registry,
-              p.repositories,
-              p.tags,
-              p.rewrite ? `${p.rewrite.from} → ${p.rewrite.to}` : '-',
-              p.trigger === 'schedule' ? `schedule ${p.schedule}` : p.trigger,
-              yesNo(p.replicateDeletes),
-              yesNo(p.enabled),
-            ]),
-          ),
+        printList(
+          items,
+          flags,
+          [
+            'ID',
+            'NAME',
+            'DIRECTION',
+            'REGISTRY',
+            'REPOSITORIES',
+            'TAGS',
+            'REWRITE',
+            'TRIGGER',
+            'DELETES',
+            'ENABLED',
+          ],
+          (p) => [
+            String(p.id),
+            p.name,
+            p.direction,
+            p.registry,
+            p.repositories,
+            p.tags,
+            p.rewrite ? `${p.rewrite.from} → ${p.rewrite.to}` : '-',
+            p.trigger === 'schedule' ? `schedule ${p.schedule}` : p.trigger,
+            yesNo(p.replicateDeletes),
+            yesNo(p.enabled),
+          ],
         );
       }),
     );
@@ -551,21 +549,20 @@ export function replicationCommands(program: Command, kit: GcCommandKit): void {
             executions.push(item);
             if (executions.length >= limit) break;
           }
-          if (flags.json) return out(JSON.stringify(executions, null, 2));
-          out(
-            formatTable(
-              ['ID', 'TRIGGER', 'STATUS', 'STARTED', 'DONE', 'FAILED', 'BYTES', 'ERROR'],
-              executions.map((e) => [
-                String(e.id),
-                e.trigger,
-                e.status,
-                isoTime(e.startedAt),
-                e.progress ? `${e.progress.done}/${e.progress.total}` : '-',
-                e.progress ? String(e.progress.failed) : '-',
-                e.progress ? formatBytes(e.progress.bytes) : '-',
-                e.error ?? '',
-              ]),
-            ),
+          printList(
+            executions,
+            flags,
+            ['ID', 'TRIGGER', 'STATUS', 'STARTED', 'DONE', 'FAILED', 'BYTES', 'ERROR'],
+            (e) => [
+              String(e.id),
+              e.trigger,
+              e.status,
+              isoTime(e.startedAt),
+              e.progress ? `${e.progress.done}/${e.progress.total}` : '-',
+              e.progress ? String(e.progress.failed) : '-',
+              e.progress ? formatBytes(e.progress.bytes) : '-',
+              e.error ?? '',
+            ],
           );
         },
       ),

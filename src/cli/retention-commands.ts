@@ -8,7 +8,7 @@ import type {
   RetentionSummary,
 } from '../lifecycle/index.js';
 import { type ApiClient, UsageError } from './api-client.js';
-import { formatTable, isoTime, yesNo } from './table-output.js';
+import { formatTable, isoTime, printList, yesNo } from './table-output.js';
 
 /** What `berth project retention …` borrows from admin-commands: the connection flags and the error handling. */
 export interface CommandKit {
@@ -223,21 +223,20 @@ export function retentionCommands(project: Command, kit: CommandKit): void {
           `/projects${path(name, 'retention', 'runs')}`,
           { query: { limit: Number(flags.limit) } },
         );
-        if (flags.json) return out(JSON.stringify(items, null, 2));
-        out(
-          formatTable(
-            ['ID', 'STARTED', 'TRIGGER', 'DRY RUN', 'STATUS', 'DELETED', 'KEPT (IMMUTABLE)', 'BY'],
-            items.map((r) => [
-              String(r.id),
-              isoTime(r.startedAt),
-              r.trigger,
-              yesNo(r.dryRun),
-              r.status,
-              r.summary ? String(r.summary.deleted.total) : '-',
-              r.summary ? String(r.summary.keptByImmutability.total) : '-',
-              r.requestedBy ?? '-',
-            ]),
-          ),
+        printList(
+          items,
+          flags,
+          ['ID', 'STARTED', 'TRIGGER', 'DRY RUN', 'STATUS', 'DELETED', 'KEPT (IMMUTABLE)', 'BY'],
+          (r) => [
+            String(r.id),
+            isoTime(r.startedAt),
+            r.trigger,
+            yesNo(r.dryRun),
+            r.status,
+            r.summary ? String(r.summary.deleted.total) : '-',
+            r.summary ? String(r.summary.keptByImmutability.total) : '-',
+            r.requestedBy ?? '-',
+          ],
         );
       }),
     );

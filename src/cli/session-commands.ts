@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Session } from '../accounts/index.js';
 import { type ApiClient, UsageError } from './api-client.js';
-import { formatTable, isoTime } from './table-output.js';
+import { isoTime, printList } from './table-output.js';
 
 /** What `berth user session` borrows from admin-commands: the connection flags and the error handling. */
 export interface SessionCommandKit {
@@ -34,20 +34,14 @@ export function sessionCommands(user: Command, kit: SessionCommandKit): void {
         for await (const item of client.items<Session>(`/users${segment(name)}/sessions`, { limit: 1000 })) {
           sessions.push(item);
         }
-        if (flags.json) return out(JSON.stringify(sessions, null, 2));
-        out(
-          formatTable(
-            ['ID', 'ISSUED', 'LAST USED', 'EXPIRES', 'CLIENT', 'SOURCE'],
-            sessions.map((s) => [
-              s.id,
-              isoTime(s.issuedAt),
-              s.lastUsedAt === null ? 'never' : isoTime(s.lastUsedAt),
-              isoTime(s.expiresAt),
-              s.clientId ?? s.userAgent ?? '',
-              s.sourceIp ?? '',
-            ]),
-          ),
-        );
+        printList(sessions, flags, ['ID', 'ISSUED', 'LAST USED', 'EXPIRES', 'CLIENT', 'SOURCE'], (s) => [
+          s.id,
+          isoTime(s.issuedAt),
+          s.lastUsedAt === null ? 'never' : isoTime(s.lastUsedAt),
+          isoTime(s.expiresAt),
+          s.clientId ?? s.userAgent ?? '',
+          s.sourceIp ?? '',
+        ]);
       }),
     );
 

@@ -18,3 +18,15 @@ export function yesNo(value: boolean): string {
 export function isoTime(ms: number | null): string {
   return ms === null ? '-' : new Date(ms).toISOString();
 }
+
+/** What a `list` verb prints: the items as JSON with `--json`, else a table of `header` with a row per item. */
+export function printList<T>(
+  items: readonly T[],
+  flags: { json?: boolean },
+  header: readonly string[],
+  row: (item: T) => readonly string[],
+): void {
+  process.stdout.write(
+    flags.json ? `${JSON.stringify(items, null, 2)}\n` : formatTable(header, items.map(row)),
+  );
+}

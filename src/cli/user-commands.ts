@@ -3,7 +3,7 @@ import type { User } from '../accounts/index.js';
 import { type ConnectionFlags, collect, connected, group, out, path, run } from './admin-kit.js';
 import { newPassword } from './password-input.js';
 import { sessionCommands } from './session-commands.js';
-import { formatTable, yesNo } from './table-output.js';
+import { printList, yesNo } from './table-output.js';
 
 /** `berth user add|list|passwd|disable|enable` and `berth user session …`. */
 export function userCommands(program: Command): void {
@@ -42,13 +42,13 @@ export function userCommands(program: Command): void {
     .action(
       run(async (client, flags: { json?: boolean }) => {
         const users = await collect(client.items<User>('/users', { limit: 1000 }));
-        if (flags.json) return out(JSON.stringify(users, null, 2));
-        out(
-          formatTable(
-            ['USERNAME', 'ADMIN', 'DISABLED', 'SOURCE', 'EMAIL'],
-            users.map((u) => [u.username, yesNo(u.systemAdmin), yesNo(u.disabled), u.source, u.email ?? '']),
-          ),
-        );
+        printList(users, flags, ['USERNAME', 'ADMIN', 'DISABLED', 'SOURCE', 'EMAIL'], (u) => [
+          u.username,
+          yesNo(u.systemAdmin),
+          yesNo(u.disabled),
+          u.source,
+          u.email ?? '',
+        ]);
       }),
     );
 
