@@ -264,9 +264,9 @@ export class ProxyCache {
       }
       if (await this.linkHeld(upstream, name, repository, digest)) return { kind: 'stored' };
       const key = `${repository}@${digest.value}`;
+      const fillAlone = () => this.fill(upstream, name, repository, digest, undefined, log);
       if (ranged || this.fills.has(key)) {
-        await this.fills.run(key, () => this.fill(upstream, name, repository, digest, undefined, log))
-          .promise;
+        await this.storedAfterFill(key, fillAlone);
         return { kind: 'stored' };
       }
       const body = new PassThrough({ highWaterMark: 1024 * 1024 });
@@ -278,7 +278,7 @@ export class ProxyCache {
         this.fill(upstream, name, repository, digest, { body, announce }, log),
       );
       if (!started) {
-        await promise;
+        await this.storedAfterFill(key, fillAlone, promise);
         return { kind: 'stored' };
       }
       // The client learns of a failure mid-body by its stream failing; here it is logged.
@@ -296,6 +296,27 @@ export class ProxyCache {
       return { kind: 'stream', size, body };
     } catch (error) {
       throw upstreamError(upstream.url, error, unknown);
+    }
+  }
+
+  /**
+   * Waits until the blob is stored by the fill in progress (`joined`, or one started or joined here). When a
+   * fill this request only joined fails, it fills once more itself: a client arriving while another client's
+   * fetch was failing (an upstream cut off mid-blob) is not failed by it.
+   */
+  private async storedAfterFill(
+    key: string,
+    fill: () => Promise<void>,
+    joined?: Promise<void>,
+  ): Promise<void> {
+    let started = false;
+    let promise = joined;
+    if (!promise) ({ promise, started } = this.fills.run(key, fill));
+    try {
+      await promise;
+    } catch (error) {
+      if (started) throw error;
+      await this.fills.run(key, fill).promise;
     }
   }
 
