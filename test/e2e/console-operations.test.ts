@@ -157,6 +157,7 @@ describe.skipIf(missing.length > 0)('the console operations pages in chromium, a
     ]);
     await origin.berth.accounts.setPassword('admin', ADMIN_PASSWORD);
     await target.berth.accounts.setPassword('admin', ADMIN_PASSWORD);
+    await origin.berth.accounts.createUser({ username: 'dana', password: 'dana password 1' });
     await target.berth.accounts.createProject({ name: 'shop', public: true });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -216,6 +217,21 @@ describe.skipIf(missing.length > 0)('the console operations pages in chromium, a
       await page.getByLabel('Password').fill(ADMIN_PASSWORD);
       await page.getByRole('button', { name: 'Log in' }).click();
       await page.getByRole('heading', { name: 'Projects' }).waitFor();
+
+      // --- an administrator sets a user's password; the token endpoint takes the new one only ---
+      await page.getByRole('link', { name: 'Users' }).click();
+      await page.getByRole('button', { name: 'Set the password of dana' }).click();
+      const password = page.getByRole('form', { name: 'New password for dana' });
+      await password.getByLabel('New password').fill('dana password 2');
+      await password.getByLabel('Again').fill('dana password 2');
+      await password.getByRole('button', { name: 'Set password' }).click();
+      await page.getByRole('status').getByText('Password set; dana was signed out everywhere.').waitFor();
+      const token = (secret: string) =>
+        fetch(`${origin.url}/token?service=berth`, {
+          headers: { authorization: `Basic ${Buffer.from(`dana:${secret}`).toString('base64')}` },
+        }).then((answer) => answer.status);
+      expect([await token('dana password 2'), await token('dana password 1')]).toEqual([200, 401]);
+      await page.getByRole('link', { name: 'Projects' }).click();
 
       // --- a project and its webhook; skopeo's push is delivered, signed ---
       await page.getByLabel('New project').fill('shop');

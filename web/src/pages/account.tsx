@@ -247,7 +247,8 @@ function CliSecretSection({
   );
 }
 
-function SessionsSection({ username }: { username: string }) {
+/** A user's sessions: one's own (`own`: signing out everywhere ends this console session too), or anyone's for a system administrator. */
+export function SessionsSection({ username, own = true }: { username: string; own?: boolean }) {
   const { logout } = useSession();
   const { data, error, reload } = useLoad(
     () => call('get', '/api/v1/users/{username}/sessions', { path: { username }, query: { limit: '100' } }),
@@ -256,11 +257,12 @@ function SessionsSection({ username }: { username: string }) {
   const [failure, setFailure] = useState<unknown>(undefined);
   const [confirming, setConfirming] = useState(false);
   return (
-    <section aria-labelledby="sessions">
-      <h2 id="sessions">Sessions</h2>
+    <section aria-labelledby={`sessions-${username}`}>
+      <h2 id={`sessions-${username}`}>{own ? 'Sessions' : `Sessions of ${username}`}</h2>
       <p class="muted">
-        Where you are signed in for the long run: this console, docker login and other clients that refresh
-        their tokens.
+        Where {own ? 'you are' : `${username} is`} signed in for the long run:{' '}
+        {own ? 'this console, ' : 'the console, '}
+        docker login and other clients that refresh their tokens.
       </p>
       <ErrorText error={error ?? failure} />
       <table>
@@ -314,7 +316,8 @@ function SessionsSection({ username }: { username: string }) {
       {confirming ? (
         <fieldset class="inline">
           <legend>
-            This ends every session, this one too, and voids every token a client got from them.
+            This ends every session{own ? ', this one too,' : ` of ${username}`} and voids every token a
+            client got from them.
           </legend>
           <button
             type="button"
@@ -324,7 +327,12 @@ function SessionsSection({ username }: { username: string }) {
             onClick={async () => {
               try {
                 await call('delete', '/api/v1/users/{username}/sessions', { path: { username } });
-                await logout();
+                if (own) await logout();
+                else {
+                  setConfirming(false);
+                  setFailure(undefined);
+                  reload();
+                }
               } catch (caught) {
                 setFailure(caught);
               }

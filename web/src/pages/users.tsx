@@ -5,6 +5,7 @@ import { ErrorText, Page } from '../components/ui';
 import { when } from '../format';
 import { useSession } from '../session';
 import { useLoad } from '../use-load';
+import { SessionsSection } from './account';
 import { PasswordForm } from './password';
 
 type User = Schemas['User'];
@@ -58,7 +59,17 @@ function CreateUser({ onCreated }: { onCreated(username: string): void }) {
 }
 
 /** One user's actions; none that would lock the administrator out (the server refuses those anyway). */
-function UserActions({ user, self, onChanged }: { user: User; self: boolean; onChanged(): void }) {
+function UserActions({
+  user,
+  self,
+  onChanged,
+  onSessions,
+}: {
+  user: User;
+  self: boolean;
+  onChanged(): void;
+  onSessions(): void;
+}) {
   const [error, setError] = useState<unknown>(undefined);
   const [confirming, setConfirming] = useState(false);
   const [settingPassword, setSettingPassword] = useState(false);
@@ -95,6 +106,14 @@ function UserActions({ user, self, onChanged }: { user: User; self: boolean; onC
         onClick={() => patch({ systemAdmin: !user.systemAdmin })}
       >
         {user.systemAdmin ? 'Revoke admin' : 'Make admin'}
+      </button>
+      <button
+        type="button"
+        class="secondary"
+        aria-label={`Sessions of ${user.username}`}
+        onClick={onSessions}
+      >
+        Sessions
       </button>
       {user.source === 'local' && (
         <button
@@ -148,6 +167,7 @@ export function UsersPage() {
   const [created, setCreated] = useState<string | undefined>(undefined);
   const q = search.trim();
   const { stack, cursor, setStack } = useCursors([q]);
+  const [sessionsOf, setSessionsOf] = useState<string | undefined>(undefined);
   const { data, error, reload } = useLoad(
     () =>
       call('get', '/api/v1/users', { query: { limit: '50', ...(cursor && { cursor }), ...(q && { q }) } }),
@@ -192,7 +212,12 @@ export function UsersPage() {
               <td class={user.disabled ? 'error' : ''}>{user.disabled ? 'disabled' : 'enabled'}</td>
               <td>{when(user.createdAt)}</td>
               <td>
-                <UserActions user={user} self={user.username === session.username} onChanged={reload} />
+                <UserActions
+                  user={user}
+                  self={user.username === session.username}
+                  onChanged={reload}
+                  onSessions={() => setSessionsOf(user.username)}
+                />
               </td>
             </tr>
           ))}
@@ -200,6 +225,7 @@ export function UsersPage() {
       </table>
       {data && data.items.length === 0 && <p class="muted">No users match.</p>}
       <Pager stack={stack} next={data?.next} onChange={setStack} label="User pages" />
+      {sessionsOf && <SessionsSection key={sessionsOf} username={sessionsOf} own={false} />}
     </Page>
   );
 }
