@@ -9,7 +9,9 @@ type Endpoint = Schemas['WebhookEndpoint'];
 type EventType = Schemas['CreateWebhook']['eventTypes'][number];
 type Format = Schemas['CreateWebhook']['format'];
 
-const EVENTS: EventType[] = ['push', 'pull', 'delete', 'scan', 'quota', 'gc', 'anomaly'];
+const EVENTS: EventType[] = ['push', 'pull', 'delete', 'scan', 'quota', 'gc', 'replication', 'anomaly'];
+/** Registry-wide events: only system-wide endpoints receive them. */
+const SYSTEM_EVENTS: EventType[] = ['gc', 'replication'];
 const FORMATS: { value: Format; label: string }[] = [
   { value: 'cloudevents', label: 'CloudEvents 1.0' },
   { value: 'harbor', label: 'Harbor' },
@@ -189,7 +191,7 @@ function NewWebhook({ api, system, onAdded }: { api: Api; system: boolean; onAdd
       </div>
       <fieldset class="inline">
         <legend>Events</legend>
-        {EVENTS.filter((type) => system || type !== 'gc').map((type) => (
+        {EVENTS.filter((type) => system || !SYSTEM_EVENTS.includes(type)).map((type) => (
           <label key={type}>
             <input type="checkbox" name={`event-${type}`} defaultChecked={type === 'push'} /> {type}
           </label>
@@ -218,7 +220,7 @@ export function WebhooksPanel({ project }: { project?: string }) {
       <h2 id="webhooks">{system ? 'System-wide webhooks' : 'Webhooks'}</h2>
       <p class="muted">
         {system
-          ? 'Events of every project, and garbage collection and audit anomalies, are POSTed here.'
+          ? 'Events of every project, garbage collection, replication executions and audit anomalies are POSTed here.'
           : "The project's pushes, pulls, deletes, scans and quota warnings are POSTed here."}{' '}
         A secret signs each body (X-Berth-Signature: sha256=HMAC). Private and loopback addresses are refused
         unless the server's webhooks.allowedHosts lets them through.
