@@ -1,6 +1,7 @@
 import type { Command, CommanderError } from 'commander';
 import { ApiCallError, ApiClient, type Connection, UsageError } from './api-client.js';
 import { askSecret } from './password-input.js';
+import { out } from './table-output.js';
 
 /**
  * What every admin verb shares: the connection flags, the API client they make, and the errors that become a
@@ -8,14 +9,18 @@ import { askSecret } from './password-input.js';
  */
 export const DEFAULT_SERVER = 'http://127.0.0.1:5000';
 
+/** What the command groups borrow from the admin verbs: the connection flags and the error handling. */
+export interface CommandKit {
+  connected(command: Command): Command;
+  run<A extends unknown[]>(
+    action: (client: ApiClient, ...args: A) => Promise<void>,
+  ): (...args: A) => Promise<void>;
+}
+
 export interface ConnectionFlags {
   server?: string;
   user?: string;
   password?: string;
-}
-
-export function out(text: string): void {
-  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 }
 
 export function fail(error: unknown): never {

@@ -1,17 +1,13 @@
 import type { Command } from 'commander';
 import type { Anomaly } from '../events/anomalies/index.js';
 import { ANOMALY_KINDS } from '../events/anomalies/index.js';
+import type { CommandKit } from './admin-kit.js';
 import { UsageError } from './api-client.js';
 import { parseTimeFlag } from './flag-parsing.js';
-import type { GcCommandKit } from './gc-commands.js';
-import { formatTable, isoTime } from './table-output.js';
-
-function out(text: string): void {
-  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
-}
+import { formatTable, isoTime, out } from './table-output.js';
 
 /** `berth audit anomalies`: the anomaly detector's findings, newest first (GET /api/v1/audit/anomalies). */
-export function anomalyCommands(audit: Command, kit: GcCommandKit): void {
+export function anomalyCommands(audit: Command, kit: CommandKit): void {
   const { connected, run } = kit;
   connected(
     audit

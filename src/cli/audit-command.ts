@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import type { AuditEvent } from '../events/types.js';
-import { connected, onCommanderExit, out, run } from './admin-kit.js';
+import { connected, onCommanderExit, run } from './admin-kit.js';
 import { anomalyCommands } from './anomaly-commands.js';
 import { UsageError } from './api-client.js';
 import { parseTimeFlag } from './flag-parsing.js';
-import { formatTable, isoTime } from './table-output.js';
+import { formatTable, isoTime, out } from './table-output.js';
 
 /** `berth audit` and `berth audit anomalies`. */
 export function auditCommand(program: Command): void {

@@ -1,16 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command, CommanderError } from 'commander';
 import { type CollectionSummary, formatBytes } from '../lifecycle/index.js';
+import type { CommandKit } from './admin-kit.js';
 import { ApiCallError, type ApiClient, UsageError } from './api-client.js';
-import { isoTime, printList, yesNo } from './table-output.js';
-
-/** What `berth gc` borrows from admin-commands: the connection flags and the error handling. */
-export interface GcCommandKit {
-  connected(command: Command): Command;
-  run<A extends unknown[]>(
-    action: (client: ApiClient, ...args: A) => Promise<void>,
-  ): (...args: A) => Promise<void>;
-}
+import { isoTime, out, printList, yesNo } from './table-output.js';
 
 /** A garbage collection run as /api/v1/gc/runs answers it. */
 export interface CollectionRun {
@@ -36,10 +29,6 @@ export interface CollectionProgress {
 /** How often a waiting `berth gc` asks how the run is doing. */
 const POLL_MS = 250;
 const BAR_WIDTH = 30;
-
-function out(text: string): void {
-  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
-}
 
 /** The run's progress, when it has a recognizable one. */
 export function progressOf(run: Pick<CollectionRun, 'progress'>): CollectionProgress | undefined {
@@ -207,7 +196,7 @@ function parseLimit(text: string): number {
  * `berth gc [--dry-run] [--no-wait] [--json]` and `berth gc history [--limit N] [--json]`: garbage collection
  * on a running server (system administrators).
  */
-export function gcCommands(program: Command, kit: GcCommandKit): void {
+export function gcCommands(program: Command, kit: CommandKit): void {
   const { connected, run } = kit;
   const gc = connected(
     program

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
+import type { CommandKit } from './admin-kit.js';
 import { UsageError } from './api-client.js';
-import type { GcCommandKit } from './gc-commands.js';
 import { formatDuration, progressLine } from './gc-commands.js';
-import { isoTime, printList, yesNo } from './table-output.js';
+import { isoTime, out, printList, yesNo } from './table-output.js';
 
 interface ScrubRun {
   id: number;
@@ -55,10 +55,6 @@ export function parseRate(text: string): number {
   return Math.round(Number(match[1]) * factor);
 }
 
-function out(text: string): void {
-  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
-}
-
 function where(finding: Finding): string {
   if (finding.affected.length === 0) return 'no repository links it';
   return finding.affected
@@ -87,7 +83,7 @@ export function describeScrub(run: ScrubRun): string {
 }
 
 /** `berth scrub [--rate R] [--quarantine] [--no-wait] [--json]`, `berth scrub history`. */
-export function scrubCommands(program: Command, kit: GcCommandKit): void {
+export function scrubCommands(program: Command, kit: CommandKit): void {
   const { connected, run } = kit;
   const scrub = connected(
     program
@@ -191,7 +187,7 @@ function id(text: string, what: string): number {
 }
 
 /** `berth webhook add|list|show|enable|disable|remove|deliveries|redeliver`, per project (--project) or system-wide. */
-export function webhookCommands(program: Command, kit: GcCommandKit): void {
+export function webhookCommands(program: Command, kit: CommandKit): void {
   const { connected, run } = kit;
   const webhook = program
     .command('webhook')

@@ -1,13 +1,13 @@
 import type { Command } from 'commander';
 import type { Member, Project } from '../accounts/index.js';
 import { PROJECT_ROLES } from '../auth/index.js';
-import { collect, connected, group, out, path, run } from './admin-kit.js';
+import { collect, connected, group, path, run } from './admin-kit.js';
 import { parseMember, parseRole } from './flag-parsing.js';
 import { projectLifecycleCommands } from './project-lifecycle-commands.js';
 import { retentionCommands } from './retention-commands.js';
 import { scanningCommands } from './scanning-commands.js';
 import { signatureCommands } from './signature-commands.js';
-import { printList, yesNo } from './table-output.js';
+import { out, printList, yesNo } from './table-output.js';
 
 /** `berth project create|list|member add`, with the project's quota, immutability, retention, signatures and scans. */
 export function projectCommands(program: Command): void {

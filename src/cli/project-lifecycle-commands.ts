@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { formatBytes, type ImmutabilityRule } from '../lifecycle/index.js';
-import { connected, out, path, run } from './admin-kit.js';
+import { connected, path, run } from './admin-kit.js';
 import { UsageError } from './api-client.js';
 import { parseBytes } from './flag-parsing.js';
-import { isoTime, printList } from './table-output.js';
+import { isoTime, out, printList } from './table-output.js';
 
 interface Quota {
   limitBytes: number | null;

@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { formatBytes } from '../lifecycle/index.js';
+import type { CommandKit } from './admin-kit.js';
 import { ApiCallError, type ApiClient, UsageError } from './api-client.js';
-import type { GcCommandKit } from './gc-commands.js';
 import { readStdinSecret } from './password-input.js';
-import { formatTable, isoTime, printList, yesNo } from './table-output.js';
+import { formatTable, isoTime, out, printList, yesNo } from './table-output.js';
 
 /** A remote registry, a policy, an execution and a task as /api/v1 answers them. */
 interface RemoteRegistry {
@@ -59,10 +59,6 @@ interface Execution {
 
 const POLL_MS = 500;
 const BAR_WIDTH = 30;
-
-function out(text: string): void {
-  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
-}
 
 /** `[#########---------------------] 3/10 artifacts, 12.5 MB` */
 export function replicationProgressLine(progress: Progress | null, width = BAR_WIDTH): string {
@@ -248,7 +244,7 @@ function policyOptions(command: Command, creating: boolean): Command {
 /**
  * `berth replication …`: remote registries, replication policies, their executions (system administrators).
  */
-export function replicationCommands(program: Command, kit: GcCommandKit): void {
+export function replicationCommands(program: Command, kit: CommandKit): void {
   const { connected, run } = kit;
   const replication = program
     .command('replication')

@@ -7,16 +7,9 @@ import type {
   RetentionRule,
   RetentionSummary,
 } from '../lifecycle/index.js';
-import { type ApiClient, UsageError } from './api-client.js';
-import { formatTable, isoTime, printList, yesNo } from './table-output.js';
-
-/** What `berth project retention …` borrows from admin-commands: the connection flags and the error handling. */
-export interface CommandKit {
-  connected(command: Command): Command;
-  run<A extends unknown[]>(
-    action: (client: ApiClient, ...args: A) => Promise<void>,
-  ): (...args: A) => Promise<void>;
-}
+import type { CommandKit } from './admin-kit.js';
+import { UsageError } from './api-client.js';
+import { formatTable, isoTime, out, printList, yesNo } from './table-output.js';
 
 /** A run as /api/v1 answers it. */
 interface RetentionRun {
@@ -35,10 +28,6 @@ interface RetentionRun {
 
 /** How often `run --wait` asks how the run is doing. */
 const POLL_MS = 500;
-
-function out(text: string): void {
-  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
-}
 
 function path(...segments: string[]): string {
   return segments.map((segment) => `/${encodeURIComponent(segment)}`).join('');

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import type { Robot } from '../accounts/index.js';
 import { ACTIONS } from '../auth/index.js';
-import { connected, group, out, printSecret, run } from './admin-kit.js';
+import { connected, group, printSecret, run } from './admin-kit.js';
 import { parseActions, parseExpiryDays } from './flag-parsing.js';
+import { out } from './table-output.js';
 
 /** `berth robot create`. */
 export function robotCommands(program: Command): void {

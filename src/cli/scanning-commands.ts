@@ -4,14 +4,10 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { ScanReportView, ScanSettingsView } from '../scanning/scanning.js';
 import type { SeveritySummary } from '../scanning/severity.js';
+import type { CommandKit } from './admin-kit.js';
 import { type ApiClient, UsageError } from './api-client.js';
-import type { CommandKit } from './retention-commands.js';
 import { parseArtifactReference } from './signature-commands.js';
-import { formatTable } from './table-output.js';
-
-function out(text: string): void {
-  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
-}
+import { formatTable, out } from './table-output.js';
 
 function path(...segments: string[]): string {
   return segments.map((segment) => `/${encodeURIComponent(segment)}`).join('');

@@ -1,19 +1,8 @@
 import type { Command } from 'commander';
 import type { Session } from '../accounts/index.js';
-import { type ApiClient, UsageError } from './api-client.js';
-import { isoTime, printList } from './table-output.js';
-
-/** What `berth user session` borrows from admin-commands: the connection flags and the error handling. */
-export interface SessionCommandKit {
-  connected(command: Command): Command;
-  run<A extends unknown[]>(
-    action: (client: ApiClient, ...args: A) => Promise<void>,
-  ): (...args: A) => Promise<void>;
-}
-
-function out(text: string): void {
-  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
-}
+import type { CommandKit } from './admin-kit.js';
+import { UsageError } from './api-client.js';
+import { isoTime, out, printList } from './table-output.js';
 
 const segment = (name: string) => `/${encodeURIComponent(name)}`;
 
@@ -22,7 +11,7 @@ const segment = (name: string) => `/${encodeURIComponent(name)}`;
  * clients hold), listed and revoked one by one or all at once ("sign out everywhere", which also voids the
  * user's access tokens). Users manage their own, system administrators anyone's.
  */
-export function sessionCommands(user: Command, kit: SessionCommandKit): void {
+export function sessionCommands(user: Command, kit: CommandKit): void {
   const session = user.command('session').description("list and revoke a user's sessions (refresh tokens)");
 
   kit

@@ -7,13 +7,9 @@ import type {
   SignaturePolicyView,
   TrustedKeyView,
 } from '../signatures/trust/trust-service.js';
+import type { CommandKit } from './admin-kit.js';
 import { type ApiClient, UsageError } from './api-client.js';
-import type { CommandKit } from './retention-commands.js';
-import { formatTable, isoTime } from './table-output.js';
-
-function out(text: string): void {
-  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
-}
+import { formatTable, isoTime, out } from './table-output.js';
 
 function path(...segments: string[]): string {
   return segments.map((segment) => `/${encodeURIComponent(segment)}`).join('');

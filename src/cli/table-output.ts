@@ -1,3 +1,8 @@
+/** Prints a line (adding the newline when `text` has none): what the CLI's verbs answer on standard output. */
+export function out(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
 /** Left-aligned columns separated by two spaces, with a header row: what `list` verbs print. */
 export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((title, column) =>

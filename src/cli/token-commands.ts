@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import type { AccessToken } from '../accounts/index.js';
 import { ACTIONS } from '../auth/index.js';
-import { type ConnectionFlags, connected, group, out, path, printSecret, run } from './admin-kit.js';
+import { type ConnectionFlags, connected, group, path, printSecret, run } from './admin-kit.js';
 import { UsageError } from './api-client.js';
 import { parseActions, parseExpiryDays } from './flag-parsing.js';
+import { out } from './table-output.js';
 
 /** `berth token create`: personal access tokens. */
 export function tokenCommands(program: Command): void {

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import type { User } from '../accounts/index.js';
-import { type ConnectionFlags, collect, connected, group, out, path, run } from './admin-kit.js';
+import { type ConnectionFlags, collect, connected, group, path, run } from './admin-kit.js';
 import { newPassword } from './password-input.js';
 import { sessionCommands } from './session-commands.js';
-import { printList, yesNo } from './table-output.js';
+import { out, printList, yesNo } from './table-output.js';
 
 /** `berth user add|list|passwd|disable|enable` and `berth user session …`. */
 export function userCommands(program: Command): void {
