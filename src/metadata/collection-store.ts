@@ -1,5 +1,5 @@
 import { type ExpressionBuilder, type Kysely, sql, type Transaction } from 'kysely';
-import { projectOf } from '../auth/index.js';
+import { projectOf } from '../domain/index.js';
 import { addProjectUsage, inProject, isPostgres, lockProjectUsage } from './lifecycle-store.js';
 import type { Database } from './schema.js';
 
