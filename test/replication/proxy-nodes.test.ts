@@ -48,50 +48,72 @@ interface Layer {
 let upstream: RestartableDistribution;
 let gate: CountingGate;
 const layers: Record<string, Layer> = {};
+let cluster: Cluster | undefined;
+let workers: Workers | undefined;
+let storageRoot: string | undefined;
 
+/** Binds a new public project `hub` to the upstream (through the gate). */
+async function createHub(base: string): Promise<void> {
+  const created = await call(base, 'POST', '/api/v1/projects', {
+    name: 'hub',
+    public: true,
+    proxy: { url: gate.url },
+  });
+  expect(created.status, created.text).toBe(201);
+}
+
+// Everything starts at once: the upstream's images, the two nodes and the workers.
 beforeAll(async () => {
   if (!distribution) return;
   upstream = await RestartableDistribution.start();
   gate = await CountingGate.start(upstream.port);
   const direct = new RegistryClient({ url: upstream.url, access: 'push' });
-  for (const [name, size] of [
-    ['big', 24 * MiB],
-    ['killed', 24 * MiB],
-    ['orphan', 8 * MiB],
-    ['workers', 8 * MiB],
-  ] as const) {
-    const bytes = randomBytes(size);
-    layers[name] = { digest: digestOf(bytes), size };
-    await pushImage(direct, name, { tag: 'v1', layers: [bytes] });
-  }
-}, 120_000);
+  const seed = async () => {
+    for (const [name, size] of [
+      ['big', 24 * MiB],
+      ['killed', 24 * MiB],
+      ['orphan', 8 * MiB],
+      ['workers', 8 * MiB],
+    ] as const) {
+      const bytes = randomBytes(size);
+      layers[name] = { digest: digestOf(bytes), size };
+      await pushImage(direct, name, { tag: 'v1', layers: [bytes] });
+    }
+  };
+  const startNodes = async () => {
+    if (!clusterRuns) return;
+    cluster = await startCluster(s3 as NonNullable<typeof s3>, { nodes: 2, env: AUTH });
+    await createHub(cluster.nodes[0]?.url as string);
+  };
+  const startWorkerProcesses = async () => {
+    storageRoot = await mkdtemp(join(tmpdir(), 'berth-proxy-workers-'));
+    workers = await startWorkers(
+      'berth-proxy-workers-data-',
+      { ...AUTH, BERTH_STORAGE_ROOT: storageRoot },
+      2,
+    );
+    await createHub(workers.berth.url);
+  };
+  await Promise.all([seed(), startNodes(), startWorkerProcesses()]);
+}, 180_000);
 
 afterAll(async () => {
+  await Promise.all([cluster?.destroy(), workers?.stop()]);
+  if (storageRoot) await rm(storageRoot, { recursive: true, force: true });
   await gate?.close();
   await upstream?.close();
 });
 
 describe.skipIf(!clusterRuns)('pull-through cache on two nodes (PostgreSQL + Swift S3)', () => {
-  let cluster: Cluster;
+  const shared = (): Cluster => {
+    if (!cluster) throw new Error('no cluster');
+    return cluster;
+  };
   const node = (index: number): ChildBerth => {
-    const found = cluster.nodes[index];
+    const found = shared().nodes[index];
     if (!found) throw new Error(`no node ${index}`);
     return found;
   };
-
-  beforeAll(async () => {
-    cluster = await startCluster(s3 as NonNullable<typeof s3>, { nodes: 2, env: AUTH });
-    const created = await call(node(0).url, 'POST', '/api/v1/projects', {
-      name: 'hub',
-      public: true,
-      proxy: { url: gate.url },
-    });
-    expect(created.status, created.text).toBe(201);
-  }, 120_000);
-
-  afterAll(async () => {
-    await cluster?.destroy();
-  });
 
   /** Both nodes know the image (its manifest gives them the layer's size: no HEAD upstream before a GET). */
   const manifestOnBoth = async (name: string) => {
@@ -109,7 +131,7 @@ describe.skipIf(!clusterRuns)('pull-through cache on two nodes (PostgreSQL + Swi
     );
   /** What the shared bucket holds for `digest`, and any fill's temporary object left behind. */
   const stored = async (digest: string) => {
-    const objects = await cluster.storage.objects();
+    const objects = await shared().storage.objects();
     return {
       blob: objects.filter((o) => o.key.endsWith(digest.slice('sha256:'.length))).map((o) => o.size),
       temporary: objects.filter((o) => o.key.startsWith('uploads/proxy-')).map((o) => o.key),
@@ -118,13 +140,13 @@ describe.skipIf(!clusterRuns)('pull-through cache on two nodes (PostgreSQL + Swi
   /** Whether the repository links the blob: its bytes are committed (the row in blobs comes before them). */
   const linked = async (repository: string, digest: string) =>
     (
-      await cluster.query(
+      await shared().query(
         'select 1 from repository_blobs l join repositories r on r.id = l.repository_id where r.name = $1 and l.digest = $2',
         [repository, digest],
       )
     ).length === 1;
   const blobRows = (digest: string) =>
-    cluster.query<{ size: string }>('select size from blobs where digest = $1', [digest]);
+    shared().query<{ size: string }>('select size from blobs where digest = $1', [digest]);
 
   it('concurrent first pulls of a 24 MiB blob through both nodes fetch it from the upstream once', async () => {
     const layer = layers.big as Layer;
@@ -178,7 +200,7 @@ describe.skipIf(!clusterRuns)('pull-through cache on two nodes (PostgreSQL + Swi
     const endpoint = await ensureSwift();
     const client = s3Client(endpoint as NonNullable<typeof endpoint>);
     try {
-      const bucket = cluster.storage.env.BERTH_STORAGE_S3_BUCKET as string;
+      const bucket = shared().storage.env.BERTH_STORAGE_S3_BUCKET as string;
       await until('the failed fill is aborted', async () => (await openUploads(client, bucket)).length === 0);
     } finally {
       client.destroy();
@@ -214,32 +236,12 @@ describe.skipIf(!clusterRuns)('pull-through cache on two nodes (PostgreSQL + Swi
 });
 
 describe.skipIf(!distribution)('pull-through cache with berth serve --workers 2 (SQLite)', () => {
-  let workers: Workers;
-  let storageRoot: string;
-
-  beforeAll(async () => {
-    storageRoot = await mkdtemp(join(tmpdir(), 'berth-proxy-workers-'));
-    workers = await startWorkers(
-      'berth-proxy-workers-data-',
-      { ...AUTH, BERTH_STORAGE_ROOT: storageRoot },
-      2,
-    );
-    const created = await call(workers.berth.url, 'POST', '/api/v1/projects', {
-      name: 'hub',
-      public: true,
-      proxy: { url: gate.url },
-    });
-    expect(created.status, created.text).toBe(201);
-  }, 120_000);
-
-  afterAll(async () => {
-    await workers?.stop();
-    if (storageRoot) await rm(storageRoot, { recursive: true, force: true });
-  });
-
   it('concurrent first pulls through two workers fetch the blob from the upstream once', async () => {
     const layer = layers.workers as Layer;
-    const url = workers.berth.url;
+    if (!workers || !storageRoot) throw new Error('no workers');
+    const { berth } = workers;
+    const root = storageRoot;
+    const url = berth.url;
     expect((await call(url, 'GET', '/v2/hub/workers/manifests/v1')).status).toBe(200);
     gate.hold(layer.digest);
     // A connection each: node:cluster hands new connections to the workers in turn.
@@ -247,21 +249,21 @@ describe.skipIf(!distribution)('pull-through cache with berth serve --workers 2 
     await until('the first fetch reaches the upstream', () => gate.gets(layer.digest) === 1);
     const second = blobGet(url, `/v2/hub/workers/blobs/${layer.digest}`);
     await until('the other worker waits for the first one', () =>
-      workers.berth.logs().some((line) => line.msg === WAITING && line.digest === layer.digest),
+      berth.logs().some((line) => line.msg === WAITING && line.digest === layer.digest),
     );
     gate.release();
     const [a, b] = await Promise.all([readBody(first), readBody(second)]);
     expect(a).toEqual({ status: 200, length: String(layer.size), digest: layer.digest, bytes: layer.size });
     expect(b).toEqual(a);
     expect(gate.gets(layer.digest)).toBe(1);
-    const logs = workers.berth.logs();
+    const logs = berth.logs();
     const fetcher = logs.find((l) => l.msg === 'pull-through: blob cached' && l.digest === layer.digest);
     const waiter = logs.find((l) => l.msg === WAITING && l.digest === layer.digest);
     expect(fetcher?.pid).toBeDefined();
     expect(waiter?.pid).not.toBe(fetcher?.pid);
     const hex = layer.digest.slice('sha256:'.length);
-    expect((await stat(join(storageRoot, 'blobs', 'sha256', hex.slice(0, 2), hex))).size).toBe(layer.size);
-    const uploads = await readdir(join(storageRoot, 'uploads')).catch(() => [] as string[]);
+    expect((await stat(join(root, 'blobs', 'sha256', hex.slice(0, 2), hex))).size).toBe(layer.size);
+    const uploads = await readdir(join(root, 'uploads')).catch(() => [] as string[]);
     expect(uploads.filter((name) => name.startsWith('proxy-'))).toEqual([]);
   });
 });
