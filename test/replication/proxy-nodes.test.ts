@@ -229,7 +229,7 @@ describe.skipIf(!clusterRuns)('pull-through cache on two nodes (PostgreSQL + Swi
     expect(b).toEqual({ status: 200, length: String(layer.size), digest: layer.digest, bytes: layer.size });
     expect(gate.gets(layer.digest)).toBe(2);
     await until('the blob is committed', () => linked(`hub/${name}`, layer.digest));
-    // The dead node's temporary object stays until the upload purge removes it (uploads.ttl).
+    // The dead node's temporary object stays until the upload purge removes it (uploads.ttlSeconds).
     expect((await stored(layer.digest)).blob).toEqual([layer.size]);
     expect(await blobRows(layer.digest)).toEqual([{ size: String(layer.size) }]);
   });
