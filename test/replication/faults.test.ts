@@ -158,9 +158,7 @@ describe.skipIf(!distribution)('replication under injected faults', () => {
         }).catch((e: unknown) => e);
         expect(failed).toBeInstanceOf(RemoteRegistryError);
         expect((failed as RemoteRegistryError).status).toBe(503);
-        expect((failed as RemoteRegistryError).url).toBe(
-          `${proxy.url}/v2/team/resume/manifests/v1`,
-        );
+        expect((failed as RemoteRegistryError).url).toBe(`${proxy.url}/v2/team/resume/manifests/v1`);
       } finally {
         await proxy.close();
       }
