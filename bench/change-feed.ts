@@ -11,7 +11,7 @@
  * is reported as the resolution.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,6 +44,8 @@ export interface ChangeFeedRound {
   fromAck: Lag;
   /** Median ms between two polls of one watched tag: the resolution of the figures above. */
   pollIntervalMs: number;
+  /** Cores busy (CPU seconds per wall second) of node A (writes), node B (reads) and this process. */
+  cpu: { writer: number; reader: number; bench: number };
   loadAverage: number[];
 }
 
@@ -53,6 +55,13 @@ export interface ChangeFeedBench {
   watched: number;
   writers: number;
   rounds: ChangeFeedRound[];
+}
+
+/** utime + stime of a process, in seconds. */
+async function cpuSeconds(pid: number | 'self'): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 const digestOf = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
@@ -192,6 +201,7 @@ async function round(
       }
     });
     const putTimes: number[] = [];
+    const cpuBefore = await Promise.all([cpuSeconds(a.pid), cpuSeconds(b.pid), cpuSeconds('self')]);
     const t0 = performance.now();
     const total = Math.round(options.rate * options.seconds);
     let next = 0;
@@ -215,6 +225,8 @@ async function round(
     });
     await Promise.all(writers);
     const elapsed = (performance.now() - t0) / 1000;
+    const cpuAfter = await Promise.all([cpuSeconds(a.pid), cpuSeconds(b.pid), cpuSeconds('self')]);
+    const busy = (i: number) => ((cpuAfter[i] as number) - (cpuBefore[i] as number)) / elapsed;
     // Let the last moves arrive before the pollers stop.
     await new Promise((r) => setTimeout(r, 1000));
     stop = true;
@@ -249,6 +261,7 @@ async function round(
       fromNotify: lagOf(fromNotify),
       fromAck: lagOf(fromAck),
       pollIntervalMs: median(intervals),
+      cpu: { writer: busy(0), reader: busy(1), bench: busy(2) },
       loadAverage: loadavg().map((l) => Number(l.toFixed(1))),
     };
   } finally {
@@ -330,6 +343,7 @@ export function changeFeedTable(bench: ChangeFeedBench): string {
       'lag from PUT answer p50/p99/max ms',
       'seen',
       'poll ms',
+      'cores: A  B  bench',
       'load',
     ],
   ];
@@ -343,6 +357,7 @@ export function changeFeedTable(bench: ChangeFeedBench): string {
       lag(r.fromAck),
       `${r.matched}/${r.watchedMoves}`,
       r.pollIntervalMs.toFixed(1),
+      `${r.cpu.writer.toFixed(2)}  ${r.cpu.reader.toFixed(2)}  ${r.cpu.bench.toFixed(2)}`,
       r.loadAverage.join(' '),
     ]);
   });

@@ -212,6 +212,13 @@ async function processTable(): Promise<{ pid: number; ppid: number; ticks: numbe
   return out;
 }
 
+/** cutime + cstime of this process: the CPU of its children that ended and were waited for. */
+async function childrenTicks(): Promise<number> {
+  const stat = await readFile('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[13]) + Number(fields[14]);
+}
+
 async function machineTicks(): Promise<number> {
   const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] as string;
   const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
@@ -232,6 +239,7 @@ async function cpuProbe(who: {
   const before = new Map((await processTable()).map((p) => [p.pid, p.ticks]));
   const machineBefore = await machineTicks();
   const selfBefore = process.cpuUsage();
+  const childrenBefore = await childrenTicks();
   const t0 = performance.now();
   return {
     async stop() {
@@ -247,9 +255,10 @@ async function cpuProbe(who: {
         // Backends name their database in their title: "postgres: 15/main: postgres <db> 127.0.0.1(…) …".
         postgres: sum((p) => p.args.startsWith('postgres:') && p.args.includes(` ${who.database} `)),
         swift: sum((p) => /\/swift-(proxy|object|container|account)-server /.test(p.args)),
+        // wrk has exited by now: its CPU is in this process's reaped children's times.
         client:
           who.client === 'wrk'
-            ? sum((p) => p.args.startsWith('/usr/bin/wrk ') || p.args.startsWith('wrk '))
+            ? ((await childrenTicks()) - childrenBefore) / TICK / seconds
             : (self.user + self.system) / 1e6 / seconds,
         machine: ((await machineTicks()) - machineBefore) / TICK / seconds,
       };
@@ -425,6 +434,7 @@ export function nodesTable(bench: NodesBench): string {
       'case',
       'req/s or pushes/s: median (min–max)',
       'p99 ms',
+      'per Berth CPU-s',
       'cores busy: berth  nginx  postgres  swift  client  machine',
     ],
   ];
@@ -441,6 +451,7 @@ export function nodesTable(bench: NodesBench): string {
       which,
       `${median(rates).toFixed(0)} (${Math.min(...rates).toFixed(0)}–${Math.max(...rates).toFixed(0)})`,
       medianOf(runs, (r) => r.p99).toFixed(1),
+      medianOf(runs, (r) => r.perSecond / r.cpu.berth).toFixed(0),
       `${cpu('berth')}  ${cpu('nginx')}  ${cpu('postgres')}     ${cpu('swift')}  ${cpu('client')}  ${cpu('machine')}`,
     ]);
   }
