@@ -21,6 +21,22 @@ const missing = existsSync(CHROMIUM) ? [] : ['chromium'];
 if (missing.length > 0)
   console.warn(`\n!!! SKIPPING console scale browser tests: missing ${missing.join(', ')} !!!\n`);
 
+/**
+ * What the functions run inside the page use of the browser's globals (this test tree compiles without the
+ * DOM library; the functions are serialized and run in chromium, where these exist).
+ */
+interface PageElement {
+  textContent: string | null;
+  value: string;
+  click(): void;
+  dispatchEvent(event: unknown): boolean;
+}
+declare const document: {
+  querySelector(selector: string): PageElement | null;
+  querySelectorAll(selector: string): Iterable<PageElement>;
+};
+type HTMLInputElement = PageElement;
+
 const SHOTS = new URL('../../test-results/console-scale/', import.meta.url);
 const WEB_INDEX = new URL('../../dist/web/index.html', import.meta.url);
 const ADMIN_PASSWORD = 'console scale password';
