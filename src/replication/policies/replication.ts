@@ -70,6 +70,9 @@ const REFERRER_TAG = /^sha256-([0-9a-f]{64})(\.(sig|att|sbom))?$/;
 /** A busy policy's event batch asks again this long after (another node runs it). */
 const BUSY_RETRY_MS = 2000;
 
+/** How long the policy list events are matched against may be reused (see eventPolicies). */
+const EVENT_POLICIES_MS = 1000;
+
 /**
  * Replication: remote registries, policies (push or pull, filters, name rewriting, triggers) and their
  * executions, which are job runs (one at a time per policy across nodes) whose tasks copy one artifact each
@@ -84,6 +87,8 @@ export class Replication implements Scheduled {
   private readonly active = new Set<number>();
   private readonly eventDelayMs: number;
   private closed = false;
+  /** The policies as events see them, read at most once per EVENT_POLICIES_MS (see eventPolicies). */
+  private eventPoliciesRead: { at: number; policies: Promise<ReplicationPolicy[]> } | undefined;
 
   constructor(private readonly options: ReplicationOptions) {
     this.store = new ReplicationStore(options.db);
@@ -193,6 +198,7 @@ export class Replication implements Scheduled {
     if (id === undefined) throw conflict(`a replication policy named '${parsed.name}' exists already`);
     // Sealed under the row's id, as registry passwords are: a sealed secret cannot be moved to another policy.
     if (eventSecret !== null) await this.store.setEventSecret(id, this.sealEventSecret(eventSecret, id));
+    this.eventPoliciesRead = undefined;
     return this.policy(id);
   }
 
@@ -212,11 +218,13 @@ export class Replication implements Scheduled {
       throw conflict(`a replication policy named '${row.name}' exists already`);
     }
     if (sealed !== undefined) await this.store.setEventSecret(id, sealed);
+    this.eventPoliciesRead = undefined;
     return this.policy(id);
   }
 
   async removePolicy(id: number): Promise<void> {
     if (!(await this.store.removePolicy(id))) throw notFound(`no replication policy ${id}`);
+    this.eventPoliciesRead = undefined;
     this.pending.delete(id);
   }
 
@@ -344,8 +352,25 @@ export class Replication implements Scheduled {
     void this.heardChange(event).catch((error) => this.options.onError?.(error, 'replication event'));
   }
 
+  /**
+   * The enabled push policies on events that cover `repository`. The policy list is read at most once per
+   * EVENT_POLICIES_MS and shared: a garbage collection deleting 100,000 manifests tells of each one, and a
+   * query per event queued 100,000 queries. A change made through this node is seen at once, one made through
+   * another node within EVENT_POLICIES_MS.
+   */
   private async eventPolicies(repository: string): Promise<ReplicationPolicy[]> {
-    const all = await this.store.policies();
+    const now = Date.now();
+    let read = this.eventPoliciesRead;
+    if (!read || now - read.at > EVENT_POLICIES_MS) {
+      const policies = this.store.policies();
+      read = { at: now, policies };
+      this.eventPoliciesRead = read;
+      const current = read;
+      policies.catch(() => {
+        if (this.eventPoliciesRead === current) this.eventPoliciesRead = undefined;
+      });
+    }
+    const all = await read.policies;
     return all.filter(
       (p) =>
         p.enabled &&
