@@ -96,9 +96,9 @@ export class Credentials {
 
   /** Forgets this process's remembered Basic logins of `subject` (a user's name, or `robot$<name>`). */
   forget(subject: string): void {
-    for (const [key, entry] of this.basics.entries()) {
-      if (entry.subject === subject) this.basics.delete(key);
-    }
+    // Collected first: deleting from an LRU cache while walking it could skip entries.
+    const keys = [...this.basics.entries()].filter(([, entry]) => entry.subject === subject).map(([k]) => k);
+    for (const key of keys) this.basics.delete(key);
   }
 
   /** `need`, when known, goes into the challenge of a 401, so the client can ask for the right token. */
