@@ -1,7 +1,7 @@
 // The example in deploy/nginx.conf, as shipped, in front of two Berth nodes sharing PostgreSQL and storage:
 // real skopeo pushes and pulls through it. Only the upstream addresses and the listen port are rewritten.
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import {
   run,
 } from '../fixtures/image.js';
 import { type ChildBerth, startChildBerth } from '../helpers/child-server.js';
+import { renderNginx } from '../helpers/nginx.js';
 import { freePort } from '../helpers/ports.js';
 import { createTestDatabase, dropTestDatabase, postgresAvailable } from '../helpers/postgres.js';
 
@@ -23,38 +24,6 @@ if (missing.length > 0) {
   console.warn(`\n!!! SKIPPING nginx tests: missing tool(s): ${missing.join(', ')} !!!\n`);
 }
 const TIMEOUT = 120_000;
-const EXAMPLE = new URL('../../deploy/nginx.conf', import.meta.url);
-
-/** The shipped site config with our nodes and port, inside a minimal main config that runs from `dir`. */
-async function renderNginx(dir: string, nodes: ChildBerth[], port: number): Promise<string> {
-  const site = (await readFile(EXAMPLE, 'utf8'))
-    .replace(/^\s*server 127\.0\.0\.1:\d+ [^;]*;\n/gm, '')
-    .replace(
-      /upstream berth \{\n/,
-      (head) =>
-        `${head}${nodes.map((n) => `    server 127.0.0.1:${n.port} max_fails=2 fail_timeout=5s;\n`).join('')}`,
-    )
-    .replace(/listen 8443;/, `listen 127.0.0.1:${port};`);
-  expect(site).toContain(`server 127.0.0.1:${nodes[1]?.port}`);
-  await writeFile(join(dir, 'berth.conf'), site);
-  const main = [
-    'daemon off;',
-    'user root;',
-    'worker_processes 1;',
-    `pid ${dir}/nginx.pid;`,
-    `error_log ${dir}/error.log warn;`,
-    'events { worker_connections 256; }',
-    'http {',
-    '  access_log off;',
-    ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${dir}/${t};`),
-    `  include ${dir}/berth.conf;`,
-    '}',
-  ].join('\n');
-  const path = join(dir, 'nginx.conf');
-  await writeFile(path, main);
-  return path;
-}
-
 describe.skipIf(missing.length > 0 || !postgresAvailable)('deploy/nginx.conf in front of two nodes', () => {
   let dir: string;
   let database: string;
@@ -79,7 +48,11 @@ describe.skipIf(missing.length > 0 || !postgresAvailable)('deploy/nginx.conf in 
       }),
     );
     const port = await freePort();
-    const config = await renderNginx(dir, nodes, port);
+    const config = await renderNginx(
+      dir,
+      nodes.map((n) => n.port),
+      port,
+    );
     await run('nginx', ['-t', '-p', dir, '-c', config]);
     nginx = spawn('nginx', ['-p', dir, '-c', config], { stdio: 'ignore' });
     proxy = `127.0.0.1:${port}`;
