@@ -319,6 +319,30 @@ describe.skipIf(!distribution || !SKOPEO)('pull-through cache (proxy projects)',
   );
 
   it(
+    'an upstream that fails after its headers, before the first byte of a blob, gets a 503 naming it',
+    async () => {
+      const manifest = await manifestGet('hub/cut', 'v1');
+      const layer = (JSON.parse(await manifest.text()) as { layers: { digest: string }[] }).layers[0] as {
+        digest: string;
+      };
+      gate.cut(layer.digest, 0);
+      try {
+        const failed = await fetch(`${edge.url}/v2/hub/cut/blobs/${layer.digest}`);
+        const body = await failed.text();
+        // Not a 500: the failure is the upstream's, and the client may try again.
+        expect(failed.status, body).toBe(503);
+        expect(JSON.parse(body).errors[0].code).toBe('UNAVAILABLE');
+        expect(body).toContain(`upstream ${gate.url}`);
+        await gate.until(async () => (await leftovers(edge.dataDir)).length === 0);
+        expect(await edge.berth.registry.meta.linkedBlobSize('hub/cut', layer.digest)).toBeUndefined();
+      } finally {
+        gate.cut(undefined, 0);
+      }
+    },
+    TIMEOUT,
+  );
+
+  it(
     'an upstream cut off mid-blob leaves nothing linked or half-written; the next pull succeeds',
     async () => {
       const manifest = await manifestGet('hub/cut', 'v1');
@@ -530,6 +554,8 @@ class UpstreamGate {
           answer.pipe(res);
           return;
         }
+        // The client sees the headers even when the cut comes before the first byte.
+        if (cut) res.flushHeaders();
         let sent = 0;
         answer.on('data', (chunk: Buffer) => {
           if (cut && sent + chunk.length > cut.bytes) {

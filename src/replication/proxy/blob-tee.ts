@@ -27,14 +27,16 @@ function totalLag(): number {
  * Writes `source` into the store under `tempKey` and, while a client is attached, hands it the same bytes
  * (tee). The client sets the pace (backpressure); the store may lag behind it within STORE_LAG_PER_FILL and
  * STORE_LAG_TOTAL, then sets the pace too. A client that goes away is let go and the store's copy goes on. Any
- * failure of the source or the store removes the temp object and fails the client. Returns the bytes stored;
- * the caller commits them.
+ * failure of the source or the store removes the temp object and fails the client with `clientError(failure)`
+ * (a client that has no byte yet gets that error as its answer). Returns the bytes stored; the caller commits
+ * them.
  */
 export async function teeIntoStore(
   source: Readable,
   store: BlobStore,
   tempKey: string,
   client: PassThrough | undefined,
+  clientError: (failure: unknown) => Error = (failure) => failure as Error,
 ): Promise<number> {
   // A pass-through that tells when the store takes bytes (a chunk moves on once the store has room).
   let progressed: (() => void)[] = [];
@@ -96,7 +98,7 @@ export async function teeIntoStore(
     return await written;
   } catch (error) {
     source.destroy();
-    reader?.destroy(error as Error);
+    reader?.destroy(clientError(error));
     sink.destroy();
     await written.catch(() => {});
     await store.delete(tempKey).catch(() => {});

@@ -601,6 +601,7 @@ export class ProxyCache {
       this.registry.store,
       tempKey,
       size === undefined ? undefined : reader?.body,
+      (failure) => clientErrorOf(upstream.url, failure, digest.value),
     );
     await this.registry.blobs.commit(repository, tempKey, digest, stored);
     log.info(
@@ -662,6 +663,15 @@ export class ProxyCache {
     this.clients.set(project, upstream);
     return upstream;
   }
+}
+
+/**
+ * What a client streaming a blob being fetched is failed with: an upstream's failure is a 503 naming it (the
+ * answer, when no byte has gone out yet), anything else (the store's failure) itself.
+ */
+function clientErrorOf(upstream: string, failure: unknown, digest: string): Error {
+  if (!isUpstreamFailure(failure)) return failure as Error;
+  return upstreamError(upstream, failure, () => new RegistryError('BLOB_UNKNOWN', { detail: { digest } }));
 }
 
 /** Authenticated with each sealed password: a password sealed for one project never opens for another. */
