@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { AccountError, AccountService, type AccountServiceOptions } from '../../../src/accounts/index.js';
 import { type Database, openDatabase } from '../../../src/metadata/index.js';
 import { createTestDatabase, dropTestDatabase, postgresAvailable } from '../../helpers/postgres.js';
@@ -78,6 +79,37 @@ export function service(
   options: Omit<AccountServiceOptions, 'now'> = {},
 ): AccountService {
   return new AccountService(db, { scrypt: CHEAP_SCRYPT, now: clock.now, ...options });
+}
+
+/** What each account test starts from: the backend's database, emptied of accounts, a new clock and service. */
+export interface FreshAccounts {
+  db: Kysely<Database>;
+  clock: Clock;
+  accounts: AccountService;
+}
+
+/**
+ * Opens `backend` once for the enclosing describe block (closed after it); before each test empties the account
+ * tables and hands `use` a new Clock and an AccountService made with `options()` (read then, per test).
+ */
+export function freshAccountsPerTest(
+  backend: Backend,
+  use: (fresh: FreshAccounts) => void | Promise<void>,
+  options: () => Omit<AccountServiceOptions, 'now'> = () => ({}),
+): void {
+  let opened: OpenedBackend | undefined;
+  beforeAll(async () => {
+    opened = await backend.open();
+  });
+  afterAll(async () => {
+    await opened?.close();
+  });
+  beforeEach(async () => {
+    const db = (opened as OpenedBackend).db;
+    await resetAccounts(db);
+    const clock = new Clock();
+    await use({ db, clock, accounts: service(db, clock, options()) });
+  });
 }
 
 /** The AccountError code a promise rejects with (fails the test when it resolves or throws something else). */

@@ -1,11 +1,11 @@
 // LDAP sign-in through AccountService, against a real slapd (test/helpers/slapd.ts) and real databases.
 import type { Kysely } from 'kysely';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccountService } from '../../../src/accounts/index.js';
 import { AuthError, authorize, type Identity, type LdapConfig } from '../../../src/auth/index.js';
 import type { Database } from '../../../src/metadata/index.js';
 import { BASE_DN, findSlapd, LDAP_USERS, type Slapd, startSlapd } from '../../helpers/slapd.js';
-import { BACKENDS, Clock, errorMessage, type OpenedBackend, resetAccounts, service } from './backends.js';
+import { BACKENDS, type Clock, errorMessage, freshAccountsPerTest, service } from './backends.js';
 
 const slapdAvailable = findSlapd() !== null;
 if (!slapdAvailable) {
@@ -37,7 +37,6 @@ describe.skipIf(!slapdAvailable)('LDAP sign-in through AccountService', () => {
 
   for (const backend of BACKENDS) {
     describe.skipIf(!backend.available)(`on ${backend.name}`, () => {
-      let opened: OpenedBackend;
       let db: Kysely<Database>;
       let clock: Clock;
       let accounts: AccountService;
@@ -51,18 +50,13 @@ describe.skipIf(!slapdAvailable)('LDAP sign-in through AccountService', () => {
             .executeTakeFirst()
         )?.ldap_groups;
 
-      beforeAll(async () => {
-        opened = await backend.open();
-        db = opened.db;
-      });
-      afterAll(async () => {
-        await opened?.close();
-      });
-      beforeEach(async () => {
-        await resetAccounts(db);
-        clock = new Clock();
-        accounts = service(db, clock, { ldap });
-      });
+      freshAccountsPerTest(
+        backend,
+        (fresh) => {
+          ({ db, clock, accounts } = fresh);
+        },
+        () => ({ ldap }),
+      );
 
       it('signs a directory user in, creating their row with email and groups', async () => {
         const identity = await accounts.authenticate('alice', ALICE);

@@ -1,25 +1,16 @@
 // Robot accounts and personal access tokens: management, against real databases. Signing in with them is in
 // sign-in.test.ts.
 import type { Kysely } from 'kysely';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { AccountService } from '../../../src/accounts/index.js';
 import { type Action, hashToken } from '../../../src/auth/index.js';
 import type { Database } from '../../../src/metadata/index.js';
-import {
-  BACKENDS,
-  Clock,
-  errorCode,
-  errorMessage,
-  type OpenedBackend,
-  resetAccounts,
-  service,
-} from './backends.js';
+import { BACKENDS, type Clock, errorCode, errorMessage, freshAccountsPerTest } from './backends.js';
 
 const PASSWORD = 'correct horse';
 
 for (const backend of BACKENDS) {
   describe.skipIf(!backend.available)(`robots and access tokens on ${backend.name}`, () => {
-    let opened: OpenedBackend;
     let db: Kysely<Database>;
     let clock: Clock;
     let accounts: AccountService;
@@ -27,17 +18,8 @@ for (const backend of BACKENDS) {
     const robot = (name: string, permissions: { project: string; actions: Action[] }[]) =>
       accounts.createRobot({ name, permissions, createdBy: 'admin' });
 
-    beforeAll(async () => {
-      opened = await backend.open();
-      db = opened.db;
-    });
-    afterAll(async () => {
-      await opened?.close();
-    });
-    beforeEach(async () => {
-      await resetAccounts(db);
-      clock = new Clock();
-      accounts = service(db, clock);
+    freshAccountsPerTest(backend, async (fresh) => {
+      ({ db, clock, accounts } = fresh);
       for (const name of ['team', 'a_b', 'axb', 'other']) await accounts.createProject({ name });
     });
 

@@ -1,24 +1,15 @@
 // Projects, members, policies and visibility, against real databases.
 import type { Kysely } from 'kysely';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { AccountService } from '../../../src/accounts/index.js';
 import { authorize, type Identity, type RobotPermission } from '../../../src/auth/index.js';
 import type { Database } from '../../../src/metadata/index.js';
-import {
-  BACKENDS,
-  Clock,
-  errorCode,
-  errorMessage,
-  type OpenedBackend,
-  resetAccounts,
-  service,
-} from './backends.js';
+import { BACKENDS, type Clock, errorCode, errorMessage, freshAccountsPerTest } from './backends.js';
 
 const PASSWORD = 'correct horse';
 
 for (const backend of BACKENDS) {
   describe.skipIf(!backend.available)(`projects on ${backend.name}`, () => {
-    let opened: OpenedBackend;
     let db: Kysely<Database>;
     let clock: Clock;
     let accounts: AccountService;
@@ -29,17 +20,8 @@ for (const backend of BACKENDS) {
         .values(names.map((name) => ({ name, created_at: clock.time })))
         .execute();
 
-    beforeAll(async () => {
-      opened = await backend.open();
-      db = opened.db;
-    });
-    afterAll(async () => {
-      await opened?.close();
-    });
-    beforeEach(async () => {
-      await resetAccounts(db);
-      clock = new Clock();
-      accounts = service(db, clock);
+    freshAccountsPerTest(backend, (fresh) => {
+      ({ db, clock, accounts } = fresh);
     });
 
     describe('createProject, getProject, updateProject', () => {

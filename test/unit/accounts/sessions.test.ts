@@ -2,41 +2,33 @@
 // used, expired, revoked, capped per subject, going with their user or robot, and "sign out everywhere"
 // raising the generation atomically however many nodes do it at once.
 import type { Kysely } from 'kysely';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type AccountService, MAX_SESSIONS } from '../../../src/accounts/index.js';
 import type { Database } from '../../../src/metadata/index.js';
-import { BACKENDS, Clock, errorCode, type OpenedBackend, resetAccounts, service } from './backends.js';
+import { BACKENDS, type Clock, errorCode, freshAccountsPerTest } from './backends.js';
 
 const PASSWORD = 'correct horse';
 const HOUR = 3_600_000;
 
 for (const backend of BACKENDS) {
   describe.skipIf(!backend.available)(`sessions on ${backend.name}`, () => {
-    let opened: OpenedBackend;
     let db: Kysely<Database>;
     let clock: Clock;
     let accounts: AccountService;
     let signedOut: [string, number][];
 
-    beforeAll(async () => {
-      opened = await backend.open();
-      db = opened.db;
-    });
-    afterAll(async () => {
-      await opened?.close();
-    });
-    beforeEach(async () => {
-      await db.deleteFrom('refresh_tokens').execute();
-      await db.deleteFrom('session_generations').execute();
-      await resetAccounts(db);
-      clock = new Clock();
-      signedOut = [];
-      accounts = service(db, clock, {
-        onSignedOut: (subject, generation) => signedOut.push([subject, generation]),
-      });
-      await accounts.createUser({ username: 'alice', password: PASSWORD });
-      await accounts.createUser({ username: 'bob', password: PASSWORD });
-    });
+    freshAccountsPerTest(
+      backend,
+      async (fresh) => {
+        ({ db, clock, accounts } = fresh);
+        await db.deleteFrom('refresh_tokens').execute();
+        await db.deleteFrom('session_generations').execute();
+        signedOut = [];
+        await accounts.createUser({ username: 'alice', password: PASSWORD });
+        await accounts.createUser({ username: 'bob', password: PASSWORD });
+      },
+      () => ({ onSignedOut: (subject, generation) => signedOut.push([subject, generation]) }),
+    );
 
     const open = (id: string, subject = 'alice', ttl = HOUR) =>
       accounts.openSession({

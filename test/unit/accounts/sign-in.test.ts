@@ -1,32 +1,22 @@
 // AccountService.authenticate / identityOf against real databases: local passwords, robot secrets, personal
 // access tokens. LDAP sign-in is in ldap-sign-in.test.ts.
 import type { Kysely } from 'kysely';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { type AccountService, TOKEN_USE_RESOLUTION_MS } from '../../../src/accounts/index.js';
 import { authorize, createSecretToken, type Identity } from '../../../src/auth/index.js';
 import type { Database } from '../../../src/metadata/index.js';
-import { BACKENDS, Clock, type OpenedBackend, resetAccounts, service } from './backends.js';
+import { BACKENDS, type Clock, freshAccountsPerTest, service } from './backends.js';
 
 const PASSWORD = 'correct horse';
 
 for (const backend of BACKENDS) {
   describe.skipIf(!backend.available)(`sign-in on ${backend.name}`, () => {
-    let opened: OpenedBackend;
     let db: Kysely<Database>;
     let clock: Clock;
     let accounts: AccountService;
 
-    beforeAll(async () => {
-      opened = await backend.open();
-      db = opened.db;
-    });
-    afterAll(async () => {
-      await opened?.close();
-    });
-    beforeEach(async () => {
-      await resetAccounts(db);
-      clock = new Clock();
-      accounts = service(db, clock);
+    freshAccountsPerTest(backend, (fresh) => {
+      ({ db, clock, accounts } = fresh);
     });
 
     describe('local users', () => {

@@ -3,33 +3,28 @@
 // (memberships, tokens and sessions gone, a later user of the same name inheriting nothing, the last enabled
 // administrator kept).
 import type { Kysely } from 'kysely';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AccountService } from '../../../src/accounts/index.js';
 import type { Database } from '../../../src/metadata/index.js';
-import { BACKENDS, Clock, errorCode, type OpenedBackend, resetAccounts, service } from './backends.js';
+import { BACKENDS, errorCode, freshAccountsPerTest } from './backends.js';
 
 const PASSWORD = 'correct horse';
 
 for (const backend of BACKENDS) {
   describe.skipIf(!backend.available)(`user administration on ${backend.name}`, () => {
-    let opened: OpenedBackend;
     let db: Kysely<Database>;
     let accounts: AccountService;
     const changed: string[] = [];
 
-    beforeAll(async () => {
-      opened = await backend.open();
-      db = opened.db;
-    });
-    afterAll(async () => {
-      await opened?.close();
-    });
-    beforeEach(async () => {
-      await resetAccounts(db);
-      changed.length = 0;
-      accounts = service(db, new Clock(), { onProjectChanged: (project) => changed.push(project) });
-      await accounts.bootstrap(PASSWORD);
-    });
+    freshAccountsPerTest(
+      backend,
+      async (fresh) => {
+        ({ db, accounts } = fresh);
+        changed.length = 0;
+        await accounts.bootstrap(PASSWORD);
+      },
+      () => ({ onProjectChanged: (project) => changed.push(project) }),
+    );
 
     const names = async (search: string, limit = 100) =>
       (await accounts.listUsers({ limit, search })).items.map((user) => user.username);

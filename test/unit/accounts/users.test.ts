@@ -1,39 +1,21 @@
 // Users and the first start, against real databases.
 import type { Kysely } from 'kysely';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { type AccountService, MAX_PAGE } from '../../../src/accounts/index.js';
 import { createSecretToken } from '../../../src/auth/index.js';
 import type { Database } from '../../../src/metadata/index.js';
-import {
-  BACKENDS,
-  Clock,
-  errorCode,
-  errorMessage,
-  type OpenedBackend,
-  resetAccounts,
-  service,
-} from './backends.js';
+import { BACKENDS, type Clock, errorCode, errorMessage, freshAccountsPerTest, service } from './backends.js';
 
 const PASSWORD = 'correct horse';
 
 for (const backend of BACKENDS) {
   describe.skipIf(!backend.available)(`users on ${backend.name}`, () => {
-    let opened: OpenedBackend;
     let db: Kysely<Database>;
     let clock: Clock;
     let accounts: AccountService;
 
-    beforeAll(async () => {
-      opened = await backend.open();
-      db = opened.db;
-    });
-    afterAll(async () => {
-      await opened?.close();
-    });
-    beforeEach(async () => {
-      await resetAccounts(db);
-      clock = new Clock();
-      accounts = service(db, clock);
+    freshAccountsPerTest(backend, (fresh) => {
+      ({ db, clock, accounts } = fresh);
     });
 
     describe('bootstrap', () => {
