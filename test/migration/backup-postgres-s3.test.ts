@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildBusyboxLayout, buildMultiArchLayout, requireTool } from '../fixtures/image.js';
+import { requireTool } from '../fixtures/image.js';
 import { type ChildBerth, startChildBerth } from '../helpers/child-server.js';
 import { runCli } from '../helpers/cli.js';
 import { createTestDatabase, dropTestDatabase, postgresAvailable } from '../helpers/postgres.js';
@@ -21,14 +21,13 @@ import {
   s3Client,
 } from '../helpers/swift.js';
 import {
-  catalog,
-  contentOf,
-  getBlobDigest,
-  listTags,
-  pullWithSkopeo,
-  pushRandomImage,
-  skopeoCopy,
-} from './support.js';
+  expectMultiArchPulls,
+  expectRacingPushesWholeOrAbsent,
+  expectSameContent,
+  seedBackupSource,
+  startRacingPushes,
+} from './backup-checks.js';
+import { listTags, pushRandomImage } from './support.js';
 
 const endpoint: S3Endpoint | undefined = await ensureSwift();
 const missing = [
@@ -62,22 +61,6 @@ function instanceEnv(s3: S3Endpoint, database: string | undefined, bucket: strin
   return env;
 }
 
-/** Every tag of every repository of `restored` serves the source's manifest bytes and blobs. */
-async function expectSameContent(source: string, restored: string): Promise<string[]> {
-  const repositories = await catalog(restored);
-  for (const repository of repositories) {
-    for (const tag of await listTags(restored, repository)) {
-      const want = await contentOf(source, repository, tag);
-      const got = await contentOf(restored, repository, tag);
-      expect([...got.manifests.keys()]).toEqual([...want.manifests.keys()]);
-      for (const [digest, bytes] of got.manifests)
-        expect(bytes.equals(want.manifests.get(digest) as Buffer)).toBe(true);
-      for (const blob of got.blobs) expect(await getBlobDigest(restored, repository, blob)).toBe(blob);
-    }
-  }
-  return repositories;
-}
-
 describe.skipIf(missing.length > 0)('berth backup / restore on PostgreSQL + S3', () => {
   const s3 = endpoint as S3Endpoint;
   let client: S3Client;
@@ -91,7 +74,6 @@ describe.skipIf(missing.length > 0)('berth backup / restore on PostgreSQL + S3',
 
   beforeAll(async () => {
     client = s3Client(s3);
-    const [busybox, multi] = await Promise.all([buildBusyboxLayout(), buildMultiArchLayout()]);
     tmp = await mkdtemp(join(tmpdir(), 'berth-backup-pg-'));
     const database = await createTestDatabase();
     const bucket = await createBucket(client);
@@ -102,10 +84,7 @@ describe.skipIf(missing.length > 0)('berth backup / restore on PostgreSQL + S3',
     sourceEnv = instanceEnv(s3, database, bucket);
     source = await startChildBerth(join(tmp, 'source'), { env: sourceEnv });
     servers.push(source);
-    const host = new URL(source.url).host;
-    await skopeoCopy(`oci:${busybox.dir}:${busybox.tag}`, `docker://${host}/library/busybox:1.0`);
-    await skopeoCopy(`oci:${multi.dir}:${multi.tag}`, `docker://${host}/team/multi:multi`, '--all');
-    for (let i = 0; i < SEED_IMAGES; i++) await pushRandomImage(source.url, 'seed/app', `v${i}`, 512 * 1024);
+    await seedBackupSource(source.url, SEED_IMAGES, 512 * 1024);
   }, TIMEOUT);
 
   afterAll(async () => {
@@ -119,19 +98,8 @@ describe.skipIf(missing.length > 0)('berth backup / restore on PostgreSQL + S3',
   it(
     'backs up to S3 online while pushes go on; a fresh PostgreSQL + bucket serves the snapshot byte-identical, no push half there',
     async () => {
-      const pushes: { tag: string; started: number; finished?: number }[] = [];
-      let pushing = true;
-      const loop = (async () => {
-        for (let i = 0; pushing; i++) {
-          const push: { tag: string; started: number; finished?: number } = {
-            tag: `p${i}`,
-            started: Date.now(),
-          };
-          pushes.push(push);
-          await pushRandomImage(source.url, 'load/app', push.tag, 128 * 1024);
-          push.finished = Date.now();
-        }
-      })();
+      const racing = startRacingPushes(source.url, 'load/app', 128 * 1024);
+      const { pushes } = racing;
       // Let a few pushes finish first, so that some are surely before the snapshot.
       while (pushes.filter((p) => p.finished).length < 3) await new Promise((r) => setTimeout(r, 20));
       const backupStarted = Date.now();
@@ -139,8 +107,7 @@ describe.skipIf(missing.length > 0)('berth backup / restore on PostgreSQL + S3',
         env: sourceEnv,
       });
       const backupEnded = Date.now();
-      pushing = false;
-      await loop;
+      await racing.stop();
       expect(first.code, first.stderr).toBe(0);
       const summary = JSON.parse(first.stdout);
       expect(summary.problems).toEqual([]);
@@ -163,23 +130,8 @@ describe.skipIf(missing.length > 0)('berth backup / restore on PostgreSQL + S3',
       const repositories = await expectSameContent(source.url, restored.url);
       expect(repositories).toEqual(expect.arrayContaining(['library/busybox', 'seed/app', 'team/multi']));
       expect(await listTags(restored.url, 'seed/app')).toHaveLength(SEED_IMAGES);
-      const load = new Set(await listTags(restored.url, 'load/app'));
-      for (const push of pushes) {
-        if (push.finished !== undefined && push.finished < backupStarted)
-          expect(load.has(push.tag)).toBe(true);
-        if (push.started > backupEnded) expect(load.has(push.tag)).toBe(false);
-      }
-      const pulled = await pullWithSkopeo(
-        new URL(restored.url).host,
-        'team/multi',
-        'multi',
-        join(tmp, 'pull'),
-      );
-      expect(
-        (await contentOf(source.url, 'team/multi', 'multi')).manifests.has(
-          pulled.get('manifest.json') as string,
-        ),
-      ).toBe(true);
+      await expectRacingPushesWholeOrAbsent(restored.url, 'load/app', pushes, backupStarted, backupEnded);
+      await expectMultiArchPulls(source.url, restored.url, tmp);
       // The restored registry takes pushes (its id sequences continue after the restored rows).
       await pushRandomImage(restored.url, 'seed/app', 'after-restore', 64 * 1024);
       expect(await listTags(restored.url, 'seed/app')).toContain('after-restore');

@@ -6,18 +6,17 @@ import { mkdtemp, open, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildBusyboxLayout, buildMultiArchLayout, requireTool } from '../fixtures/image.js';
+import { requireTool } from '../fixtures/image.js';
 import { type ChildBerth, startChildBerth } from '../helpers/child-server.js';
 import { runCli } from '../helpers/cli.js';
 import {
-  catalog,
-  contentOf,
-  getBlobDigest,
-  listTags,
-  pullWithSkopeo,
-  pushRandomImage,
-  skopeoCopy,
-} from './support.js';
+  expectMultiArchPulls,
+  expectRacingPushesWholeOrAbsent,
+  expectSameContent,
+  seedBackupSource,
+  startRacingPushes,
+} from './backup-checks.js';
+import { listTags, pushRandomImage } from './support.js';
 
 const missing = ['skopeo', 'umoci'].filter((tool) => !requireTool(tool));
 if (missing.length > 0) console.warn(`\n!!! SKIPPING backup tests: missing ${missing.join(', ')} !!!\n`);
@@ -33,13 +32,9 @@ describe.skipIf(missing.length > 0)('berth backup / restore', () => {
   const backupDir = () => join(tmp, 'backup');
 
   beforeAll(async () => {
-    const [busybox, multi] = await Promise.all([buildBusyboxLayout(), buildMultiArchLayout()]);
     tmp = await mkdtemp(join(tmpdir(), 'berth-backup-'));
     source = await startChildBerth(join(tmp, 'source'));
-    const host = new URL(source.url).host;
-    await skopeoCopy(`oci:${busybox.dir}:${busybox.tag}`, `docker://${host}/library/busybox:1.0`);
-    await skopeoCopy(`oci:${multi.dir}:${multi.tag}`, `docker://${host}/team/multi:multi`, '--all');
-    for (let i = 0; i < SEED_IMAGES; i++) await pushRandomImage(source.url, 'seed/app', `v${i}`, LAYER_BYTES);
+    await seedBackupSource(source.url, SEED_IMAGES, LAYER_BYTES);
   }, TIMEOUT);
 
   afterAll(async () => {
@@ -51,24 +46,12 @@ describe.skipIf(missing.length > 0)('berth backup / restore', () => {
     'backs up online while pushes go on; the restored registry serves the snapshot byte-identical, no push half there',
     async () => {
       // Pushes in a loop for as long as the backup runs, each timed.
-      const pushes: { tag: string; started: number; finished?: number }[] = [];
-      let pushing = true;
-      const loop = (async () => {
-        for (let i = 0; pushing; i++) {
-          const push: { tag: string; started: number; finished?: number } = {
-            tag: `p${i}`,
-            started: Date.now(),
-          };
-          pushes.push(push);
-          await pushRandomImage(source.url, 'load/app', push.tag, 256 * 1024);
-          push.finished = Date.now();
-        }
-      })();
+      const racing = startRacingPushes(source.url, 'load/app', 256 * 1024);
+      const { pushes } = racing;
       const backupStarted = Date.now();
       const first = await runCli(['backup', backupDir(), '-d', join(tmp, 'source'), '--json']);
       const backupEnded = Date.now();
-      pushing = false;
-      await loop;
+      await racing.stop();
       expect(first.code, first.stderr).toBe(0);
       const summary = JSON.parse(first.stdout);
       expect(summary.problems).toEqual([]);
@@ -85,38 +68,11 @@ describe.skipIf(missing.length > 0)('berth backup / restore', () => {
       console.info(`restore and start: ${Date.now() - restoreStarted} ms`);
 
       // Everything the snapshot holds is whole and byte-identical to the source.
-      const repositories = await catalog(restored.url);
+      const repositories = await expectSameContent(source.url, restored.url);
       expect(repositories).toEqual(expect.arrayContaining(['library/busybox', 'seed/app', 'team/multi']));
-      for (const repository of repositories) {
-        for (const tag of await listTags(restored.url, repository)) {
-          const want = await contentOf(source.url, repository, tag);
-          const got = await contentOf(restored.url, repository, tag);
-          expect([...got.manifests.keys()]).toEqual([...want.manifests.keys()]);
-          for (const [digest, bytes] of got.manifests)
-            expect(bytes.equals(want.manifests.get(digest) as Buffer)).toBe(true);
-          for (const blob of got.blobs)
-            expect(await getBlobDigest(restored.url, repository, blob)).toBe(blob);
-        }
-      }
       expect(await listTags(restored.url, 'seed/app')).toHaveLength(SEED_IMAGES);
-      // The racing pushes: all that finished before the backup began are in; none that began after it ended.
-      const load = new Set(await listTags(restored.url, 'load/app'));
-      for (const push of pushes) {
-        if (push.finished !== undefined && push.finished < backupStarted)
-          expect(load.has(push.tag)).toBe(true);
-        if (push.started > backupEnded) expect(load.has(push.tag)).toBe(false);
-      }
-      const pulled = await pullWithSkopeo(
-        new URL(restored.url).host,
-        'team/multi',
-        'multi',
-        join(tmp, 'pull'),
-      );
-      expect(
-        (await contentOf(source.url, 'team/multi', 'multi')).manifests.has(
-          pulled.get('manifest.json') as string,
-        ),
-      ).toBe(true);
+      await expectRacingPushesWholeOrAbsent(restored.url, 'load/app', pushes, backupStarted, backupEnded);
+      await expectMultiArchPulls(source.url, restored.url, tmp);
     },
     TIMEOUT,
   );
