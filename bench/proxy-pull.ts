@@ -2,7 +2,8 @@
  * Pull-through caching, measured side by side (issue 13, "Speed"): an image of several large layers in an
  * upstream Distribution, pulled
  *  - cold: through a Berth proxy project that holds nothing yet (a fresh Berth each round) vs directly from
- *    the upstream (goal ≥ 0.9×);
+ *    the upstream (goal ≥ 0.9×), with Distribution's proxy mode, cold too, in the same rounds; then again
+ *    with the upstream behind a 1 Gbit/s line (link-throttle.ts), as a remote upstream is;
  *  - warm: through the Berth proxy project once it holds the image vs through Distribution's own proxy mode
  *    (`proxy.remoteurl`) once that holds it (goal ≥ 1×).
  * A pull is what a daemon does: the manifest by tag, then the config and layers, 3 at a time (Docker's
@@ -25,6 +26,7 @@ import {
   patternDigest,
   patternStream,
 } from './client.js';
+import { startThrottle } from './link-throttle.js';
 import { type Server, startBerth, startDistribution } from './servers.js';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -35,6 +37,8 @@ const LAYERS_AT_ONCE = 3;
 const PROJECT = 'hub';
 const REPOSITORY = 'bench/app';
 const TAG = 'v1';
+/** 1 Gbit/s: the line to a remote upstream in the link rounds. */
+const LINK_BYTES_PER_SECOND = 125 * MB;
 
 interface Blob {
   digest: string;
@@ -194,6 +198,10 @@ export interface ProxyBench {
   layersMiB: number[];
   rounds: number;
   cold: { berth: Figures; direct: Figures; ratios: number[]; ratio: number };
+  /** Distribution's proxy mode, cold, in the same rounds (its pull against the same direct pull). */
+  coldDistribution?: { figures: Figures; ratios: number[]; ratio: number };
+  /** Cold again with the upstream behind a 1 Gbit/s line (link-throttle.ts), direct pulls through it too. */
+  link?: { berth: Figures; direct: Figures; ratios: number[]; ratio: number };
   warm?: { berth: Figures; distribution: Figures; ratios: number[]; ratio: number };
 }
 
@@ -223,6 +231,48 @@ export async function benchProxy(options: ProxyBenchOptions): Promise<ProxyBench
     await server.stop();
     stoppers.splice(stoppers.indexOf(server), 1);
   };
+  /** Rounds of cold pulls through a fresh Berth (and Distribution) proxying `upstreamUrl` vs from `direct`. */
+  const coldRounds = async (direct: Server, upstreamUrl: string, label: string) => {
+    const proxied = `${PROJECT}/${REPOSITORY}`;
+    const samples = { berth: [] as number[], direct: [] as number[], distribution: [] as number[] };
+    for (let round = 0; round < rounds; round++) {
+      if (options.interrupted()) throw new Error('interrupted');
+      const berth = await start(startBerthWithApi());
+      await createProxyProject(berth, PROJECT, upstreamUrl);
+      const mirror = await start(startDistribution(options.distribution, undefined, upstreamUrl));
+      const sides = [
+        { name: 'Berth proxy', run: () => pullImage(berth, proxied, image), into: samples.berth },
+        { name: 'direct', run: () => pullImage(direct, REPOSITORY, image), into: samples.direct },
+        {
+          name: 'Distribution proxy',
+          run: () => pullImage(mirror, REPOSITORY, image),
+          into: samples.distribution,
+        },
+      ];
+      const line: string[] = [];
+      const turned = [...sides.slice(round % sides.length), ...sides.slice(0, round % sides.length)];
+      for (const side of turned) {
+        const mbps = await side.run();
+        side.into.push(mbps);
+        line.push(`${side.name} ${mbps.toFixed(0)} MB/s`);
+        await settle();
+      }
+      log(`  proxy ${label} round ${round + 1}/${rounds}: ${line.join(', ')}`);
+      await stop(berth);
+      await stop(mirror);
+    }
+    const ratios = samples.berth.map((b, i) => b / (samples.direct[i] as number));
+    const theirs = samples.distribution.map((d, i) => d / (samples.direct[i] as number));
+    return {
+      summary: {
+        berth: figures(samples.berth),
+        direct: figures(samples.direct),
+        ratios,
+        ratio: median(ratios),
+      },
+      distribution: { figures: figures(samples.distribution), ratios: theirs, ratio: median(theirs) },
+    };
+  };
   try {
     const upstream = await start(startDistribution(options.distribution));
     log(
@@ -231,46 +281,29 @@ export async function benchProxy(options: ProxyBenchOptions): Promise<ProxyBench
     await pushImage(upstream, REPOSITORY, TAG, image);
     // Warm the upstream's page cache once, so every round reads it from memory.
     await pullImage(upstream, REPOSITORY, image);
-    const proxied = `${PROJECT}/${REPOSITORY}`;
 
-    // Cold: a fresh Berth per round, so nothing is cached; the direct pull alternates before or after.
-    const cold = { berth: [] as number[], direct: [] as number[] };
-    for (let round = 0; round < rounds; round++) {
-      if (options.interrupted()) throw new Error('interrupted');
-      const berth = await start(startBerthWithApi());
-      await createProxyProject(berth, PROJECT, upstream.url);
-      const sides = [
-        { name: 'Berth proxy (cold)', run: () => pullImage(berth, proxied, image), into: cold.berth },
-        {
-          name: 'direct from upstream',
-          run: () => pullImage(upstream, REPOSITORY, image),
-          into: cold.direct,
-        },
-      ];
-      const line: string[] = [];
-      for (const side of round % 2 === 0 ? sides : [...sides].reverse()) {
-        const mbps = await side.run();
-        side.into.push(mbps);
-        line.push(`${side.name} ${mbps.toFixed(0)} MB/s`);
-        await settle();
-      }
-      log(`  proxy cold round ${round + 1}/${rounds}: ${line.join(', ')}`);
-      await stop(berth);
+    // Cold: a fresh Berth and a fresh Distribution in proxy mode per round, so nothing is cached; the order of
+    // the sides turns each round. Then the same through a relay passing the upstream's answers at 1 Gbit/s
+    // (a real upstream is a remote line, not loopback), Berth against a direct pull through that line.
+    const cold = await coldRounds(upstream, upstream.url, 'cold');
+    const throttle = await startThrottle(Number(new URL(upstream.url).port), LINK_BYTES_PER_SECOND);
+    let link: Awaited<ReturnType<typeof coldRounds>>;
+    try {
+      link = await coldRounds({ ...upstream, url: throttle.url }, throttle.url, 'cold, 1 Gbit/s link');
+    } finally {
+      await throttle.close();
     }
-    const coldRatios = cold.berth.map((b, i) => b / (cold.direct[i] as number));
     const result: ProxyBench = {
       imageMiB: image.bytes / MiB,
       layersMiB,
       rounds,
-      cold: {
-        berth: figures(cold.berth),
-        direct: figures(cold.direct),
-        ratios: coldRatios,
-        ratio: median(coldRatios),
-      },
+      cold: cold.summary,
+      coldDistribution: cold.distribution,
+      link: link.summary,
     };
 
     // Warm: both caches filled by one pull each (and a second, unmeasured, to be sure), then rounds.
+    const proxied = `${PROJECT}/${REPOSITORY}`;
     const berth = await start(startBerthWithApi());
     await createProxyProject(berth, PROJECT, upstream.url);
     const mirror = await start(startDistribution(options.distribution, undefined, upstream.url));
@@ -324,6 +357,23 @@ export function proxyTable(bench: ProxyBench): string {
       `${bench.cold.ratio.toFixed(2)}× (${bench.cold.ratios.map((r) => r.toFixed(2)).join(' ')})`,
     ],
   ];
+  if (bench.coldDistribution) {
+    const theirs = bench.coldDistribution;
+    rows.push([
+      '  (Distribution proxy, cold)',
+      range(theirs.figures),
+      'the same direct pulls',
+      `${theirs.ratio.toFixed(2)}× (${theirs.ratios.map((r) => r.toFixed(2)).join(' ')})`,
+    ]);
+  }
+  if (bench.link) {
+    rows.push([
+      'cold, upstream on a 1 Gbit/s line',
+      range(bench.link.berth),
+      `direct through that line: ${range(bench.link.direct)}`,
+      `${bench.link.ratio.toFixed(2)}× (${bench.link.ratios.map((r) => r.toFixed(2)).join(' ')})`,
+    ]);
+  }
   if (bench.warm) {
     rows.push([
       'warm',
