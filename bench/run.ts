@@ -10,7 +10,7 @@
  * --only=hot-path (just manifest GETs by tag and digest, anonymous and with a token, on SQLite and PostgreSQL);
  * --only=proxy (just pulls through a proxy project: cold vs direct, warm vs Distribution's proxy mode);
  * --only=replication (just a push policy over many small images, to Distribution and to a second Berth);
- * --only=listings|nodes|change-feed (issue 17's scale workloads, scale.ts);
+ * --only=listings|nodes|change-feed|s3-push (issue 17's scale workloads, scale.ts);
  * --pull-rounds=N (default 5, 3 with --quick).
  */
 import { spawnSync } from 'node:child_process';

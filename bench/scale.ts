@@ -4,16 +4,19 @@
  * (cache invalidation lag under 1,000 tag moves per second). Berth alone: Distribution has no counterpart.
  * Each prints its table with the load average and writes bench/results-scale-<name>.json.
  * `--db=sqlite|postgres` limits listings to one database; `--explain` adds the listing queries' plans;
- * `--rate=N` sets the change feed's target tag moves per second (1000).
+ * `--rate=N` sets the change feed's target tag moves per second (1000). `s3-push`: small pushes to one node on
+ * Swift S3, pushes/s and S3 requests per push (s3-push.ts; `--baseline=<build dir>` compares another build,
+ * `--db=sqlite|postgres`).
  */
 import { writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import { benchChangeFeed, changeFeedTable } from './change-feed.js';
 import { benchListings, listingsTable } from './listings.js';
 import { benchNodes, nodesTable } from './nodes.js';
+import { benchS3Push, s3PushTable } from './s3-push.js';
 import { ensureTools } from './servers.js';
 
-export const SCALE_WORKLOADS = ['listings', 'nodes', 'change-feed'] as const;
+export const SCALE_WORKLOADS = ['listings', 'nodes', 'change-feed', 's3-push'] as const;
 export type ScaleWorkload = (typeof SCALE_WORKLOADS)[number];
 
 const load = () =>
@@ -65,6 +68,25 @@ export async function runScale(
           `${bench.seconds} s; GETs: wrk -t1 -c${bench.getConnections} on a manifest by tag; pushes: ` +
           `${bench.pushConcurrency} clients, 4 KiB blobs, monolithic POST`,
       )}\n${nodesTable(bench)}`,
+    );
+    result = bench;
+  } else if (which === 's3-push') {
+    const db = options.flag('db');
+    if (db !== undefined && db !== 'sqlite' && db !== 'postgres')
+      throw new Error(`--db=${db}: expected sqlite or postgres`);
+    const baseline = options.flag('baseline');
+    const bench = await benchS3Push({
+      quick: options.quick,
+      log: options.log,
+      track: (r) => running.add(r),
+      ...(baseline && { baseline }),
+      ...(db && { metadata: db }),
+    });
+    console.log(
+      `${header(
+        `small pushes to Swift S3 (one node, ${bench.metadata}): ${bench.concurrency} clients, ${bench.blobBytes} B blobs, ` +
+          `${bench.rounds} alternating rounds of ${bench.seconds} s`,
+      )}\n${s3PushTable(bench)}`,
     );
     result = bench;
   } else if (which === 'change-feed') {
