@@ -114,6 +114,13 @@ describe.skipIf(!tools || !distribution)('replication policies between real regi
     return ended(policy, json.id);
   }
 
+  /** Creates a manual policy, runs it and expects the execution to succeed; returns the execution. */
+  async function runNewPolicy(body: Record<string, unknown>): Promise<Execution> {
+    const done = await runPolicy(await createPolicy({ ...body, trigger: 'manual' }));
+    expect(done.status, JSON.stringify(done)).toBe('succeeded');
+    return done;
+  }
+
   beforeAll(async () => {
     tmp = await mkdtemp(join(tmpdir(), 'berth-replication-policies-'));
     env = {
@@ -209,19 +216,23 @@ describe.skipIf(!tools || !distribution)('replication policies between real regi
 
   const at = (client: RegistryClient, repository: string) => ({ client, repository });
 
+  /** The signed index, its cosign signature tag and its SBOM are at `to` byte for byte as at `from`. */
+  async function expectSignedIndexCopied(from: ReturnType<typeof at>, to: ReturnType<typeof at>) {
+    await expectSameManifest(from, to, 'v1');
+    await expectSameManifest(from, to, signatureTag);
+    await expectSameManifest(from, to, sbom);
+  }
+
   it(
     'pull policy Distribution → Berth: the signed multi-arch index and its SBOM referrer arrive intact',
     async () => {
-      const policy = await createPolicy({
+      const done = await runNewPolicy({
         name: 'from-upstream',
         registry: 'upstream',
         direction: 'pull',
         repositories: 'app/**',
         rewrite: { from: 'app/**', to: 'team/app/**' },
-        trigger: 'manual',
       });
-      const done = await runPolicy(policy);
-      expect(done.status, JSON.stringify(done)).toBe('succeeded');
       // One task per tag; the signature and tag-schema tags travel as referrers, not as tasks.
       expect(
         done.tasks?.map((t) => `${t.sourceRepository}:${t.sourceReference}→${t.targetRepository}`).sort(),
@@ -234,9 +245,7 @@ describe.skipIf(!tools || !distribution)('replication policies between real regi
       expect(done.progress.bytes).toBeGreaterThan(0);
       const from = at(clients.upstream, 'app/multi');
       const to = at(clients.centre, 'team/app/multi');
-      await expectSameManifest(from, to, 'v1');
-      await expectSameManifest(from, to, signatureTag);
-      await expectSameManifest(from, to, sbom);
+      await expectSignedIndexCopied(from, to);
       const referrers = await clients.centre.referrers('team/app/multi', artifact.digest);
       expect(referrers.via).toBe('api');
       expect(referrers.manifests.map((m) => m.digest)).toContain(sbom);
@@ -247,25 +256,20 @@ describe.skipIf(!tools || !distribution)('replication policies between real regi
   it(
     'push policy Berth → second Berth (token auth): tags filtered, names rewritten, referrers carried',
     async () => {
-      const policy = await createPolicy({
+      const done = await runNewPolicy({
         name: 'to-branch',
         registry: 'branch',
         direction: 'push',
         repositories: 'team/app/**',
         tags: 'v*',
         rewrite: { from: 'team/**', to: 'branch/team/**' },
-        trigger: 'manual',
       });
-      const done = await runPolicy(policy);
-      expect(done.status, JSON.stringify(done)).toBe('succeeded');
       expect(
         done.tasks?.map((t) => `${t.sourceRepository}:${t.sourceReference}→${t.targetRepository}`).sort(),
       ).toEqual(['team/app/multi:v1→branch/team/app/multi', 'team/app/single:v2→branch/team/app/single']);
       const from = at(clients.centre, 'team/app/multi');
       const to = at(clients.branch, 'branch/team/app/multi');
-      await expectSameManifest(from, to, 'v1');
-      await expectSameManifest(from, to, signatureTag);
-      await expectSameManifest(from, to, sbom);
+      await expectSignedIndexCopied(from, to);
       expect(
         (await clients.branch.referrers('branch/team/app/multi', artifact.digest)).manifests.map(
           (m) => m.digest,
@@ -281,21 +285,16 @@ describe.skipIf(!tools || !distribution)('replication policies between real regi
   it(
     'push policy Berth → Distribution with Basic auth under a fixed prefix; the SBOM lands in the tag-schema index',
     async () => {
-      const policy = await createPolicy({
+      await runNewPolicy({
         name: 'to-dist',
         registry: 'dist-basic',
         direction: 'push',
         repositories: 'team/app/multi',
         rewrite: { from: '**', to: 'mirror/**' },
-        trigger: 'manual',
       });
-      const done = await runPolicy(policy);
-      expect(done.status, JSON.stringify(done)).toBe('succeeded');
       const from = at(clients.centre, 'team/app/multi');
       const to = at(clients.basicDist, 'mirror/team/app/multi');
-      await expectSameManifest(from, to, 'v1');
-      await expectSameManifest(from, to, signatureTag);
-      await expectSameManifest(from, to, sbom);
+      await expectSignedIndexCopied(from, to);
       const referrers = await clients.basicDist.referrers('mirror/team/app/multi', artifact.digest);
       expect(referrers.via).toBe('tag-schema');
       expect(referrers.manifests.map((m) => m.digest)).toContain(sbom);
