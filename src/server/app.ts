@@ -495,7 +495,10 @@ export async function createBerth(config: Config, options: BerthOptions = {}): P
       .catch((error) => app.log.error({ err: error }, 'upload purge failed'));
     backends.jobs
       .run('audit-retention', async () => {
-        await auth.audit.purgeOlderThan(Date.now() - config.audit.retentionDays * 86_400_000);
+        const cutoff = Date.now() - config.audit.retentionDays * 86_400_000;
+        await auth.audit.purgeOlderThan(cutoff);
+        // Findings are about audit events: they go with them.
+        await anomalies.store.deleteBefore(cutoff);
       })
       .catch((error) => app.log.error({ err: error }, 'audit retention failed'));
   }, config.uploads.purgeIntervalSeconds * 1000);

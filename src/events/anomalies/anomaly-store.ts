@@ -109,6 +109,12 @@ export class AnomalyStore {
     return row !== undefined;
   }
 
+  /** Removes findings raised before `time` (audit retention); returns how many. */
+  async deleteBefore(time: number): Promise<number> {
+    const result = await this.db.deleteFrom('audit_anomalies').where('time', '<', time).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
   /** Newest first. */
   async list(q: AnomalyQuery): Promise<Anomaly[]> {
     let query = this.db.selectFrom('audit_anomalies').selectAll();
