@@ -2,7 +2,13 @@
 // a fault injector (a real HTTP proxy in front of a real registry that answers some requests itself or corrupts
 // a blob's bytes), and byte-level comparisons of two registries' content.
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+} from 'node:http';
 import { Readable } from 'node:stream';
 import { expect } from 'vitest';
 import type { Descriptor, Manifest, RegistryClient } from '../../src/replication/index.js';
@@ -162,13 +168,31 @@ export interface Seen {
   path: string;
   at: number;
   status: number;
+  /** The request's Content-Range (an upload chunk's) and Range (a ranged GET's), as sent. */
+  contentRange?: string | undefined;
+  range?: string | undefined;
+  /** Request body bytes that reached the proxy (grows while the body still comes in). */
+  received: number;
+  /** Response body bytes the proxy passed on from the registry. */
+  served: number;
 }
 
+type Match = (method: string, path: string, headers: IncomingHttpHeaders) => boolean;
+
 type Rule = {
-  match: (method: string, path: string) => boolean;
+  match: Match;
   times: number;
+  /** 0: no answer (hang); -1: the connection is cut once the body is in. */
   status: number;
   headers: Record<string, string>;
+  /** Cancel the upload session in the registry too (DELETE of the same URL) before answering: it is lost. */
+  cancelUpload?: boolean;
+};
+
+type Rewrite = {
+  match: Match;
+  times: number;
+  edit: (headers: IncomingHttpHeaders) => void;
 };
 
 /**
@@ -179,8 +203,10 @@ type Rule = {
 export class FaultInjector {
   readonly seen: Seen[] = [];
   private rules: Rule[] = [];
+  private rewrites: Rewrite[] = [];
   private corrupted = new Set<string>();
   private stalled = new Set<string>();
+  private rangesIgnored = false;
 
   private constructor(
     private readonly server: Server,
@@ -199,18 +225,41 @@ export class FaultInjector {
   }
 
   /** The next `times` requests matching answer `status` (with `headers`) without reaching the registry. */
-  fail(match: Rule['match'], times: number, status: number, headers: Record<string, string> = {}): void {
+  fail(match: Match, times: number, status: number, headers: Record<string, string> = {}): void {
     this.rules.push({ match, times, status, headers });
   }
 
+  /** The next `times` requests matching are read whole, then their connection is cut without an answer. */
+  cut(match: Match, times: number): void {
+    this.rules.push({ match, times, status: -1, headers: {} });
+  }
+
+  /**
+   * The next `times` requests matching (upload PATCHes) cancel their upload session in the registry (a DELETE
+   * of the same URL, with the request's credentials), then answer `status`: the registry has lost the session.
+   */
+  failAndCancelUpload(match: Match, times: number, status: number): void {
+    this.rules.push({ match, times, status, headers: {}, cancelUpload: true });
+  }
+
+  /** The registry's answers to the next `times` requests matching get their headers edited on the way. */
+  rewrite(match: Match, times: number, edit: Rewrite['edit']): void {
+    this.rewrites.push({ match, times, edit });
+  }
+
   /** Matching requests are read and then left without an answer (a hung registry). */
-  hang(match: Rule['match']): void {
+  hang(match: Match): void {
     this.rules.push({ match, times: Number.POSITIVE_INFINITY, status: 0, headers: {} });
   }
 
   /** GETs whose path ends with `suffix` get their headers and first chunk, then nothing more (a stalled body). */
   stall(suffix: string): void {
     this.stalled.add(suffix);
+  }
+
+  /** Requests go on without their Range header: a registry that serves whole blobs only. */
+  ignoreRanges(): void {
+    this.rangesIgnored = true;
   }
 
   /** GETs whose path ends with `suffix` (`/blobs/<digest>`, `/manifests/v1`) get one byte flipped mid-body. */
@@ -227,24 +276,77 @@ export class FaultInjector {
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
     const at = Date.now();
-    const rule = this.rules.find((r) => r.times > 0 && r.match(method, path));
+    const header = (name: string) => {
+      const value = req.headers[name];
+      return Array.isArray(value) ? value.join(', ') : value;
+    };
+    const seen: Seen = {
+      method,
+      path,
+      at,
+      status: 0,
+      contentRange: header('content-range'),
+      range: header('range'),
+      received: 0,
+      served: 0,
+    };
+    req.on('data', (chunk: Buffer) => {
+      seen.received += chunk.length;
+    });
+    const rule = this.rules.find((r) => r.times > 0 && r.match(method, path, req.headers));
     if (rule) {
       rule.times--;
-      this.seen.push({ method, path, at, status: rule.status });
+      seen.status = rule.status;
+      this.seen.push(seen);
       req.resume();
       if (rule.status === 0) return;
-      res.writeHead(rule.status, { 'content-type': 'application/json', ...rule.headers });
-      res.end(
-        JSON.stringify({
-          errors: [{ code: rule.status === 429 ? 'TOOMANYREQUESTS' : 'UNAVAILABLE', message: 'injected' }],
-        }),
-      );
+      if (rule.status === -1) {
+        req.once('end', () => res.socket?.destroy());
+        return;
+      }
+      const answer = () => {
+        res.writeHead(rule.status, { 'content-type': 'application/json', ...rule.headers });
+        res.end(
+          JSON.stringify({
+            errors: [{ code: rule.status === 429 ? 'TOOMANYREQUESTS' : 'UNAVAILABLE', message: 'injected' }],
+          }),
+        );
+      };
+      if (!rule.cancelUpload) {
+        answer();
+        return;
+      }
+      const { authorization } = req.headers;
+      const cancel = httpRequest({
+        host: target.hostname,
+        port: target.port,
+        method: 'DELETE',
+        path,
+        headers: { host: req.headers.host, ...(authorization && { authorization }) },
+      });
+      cancel.on('response', (done) => {
+        done.resume();
+        done.on('end', answer);
+      });
+      cancel.on('error', () => res.destroy());
+      cancel.end();
       return;
     }
+    const headers = { ...req.headers };
+    if (this.rangesIgnored) delete headers.range;
     const upstream = httpRequest(
-      { host: target.hostname, port: target.port, method, path, headers: req.headers },
+      { host: target.hostname, port: target.port, method, path, headers },
       (answer) => {
-        this.seen.push({ method, path, at, status: answer.statusCode ?? 0 });
+        seen.status = answer.statusCode ?? 0;
+        this.seen.push(seen);
+        answer.on('data', (chunk: Buffer) => {
+          seen.served += chunk.length;
+        });
+        const rewrite = this.rewrites.find((r) => r.times > 0 && r.match(method, path, req.headers));
+        if (rewrite) {
+          rewrite.times--;
+          rewrite.edit(answer.headers);
+        }
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         const corrupt = [...this.corrupted].some((suffix) => path.endsWith(suffix));
         const stall = [...this.stalled].some((suffix) => path.endsWith(suffix));

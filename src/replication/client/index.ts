@@ -14,7 +14,9 @@
 //   await source.referrers('library/alpine', digest);                     // API, or the sha256-<hex> tag schema
 // Auth is learned from the first 401 (Bearer realm/service/scope → a token per scope set, cached; or Basic).
 // Transient failures (429/502/503/504/408, network, timeouts) are retried with exponential backoff and jitter
-// (cockatiel), honouring Retry-After; a failed upload restarts in a new session with a freshly opened source.
+// (cockatiel), honouring Retry-After; a chunked upload cut off goes on where the registry's session stands
+// (GET <location> → Range), from a source reopened there (pushBlob's resumeFrom ← getBlob's `from`: a Range
+// GET hashed on from the prefix's hash state); a lost session or a one-PUT upload restarts in a new session.
 // Errors: RemoteRegistryError (OCI code, status, URL without credentials), ContentMismatchError,
 // RegistryNetworkError, RegistryTimeoutError; isTransient() tells which a retry may cure.
 export type { Credentials } from './authenticator.js';
@@ -36,3 +38,4 @@ export {
 export { parseRetryAfter, type RetryOptions, retryPolicy } from './retry-policy.js';
 export type { Timeouts } from './transport.js';
 export type { Descriptor, Manifest, ManifestHead, Platform, Referrers } from './types.js';
+export type { BlobPrefix } from './upload-session.js';

@@ -1,14 +1,15 @@
-import { pipeline, Readable } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
 import type { RetryPolicy } from 'cockatiel';
 import { digestOf, MediaType, tryParseDigest } from '../../registry/index.js';
 import { Authenticator, type Credentials } from './authenticator.js';
 import { ChunkReader } from './chunk-reader.js';
-import { ContentMismatchError, printableUrl, RemoteRegistryError } from './errors.js';
+import { ContentMismatchError, isTransient, printableUrl, RemoteRegistryError } from './errors.js';
 import { nextLink } from './link-header.js';
 import { remoteError } from './remote-error-body.js';
 import { type RetryOptions, retryPolicy } from './retry-policy.js';
 import { type Answer, exchange, type Timeouts } from './transport.js';
 import type { Descriptor, Manifest, ManifestHead, Referrers } from './types.js';
+import { type BlobPrefix, UploadSession } from './upload-session.js';
 import { VerifiedStream } from './verified-stream.js';
 
 export interface RegistryClientOptions {
@@ -333,53 +334,134 @@ export class RegistryClient {
 
   /**
    * A blob's bytes as a stream that fails (ContentMismatchError) if they do not hash to `digest` or do not
-   * count `size`; the last chunk is released only once they do. A blob the registry lacks throws.
+   * count `size`; the last chunk is released only once they do. A blob the registry lacks throws. With `from`
+   * (a resumed upload's source), the bytes from `from.offset` on: asked with `Range: bytes=<offset>-` and
+   * hashed on from the prefix's hash state; a registry that ignores the Range (200) is read whole, verified
+   * whole, and the prefix left out.
    */
   async getBlob(
     repository: string,
     blob: { digest: string; size?: number | undefined },
     signal?: AbortSignal,
+    from?: BlobPrefix,
   ): Promise<Readable> {
+    const offset = from?.offset ?? 0;
     const answer = await this.call({
       method: 'GET',
       target: this.path(repository, 'blobs', blob.digest),
       repository,
-      ok: [200],
+      ...(offset > 0 && { headers: { range: `bytes=${offset}-` } }),
+      ok: offset > 0 ? [200, 206] : [200],
       signal,
     });
     const length = answer.headers.get('content-length');
     const what = `blob ${repository}@${blob.digest} from ${this}`;
-    if (blob.size !== undefined && length !== null && Number(length) !== blob.size) {
+    const ranged = answer.status === 206;
+    if (ranged) {
+      const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(answer.headers.get('content-range')?.trim() ?? '');
+      const ends = blob.size === undefined ? undefined : blob.size - 1;
+      if (
+        !range ||
+        Number(range[1]) !== offset ||
+        (ends !== undefined &&
+          (Number(range[2]) !== ends || (range[3] !== '*' && Number(range[3]) !== blob.size)))
+      ) {
+        await answer.discard();
+        throw new ContentMismatchError(
+          `${what}: asked for bytes ${offset}-, served ${answer.headers.get('content-range') ?? 'no Content-Range'}`,
+          blob,
+          {},
+        );
+      }
+    }
+    const expected = blob.size === undefined ? undefined : ranged ? blob.size - offset : blob.size;
+    if (expected !== undefined && length !== null && Number(length) !== expected) {
       await answer.discard();
-      throw new ContentMismatchError(`${what}: ${length} bytes served, not ${blob.size}`, blob, {
-        size: Number(length),
+      throw new ContentMismatchError(`${what}: ${length} bytes served, not ${expected}`, blob, {
+        size: Number(length) + (ranged ? offset : 0),
       });
     }
-    const verified = new VerifiedStream(blob, what);
-    pipeline(answer.body(), verified, () => {});
-    return verified;
+    const verified = new VerifiedStream(blob, what, ranged ? from : undefined);
+    if (ranged || offset === 0) {
+      pipeline(answer.body(), verified, () => {});
+      return verified;
+    }
+    const tail = skipBytes(offset);
+    pipeline(answer.body(), verified, tail, () => {});
+    return tail;
   }
 
   /**
    * Puts a blob into `repository`: mounted from `mountFrom` when the registry can (201), else uploaded from
-   * `open()` — in one PUT, or in PATCH chunks when chunkSize is set. A failed attempt is never resumed blindly:
-   * a transient failure starts a new upload session with a freshly opened source.
+   * `open()` — in one PUT, or in PATCH chunks when chunkSize is set. A transient failure (network, timeout,
+   * 408/429/502/503/504) is tried again under the retry policy: a chunked upload first asks the registry where
+   * its session stands (GET <location>, `Range: 0-<end>`) and goes on from the next byte, with the source
+   * reopened there (`resumeFrom`, given the hash state of the bytes before it; without it, `open()` again with
+   * the bytes before skipped); a lost session (404) or a status it cannot trust starts a new session, as does a
+   * failed one-PUT upload.
    */
   async pushBlob(
     repository: string,
     blob: { digest: string; size: number },
     open: () => Promise<Readable>,
-    options: { mountFrom?: string | undefined; signal?: AbortSignal | undefined } = {},
+    options: {
+      mountFrom?: string | undefined;
+      signal?: AbortSignal | undefined;
+      /** The blob's bytes from `from.offset` on, verified as a whole from `from.hash` (getBlob's `from`). */
+      resumeFrom?: ((from: BlobPrefix) => Promise<Readable>) | undefined;
+    } = {},
   ): Promise<'mounted' | 'uploaded'> {
-    return this.policy.execute(() => this.uploadOnce(repository, blob, open, options), options.signal);
+    let interrupted: UploadSession | undefined;
+    return this.policy.execute(async () => {
+      const previous = interrupted;
+      interrupted = undefined;
+      let session: UploadSession | undefined;
+      let offset = 0;
+      if (previous) {
+        const status = await this.uploadStatus(repository, previous, options.signal).catch(
+          (error: unknown) => {
+            if (isTransient(error)) interrupted = previous;
+            throw error;
+          },
+        );
+        if (status) {
+          session = previous;
+          session.location = status.location;
+          offset = status.offset;
+        } else {
+          this.cancelUpload(repository, previous.location);
+          // The closing PUT may have landed before its answer was lost.
+          const landed = previous.closing && (await this.headBlob(repository, blob.digest, options.signal));
+          if (landed && landed.size === blob.size) return 'uploaded';
+        }
+      }
+      if (!session) {
+        const started = await this.startUpload(repository, blob, options);
+        if (started === 'mounted') return 'mounted';
+        if (!this.chunkSize || blob.size <= this.chunkSize) {
+          await this.uploadWhole(repository, blob, started, open, options.signal);
+          return 'uploaded';
+        }
+        const algorithm = options.resumeFrom ? tryParseDigest(blob.digest)?.algorithm : undefined;
+        session = new UploadSession(started, algorithm);
+      }
+      try {
+        await this.uploadChunks(repository, blob, session, offset, open, options);
+        return 'uploaded';
+      } catch (error) {
+        if (isTransient(error)) interrupted = session;
+        else this.cancelUpload(repository, session.location);
+        throw error;
+      }
+    }, options.signal);
   }
 
-  private async uploadOnce(
+  /** POST of a new upload session (or a mount): its Location, or 'mounted'. */
+  private async startUpload(
     repository: string,
-    blob: { digest: string; size: number },
-    open: () => Promise<Readable>,
+    blob: { digest: string },
     options: { mountFrom?: string | undefined; signal?: AbortSignal | undefined },
-  ): Promise<'mounted' | 'uploaded'> {
+  ): Promise<URL | 'mounted'> {
     const { signal, mountFrom } = options;
     const query = mountFrom
       ? `?mount=${encodeURIComponent(blob.digest)}&from=${encodeURIComponent(mountFrom)}`
@@ -396,43 +478,116 @@ export class RegistryClient {
     });
     await started.discard();
     if (started.status === 201 && mountFrom) return 'mounted';
-    let location = this.location(started);
-    const source = await open();
+    return this.location(started);
+  }
+
+  /** The whole blob in the closing PUT; a failure cancels the session (the next try starts a new one). */
+  private async uploadWhole(
+    repository: string,
+    blob: { digest: string; size: number },
+    location: URL,
+    open: () => Promise<Readable>,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    let source: Readable | undefined;
     try {
-      if (this.chunkSize && blob.size > this.chunkSize) {
-        const reader = new ChunkReader(source);
-        for (let offset = 0; offset < blob.size; offset += this.chunkSize) {
-          const length = Math.min(this.chunkSize, blob.size - offset);
-          const patched = await this.call({
-            method: 'PATCH',
-            target: location,
-            repository,
-            headers: {
-              'content-type': 'application/octet-stream',
-              'content-length': String(length),
-              'content-range': `${offset}-${offset + length - 1}`,
-            },
-            body: Readable.from(reader.take(length), { objectMode: false }),
-            ok: [202],
-            retry: false,
-            signal,
-          });
-          await patched.discard();
-          location = this.location(patched);
-        }
-        await this.finishUpload(repository, location, blob.digest, Buffer.alloc(0), 0, signal);
-      } else {
-        await this.finishUpload(repository, location, blob.digest, source, blob.size, signal);
-      }
-      return 'uploaded';
+      source = await open();
+      await this.finishUpload(repository, location, blob.digest, source, blob.size, signal);
     } catch (error) {
-      source.destroy();
-      // Best effort: the registry would expire the session anyway.
-      this.call({ method: 'DELETE', target: location, repository, ok: [204, 404], retry: false })
-        .then((answer) => answer.discard())
-        .catch(() => {});
+      source?.destroy();
+      this.cancelUpload(repository, location);
       throw error;
     }
+  }
+
+  /**
+   * PATCH chunks from `offset` (where the session stands) to the end, then the closing PUT. The source is
+   * opened at the start, or for a resume reopened at the hashed point at or before `offset`.
+   */
+  private async uploadChunks(
+    repository: string,
+    blob: { digest: string; size: number },
+    session: UploadSession,
+    offset: number,
+    open: () => Promise<Readable>,
+    options: {
+      signal?: AbortSignal | undefined;
+      resumeFrom?: ((from: BlobPrefix) => Promise<Readable>) | undefined;
+    },
+  ): Promise<void> {
+    const { signal, resumeFrom } = options;
+    const chunkSize = this.chunkSize as number;
+    let source: Readable | undefined;
+    try {
+      let reader: ChunkReader | undefined;
+      if (offset < blob.size) {
+        const mark = offset > 0 && resumeFrom ? session.reopenAt(offset) : undefined;
+        source = mark && resumeFrom ? await resumeFrom(mark) : await open();
+        reader = new ChunkReader(source);
+        await session.resume(offset, mark, reader);
+      }
+      for (let at = offset; reader && at < blob.size; at += chunkSize) {
+        const length = Math.min(chunkSize, blob.size - at);
+        const patched = await this.call({
+          method: 'PATCH',
+          target: session.location,
+          repository,
+          headers: {
+            'content-type': 'application/octet-stream',
+            'content-length': String(length),
+            'content-range': `${at}-${at + length - 1}`,
+          },
+          body: Readable.from(session.send(reader.take(length), length), { objectMode: false }),
+          ok: [202],
+          retry: false,
+          signal,
+        });
+        await patched.discard();
+        session.acknowledge(at + length, this.location(patched));
+      }
+      session.closing = true;
+      await this.finishUpload(repository, session.location, blob.digest, Buffer.alloc(0), 0, signal);
+    } catch (error) {
+      source?.destroy();
+      throw error;
+    }
+  }
+
+  /**
+   * Where an interrupted session stands (GET <location>: 204 with `Range: 0-<end>`), or undefined when the
+   * registry lost it (404), refuses it (Distribution answers 400 to a Location whose state is behind the
+   * upload) or answers a Range this side cannot trust. A transient failure throws: the next try asks again.
+   */
+  private async uploadStatus(
+    repository: string,
+    session: UploadSession,
+    signal: AbortSignal | undefined,
+  ): Promise<{ location: URL; offset: number } | undefined> {
+    let answer: Answer;
+    try {
+      answer = await this.call({
+        method: 'GET',
+        target: session.location,
+        repository,
+        ok: [200, 204],
+        retry: false,
+        signal,
+      });
+    } catch (error) {
+      if (error instanceof RemoteRegistryError && !isTransient(error)) return undefined;
+      throw error;
+    }
+    await answer.discard();
+    const offset = session.resumable(answer.headers.get('range'));
+    if (offset === undefined) return undefined;
+    return { location: answer.headers.get('location') ? this.location(answer) : session.location, offset };
+  }
+
+  /** Best effort: the registry would expire the session anyway. */
+  private cancelUpload(repository: string, location: URL): void {
+    this.call({ method: 'DELETE', target: location, repository, ok: [204, 404], retry: false })
+      .then((answer) => answer.discard())
+      .catch(() => {});
   }
 
   private async finishUpload(
@@ -551,6 +706,23 @@ function parseJson(bytes: Buffer, what: string): unknown {
   } catch {
     throw new Error(`${what}: not JSON`);
   }
+}
+
+/** Drops the first `count` bytes of a stream (a whole blob served where only its tail was asked for). */
+function skipBytes(count: number): Transform {
+  let left = count;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      if (left >= chunk.length) {
+        left -= chunk.length;
+        callback();
+      } else {
+        const rest = left > 0 ? chunk.subarray(left) : chunk;
+        left = 0;
+        callback(null, rest);
+      }
+    },
+  });
 }
 
 function filterType(manifests: Descriptor[], options: { artifactType?: string }): Descriptor[] {

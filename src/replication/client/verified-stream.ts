@@ -2,11 +2,14 @@ import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { tryParseDigest } from '../../registry/index.js';
 import { ContentMismatchError } from './errors.js';
+import type { BlobPrefix } from './upload-session.js';
 
 /**
  * A pass-through that hashes and counts what flows and fails with a ContentMismatchError when the bytes do not
  * match the digest (at the end) or the size (as soon as it is exceeded, or at the end). It holds back the last
  * chunk until the check passes, so a consumer that uploads what it reads never sends a complete wrong body.
+ * A stream of the blob's bytes from an offset on starts from the hash state of the bytes before (`prefix`), so
+ * the whole blob is still verified.
  */
 export class VerifiedStream extends Transform {
   private readonly hash: Hash;
@@ -16,12 +19,14 @@ export class VerifiedStream extends Transform {
   constructor(
     private readonly expected: { digest: string; size?: number | undefined },
     private readonly what: string,
+    prefix?: BlobPrefix,
   ) {
     super();
     const digest = tryParseDigest(expected.digest);
     if (!digest)
       throw new ContentMismatchError(`${what}: unsupported digest ${expected.digest}`, expected, {});
-    this.hash = createHash(digest.algorithm);
+    this.hash = prefix ? prefix.hash.copy() : createHash(digest.algorithm);
+    this.bytes = prefix?.offset ?? 0;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {

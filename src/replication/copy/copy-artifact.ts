@@ -2,6 +2,7 @@ import { pipeline, type Readable } from 'node:stream';
 import { type BulkheadPolicy, bulkhead } from 'cockatiel';
 import { tryParseDigest } from '../../registry/index.js';
 import {
+  type BlobPrefix,
   ContentMismatchError,
   type Descriptor,
   type Manifest,
@@ -258,14 +259,20 @@ class CopyRun {
       return;
     }
     const mountFrom = await this.mountSource(blob.digest);
-    const open = async (): Promise<Readable> => {
-      const bytes = await source.client.getBlob(source.repository, blob, signal);
+    // A resumed chunked upload reopens the source where the target's session stands (a Range GET, verified
+    // on from the hash of the bytes before it).
+    const open = async (from?: BlobPrefix): Promise<Readable> => {
+      const bytes = await source.client.getBlob(source.repository, blob, signal, from);
       if (!this.rate) return bytes;
       const throttle = new Throttle(this.rate, signal);
       pipeline(bytes, throttle, () => {});
       return throttle;
     };
-    const outcome = await target.client.pushBlob(target.repository, blob, open, { mountFrom, signal });
+    const outcome = await target.client.pushBlob(target.repository, blob, () => open(), {
+      mountFrom,
+      signal,
+      resumeFrom: open,
+    });
     if (outcome === 'mounted') this.counts.blobs.mounted++;
     else {
       this.counts.blobs.copied++;

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { RetryPolicy } from 'cockatiel';
 import { parseDigest, type Registry, RegistryError } from '../../registry/index.js';
 import {
+  type BlobPrefix,
   type Descriptor,
   MANIFEST_ACCEPT,
   type Manifest,
@@ -111,11 +112,19 @@ export class LocalRegistry extends RegistryClient {
     }
   }
 
-  override async getBlob(repository: string, blob: { digest: string }): Promise<Readable> {
+  /** The stored bytes (the store is trusted: the scrub checks it); with `from`, from its offset on. */
+  override async getBlob(
+    repository: string,
+    blob: { digest: string },
+    _signal?: AbortSignal,
+    from?: BlobPrefix,
+  ): Promise<Readable> {
     const digest = parseDigest(blob.digest);
     return this.local('GET', repository, 'blobs', blob.digest, async () => {
-      await this.registry.blobs.stat(repository, digest);
-      return this.registry.blobs.open(digest);
+      const size = await this.registry.blobs.stat(repository, digest);
+      if (!from?.offset) return this.registry.blobs.open(digest);
+      if (from.offset >= size) throw new Error(`${blob.digest} has ${size} bytes: none from ${from.offset}`);
+      return this.registry.blobs.open(digest, { start: from.offset, end: size - 1 });
     });
   }
 
