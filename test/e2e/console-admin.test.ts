@@ -11,13 +11,14 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireTool, run } from '../fixtures/image.js';
+import { parseCsv } from '../helpers/csv.js';
 import { startOpenIdProvider, type TestProvider } from '../helpers/openid-provider.js';
 import { startBerth } from '../helpers/server.js';
+import { CHROMIUM, collectPageProblems, launchChromium } from './chromium-page.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const missing = [...(requireTool('skopeo') ? [] : ['skopeo']), ...(existsSync(CHROMIUM) ? [] : ['chromium'])];
 if (missing.length > 0) {
   console.warn(`\n!!! SKIPPING console administration browser tests: missing ${missing.join(', ')} !!!\n`);
@@ -30,35 +31,6 @@ const ADMIN_PASSWORD = 'console admin password';
 const TIMEOUT = 240_000;
 
 type Berth = Awaited<ReturnType<typeof startBerth>>;
-
-/** RFC 4180 records (quoted fields, doubled quotes, CRLF). */
-function parseCsv(text: string): string[][] {
-  const records: string[][] = [];
-  let record: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i] as string;
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      record.push(field);
-      field = '';
-    } else if (c === '\r' && text[i + 1] === '\n') {
-      record.push(field);
-      records.push(record);
-      record = [];
-      field = '';
-      i++;
-    } else throw new Error(`unquoted character ${JSON.stringify(c)} at ${i}`);
-  }
-  return records;
-}
 
 describe.skipIf(missing.length > 0)('the console administration pages in chromium', () => {
   let berth: Berth;
@@ -84,16 +56,7 @@ describe.skipIf(missing.length > 0)('the console administration pages in chromiu
     op.configure(`${berth.url}/api/v1/auth/oidc/callback`);
     op.accounts.set('sub-olga', { username: 'olga', groups: ['developers'] });
     await berth.berth.accounts.setPassword('admin', ADMIN_PASSWORD);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   }, TIMEOUT);
 
   afterAll(async () => {
@@ -110,22 +73,7 @@ describe.skipIf(missing.length > 0)('the console administration pages in chromiu
       acceptDownloads: true,
     });
     const page = await context.newPage();
-    const ours = (url: string) => url.startsWith(berth.url);
-    page.on('console', (message) => {
-      // A failed load is also a response below, with its address: judged there.
-      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
-        problems.push(`console error: ${message.text()}`);
-      }
-    });
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('requestfailed', (request) => {
-      if (ours(request.url()))
-        problems.push(`request failed: ${request.url()} ${request.failure()?.errorText}`);
-    });
-    page.on('response', (response) => {
-      const url = response.url();
-      if (response.status() >= 400 && ours(url)) problems.push(`HTTP ${response.status()}: ${url}`);
-    });
+    collectPageProblems(page, problems, { origin: berth.url, loadErrorsAsResponses: true });
     return { context, page };
   }
 

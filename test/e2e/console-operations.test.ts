@@ -14,13 +14,13 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireTool, run } from '../fixtures/image.js';
 import { tarOf } from '../fixtures/scanning/layers.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
+import { CHROMIUM, collectPageProblems, launchChromium } from './chromium-page.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const missing = [...(requireTool('skopeo') ? [] : ['skopeo']), ...(existsSync(CHROMIUM) ? [] : ['chromium'])];
 if (missing.length > 0) {
   console.warn(`\n!!! SKIPPING console operations browser tests: missing ${missing.join(', ')} !!!\n`);
@@ -159,38 +159,17 @@ describe.skipIf(missing.length > 0)('the console operations pages in chromium, a
     await target.berth.accounts.setPassword('admin', ADMIN_PASSWORD);
     await origin.berth.accounts.createUser({ username: 'dana', password: 'dana password 1' });
     await target.berth.accounts.createProject({ name: 'shop', public: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     const context = await browser.newContext({
       viewport: { width: 1400, height: 900 },
       acceptDownloads: true,
     });
     page = await context.newPage();
-    const ours = (url: string) => url.startsWith(origin.url);
-    page.on('console', (message) => {
-      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
-        problems.push(`console error: ${message.text()}`);
-      }
-    });
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('requestfailed', (request) => {
-      // Leaving a page cancels its polls (net::ERR_ABORTED): navigation, not a failure.
-      if (ours(request.url()) && request.failure()?.errorText !== 'net::ERR_ABORTED') {
-        problems.push(`request failed: ${request.url()} ${request.failure()?.errorText}`);
-      }
-    });
-    page.on('response', (response) => {
-      if (response.status() >= 400 && ours(response.url())) {
-        problems.push(`HTTP ${response.status()}: ${response.url()}`);
-      }
+    // Leaving a page cancels its polls: navigation, not a failure.
+    collectPageProblems(page, problems, {
+      origin: origin.url,
+      abortIsNavigation: true,
+      loadErrorsAsResponses: true,
     });
   }, TIMEOUT);
 

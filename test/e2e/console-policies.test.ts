@@ -7,13 +7,13 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
-import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDigest } from '../../src/registry/index.js';
 import { buildBusyboxLayout, type Layout, RunError, requireTool, run } from '../fixtures/image.js';
 import { startBerth } from '../helpers/server.js';
+import { CHROMIUM, collectPageProblems, launchChromium } from './chromium-page.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const missing = [
   ...['skopeo', 'umoci', 'apt-get', 'dpkg'].filter((tool) => !requireTool(tool)),
   ...(existsSync(CHROMIUM) ? [] : ['chromium']),
@@ -105,31 +105,11 @@ describe.skipIf(missing.length > 0)('project policies in the web console', () =>
     await accounts.createProject({ name: 'shop' });
     await accounts.setMember('shop', { kind: 'user', name: 'gina', role: 'guest' });
     for (const tag of ['1', '2', '3', '4']) digests.push(await pushSmall(tag));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     page = await context.newPage();
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
-    });
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('requestfailed', (request) => {
-      // Leaving a page cancels its requests still going (net::ERR_ABORTED): navigation, not a failure.
-      if (request.failure()?.errorText !== 'net::ERR_ABORTED') {
-        problems.push(`request failed: ${request.url()} ${request.failure()?.errorText}`);
-      }
-    });
-    page.on('response', (response) => {
-      if (response.status() >= 400) problems.push(`HTTP ${response.status()}: ${response.url()}`);
-    });
+    // Leaving a page cancels its requests still going: navigation, not a failure.
+    collectPageProblems(page, problems, { abortIsNavigation: true });
   }, TIMEOUT);
 
   afterAll(async () => {

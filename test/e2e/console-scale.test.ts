@@ -12,14 +12,14 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import type { Kysely } from 'kysely';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/metadata/index.js';
 import { run } from '../fixtures/image.js';
 import { testMetadata } from '../helpers/postgres.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
+import { CHROMIUM, collectPageProblems, launchChromium } from './chromium-page.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const missing = existsSync(CHROMIUM) ? [] : ['chromium'];
 if (missing.length > 0)
   console.warn(`\n!!! SKIPPING console scale browser tests: missing ${missing.join(', ')} !!!\n`);
@@ -194,32 +194,12 @@ describe.skipIf(missing.length > 0 || testMetadata === 'postgres')(
       await seedTags(registry.meta.db, 'tags/many', COUNT, 1);
       await seedTags(registry.meta.db, 'tags/one', 1, COUNT);
       times.seedMs = Date.now() - started;
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: [
-          '--no-sandbox',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-      });
+      browser = await launchChromium();
       const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
       page = await context.newPage();
-      page.on('console', (message) => {
-        if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
-      });
-      page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-      page.on('requestfailed', (request) => {
-        if (request.failure()?.errorText !== 'net::ERR_ABORTED') {
-          problems.push(`request failed: ${request.url()} ${request.failure()?.errorText}`);
-        }
-      });
+      collectPageProblems(page, problems, { abortIsNavigation: true });
       page.on('request', (request) => {
         if (/\/artifacts\/sha256[^/]*$/.test(request.url())) details.count++;
-      });
-      page.on('response', (response) => {
-        if (response.status() >= 400) problems.push(`HTTP ${response.status()}: ${response.url()}`);
       });
       await page.goto(berth.url);
       await page.getByLabel('Username').fill('admin');

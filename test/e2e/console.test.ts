@@ -4,13 +4,13 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDigest } from '../../src/registry/index.js';
 import { buildBusyboxLayout, type Layout, requireTool, run } from '../fixtures/image.js';
 import { startBerth } from '../helpers/server.js';
+import { CHROMIUM, collectPageProblems, launchChromium } from './chromium-page.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const TOOLS = ['skopeo', 'umoci', 'apt-get', 'dpkg'];
 const missing = [
   ...TOOLS.filter((tool) => !requireTool(tool)),
@@ -57,27 +57,11 @@ describe.skipIf(missing.length > 0)('the web console in chromium', () => {
     berth = await startBerth({ config: { 'auth.enabled': true } });
     await berth.berth.accounts.setPassword('admin', ADMIN_PASSWORD);
     await berth.berth.accounts.createUser({ username: 'dev', password: 'dev password 1' });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
     page = await context.newPage();
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
-    });
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('requestfailed', (request) =>
-      problems.push(`request failed: ${request.url()} ${request.failure()?.errorText}`),
-    );
+    collectPageProblems(page, problems);
     page.on('response', async (response) => {
-      if (response.status() >= 400) problems.push(`HTTP ${response.status()}: ${response.url()}`);
       if (response.request().resourceType() === 'script') {
         scripts.set(response.url(), Number((await response.allHeaders())['content-length'] ?? Number.NaN));
       }

