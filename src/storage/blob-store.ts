@@ -1,5 +1,14 @@
 import type { Readable } from 'node:stream';
 
+export interface PutOptions {
+  /** A key the store may stage the bytes under before they appear (a filesystem writes there, then renames). */
+  temp: string;
+  /** The source's length, when known: an object store then writes big sources straight to `key` too. */
+  size?: number | undefined;
+  /** Called with the size once every byte is in, before any shows: true to store them, false to drop them. */
+  seal(size: number): Promise<boolean>;
+}
+
 /**
  * Bytes under keys, nothing registry-specific (after Distribution's storage driver). Keys are relative
  * slash-separated paths built by the registry core from validated digests and upload ids only.
@@ -17,6 +26,18 @@ export interface BlobStore {
     key: string,
     source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
     offset: number,
+  ): Promise<number>;
+  /**
+   * Stores `source` as the object `key` in one step, replacing it, and only once `seal` agrees: `seal(size)`
+   * runs after the source has ended and before anything of it shows under `key`, and resolves true to go ahead
+   * or false to drop the bytes. When it throws, or the source or the store fails, `key` stays as it was and the
+   * bytes go. The store may stage them under `temp` meanwhile (a crash may leave them there, or, on S3, as an
+   * unfinished multipart upload that purgeAbandoned frees). Returns the bytes the source gave.
+   */
+  put(
+    key: string,
+    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    options: PutOptions,
   ): Promise<number>;
   /** Makes the object durable, then atomically renames it; an existing target is replaced. */
   commit(from: string, to: string): Promise<void>;

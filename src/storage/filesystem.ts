@@ -11,7 +11,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import type { BlobStore } from './blob-store.js';
+import type { BlobStore, PutOptions } from './blob-store.js';
 import { noSpaceAsFull } from './storage-errors.js';
 
 const KEY_PATTERN = /^[a-zA-Z0-9._-]+(?:\/[a-zA-Z0-9._-]+)*\/?$/;
@@ -93,6 +93,25 @@ export class FilesystemBlobStore implements BlobStore {
     // pipeline takes sync and async iterables alike; the union only trips its overloads.
     await pipeline(source as AsyncIterable<Uint8Array>, out);
     return out.bytesWritten;
+  }
+
+  /** Written to `temp`, then (once sealed) made durable and renamed into place, as write and commit do. */
+  async put(
+    key: string,
+    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    { temp, seal }: PutOptions,
+  ): Promise<number> {
+    const staged = this.path(temp);
+    const target = this.path(key);
+    try {
+      const written = await this.writeAt(staged, source, 0);
+      if (await seal(written)) await this.move(staged, target);
+      else await unlink(staged);
+      return written;
+    } catch (error) {
+      await unlink(staged).catch(() => undefined);
+      throw noSpaceAsFull(error);
+    }
   }
 
   async commit(from: string, to: string): Promise<void> {

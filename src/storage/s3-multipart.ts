@@ -42,6 +42,11 @@ export interface BucketRef {
  * Part buffers come out of the store's budget: each is granted before it is filled and given back once its
  * upload ends, so a write waiting for a grant holds only parts in flight (see byte-budget.ts). Whether more
  * follows a full part is found by peeking one source chunk, not by reading a part ahead.
+ *
+ * With `seal`, the object appears only if `seal(size)`, called once the source has ended and every part is
+ * stored, resolves true: before the PutObject of a one-part object, or the CompleteMultipartUpload of a larger
+ * one (whose parts nobody sees until then). False, or a throw, leaves nothing; so does a source longer than
+ * `maxBytes`, which is then an error rather than a short object.
  */
 export async function putStream(
   ref: BucketRef,
@@ -49,30 +54,43 @@ export async function putStream(
   chunks: ByteChunker,
   maxBytes: number,
   createEmpty: boolean,
+  seal?: (size: number) => Promise<boolean>,
 ): Promise<number> {
   const { partSize } = ref.partMemory;
   const limit = Math.min(maxBytes, S3_LIMITS.maxPart, S3_LIMITS.maxParts * partSize);
   const parts = ref.partMemory.writer(chunks);
+  /** Whether the object may appear now that all `size` bytes are in; the whole source must be. */
+  const sealed = async (size: number) => {
+    if (!seal) return true;
+    if (size === limit && (await chunks.hasMore()))
+      throw new RangeError(`the source is longer than one object may be here (${limit} bytes)`);
+    return seal(size);
+  };
   try {
     const first = await parts.next(Math.min(partSize, limit));
     const { body } = first;
     if (body.length < partSize || body.length === limit || !(await chunks.hasMore())) {
-      if (body.length > 0 || createEmpty) {
+      if ((body.length > 0 || createEmpty) && (await sealed(body.length))) {
         await ref.client.send(
           new PutObjectCommand({ Bucket: ref.bucket, Key: name, Body: body, ContentType: CONTENT_TYPE }),
         );
       }
       return body.length;
     }
-    return await multipart(ref, name, async (queue) => {
-      let written = 0;
-      for (let part = first; ; part = await parts.next(Math.min(partSize, limit - written))) {
-        const { body, done } = part;
-        await queue.upload(body.length, () => body, done);
-        written += body.length;
-        if (written === limit || !(await chunks.hasMore())) return written;
-      }
-    });
+    return await multipart(
+      ref,
+      name,
+      async (queue) => {
+        let written = 0;
+        for (let part = first; ; part = await parts.next(Math.min(partSize, limit - written))) {
+          const { body, done } = part;
+          await queue.upload(body.length, () => body, done);
+          written += body.length;
+          if (written === limit || !(await chunks.hasMore())) return written;
+        }
+      },
+      seal && sealed,
+    );
   } finally {
     parts.end();
   }
@@ -100,8 +118,25 @@ export async function compose(
       new CopyObjectCommand({ Bucket: bucket, Key: target, CopySource: copySource(ref, only) }),
     );
   } else {
+    const parts = planParts(pieces);
+    const [part] = parts;
+    if (part && parts.length === 1 && 'upload' in part) {
+      // Small pieces only (the segments of a few small PATCHes): their bytes go through us in any case, so one
+      // PutObject of them all, rather than a multipart upload of one part (two requests more, and on Swift a
+      // manifest object to read through).
+      await client.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: target,
+          Body: Readable.from(readPieces(ref, part.upload), { objectMode: false }),
+          ContentLength: part.size,
+          ContentType: CONTENT_TYPE,
+        }),
+      );
+      return;
+    }
     await multipart(ref, target, async (queue) => {
-      for (const part of planParts(pieces)) {
+      for (const part of parts) {
         if ('copy' in part) await queue.copy(part.copy);
         else {
           const ranges = part.upload;
@@ -123,12 +158,14 @@ interface PartQueue {
 /**
  * Runs one multipart upload: `produce` queues parts in order, at most PARALLEL in flight (queueing waits for
  * a free slot, which is what bounds memory). On any failure the upload is aborted and the error rethrown, so
- * the object is either complete or absent.
+ * the object is either complete or absent. With `seal`, it is completed only if `seal` resolves true once
+ * every part is stored, else aborted.
  */
 async function multipart(
   ref: BucketRef,
   name: string,
   produce: (queue: PartQueue) => Promise<number>,
+  seal?: (size: number) => Promise<boolean>,
 ): Promise<number> {
   const { client, bucket } = ref;
   const { UploadId } = await client.send(
@@ -171,6 +208,11 @@ async function multipart(
   try {
     const written = await produce(queue);
     await pool.drain();
+    if (seal && !(await seal(written))) {
+      // Not wanted after all: its parts go (or, should that fail, wait for purgeAbandoned).
+      await client.send(new AbortMultipartUploadCommand(target)).catch(() => undefined);
+      return written;
+    }
     await client.send(new CompleteMultipartUploadCommand({ ...target, MultipartUpload: { Parts: parts } }));
     return written;
   } catch (error) {

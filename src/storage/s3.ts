@@ -12,9 +12,11 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import type { BlobStore } from './blob-store.js';
+import type { BlobStore, PutOptions } from './blob-store.js';
 import { ByteChunker } from './byte-chunker.js';
+import { DEFAULT_READ_BUFFER_BYTES, ReadBufferPool } from './read-buffer-pool.js';
 import { type BucketRef, compose, putStream, readPieces } from './s3-multipart.js';
+import { S3ObjectReader } from './s3-object-reader.js';
 import { DEFAULT_PART_MEMORY, PartMemory } from './s3-part-memory.js';
 import {
   type Chain,
@@ -47,6 +49,11 @@ export interface S3StoreOptions {
    * sending) may a write that holds nothing take one part beyond it.
    */
   partMemoryBytes?: number;
+  /**
+   * Bytes that the read buffers of all the store's concurrent streamed reads may hold together (64 MiB by
+   * default; see read-buffer-pool.ts). Beyond it reads wait, which pauses their store connections.
+   */
+  readBufferBytes?: number;
   /** How long connecting to the store may take (5 s by default). */
   connectTimeoutMs?: number;
   /**
@@ -58,6 +65,8 @@ export interface S3StoreOptions {
 
 const KEY_PATTERN = /^[a-zA-Z0-9._-]+(?:\/[a-zA-Z0-9._-]+)*\/?$/;
 const MAX_SOCKETS = 256;
+/** A streamed read's presigned URL need only last until its request begins. */
+const PRESIGNED_READ_SECONDS = 300;
 /** Deletes in flight at once when removing a key's segments. */
 const PARALLEL_DELETES = 8;
 
@@ -78,6 +87,9 @@ export class S3BlobStore implements BlobStore {
   private readonly client: S3Client;
   private readonly ref: BucketRef;
   private readonly region: string;
+  /** Streamed reads from a plain-HTTP store (s3-object-reader.ts); the SDK's GetObject otherwise. */
+  private readonly reader: S3ObjectReader | undefined;
+  readonly readBuffers: ReadBufferPool;
 
   constructor(options: S3StoreOptions) {
     const {
@@ -86,6 +98,7 @@ export class S3BlobStore implements BlobStore {
       partMemoryBytes = DEFAULT_PART_MEMORY,
       connectTimeoutMs = 5_000,
       requestTimeoutMs = 120_000,
+      readBufferBytes = DEFAULT_READ_BUFFER_BYTES,
     } = options;
     if (!Number.isSafeInteger(partMemoryBytes) || partMemoryBytes <= 0) {
       throw new RangeError(
@@ -129,6 +142,10 @@ export class S3BlobStore implements BlobStore {
     this.endpointId = options.endpoint ? options.endpoint.replace(/\/+$/, '') : `aws:${options.region}`;
     const prefix = (options.prefix ?? '').replace(/^\/+/, '');
     this.prefix = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+    this.readBuffers = new ReadBufferPool(readBufferBytes);
+    if (options.endpoint?.startsWith('http://')) {
+      this.reader = new S3ObjectReader({ pool: this.readBuffers, connectTimeoutMs, requestTimeoutMs });
+    }
     this.ref = {
       client: this.client,
       bucket: this.bucket,
@@ -176,6 +193,11 @@ export class S3BlobStore implements BlobStore {
   async read(key: string, range?: { start: number; end: number }): Promise<Readable> {
     const name = this.objectName(key);
     try {
+      if (this.reader) {
+        const command = new GetObjectCommand({ Bucket: this.bucket, Key: name });
+        const url = await getSignedUrl(this.client, command, { expiresIn: PRESIGNED_READ_SECONDS });
+        return await this.reader.open(new URL(url), range);
+      }
       const response = await this.client.send(
         new GetObjectCommand({
           Bucket: this.bucket,
@@ -185,7 +207,7 @@ export class S3BlobStore implements BlobStore {
       );
       return response.Body as Readable;
     } catch (error) {
-      if (!isNotFound(error)) throw error;
+      if (!isNotFound(error)) throw unavailable(error) ?? error;
     }
     const chain = resolveChain(await this.segments(name));
     if (!chain) throw notFound(key);
@@ -228,7 +250,7 @@ export class S3BlobStore implements BlobStore {
    * leaves bytes past the offset). A committed (plain) object becomes a segment again.
    */
   private async cutAt(key: string, name: string, offset: number): Promise<void> {
-    const [plain, segments] = await Promise.all([this.head(name), this.segments(name)]);
+    const { plain, segments } = await this.objects(name);
     const chain: Chain | undefined = plain
       ? { segments: [{ ...plain, offset: 0 }], size: plain.size, modified: plain.modified }
       : resolveChain(segments);
@@ -251,22 +273,64 @@ export class S3BlobStore implements BlobStore {
     await this.remove(stale.filter((object) => !keep.has(object)));
   }
 
+  /**
+   * Segments a write left under the target are not looked for: the plain object hides them from stat, read and
+   * list, and the target's next write or delete removes them (commit targets are never written in Berth).
+   */
   async commit(from: string, to: string): Promise<void> {
     const source = this.objectName(from);
     const target = this.objectName(to);
-    const [plain, segments, targetSegments] = await Promise.all([
-      this.head(source),
-      this.segments(source),
-      this.segments(target),
-    ]);
+    const { plain, segments } = await this.objects(source);
     const pieces: Piece[] = plain
       ? [{ name: plain.name, start: 0, size: plain.size }]
       : (resolveChain(segments)?.segments.map((s) => ({ name: s.name, start: 0, size: s.size })) ?? []);
     if (pieces.length === 0) throw notFound(from);
-    // CopyObject or CompleteMultipartUpload replace the target in one step: readers see old or new, whole.
+    // CopyObject, PutObject or CompleteMultipartUpload replace the target in one step: readers see old or new,
+    // whole.
     await compose(this.ref, target, pieces, true);
-    const leftovers = [...(plain ? [plain] : []), ...segments, ...targetSegments];
+    const leftovers = [...(plain ? [plain] : []), ...segments];
     await this.remove(leftovers.map((object) => object.name));
+  }
+
+  /**
+   * Straight to `key` when the size is known and one object can hold it: in memory and one PutObject when it
+   * fits in a part, else a multipart upload completed only once `seal` agrees; the store shows nothing of it
+   * before, and a crash leaves an unfinished multipart upload (purgeAbandoned). Otherwise written under `temp`
+   * and committed.
+   */
+  async put(
+    key: string,
+    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    options: PutOptions,
+  ): Promise<number> {
+    const name = this.objectName(key);
+    const { size, seal } = options;
+    const limit = Math.min(S3_LIMITS.maxPart, S3_LIMITS.maxParts * this.ref.partMemory.partSize);
+    if (size === undefined || size > limit) return this.putVia(key, source, options);
+    const chunks = new ByteChunker(source);
+    try {
+      return await putStream(this.ref, name, chunks, limit, true, seal);
+    } catch (error) {
+      await chunks.close();
+      throw error;
+    }
+  }
+
+  /** put by way of a written object under `temp`, for a source of unknown or great length. */
+  private async putVia(
+    key: string,
+    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    { temp, seal }: PutOptions,
+  ): Promise<number> {
+    const written = await this.write(temp, source, 0);
+    try {
+      if (await seal(written)) await this.commit(temp, key);
+      else await this.delete(temp);
+    } catch (error) {
+      await this.delete(temp).catch(() => undefined);
+      throw error;
+    }
+    return written;
   }
 
   /**
@@ -364,6 +428,7 @@ export class S3BlobStore implements BlobStore {
 
   /** Closes the client's connections. */
   destroy(): void {
+    this.reader?.close();
     this.client.destroy();
   }
 
@@ -386,6 +451,23 @@ export class S3BlobStore implements BlobStore {
       if (isNotFound(error)) return undefined;
       throw error;
     }
+  }
+
+  /**
+   * The plain object and the segments of `name`, from one listing (they come first and together under the
+   * prefix `name`, see s3-segments.ts): where a HEAD and a listing of segments would be two requests.
+   */
+  private async objects(name: string): Promise<{ plain: StoredObject | undefined; segments: Segment[] }> {
+    let plain: StoredObject | undefined;
+    const segments: Segment[] = [];
+    for await (const object of this.listObjects(name)) {
+      const segment = parseSegmentName(object.name);
+      if (segment?.base === name) segments.push({ ...object, offset: segment.offset });
+      else if (object.name === name) plain = object;
+      // Past the run: other keys that merely start with `name` ("name-2", "name/child").
+      else break;
+    }
+    return { plain, segments };
   }
 
   /** Every segment object of `name`, in offset order. */

@@ -211,6 +211,90 @@ export function describeBlobStore(name: string, factory: () => Promise<BlobStore
       });
     });
 
+    describe('put', () => {
+      /** A seal that records what it saw: the size, and whether anything showed under the key already. */
+      const recorder = (answer: boolean | Error) => {
+        const seen: { size: number; visible: boolean }[] = [];
+        return {
+          seen,
+          seal: async (size: number) => {
+            seen.push({ size, visible: (await store.stat('blobs/p')) !== null });
+            if (answer instanceof Error) throw answer;
+            return answer;
+          },
+        };
+      };
+
+      it.each<[string, number | undefined]>([
+        ['with its size known', 11],
+        ['with its size unknown', undefined],
+      ])('stores the source under the key once sealed, %s, nothing under temp', async (_label, size) => {
+        const { seen, seal } = recorder(true);
+        const written = await store.put('blobs/p', asyncChunks('hello', ' ', 'world'), {
+          temp: 'uploads/t',
+          size,
+          seal,
+        });
+        expect(written).toBe(11);
+        expect(seen).toEqual([{ size: 11, visible: false }]);
+        expect(await readAll(await store.read('blobs/p'))).toBe('hello world');
+        expect(await store.stat('blobs/p')).toMatchObject({ size: 11 });
+        expect(await store.stat('uploads/t')).toBeNull();
+        expect(await listKeys(store, 'uploads/')).toEqual([]);
+      });
+
+      it('stores an empty source', async () => {
+        const { seal } = recorder(true);
+        expect(await store.put('blobs/p', [], { temp: 'uploads/t', size: 0, seal })).toBe(0);
+        expect(await store.stat('blobs/p')).toMatchObject({ size: 0 });
+      });
+
+      it('replaces an existing object', async () => {
+        await put('blobs/p', 'old content, longer');
+        await store.put('blobs/p', [bytesOf('new')], { temp: 'uploads/t', size: 3, seal: async () => true });
+        expect(await readAll(await store.read('blobs/p'))).toBe('new');
+        expect(await store.stat('blobs/p')).toMatchObject({ size: 3 });
+      });
+
+      it.each<[string, number | undefined]>([
+        ['size known', 5],
+        ['size unknown', undefined],
+      ])('drops the bytes when the seal says no (%s), leaving the key as it was', async (_label, size) => {
+        await put('blobs/p', 'keep');
+        const { seen, seal } = recorder(false);
+        expect(await store.put('blobs/p', [bytesOf('other')], { temp: 'uploads/t', size, seal })).toBe(5);
+        expect(seen).toEqual([{ size: 5, visible: true }]);
+        expect(await readAll(await store.read('blobs/p'))).toBe('keep');
+        expect(await listKeys(store, 'uploads/')).toEqual([]);
+      });
+
+      it.each<[string, number | undefined]>([
+        ['size known', 5],
+        ['size unknown', undefined],
+      ])('rejects with what the seal throws (%s), nothing stored', async (_label, size) => {
+        const { seal } = recorder(new Error('digest mismatch'));
+        await expect(
+          store.put('blobs/p', [bytesOf('bytes')], { temp: 'uploads/t', size, seal }),
+        ).rejects.toThrow('digest mismatch');
+        expect(await store.stat('blobs/p')).toBeNull();
+        expect(await listKeys(store, 'uploads/')).toEqual([]);
+      });
+
+      it('rejects when the source fails, without sealing or storing anything', async () => {
+        async function* failing(): AsyncIterable<Uint8Array> {
+          yield bytesOf('partial');
+          throw new Error('client went away');
+        }
+        const { seen, seal } = recorder(true);
+        await expect(store.put('blobs/p', failing(), { temp: 'uploads/t', size: 100, seal })).rejects.toThrow(
+          'client went away',
+        );
+        expect(seen).toEqual([]);
+        expect(await store.stat('blobs/p')).toBeNull();
+        expect(await listKeys(store, 'uploads/')).toEqual([]);
+      });
+    });
+
     describe('delete', () => {
       it('removes the object', async () => {
         await put('blobs/d', 'x');
