@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Kysely, Transaction } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import { projectOf } from '../domain/index.js';
 import {
   addProjectUsage,
@@ -34,6 +34,14 @@ export interface ReferrerRow {
   annotations: string | null;
 }
 
+/** What a manifest PUT changed: nothing at all for a re-put of a manifest under the tag already on it. */
+export interface PutOutcome {
+  /** The manifest was not in the repository before. */
+  stored: boolean;
+  /** The tag was created or now points elsewhere. */
+  tagChanged: boolean;
+}
+
 type Db = Kysely<Database> | Transaction<Database>;
 
 /**
@@ -64,11 +72,25 @@ export class MetadataStore {
   }
 
   private async ensureRepository(db: Db, name: string, now: number): Promise<number> {
-    await db
-      .insertInto('repositories')
-      .values({ name, created_at: now })
-      .onConflict((oc) => oc.column('name').doNothing())
-      .execute();
+    if (isPostgres(db)) {
+      // One round trip: the row, or the one inserted. Empty only when another transaction inserted it after
+      // this statement's snapshot (the insert waited for it and did nothing): the select below sees it.
+      const { rows } = await sql<{ id: number | string }>`
+        with found as (select id from repositories where name = ${name}),
+        made as (
+          insert into repositories (name, created_at) select ${name}, ${now}::bigint
+          where not exists (select 1 from found)
+          on conflict (name) do nothing returning id
+        )
+        select id from found union all select id from made`.execute(db);
+      if (rows[0] !== undefined) return Number(rows[0].id);
+    } else {
+      await db
+        .insertInto('repositories')
+        .values({ name, created_at: now })
+        .onConflict((oc) => oc.column('name').doNothing())
+        .execute();
+    }
     const id = await this.repositoryId(name, db);
     if (id === undefined) throw new Error(`repository ${name} vanished while being created`);
     return id;
@@ -251,16 +273,22 @@ export class MetadataStore {
   /**
    * Stores a manifest with its references and, when given, points the tag at it: one transaction. When `guard`
    * protects the tag and it already points elsewhere, the guard's error is thrown and nothing is stored.
+   * Writes only what changes: a manifest already stored is kept as it is, and a tag already on it is not
+   * rewritten.
    */
   async putManifest(
     repository: string,
     manifest: NewManifest,
     tag: string | undefined,
     guard?: TagGuard,
-  ): Promise<void> {
+  ): Promise<PutOutcome> {
     const now = Date.now();
     const refusal = tag === undefined ? undefined : guard?.(tag);
-    await this.db.transaction().execute(async (trx) => {
+    if (isPostgres(this.db)) {
+      const done = await this.putStored(repository, manifest, tag, refusal, now);
+      if (done) return done;
+    }
+    return this.db.transaction().execute(async (trx): Promise<PutOutcome> => {
       const repositoryId = await this.ensureRepository(trx, repository, now);
       await holdReferences(trx, repositoryId, manifest.references);
       const inserted = await trx
@@ -278,7 +306,8 @@ export class MetadataStore {
         })
         .onConflict((oc) => oc.columns(['repository_id', 'digest']).doNothing())
         .executeTakeFirst();
-      if ((inserted.numInsertedOrUpdatedRows ?? 0n) > 0n && manifest.references.length > 0) {
+      const stored = (inserted.numInsertedOrUpdatedRows ?? 0n) > 0n;
+      if (stored && manifest.references.length > 0) {
         const unique = new Map(manifest.references.map((ref) => [ref.digest, ref.kind]));
         await trx
           .insertInto('manifest_references')
@@ -292,7 +321,7 @@ export class MetadataStore {
           )
           .execute();
       }
-      if (tag === undefined) return;
+      if (tag === undefined) return { stored, tagChanged: false };
       const row = {
         repository_id: repositoryId,
         name: tag,
@@ -300,24 +329,26 @@ export class MetadataStore {
         updated_at: now,
       };
       if (!refusal) {
-        await trx
+        // A tag already on this manifest is left alone (no new row version, nothing to tell other nodes).
+        const written = await trx
           .insertInto('tags')
           .values(row)
           .onConflict((oc) =>
             oc
               .columns(['repository_id', 'name'])
-              .doUpdateSet({ manifest_digest: manifest.digest, updated_at: now }),
+              .doUpdateSet({ manifest_digest: manifest.digest, updated_at: now })
+              .where('tags.manifest_digest', '<>', manifest.digest),
           )
-          .execute();
-        return;
+          .executeTakeFirst();
+        return { stored, tagChanged: (written.numInsertedOrUpdatedRows ?? 0n) > 0n };
       }
       // A protected tag: insert-or-keep, then look. Of two concurrent first pushes the second finds the first's
       // digest, and a move of an existing tag is refused.
-      await trx
+      const created = await trx
         .insertInto('tags')
         .values(row)
         .onConflict((oc) => oc.columns(['repository_id', 'name']).doNothing())
-        .execute();
+        .executeTakeFirst();
       const current = await trx
         .selectFrom('tags')
         .select('manifest_digest')
@@ -325,7 +356,90 @@ export class MetadataStore {
         .where('name', '=', tag)
         .executeTakeFirst();
       if (current?.manifest_digest !== manifest.digest) throw refusal;
+      return { stored, tagChanged: (created.numInsertedOrUpdatedRows ?? 0n) > 0n };
     });
+  }
+
+  /**
+   * PostgreSQL, a manifest the repository already holds (a tag move, a re-push): one statement, no transaction
+   * round trips. It checks that the manifest's blobs and child manifests are still in the repository (a client
+   * may have deleted one since; garbage collection never removes what a stored manifest references) and points
+   * the tag at it when the tag is elsewhere; the tag's foreign key check holds the manifest until the commit.
+   * Undefined when the repository does not hold the manifest (or it went meanwhile, or a protected tag was
+   * created concurrently): the transaction in putManifest then stores it.
+   */
+  private async putStored(
+    repository: string,
+    manifest: NewManifest,
+    tag: string | undefined,
+    refusal: Error | undefined,
+    now: number,
+  ): Promise<PutOutcome | undefined> {
+    const blobs = [...new Set(manifest.references.filter((r) => r.kind === 'blob').map((r) => r.digest))];
+    const children = [
+      ...new Set(manifest.references.filter((r) => r.kind === 'manifest').map((r) => r.digest)),
+    ];
+    // protected: insert-or-keep (a protected tag never moves); otherwise move it unless it is already here.
+    const write =
+      tag === undefined
+        ? sql`select 1 where false`
+        : refusal
+          ? sql`insert into tags (repository_id, name, manifest_digest, updated_at)
+              select repository_id, ${tag}, digest, ${now}::bigint from m where not exists (select 1 from missing)
+              on conflict (repository_id, name) do nothing returning 1`
+          : sql`insert into tags (repository_id, name, manifest_digest, updated_at)
+              select repository_id, ${tag}, digest, ${now}::bigint from m where not exists (select 1 from missing)
+              on conflict (repository_id, name) do update
+                set manifest_digest = excluded.manifest_digest, updated_at = excluded.updated_at
+                where tags.manifest_digest <> excluded.manifest_digest
+              returning 1`;
+    const current =
+      tag === undefined
+        ? sql`null::text`
+        : sql`(select t.manifest_digest from tags t, m where t.repository_id = m.repository_id and t.name = ${tag})`;
+    let row:
+      | {
+          found: boolean;
+          missing: string | null;
+          missing_kind: 'blob' | 'manifest' | null;
+          changed: boolean;
+          current: string | null;
+        }
+      | undefined;
+    try {
+      const { rows } = await sql<NonNullable<typeof row>>`
+        with m as (
+          select m.repository_id, m.digest from manifests m
+          where m.repository_id = (select id from repositories where name = ${repository}) and m.digest = ${manifest.digest}
+        ),
+        missing as (
+          select d as digest, 'blob' as kind from m, unnest(${blobs}::text[]) as d
+          where not exists (select 1 from repository_blobs l where l.repository_id = m.repository_id and l.digest = d)
+          union all
+          select d, 'manifest' from m, unnest(${children}::text[]) as d
+          where not exists (select 1 from manifests c where c.repository_id = m.repository_id and c.digest = d)
+        ),
+        w as (${write})
+        select exists (select 1 from m) as found,
+          (select digest from missing order by kind, digest limit 1) as missing,
+          (select kind from missing order by kind, digest limit 1) as missing_kind,
+          exists (select 1 from w) as changed,
+          ${current} as current`.execute(this.db);
+      row = rows[0];
+    } catch (error) {
+      // The manifest was deleted while this statement wrote the tag (its foreign key check failed).
+      if ((error as { code?: string }).code === FOREIGN_KEY_VIOLATION) return undefined;
+      throw error;
+    }
+    if (!row?.found) return undefined;
+    if (row.missing !== null) throw new MissingReference(row.missing, row.missing_kind ?? 'blob');
+    if (tag === undefined || row.changed) return { stored: false, tagChanged: row.changed };
+    if (!refusal) return { stored: false, tagChanged: false };
+    // Protected and not created: kept only if it is already on this manifest. Unseen (created after this
+    // statement's snapshot): the transaction decides.
+    if (row.current === manifest.digest) return { stored: false, tagChanged: false };
+    if (row.current === null) return undefined;
+    throw refusal;
   }
 
   /**
@@ -456,6 +570,8 @@ function toManifestRow(row: {
 }): ManifestRow {
   return { digest: row.digest, mediaType: row.media_type, size: Number(row.size), content: row.content };
 }
+
+const FOREIGN_KEY_VIOLATION = '23503';
 
 /** A link would rely on a blob that garbage collection is deleting right now. */
 export class BlobBeingCollected extends Error {
