@@ -1,6 +1,6 @@
 // The example in deploy/nginx.conf, as shipped, in front of two Berth nodes sharing PostgreSQL and storage:
 // real skopeo pushes and pulls through it. Only the upstream addresses and the listen port are rewritten.
-import { spawn } from 'node:child_process';
+import type { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,19 +10,15 @@ import {
   hashBlobs,
   type Layout,
   layoutDigest,
-  requireTool,
+  missingTools,
   run,
 } from '../fixtures/image.js';
 import { type ChildBerth, startChildBerth } from '../helpers/child-server.js';
-import { renderNginx } from '../helpers/nginx.js';
+import { renderNginx, startNginx } from '../helpers/nginx.js';
 import { freePort } from '../helpers/ports.js';
 import { createTestDatabase, dropTestDatabase, postgresAvailable } from '../helpers/postgres.js';
 
-const TOOLS = ['nginx', 'skopeo', 'umoci', 'apt-get', 'dpkg'];
-const missing = TOOLS.filter((tool) => !requireTool(tool));
-if (missing.length > 0) {
-  console.warn(`\n!!! SKIPPING nginx tests: missing tool(s): ${missing.join(', ')} !!!\n`);
-}
+const missing = missingTools(['nginx', 'skopeo', 'umoci', 'apt-get', 'dpkg'], 'nginx tests');
 const TIMEOUT = 120_000;
 describe.skipIf(missing.length > 0 || !postgresAvailable)('deploy/nginx.conf in front of two nodes', () => {
   let dir: string;
@@ -53,17 +49,8 @@ describe.skipIf(missing.length > 0 || !postgresAvailable)('deploy/nginx.conf in 
       nodes.map((n) => n.port),
       port,
     );
-    await run('nginx', ['-t', '-p', dir, '-c', config]);
-    nginx = spawn('nginx', ['-p', dir, '-c', config], { stdio: 'ignore' });
     proxy = `127.0.0.1:${port}`;
-    for (let i = 0; i < 100; i++) {
-      const ok = await fetch(`http://${proxy}/v2/`).then(
-        (r) => r.status === 200,
-        () => false,
-      );
-      if (ok) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    nginx = await startNginx(dir, config, `http://${proxy}/v2/`);
   }, TIMEOUT);
 
   afterAll(async () => {

@@ -9,19 +9,15 @@ import {
   buildBusyboxLayout,
   type Layout,
   layoutDigest,
+  missingTools,
   RunError,
-  requireTool,
   run,
 } from '../fixtures/image.js';
 import { runCli } from '../helpers/cli.js';
 import { privateHome, requireGoTools } from '../helpers/go-tools.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
 
-const TOOLS = ['skopeo', 'umoci', 'apt-get', 'dpkg'];
-const missing = TOOLS.filter((tool) => !requireTool(tool));
-if (missing.length > 0) {
-  console.warn(`\n!!! SKIPPING signature e2e tests: missing tool(s): ${missing.join(', ')} !!!\n`);
-}
+const missing = missingTools(['skopeo', 'umoci', 'apt-get', 'dpkg'], 'signature e2e tests');
 const go = missing.length > 0 ? null : requireGoTools(['cosign'], 'signature e2e tests');
 
 const TIMEOUT = 180_000;

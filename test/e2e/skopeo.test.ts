@@ -10,18 +10,14 @@ import {
   type Layout,
   layoutDigest,
   MEDIA_TYPES,
+  missingTools,
   RunError,
-  requireTool,
   run,
   sha256,
 } from '../fixtures/image.js';
 import { startBerth } from '../helpers/server.js';
 
-const TOOLS = ['skopeo', 'umoci', 'apt-get', 'dpkg'];
-const missing = TOOLS.filter((tool) => !requireTool(tool));
-if (missing.length > 0) {
-  console.warn(`\n!!! SKIPPING skopeo e2e tests: missing tool(s): ${missing.join(', ')} !!!\n`);
-}
+const missing = missingTools(['skopeo', 'umoci', 'apt-get', 'dpkg'], 'skopeo e2e tests');
 
 const TIMEOUT = 120_000;
 /** Shorter than TIMEOUT, so a hung skopeo fails with its stderr rather than as a bare test timeout. */

@@ -24,18 +24,31 @@ export async function renderNginx(dir: string, upstreams: number[], port: number
       'deploy/nginx.conf no longer has the shape this test rewrites (upstream berth, listen 8443)',
     );
   }
-  await writeFile(join(dir, 'berth.conf'), site);
+  return writeNginxMain(dir, 'berth.conf', site, { workerConnections: 256, accessLog: 'off' });
+}
+
+/**
+ * Writes `site` to `dir`/`siteFile` and, around it, a minimal main config (nginx.conf, returned) that runs
+ * from `dir` as root in the foreground: its pid, error log and temp paths all in `dir`.
+ */
+export async function writeNginxMain(
+  dir: string,
+  siteFile: string,
+  site: string,
+  options: { workerConnections: number; accessLog: string },
+): Promise<string> {
+  await writeFile(join(dir, siteFile), site);
   const main = [
     'daemon off;',
     'user root;',
     'worker_processes 1;',
     `pid ${dir}/nginx.pid;`,
     `error_log ${dir}/error.log warn;`,
-    'events { worker_connections 256; }',
+    `events { worker_connections ${options.workerConnections}; }`,
     'http {',
-    '  access_log off;',
+    `  access_log ${options.accessLog};`,
     ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${dir}/${t};`),
-    `  include ${dir}/berth.conf;`,
+    `  include ${dir}/${siteFile};`,
     '}',
   ].join('\n');
   const path = join(dir, 'nginx.conf');

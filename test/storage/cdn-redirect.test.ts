@@ -2,9 +2,9 @@
 // serves Berth's filesystem storage (or proxies its S3 bucket on Swift) and checks Berth's secure_link_md5
 // signatures. skopeo pulls through Berth byte for byte with every blob from nginx; nginx refuses a tampered or
 // expired URL; Berth still decides who may pull (401/403 before any URL is given).
-import { spawn } from 'node:child_process';
+import type { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,18 +15,15 @@ import {
   hashBlobs,
   type Layout,
   layoutDigest,
-  requireTool,
+  missingTools,
   run,
 } from '../fixtures/image.js';
+import { startNginx, writeNginxMain } from '../helpers/nginx.js';
 import { freePort } from '../helpers/ports.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
 import { createBucket, deleteBucket, ensureSwift, type S3Endpoint, s3Client } from '../helpers/swift.js';
 
-const TOOLS = ['nginx', 'skopeo', 'umoci', 'apt-get', 'dpkg'];
-const missing = TOOLS.filter((tool) => !requireTool(tool));
-if (missing.length > 0) {
-  console.warn(`\n!!! SKIPPING CDN redirect tests: missing tool(s): ${missing.join(', ')} !!!\n`);
-}
+const missing = missingTools(['nginx', 'skopeo', 'umoci', 'apt-get', 'dpkg'], 'CDN redirect tests');
 const TIMEOUT = 120_000;
 const EXAMPLE = new URL('../../deploy/nginx-cdn.conf', import.meta.url);
 const SECRET = 'cdn-test-secret-5d1f9a0c';
@@ -36,30 +33,29 @@ const EXPIRY_SECONDS = 300;
  * The shipped example with our port, secret and origin (`alias <storage root>/blobs/;` or a `proxy_pass`),
  * inside a minimal main config run from `dir`.
  */
-async function renderNginx(dir: string, port: number, origin: string): Promise<string> {
+async function renderCdnNginx(dir: string, port: number, origin: string): Promise<string> {
   const site = (await readFile(EXAMPLE, 'utf8'))
     .replace(/listen 8444;/, `listen 127.0.0.1:${port};`)
     .replaceAll('change-me-to-a-long-random-string', SECRET)
     .replace('alias /var/lib/berth/blobs/;', origin);
   expect(site).toContain(`secure_link_md5 "$secure_link_expires$uri ${SECRET}"`);
   expect(site).toContain(origin);
-  await writeFile(join(dir, 'cdn.conf'), site);
-  const main = [
-    'daemon off;',
-    'user root;',
-    'worker_processes 1;',
-    `pid ${dir}/nginx.pid;`,
-    `error_log ${dir}/error.log warn;`,
-    'events { worker_connections 64; }',
-    'http {',
-    `  access_log ${dir}/access.log;`,
-    ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${dir}/${t};`),
-    `  include ${dir}/cdn.conf;`,
-    '}',
-  ].join('\n');
-  const path = join(dir, 'nginx.conf');
-  await writeFile(path, main);
-  return path;
+  return writeNginxMain(dir, 'cdn.conf', site, { workerConnections: 64, accessLog: `${dir}/access.log` });
+}
+
+/** nginx's access log in `dir` has a 200 for the config and every layer of the manifest `digest` pulled into `out`. */
+async function expectBlobsServedByNginx(dir: string, out: string, digest: string, request: RegExp) {
+  const log = await readFile(join(dir, 'access.log'), 'utf8');
+  const served = log.split('\n').filter((line) => request.test(line));
+  const manifest = JSON.parse(
+    (await readFile(join(out, 'blobs', 'sha256', digest.slice(7)))).toString('utf8'),
+  ) as { config: { digest: string }; layers: { digest: string }[] };
+  for (const blob of [manifest.config, ...manifest.layers]) {
+    expect(
+      served.some((line) => line.includes(blob.digest.slice(7))),
+      blob.digest,
+    ).toBe(true);
+  }
 }
 
 const sha256 = (data: Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
@@ -92,17 +88,8 @@ describe.skipIf(missing.length > 0)('blob GETs redirected to a CDN (nginx secure
     await Promise.all([accounts.createUser(developer), accounts.createUser(outsider)]);
     await accounts.setMember('team', { kind: 'user', name: developer.username, role: 'developer' });
 
-    const config = await renderNginx(dir, port, `alias ${berth.dataDir}/blobs/;`);
-    await run('nginx', ['-t', '-p', dir, '-c', config]);
-    nginx = spawn('nginx', ['-p', dir, '-c', config], { stdio: 'ignore' });
-    for (let i = 0; i < 100; i++) {
-      const up = await fetch(`${cdn}/blobs/nothing`).then(
-        (r) => r.status === 403,
-        () => false,
-      );
-      if (up) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const config = await renderCdnNginx(dir, port, `alias ${berth.dataDir}/blobs/;`);
+    nginx = await startNginx(dir, config, `${cdn}/blobs/nothing`);
     await run(
       'skopeo',
       [
@@ -160,23 +147,12 @@ describe.skipIf(missing.length > 0)('blob GETs redirected to a CDN (nginx secure
       const [pulled, original] = await Promise.all([hashBlobs(out), hashBlobs(busybox.dir)]);
       expect([...pulled.entries()].sort()).toEqual([...original.entries()].sort());
       // nginx served the config and the layer (not Berth), each with a valid signature.
-      const log = await readFile(join(dir, 'access.log'), 'utf8');
-      const served = log
-        .split('\n')
-        .filter((line) =>
-          / "GET \/berth\/blobs\/sha256\/[0-9a-f]{2}\/[0-9a-f]{64}\?md5=[\w-]+&expires=\d+ HTTP\/1\.1" 200 /.test(
-            line,
-          ),
-        );
-      const manifest = JSON.parse(
-        (await readFile(join(out, 'blobs', 'sha256', busybox.digest.slice(7)))).toString('utf8'),
-      ) as { config: { digest: string }; layers: { digest: string }[] };
-      for (const blob of [manifest.config, ...manifest.layers]) {
-        expect(
-          served.some((line) => line.includes(blob.digest.slice(7))),
-          blob.digest,
-        ).toBe(true);
-      }
+      await expectBlobsServedByNginx(
+        dir,
+        out,
+        busybox.digest,
+        / "GET \/berth\/blobs\/sha256\/[0-9a-f]{2}\/[0-9a-f]{64}\?md5=[\w-]+&expires=\d+ HTTP\/1\.1" 200 /,
+      );
     },
     TIMEOUT,
   );
@@ -317,17 +293,8 @@ describe.skipIf(missing.length > 0 || !swift)('blob GETs redirected to a CDN in 
         'storage.cdn.secret': SECRET,
       },
     });
-    const config = await renderNginx(dir, port, `proxy_pass ${container}/blobs/;`);
-    await run('nginx', ['-t', '-p', dir, '-c', config]);
-    nginx = spawn('nginx', ['-p', dir, '-c', config], { stdio: 'ignore' });
-    for (let i = 0; i < 100; i++) {
-      const up = await fetch(`http://127.0.0.1:${port}/berth/blobs/nothing`).then(
-        (r) => r.status === 403,
-        () => false,
-      );
-      if (up) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const config = await renderCdnNginx(dir, port, `proxy_pass ${container}/blobs/;`);
+    nginx = await startNginx(dir, config, `http://127.0.0.1:${port}/berth/blobs/nothing`);
   }, TIMEOUT);
 
   afterAll(async () => {
@@ -358,20 +325,13 @@ describe.skipIf(missing.length > 0 || !swift)('blob GETs redirected to a CDN in 
       expect(await layoutDigest(out, '1')).toBe(busybox.digest);
       const [pulled, original] = await Promise.all([hashBlobs(out), hashBlobs(busybox.dir)]);
       expect([...pulled.entries()].sort()).toEqual([...original.entries()].sort());
-      const log = await readFile(join(dir, 'access.log'), 'utf8');
-      const served = log
-        .split('\n')
-        .filter((line) => / "GET \/berth\/blobs\/sha256\/\S+ HTTP\/1\.1" 200 /.test(line));
       // The config and every layer came from the bucket through nginx.
-      const manifest = JSON.parse(
-        (await readFile(join(out, 'blobs', 'sha256', busybox.digest.slice(7)))).toString('utf8'),
-      ) as { config: { digest: string }; layers: { digest: string }[] };
-      for (const blob of [manifest.config, ...manifest.layers]) {
-        expect(
-          served.some((line) => line.includes(blob.digest.slice(7))),
-          blob.digest,
-        ).toBe(true);
-      }
+      await expectBlobsServedByNginx(
+        dir,
+        out,
+        busybox.digest,
+        / "GET \/berth\/blobs\/sha256\/\S+ HTTP\/1\.1" 200 /,
+      );
     },
     TIMEOUT,
   );
