@@ -423,6 +423,26 @@ async function runRound(storage: 'filesystem' | 's3'): Promise<Round> {
   return round;
 }
 
+/**
+ * Runs one of the workloads beside the rounds: its figures, or its failure shouted and kept (with its stack) as
+ * `{ error }`, so that one failing workload does not stop the others. `after` runs either way.
+ */
+async function sideWorkload<T>(
+  name: string,
+  run: () => Promise<T>,
+  after?: () => Promise<void>,
+): Promise<T | { error: string }> {
+  try {
+    return await run();
+  } catch (error) {
+    const failed = { error: error instanceof Error ? (error.stack ?? error.message) : String(error) };
+    loud([`the ${name} workload failed:`, ...failed.error.split('\n')]);
+    return failed;
+  } finally {
+    await after?.();
+  }
+}
+
 const rounds: Round[] = [];
 for (const storage of onlySignatures || onlyHotPath || onlyDistributionWork ? [] : storages) {
   if (interrupted) break;
@@ -440,12 +460,8 @@ if (
   !interrupted &&
   storages.includes('filesystem')
 ) {
-  try {
-    signatures = await benchSignatures({ wrk: tools.wrk, quick, log });
-  } catch (error) {
-    signatures = { error: error instanceof Error ? (error.stack ?? error.message) : String(error) };
-    loud(['the signature enforcement workload failed:', ...signatures.error.split('\n')]);
-  }
+  const wrk = tools.wrk;
+  signatures = await sideWorkload('signature enforcement', () => benchSignatures({ wrk, quick, log }));
 }
 
 // The manifest GET hot path with auth on, on SQLite and on PostgreSQL (Berth alone).
@@ -458,12 +474,8 @@ if (
   !interrupted &&
   storages.includes('filesystem')
 ) {
-  try {
-    hotPath = await benchHotPath({ wrk: tools.wrk, quick, log });
-  } catch (error) {
-    hotPath = { error: error instanceof Error ? (error.stack ?? error.message) : String(error) };
-    loud(['the hot-path workload failed:', ...hotPath.error.split('\n')]);
-  }
+  const wrk = tools.wrk;
+  hotPath = await sideWorkload('hot-path', () => benchHotPath({ wrk, quick, log }));
 }
 
 // Pull-through caching and replication (issue 13): Berth's proxy projects against a direct pull and
@@ -472,37 +484,27 @@ const track = (server: Server) => running.add(server);
 const wanted = (what: string) => (only === undefined || only === what) && storages.includes('filesystem');
 let proxy: ProxyBench | { error: string } | undefined;
 if (tools.distribution && wanted('proxy') && !interrupted) {
-  try {
-    proxy = await benchProxy({
-      distribution: tools.distribution,
-      quick,
-      log,
-      track,
-      interrupted: () => interrupted,
-    });
-  } catch (error) {
-    proxy = { error: error instanceof Error ? (error.stack ?? error.message) : String(error) };
-    loud(['the proxy workload failed:', ...proxy.error.split('\n')]);
-  } finally {
-    await stopAll();
-  }
+  const distribution = tools.distribution;
+  proxy = await sideWorkload(
+    'proxy',
+    () => benchProxy({ distribution, quick, log, track, interrupted: () => interrupted }),
+    stopAll,
+  );
 }
 let replication: ReplicationBench | { error: string } | undefined;
 if (wanted('replication') && !interrupted) {
-  try {
-    replication = await benchReplication({
-      distribution: tools.distribution,
-      quick,
-      log,
-      track,
-      interrupted: () => interrupted,
-    });
-  } catch (error) {
-    replication = { error: error instanceof Error ? (error.stack ?? error.message) : String(error) };
-    loud(['the replication workload failed:', ...replication.error.split('\n')]);
-  } finally {
-    await stopAll();
-  }
+  replication = await sideWorkload(
+    'replication',
+    () =>
+      benchReplication({
+        distribution: tools.distribution,
+        quick,
+        log,
+        track,
+        interrupted: () => interrupted,
+      }),
+    stopAll,
+  );
 }
 
 console.log(
