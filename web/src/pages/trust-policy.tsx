@@ -1,3 +1,4 @@
+import type { ComponentChildren } from 'preact';
 import { call, type Schemas } from '../api/client';
 import { ErrorText } from '../components/ui';
 import { when } from '../format';
@@ -27,6 +28,54 @@ function lines(text: FormDataEntryValue | null): string[] {
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line !== '');
+}
+
+/** A row's Remove button. */
+function RemoveButton({ label, onRemove }: { label: string; onRemove: () => void }) {
+  return (
+    <button type="button" class="danger" aria-label={label} onClick={onRemove}>
+      Remove
+    </button>
+  );
+}
+
+/** A form folded under `summary`: its fields go to `add` (through `act`), and once added it is emptied. */
+function AddForm({
+  summary,
+  label,
+  submitLabel,
+  act,
+  add,
+  children,
+}: {
+  summary: string;
+  label: string;
+  submitLabel: string;
+  act: (work: () => Promise<unknown>) => Promise<void>;
+  add: (form: FormData) => Promise<unknown>;
+  children: ComponentChildren;
+}) {
+  return (
+    <details>
+      <summary>{summary}</summary>
+      <form
+        class="stacked"
+        aria-label={label}
+        onSubmit={(event) => {
+          event.preventDefault();
+          const target = event.currentTarget;
+          const form = new FormData(target);
+          void act(async () => {
+            await add(form);
+            target.reset();
+          });
+        }}
+      >
+        {children}
+        <button type="submit">{submitLabel}</button>
+      </form>
+    </details>
+  );
 }
 
 /** What a project trusts (keys, notation trust stores) and its signature policy (signatures.required). */
@@ -103,20 +152,16 @@ export function TrustSection({ name, right }: { name: string; right: Right }) {
               <td>{when(key.createdAt)}</td>
               {right.write && (
                 <td>
-                  <button
-                    type="button"
-                    class="danger"
-                    aria-label={`Stop trusting key ${key.name}`}
-                    onClick={() =>
+                  <RemoveButton
+                    label={`Stop trusting key ${key.name}`}
+                    onRemove={() =>
                       act(() =>
                         call('delete', '/api/v1/projects/{name}/trust/keys/{id}', {
                           path: { name, id: String(key.id) },
                         }),
                       )
                     }
-                  >
-                    Remove
-                  </button>
+                  />
                 </td>
               )}
             </tr>
@@ -125,37 +170,29 @@ export function TrustSection({ name, right }: { name: string; right: Right }) {
       </table>
       {data && data.keys.length === 0 && <p class="muted">No trusted keys.</p>}
       {right.write && (
-        <details>
-          <summary>Trust a key…</summary>
-          <form
-            class="stacked"
-            aria-label="Trust a key"
-            onSubmit={(event) => {
-              event.preventDefault();
-              const target = event.currentTarget;
-              const form = new FormData(target);
-              void act(async () => {
-                await call('post', '/api/v1/projects/{name}/trust/keys', {
-                  path: { name },
-                  body: {
-                    name: String(form.get('keyName') ?? '').trim(),
-                    publicKeyPem: String(form.get('pem') ?? ''),
-                  },
-                });
-                target.reset();
-              });
-            }}
-          >
-            <label>
-              Key name <input name="keyName" required placeholder="ci" />
-            </label>
-            <label>
-              Public key (PEM)
-              <textarea name="pem" required rows={4} cols={64} placeholder="-----BEGIN PUBLIC KEY-----" />
-            </label>
-            <button type="submit">Trust key</button>
-          </form>
-        </details>
+        <AddForm
+          summary="Trust a key…"
+          label="Trust a key"
+          submitLabel="Trust key"
+          act={act}
+          add={(form) =>
+            call('post', '/api/v1/projects/{name}/trust/keys', {
+              path: { name },
+              body: {
+                name: String(form.get('keyName') ?? '').trim(),
+                publicKeyPem: String(form.get('pem') ?? ''),
+              },
+            })
+          }
+        >
+          <label>
+            Key name <input name="keyName" required placeholder="ci" />
+          </label>
+          <label>
+            Public key (PEM)
+            <textarea name="pem" required rows={4} cols={64} placeholder="-----BEGIN PUBLIC KEY-----" />
+          </label>
+        </AddForm>
       )}
       <h4>Notary Project trust stores</h4>
       <table data-testid="notation-stores">
@@ -175,20 +212,16 @@ export function TrustSection({ name, right }: { name: string; right: Right }) {
               <td>{store.trustedIdentities.join('; ')}</td>
               {right.write && (
                 <td>
-                  <button
-                    type="button"
-                    class="danger"
-                    aria-label={`Stop trusting store ${store.name}`}
-                    onClick={() =>
+                  <RemoveButton
+                    label={`Stop trusting store ${store.name}`}
+                    onRemove={() =>
                       act(() =>
                         call('delete', '/api/v1/projects/{name}/trust/notation/{id}', {
                           path: { name, id: String(store.id) },
                         }),
                       )
                     }
-                  >
-                    Remove
-                  </button>
+                  />
                 </td>
               )}
             </tr>
@@ -197,54 +230,46 @@ export function TrustSection({ name, right }: { name: string; right: Right }) {
       </table>
       {data && data.notation.length === 0 && <p class="muted">No notation trust stores.</p>}
       {right.write && (
-        <details>
-          <summary>Add a notation trust store…</summary>
-          <form
-            class="stacked"
-            aria-label="Add a notation trust store"
-            onSubmit={(event) => {
-              event.preventDefault();
-              const target = event.currentTarget;
-              const form = new FormData(target);
-              void act(async () => {
-                await call('post', '/api/v1/projects/{name}/trust/notation', {
-                  path: { name },
-                  body: {
-                    name: String(form.get('storeName') ?? '').trim(),
-                    rootCertificatesPem: [String(form.get('certificates') ?? '')],
-                    trustedIdentities: lines(form.get('identities')),
-                  },
-                });
-                target.reset();
-              });
-            }}
-          >
-            <label>
-              Store name <input name="storeName" required />
-            </label>
-            <label>
-              Root certificates (PEM)
-              <textarea
-                name="certificates"
-                required
-                rows={4}
-                cols={64}
-                placeholder="-----BEGIN CERTIFICATE-----"
-              />
-            </label>
-            <label>
-              Trusted identities (one a line)
-              <textarea
-                name="identities"
-                required
-                rows={2}
-                cols={64}
-                placeholder="x509.subject: C=US, O=Acme, CN=ci"
-              />
-            </label>
-            <button type="submit">Add trust store</button>
-          </form>
-        </details>
+        <AddForm
+          summary="Add a notation trust store…"
+          label="Add a notation trust store"
+          submitLabel="Add trust store"
+          act={act}
+          add={(form) =>
+            call('post', '/api/v1/projects/{name}/trust/notation', {
+              path: { name },
+              body: {
+                name: String(form.get('storeName') ?? '').trim(),
+                rootCertificatesPem: [String(form.get('certificates') ?? '')],
+                trustedIdentities: lines(form.get('identities')),
+              },
+            })
+          }
+        >
+          <label>
+            Store name <input name="storeName" required />
+          </label>
+          <label>
+            Root certificates (PEM)
+            <textarea
+              name="certificates"
+              required
+              rows={4}
+              cols={64}
+              placeholder="-----BEGIN CERTIFICATE-----"
+            />
+          </label>
+          <label>
+            Trusted identities (one a line)
+            <textarea
+              name="identities"
+              required
+              rows={2}
+              cols={64}
+              placeholder="x509.subject: C=US, O=Acme, CN=ci"
+            />
+          </label>
+        </AddForm>
       )}
     </section>
   );
