@@ -14,7 +14,9 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { BlobStore, PutOptions } from './blob-store.js';
 import { ByteChunker } from './byte-chunker.js';
+import { DEFAULT_READ_BUFFER_BYTES, ReadBufferPool } from './read-buffer-pool.js';
 import { type BucketRef, compose, putStream, readPieces } from './s3-multipart.js';
+import { S3ObjectReader } from './s3-object-reader.js';
 import { DEFAULT_PART_MEMORY, PartMemory } from './s3-part-memory.js';
 import {
   type Chain,
@@ -47,6 +49,11 @@ export interface S3StoreOptions {
    * sending) may a write that holds nothing take one part beyond it.
    */
   partMemoryBytes?: number;
+  /**
+   * Bytes that the read buffers of all the store's concurrent streamed reads may hold together (64 MiB by
+   * default; see read-buffer-pool.ts). Beyond it reads wait, which pauses their store connections.
+   */
+  readBufferBytes?: number;
   /** How long connecting to the store may take (5 s by default). */
   connectTimeoutMs?: number;
   /**
@@ -58,6 +65,8 @@ export interface S3StoreOptions {
 
 const KEY_PATTERN = /^[a-zA-Z0-9._-]+(?:\/[a-zA-Z0-9._-]+)*\/?$/;
 const MAX_SOCKETS = 256;
+/** A streamed read's presigned URL need only last until its request begins. */
+const PRESIGNED_READ_SECONDS = 300;
 /** Deletes in flight at once when removing a key's segments. */
 const PARALLEL_DELETES = 8;
 
@@ -78,6 +87,9 @@ export class S3BlobStore implements BlobStore {
   private readonly client: S3Client;
   private readonly ref: BucketRef;
   private readonly region: string;
+  /** Streamed reads from a plain-HTTP store (s3-object-reader.ts); the SDK's GetObject otherwise. */
+  private readonly reader: S3ObjectReader | undefined;
+  readonly readBuffers: ReadBufferPool;
 
   constructor(options: S3StoreOptions) {
     const {
@@ -86,6 +98,7 @@ export class S3BlobStore implements BlobStore {
       partMemoryBytes = DEFAULT_PART_MEMORY,
       connectTimeoutMs = 5_000,
       requestTimeoutMs = 120_000,
+      readBufferBytes = DEFAULT_READ_BUFFER_BYTES,
     } = options;
     if (!Number.isSafeInteger(partMemoryBytes) || partMemoryBytes <= 0) {
       throw new RangeError(
@@ -129,6 +142,10 @@ export class S3BlobStore implements BlobStore {
     this.endpointId = options.endpoint ? options.endpoint.replace(/\/+$/, '') : `aws:${options.region}`;
     const prefix = (options.prefix ?? '').replace(/^\/+/, '');
     this.prefix = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+    this.readBuffers = new ReadBufferPool(readBufferBytes);
+    if (options.endpoint?.startsWith('http://')) {
+      this.reader = new S3ObjectReader({ pool: this.readBuffers, connectTimeoutMs, requestTimeoutMs });
+    }
     this.ref = {
       client: this.client,
       bucket: this.bucket,
@@ -176,6 +193,11 @@ export class S3BlobStore implements BlobStore {
   async read(key: string, range?: { start: number; end: number }): Promise<Readable> {
     const name = this.objectName(key);
     try {
+      if (this.reader) {
+        const command = new GetObjectCommand({ Bucket: this.bucket, Key: name });
+        const url = await getSignedUrl(this.client, command, { expiresIn: PRESIGNED_READ_SECONDS });
+        return await this.reader.open(new URL(url), range);
+      }
       const response = await this.client.send(
         new GetObjectCommand({
           Bucket: this.bucket,
@@ -185,7 +207,7 @@ export class S3BlobStore implements BlobStore {
       );
       return response.Body as Readable;
     } catch (error) {
-      if (!isNotFound(error)) throw error;
+      if (!isNotFound(error)) throw unavailable(error) ?? error;
     }
     const chain = resolveChain(await this.segments(name));
     if (!chain) throw notFound(key);
@@ -406,6 +428,7 @@ export class S3BlobStore implements BlobStore {
 
   /** Closes the client's connections. */
   destroy(): void {
+    this.reader?.close();
     this.client.destroy();
   }
 
