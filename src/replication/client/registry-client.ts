@@ -70,6 +70,8 @@ export class RegistryClient {
   private readonly chunkSize: number | undefined;
   private readonly maxManifestBytes: number;
   private readonly userAgent: string;
+  /** getBlob checks the bytes against the digest: a read from an offset needs the hash of the bytes before. */
+  readonly verifiesBlobs: boolean = true;
 
   constructor(options: RegistryClientOptions) {
     this.base = new URL(options.url);
@@ -336,8 +338,8 @@ export class RegistryClient {
    * A blob's bytes as a stream that fails (ContentMismatchError) if they do not hash to `digest` or do not
    * count `size`; the last chunk is released only once they do. A blob the registry lacks throws. With `from`
    * (a resumed upload's source), the bytes from `from.offset` on: asked with `Range: bytes=<offset>-` and
-   * hashed on from the prefix's hash state; a registry that ignores the Range (200) is read whole, verified
-   * whole, and the prefix left out.
+   * hashed on from the prefix's hash state; without that hash, or from a registry that ignores the Range
+   * (200), read whole, verified whole, and the prefix left out.
    */
   async getBlob(
     repository: string,
@@ -346,12 +348,13 @@ export class RegistryClient {
     from?: BlobPrefix,
   ): Promise<Readable> {
     const offset = from?.offset ?? 0;
+    const prefix = from?.hash && { offset, hash: from.hash };
     const answer = await this.call({
       method: 'GET',
       target: this.path(repository, 'blobs', blob.digest),
       repository,
-      ...(offset > 0 && { headers: { range: `bytes=${offset}-` } }),
-      ok: offset > 0 ? [200, 206] : [200],
+      ...(offset > 0 && prefix && { headers: { range: `bytes=${offset}-` } }),
+      ok: offset > 0 && prefix ? [200, 206] : [200],
       signal,
     });
     const length = answer.headers.get('content-length');
@@ -381,7 +384,7 @@ export class RegistryClient {
         size: Number(length) + (ranged ? offset : 0),
       });
     }
-    const verified = new VerifiedStream(blob, what, ranged ? from : undefined);
+    const verified = new VerifiedStream(blob, what, ranged ? prefix || undefined : undefined);
     if (ranged || offset === 0) {
       pipeline(answer.body(), verified, () => {});
       return verified;
@@ -407,12 +410,18 @@ export class RegistryClient {
     options: {
       mountFrom?: string | undefined;
       signal?: AbortSignal | undefined;
-      /** The blob's bytes from `from.offset` on, verified as a whole from `from.hash` (getBlob's `from`). */
+      /** The blob's bytes from `from.offset` on (getBlob's `from`), to resume a chunked upload with. */
       resumeFrom?: ((from: BlobPrefix) => Promise<Readable>) | undefined;
+      /**
+       * resumeFrom verifies the digest (a registry's getBlob), so it is given the hash of the bytes before the
+       * offset (those sent are hashed here as they go). False for a trusted source (this Berth's own store).
+       * Default true.
+       */
+      resumeVerifies?: boolean | undefined;
     } = {},
   ): Promise<'mounted' | 'uploaded'> {
     let interrupted: UploadSession | undefined;
-    return this.policy.execute(async () => {
+    const attempt = async (): Promise<'mounted' | 'uploaded'> => {
       const previous = interrupted;
       interrupted = undefined;
       let session: UploadSession | undefined;
@@ -421,6 +430,7 @@ export class RegistryClient {
         const status = await this.uploadStatus(repository, previous, options.signal).catch(
           (error: unknown) => {
             if (isTransient(error)) interrupted = previous;
+            else this.cancelUpload(repository, previous.location);
             throw error;
           },
         );
@@ -442,7 +452,8 @@ export class RegistryClient {
           await this.uploadWhole(repository, blob, started, open, options.signal);
           return 'uploaded';
         }
-        const algorithm = options.resumeFrom ? tryParseDigest(blob.digest)?.algorithm : undefined;
+        const hashed = options.resumeFrom && options.resumeVerifies !== false;
+        const algorithm = hashed ? tryParseDigest(blob.digest)?.algorithm : undefined;
         session = new UploadSession(started, algorithm);
       }
       try {
@@ -453,7 +464,14 @@ export class RegistryClient {
         else this.cancelUpload(repository, session.location);
         throw error;
       }
-    }, options.signal);
+    };
+    try {
+      return await this.policy.execute(attempt, options.signal);
+    } catch (error) {
+      // Out of tries (or aborted while waiting for the next one): the session left for a resume goes too.
+      if (interrupted) this.cancelUpload(repository, interrupted.location);
+      throw error;
+    }
   }
 
   /** POST of a new upload session (or a mount): its Location, or 'mounted'. */

@@ -2,18 +2,21 @@ import { createHash, type Hash } from 'node:crypto';
 import type { ChunkReader } from './chunk-reader.js';
 
 /**
- * The first `offset` bytes of a blob and the hash state over them: where a resumed read of the blob starts. A
- * reader opened at `offset` hashes on from a copy of `hash`, so it still verifies the whole blob's digest.
+ * Where a resumed read of a blob starts: `offset`, and the hash state over the bytes before it when the reader
+ * verifies the digest (it hashes on from a copy of `hash`, so the whole blob is still checked). A verifying
+ * reader given no hash reads the blob whole and leaves the prefix out.
  */
 export interface BlobPrefix {
   offset: number;
-  hash: Hash;
+  hash?: Hash | undefined;
 }
 
 /**
  * Where one chunked upload stands as far as this side knows: what the registry acknowledged (its 202 to a
- * PATCH), what was handed to request bodies since (the most it can hold), and — when the source can be reopened
- * at an offset — the hash state at those two points, so that a resumed source needs no re-read of the prefix.
+ * PATCH) and what was handed to request bodies since (the most it can hold). When the source is reopened with
+ * the hash of the bytes before (a verifying source), the bytes sent are hashed here too, with the hash state
+ * kept at the acknowledged offset and at the end of the last chunk handed over whole: the points a resumed
+ * read can start from.
  */
 export class UploadSession {
   /** Bytes the registry acknowledged. */
@@ -25,11 +28,11 @@ export class UploadSession {
   /** The hash of the bytes sent so far (set by resume, which every run of chunks starts with). */
   private hash: Hash | undefined;
   /** Hash states at the acknowledged offset and at the end of the last chunk handed over whole. */
-  private marks: BlobPrefix[] = [];
+  private marks: Required<BlobPrefix>[] = [];
 
   constructor(
     public location: URL,
-    /** The digest's algorithm when bytes are to be hashed on this side; undefined: no hashing. */
+    /** The digest's algorithm when the bytes are to be hashed on this side; undefined: no hashing. */
     private readonly algorithm: string | undefined,
   ) {}
 
@@ -66,24 +69,27 @@ export class UploadSession {
   }
 
   /**
-   * The hashed point to reopen the source at for a resume at `offset`: the last mark at or before it (the
-   * bytes in between are read and hashed but not sent again). Undefined when not hashing.
+   * Where to reopen the source for a resume at `offset`: there, when not hashing; else the last hashed point
+   * at or before it (the bytes in between are read and hashed again, not sent).
    */
-  reopenAt(offset: number): BlobPrefix | undefined {
-    let best: BlobPrefix | undefined;
-    for (const mark of this.marks)
+  reopenAt(offset: number): BlobPrefix {
+    if (!this.algorithm) return { offset };
+    let best: Required<BlobPrefix> | undefined;
+    for (const mark of this.marks) {
       if (mark.offset <= offset && (!best || mark.offset > best.offset)) best = mark;
-    return best && { offset: best.offset, hash: best.hash.copy() };
+    }
+    return best ? { offset: best.offset, hash: best.hash.copy() } : { offset: 0 };
   }
 
   /**
-   * Goes on at `offset` (the registry holds exactly that much) with a source positioned at `from` (a mark from
-   * reopenAt), or at 0 (a source read again from the start): reads the bytes in between without sending them,
-   * hashing them on from the mark's state.
+   * Goes on at `offset` (the registry holds exactly that much) with a source positioned at `from` (from
+   * reopenAt, or undefined for a source read again from the start): reads the bytes in between without
+   * sending them, hashing them on from the hash state at `from`.
    */
   async resume(offset: number, from: BlobPrefix | undefined, reader: ChunkReader): Promise<void> {
     const start = from?.offset ?? 0;
-    const hash = from ? from.hash.copy() : this.algorithm ? createHash(this.algorithm) : undefined;
+    const hash =
+      from?.hash?.copy() ?? (this.algorithm && start === 0 ? createHash(this.algorithm) : undefined);
     let skipped = 0;
     for await (const part of reader.take(offset - start)) {
       hash?.update(part);
@@ -95,6 +101,7 @@ export class UploadSession {
     this.hash = hash;
     this.sent = offset;
     this.acknowledged = offset;
+    this.closing = false;
     this.marks = hash ? [{ offset, hash: hash.copy() }] : [];
   }
 

@@ -19,7 +19,7 @@ export class VerifiedStream extends Transform {
   constructor(
     private readonly expected: { digest: string; size?: number | undefined },
     private readonly what: string,
-    prefix?: BlobPrefix,
+    prefix?: Required<BlobPrefix>,
   ) {
     super();
     const digest = tryParseDigest(expected.digest);

@@ -259,8 +259,8 @@ class CopyRun {
       return;
     }
     const mountFrom = await this.mountSource(blob.digest);
-    // A resumed chunked upload reopens the source where the target's session stands (a Range GET, verified
-    // on from the hash of the bytes before it).
+    // A resumed chunked upload reopens the source where the target's session stands (a registry's: a Range
+    // GET, verified on from the hash of the bytes before it; this Berth's store: read from there).
     const open = async (from?: BlobPrefix): Promise<Readable> => {
       const bytes = await source.client.getBlob(source.repository, blob, signal, from);
       if (!this.rate) return bytes;
@@ -272,6 +272,7 @@ class CopyRun {
       mountFrom,
       signal,
       resumeFrom: open,
+      resumeVerifies: source.client.verifiesBlobs,
     });
     if (outcome === 'mounted') this.counts.blobs.mounted++;
     else {
