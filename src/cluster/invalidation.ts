@@ -10,6 +10,8 @@ export type Invalidation =
   | { kind: 'scanning-changed'; project: string }
   /** An image's scan report changed: scanned, re-matched, or queued again (scanning/). */
   | { kind: 'scan-changed'; repository: string; digest: string }
+  /** A project's tag immutability rules changed (lifecycle/). */
+  | { kind: 'immutability-changed'; project: string }
   /** A project was created, deleted, made public or private, or its members or push allowlist changed. */
   | { kind: 'project-changed'; project: string }
   /** "Sign out everywhere": the subject's tokens issued under an older session generation are void. */

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { InvalidationBus } from '../cluster/index.js';
 import { type Database, LifecycleStore, type ProjectStorageRow } from '../metadata/index.js';
 import { RegistryError, type RegistryPolicy } from '../registry/index.js';
 import { type CapacityLog, type CapacityState, CapacityWatch } from './capacity.js';
@@ -35,6 +36,8 @@ export interface LifecycleAdmin {
 }
 
 export interface LifecycleOptions {
+  /** Tells the other processes sharing the database of rule changes, and this one of theirs. */
+  bus?: InvalidationBus;
   /** Default 85. */
   warnPercent?: number;
   /** What storage may hold; undefined: unknown, no warning. */
@@ -62,7 +65,9 @@ export class Lifecycle implements LifecycleAdmin {
 
   constructor(db: Kysely<Database>, options: LifecycleOptions = {}) {
     this.store = new LifecycleStore(db);
-    this.immutability = new TagImmutability(this.store);
+    this.immutability = new TagImmutability(this.store, options.bus, (error) =>
+      options.log?.warn({ err: error }, 'could not tell other processes of an immutability rule change'),
+    );
     this.quotas = new Quotas(this.store);
     this.policy = {
       tagProtection: (repository) => this.immutability.protection(repository),
@@ -114,6 +119,7 @@ export class Lifecycle implements LifecycleAdmin {
     }
     const added = await this.store.addRule(project, rule.repositoryPattern, rule.tagPattern);
     if (!added) throw projectNotFound(project);
+    await this.immutability.changed(project);
     return added;
   }
 
@@ -124,6 +130,7 @@ export class Lifecycle implements LifecycleAdmin {
         message: `project '${project}' has no immutability rule ${id}`,
       });
     }
+    await this.immutability.changed(project);
     return rule;
   }
 

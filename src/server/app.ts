@@ -148,6 +148,7 @@ export async function createBerth(config: Config, options: BerthOptions = {}): P
   // Logs through the app's logger once it exists (a capacity check runs only after that).
   let log: FastifyInstance['log'] | undefined;
   const lifecycle = new Lifecycle(meta.db, {
+    bus: backends.bus,
     warnPercent: config.storage.warnPercent,
     capacityBytes: storageCapacity(config),
     log: {
