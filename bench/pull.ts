@@ -28,7 +28,7 @@ export interface PullComparison {
 
 const REPOSITORY = 'bench/large';
 
-async function pushBlob(server: Server, blob: Large): Promise<void> {
+export async function pushBlob(server: Server, blob: Large): Promise<void> {
   const client = new Client(server.url);
   try {
     const start = await client.expect('start upload', 202, 'POST', `/v2/${REPOSITORY}/blobs/uploads/`);

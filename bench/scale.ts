@@ -6,17 +6,19 @@
  * `--db=sqlite|postgres` limits listings to one database; `--explain` adds the listing queries' plans;
  * `--rate=N` sets the change feed's target tag moves per second (1000). `s3-push`: small pushes to one node on
  * Swift S3, pushes/s and S3 requests per push (s3-push.ts; `--baseline=<build dir>` compares another build,
- * `--db=sqlite|postgres`).
+ * `--db=sqlite|postgres`). `s3-pull`: large pulls from Swift S3, streamed and redirected, against Distribution,
+ * with CPU per GiB, and the RSS under 200 concurrent streamed pulls (s3-pull.ts; `--baseline=<build dir>` too).
  */
 import { writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import { benchChangeFeed, changeFeedTable } from './change-feed.js';
 import { benchListings, listingsTable } from './listings.js';
 import { benchNodes, nodesTable } from './nodes.js';
+import { benchS3Pull, s3PullTable } from './s3-pull.js';
 import { benchS3Push, s3PushTable } from './s3-push.js';
 import { ensureTools } from './servers.js';
 
-export const SCALE_WORKLOADS = ['listings', 'nodes', 'change-feed', 's3-push'] as const;
+export const SCALE_WORKLOADS = ['listings', 'nodes', 'change-feed', 's3-push', 's3-pull'] as const;
 export type ScaleWorkload = (typeof SCALE_WORKLOADS)[number];
 
 const load = () =>
@@ -87,6 +89,23 @@ export async function runScale(
         `small pushes to Swift S3 (one node, ${bench.metadata}): ${bench.concurrency} clients, ${bench.blobBytes} B blobs, ` +
           `${bench.rounds} alternating rounds of ${bench.seconds} s`,
       )}\n${s3PushTable(bench)}`,
+    );
+    result = bench;
+  } else if (which === 's3-pull') {
+    const baseline = options.flag('baseline');
+    const { distribution } = ensureTools();
+    const bench = await benchS3Pull({
+      quick: options.quick,
+      log: options.log,
+      track: (r) => running.add(r),
+      ...(distribution && { distribution }),
+      ...(baseline && { baseline }),
+    });
+    console.log(
+      `${header(
+        `large pulls from Swift S3 (embedded SQLite): ${bench.blobMiB} MiB, ${bench.concurrency} concurrent digest-verified ` +
+          `GETs, ${bench.rounds} alternating rounds; redirect: the client follows the 307 to Swift`,
+      )}\n${s3PullTable(bench)}`,
     );
     result = bench;
   } else if (which === 'change-feed') {

@@ -202,7 +202,13 @@ export async function startBerth(s3?: S3Target, extraEnv: Record<string, string>
  * in-memory blob descriptor cache is the one Debian's packaged config (and the upstream image's) turns on;
  * Berth's own manifest cache is on by default too.
  */
-function distributionConfig(root: string, port: number, s3?: S3Target, proxyRemoteUrl?: string): string {
+function distributionConfig(
+  root: string,
+  port: number,
+  s3?: S3Target,
+  proxyRemoteUrl?: string,
+  redirect = false,
+): string {
   const storage = s3
     ? [
         '  s3:',
@@ -213,9 +219,10 @@ function distributionConfig(root: string, port: number, s3?: S3Target, proxyRemo
         `    bucket: ${s3.bucket}`,
         '    secure: false',
         '    v4auth: true',
-        // Like for like: blob bytes go through the registry (Berth's storage.s3.redirect is off too).
+        // Like for like: blob bytes go through the registry (Berth's storage.s3.redirect is off too), unless
+        // both are measured redirecting (bench/s3-pull.ts).
         '  redirect:',
-        '    disable: true',
+        `    disable: ${!redirect}`,
       ]
     : ['  filesystem:', `    rootdirectory: ${root}`];
   return [
@@ -250,13 +257,14 @@ export async function startDistribution(
   binary: string,
   s3?: S3Target,
   proxyRemoteUrl?: string,
+  redirect = false,
 ): Promise<Server> {
   const printed = spawnSync(binary, ['--version'], { encoding: 'utf8' }).stdout.trim();
   const version = printed.startsWith(binary) ? printed.slice(binary.length).trim() : printed;
   const dataDir = await mkdtemp(join(tmpdir(), 'berth-bench-distribution-'));
   const port = await freePort();
   const config = join(dataDir, 'config.yml');
-  await writeFile(config, distributionConfig(join(dataDir, 'storage'), port, s3, proxyRemoteUrl));
+  await writeFile(config, distributionConfig(join(dataDir, 'storage'), port, s3, proxyRemoteUrl, redirect));
   // Its S3 driver panics at start when AWS_CA_BUNDLE is set in the environment.
   const { AWS_CA_BUNDLE: _ignored, ...env } = process.env;
   return launch('Distribution', version, dataDir, port, binary, ['serve', config], {
