@@ -320,6 +320,14 @@ export const ConfigSchema = z
         secretKey: z.string().default(''),
         /** Older keys (comma-separated, same form) that still decrypt what they sealed, after a rotation. */
         previousSecretKeys: z.string().default(''),
+        /**
+         * Push policies upload a blob larger than this in PATCH chunks of this size, so that one cut off by a
+         * transient failure resumes where the target's session stands (docs/replication.md); 0: in one PUT.
+         */
+        uploadChunkBytes: number
+          .pipe(z.number().int().min(0))
+          .refine((bytes) => bytes === 0 || bytes >= 65536, 'must be 0 (one PUT) or at least 65536')
+          .default(0),
       })
       .strict()
       .prefault({}),

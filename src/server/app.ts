@@ -281,6 +281,7 @@ export async function createBerth(config: Config, options: BerthOptions = {}): P
       .split(',')
       .map((key) => key.trim())
       .filter(Boolean),
+    remote: { chunkSize: config.replication.uploadChunkBytes || undefined },
     onError: (error, what) => log?.error({ err: error }, what),
   });
   registry.manifests.onPut((event) => replication.onPut(event));

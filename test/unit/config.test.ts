@@ -140,7 +140,7 @@ const DEFAULTS: Config = {
   backup: {
     s3: { endpoint: '', region: 'us-east-1', forcePathStyle: false, accessKeyId: '', secretAccessKey: '' },
   },
-  replication: { secretKey: '', previousSecretKeys: '' },
+  replication: { secretKey: '', previousSecretKeys: '', uploadChunkBytes: 0 },
   proxy: { tagTtlSeconds: 300, upstreamTimeoutSeconds: 20, fillWaitSeconds: 120, mirrorProject: '' },
   audit: {
     retentionDays: 90,
@@ -465,6 +465,12 @@ describe('loadConfig: errors name the key and its source', () => {
       () => ({ env: { BERTH_HTTP_PORT: '80.5' } }),
       'http.port',
       /BERTH_HTTP_PORT/,
+    ],
+    [
+      'an upload chunk too small to be worth a request',
+      () => ({ env: { BERTH_REPLICATION_UPLOAD_CHUNK_BYTES: '4096' } }),
+      'replication.uploadChunkBytes',
+      /BERTH_REPLICATION_UPLOAD_CHUNK_BYTES/,
     ],
     [
       'non-boolean deletes.enabled',

@@ -47,8 +47,11 @@ export interface ReplicationOptions {
   previousSecretKeys?: string[];
   /** How long events gather before an event execution starts; default 500 ms. */
   eventDelayMs?: number;
-  /** Timeouts and retries of the clients of remote registries (tests shorten them). */
-  remote?: Pick<RegistryClientOptions, 'timeouts' | 'retry'>;
+  /**
+   * Timeouts and retries of the clients of remote registries (tests shorten them), and the chunk size of their
+   * uploads (replication.uploadChunkBytes: push policies' blobs in resumable PATCH chunks).
+   */
+  remote?: Pick<RegistryClientOptions, 'timeouts' | 'retry' | 'chunkSize'>;
   onError?: (error: unknown, what: string) => void;
 }
 
