@@ -1,8 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { type Berth, createBerth } from '../../src/server/index.js';
+import { OciClient } from './oci-client.js';
 import { createTestDatabase, dropTestDatabase, testMetadata } from './postgres.js';
 
 export interface TestBerth {
@@ -67,4 +69,19 @@ export async function startBerth(
       }
     },
   };
+}
+
+/**
+ * One Berth with its defaults for the enclosing file (or describe block), started before its tests with an
+ * OciClient on it, both handed to `use`, and closed after them.
+ */
+export function startBerthWithClient(use: (started: { berth: TestBerth; client: OciClient }) => void): void {
+  let berth: TestBerth | undefined;
+  beforeAll(async () => {
+    berth = await startBerth();
+    use({ berth, client: new OciClient(berth.url) });
+  });
+  afterAll(async () => {
+    await berth?.close();
+  });
 }

@@ -1,19 +1,13 @@
 // API version check (spec "Determining Support", end-1), operational endpoints, and the catalog listing
 // (`/v2/_catalog`, the Docker Registry API extension the brief asks Berth to serve with n/last pagination).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mediaTypeOf, OciClient, randomBytes } from '../helpers/oci-client.js';
-import { startBerth } from '../helpers/server.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { mediaTypeOf, type OciClient, randomBytes } from '../helpers/oci-client.js';
+import { startBerthWithClient, type TestBerth } from '../helpers/server.js';
 
-let berth: Awaited<ReturnType<typeof startBerth>>;
+let berth: TestBerth;
 let client: OciClient;
-
-beforeAll(async () => {
-  berth = await startBerth();
-  client = new OciClient(berth.url);
-});
-
-afterAll(async () => {
-  await berth?.close();
+startBerthWithClient((started) => {
+  ({ berth, client } = started);
 });
 
 describe('GET /v2/ (end-1)', () => {

@@ -2,7 +2,7 @@
 // repository scoping, deletion (end-10) and cross-repository mount (end-11).
 import { existsSync, readdirSync } from 'node:fs';
 import http from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   buildArtifact,
   bytesOf,
@@ -17,18 +17,12 @@ import {
   sleep,
   uniqueRepo,
 } from '../helpers/oci-client.js';
-import { startBerth, type TestBerth } from '../helpers/server.js';
+import { startBerth, startBerthWithClient, type TestBerth } from '../helpers/server.js';
 
-let berth: Awaited<ReturnType<typeof startBerth>>;
+let berth: TestBerth;
 let client: OciClient;
-
-beforeAll(async () => {
-  berth = await startBerth();
-  client = new OciClient(berth.url);
-});
-
-afterAll(async () => {
-  await berth?.close();
+startBerthWithClient((started) => {
+  ({ berth, client } = started);
 });
 
 describe('monolithic push: POST /v2/<name>/blobs/uploads/?digest=<digest> (end-4b)', () => {

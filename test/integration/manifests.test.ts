@@ -1,6 +1,6 @@
 // Manifests: push (end-7), pull and HEAD (end-3), delete (end-9), the manifest kinds a registry meets in
 // practice (OCI image/index, Docker schema2 image/list, OCI 1.1 artifacts) and manifest validation errors.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   type BuiltImage,
   buildArtifact,
@@ -14,25 +14,18 @@ import {
   expectOciError,
   jsonBytes,
   MT,
-  OciClient,
+  type OciClient,
   randomBytes,
   randomDigest,
   sha256,
   sha512,
   uniqueRepo,
 } from '../helpers/oci-client.js';
-import { startBerth } from '../helpers/server.js';
+import { startBerthWithClient } from '../helpers/server.js';
 
-let berth: Awaited<ReturnType<typeof startBerth>>;
 let client: OciClient;
-
-beforeAll(async () => {
-  berth = await startBerth();
-  client = new OciClient(berth.url);
-});
-
-afterAll(async () => {
-  await berth?.close();
+startBerthWithClient((started) => {
+  client = started.client;
 });
 
 function descriptorOfImage(image: { manifest: Buffer; mediaType: string }, extra: Partial<Descriptor> = {}) {

@@ -1,6 +1,6 @@
 // OCI Distribution v1.1 referrers: pushing manifests with a `subject` (OCI-Subject response header) and
 // GET /v2/<name>/referrers/<digest> (end-12a) with the artifactType filter (end-12b).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   type BuiltArtifact,
   type BuiltImage,
@@ -11,22 +11,15 @@ import {
   descriptorOf,
   expectOciError,
   MT,
-  OciClient,
+  type OciClient,
   randomDigest,
   uniqueRepo,
 } from '../helpers/oci-client.js';
-import { startBerth } from '../helpers/server.js';
+import { startBerthWithClient } from '../helpers/server.js';
 
-let berth: Awaited<ReturnType<typeof startBerth>>;
 let client: OciClient;
-
-beforeAll(async () => {
-  berth = await startBerth();
-  client = new OciClient(berth.url);
-});
-
-afterAll(async () => {
-  await berth?.close();
+startBerthWithClient((started) => {
+  client = started.client;
 });
 
 interface ReferrersIndex {

@@ -1,24 +1,17 @@
 // Content discovery: GET /v2/<name>/tags/list (end-8a) with n/last pagination (end-8b), and the tag grammar.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   type BuiltImage,
   expectOciError,
   mediaTypeOf,
-  OciClient,
+  type OciClient,
   uniqueRepo,
 } from '../helpers/oci-client.js';
-import { startBerth } from '../helpers/server.js';
+import { startBerthWithClient } from '../helpers/server.js';
 
-let berth: Awaited<ReturnType<typeof startBerth>>;
 let client: OciClient;
-
-beforeAll(async () => {
-  berth = await startBerth();
-  client = new OciClient(berth.url);
-});
-
-afterAll(async () => {
-  await berth?.close();
+startBerthWithClient((started) => {
+  client = started.client;
 });
 
 interface TagList {

@@ -1,10 +1,10 @@
 // Upload sessions: POST then PUT (end-4a + end-6), chunked PATCH (end-5), status (GET), cancel (DELETE),
 // and the failure modes of each (spec "Pushing a blob in chunks").
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   bytesOf,
   expectOciError,
-  OciClient,
+  type OciClient,
   randomBytes,
   randomDigest,
   randomUUID,
@@ -15,18 +15,12 @@ import {
   sleep,
   uniqueRepo,
 } from '../helpers/oci-client.js';
-import { startBerth } from '../helpers/server.js';
+import { startBerthWithClient, type TestBerth } from '../helpers/server.js';
 
-let berth: Awaited<ReturnType<typeof startBerth>>;
+let berth: TestBerth;
 let client: OciClient;
-
-beforeAll(async () => {
-  berth = await startBerth();
-  client = new OciClient(berth.url);
-});
-
-afterAll(async () => {
-  await berth?.close();
+startBerthWithClient((started) => {
+  ({ berth, client } = started);
 });
 
 /** `<location>?digest=<digest>`, keeping any query parameters the registry put in the location. */
