@@ -70,17 +70,57 @@ export class BlobService {
     size: number,
     uploadId?: string,
   ): Promise<void> {
-    const key = blobKey(digest);
-    // First mark the blob as relied upon (waiting out a collector deleting it right now): from here until
-    // the link exists, garbage collection leaves its bytes alone, including bytes found already in place.
+    if (await this.claim(digest, size)) await this.store.commit(tempKey, blobKey(digest));
+    else await this.store.delete(tempKey);
+    await this.link(repository, digest, size, uploadId);
+  }
+
+  /**
+   * Stores a blob whose bytes arrive now (a monolithic upload) straight under its content address, then links
+   * it. `verify(size)` runs once the last byte is in and before any byte shows under the address: it checks the
+   * digest computed on the way (only then is it trusted) and may refuse by throwing. Then the blob is claimed
+   * as commit does, and its bytes appear in one step (or are dropped when found in place already). A crash at
+   * any point leaves nothing under the address but the complete, verified bytes; leftovers (`temp`, an
+   * unfinished multipart upload) are collected with expired uploads.
+   */
+  async put(
+    repository: string,
+    digest: Digest,
+    source: AsyncIterable<Uint8Array>,
+    options: { temp: string; size?: number | undefined; verify(size: number): Promise<void> },
+  ): Promise<number> {
+    const size = await this.store.put(blobKey(digest), source, {
+      temp: options.temp,
+      size: options.size,
+      seal: async (size) => {
+        await options.verify(size);
+        return this.claim(digest, size);
+      },
+    });
+    await this.link(repository, digest, size);
+    return size;
+  }
+
+  /**
+   * Marks the blob as relied upon by a push (waiting out a collector deleting it right now): from here until
+   * the link exists, garbage collection leaves its bytes alone, including bytes found already in place.
+   * Answers whether the bytes must be stored: not when they are in place with this size. They are looked for
+   * only when the blob had a row before: without one they cannot be there, as a collector deletes the bytes
+   * before the row and a push stores them after its claim (bytes left by a crash or an operator without a row
+   * are only overwritten with the same content).
+   */
+  private async claim(digest: Digest, size: number): Promise<boolean> {
+    const known = await this.meta.blobSize(digest.value);
     try {
       await this.meta.claimBlob(digest.value, size, this.collectorClaimMs + 1000);
     } catch (error) {
       throw error instanceof BlobBeingCollected ? busyCollecting(digest) : error;
     }
-    const existing = await this.store.stat(key);
-    if (existing?.size === size) await this.store.delete(tempKey);
-    else await this.store.commit(tempKey, key);
+    if (known === undefined) return true;
+    return (await this.store.stat(blobKey(digest)))?.size !== size;
+  }
+
+  private async link(repository: string, digest: Digest, size: number, uploadId?: string): Promise<void> {
     try {
       await this.meta.linkBlob(repository, digest.value, size, uploadId, this.policy.admitLink);
     } catch (error) {

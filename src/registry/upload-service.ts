@@ -125,8 +125,9 @@ export class UploadService {
         });
       }
       // A failed or cut-off chunk may have left bytes past the offset: the blob is exactly the first `size`.
-      const stored = await this.store.stat(uploadKey(session.id));
-      if (stored?.size !== size) await this.store.write(uploadKey(session.id), [], size);
+      // A chunk written just now ended the object there; else an empty write cuts it there (on S3 one listing,
+      // where a stat first would cost two requests).
+      if (!chunk) await this.store.write(uploadKey(session.id), [], size);
       try {
         // Checked before the bytes move, and again (authoritatively) when the blob is linked.
         await this.options.policy?.admitUpload?.(repository, size, digest.value);
@@ -141,14 +142,53 @@ export class UploadService {
     });
   }
 
-  /** A whole blob in one request (POST ?digest=). */
+  /**
+   * A whole blob in one request (POST ?digest=), stored straight under its digest once verified (see
+   * BlobService.put): no session, as no other request can see it. What the store stages it under (a temp file,
+   * a temp object for a body of unknown length) is named like a session's, so purgeStale removes what a crash
+   * leaves there.
+   */
   async uploadWhole(repository: string, digest: Digest, chunk: Chunk): Promise<number> {
-    const session = await this.start(repository, digest.value);
+    const { length } = chunk;
+    await this.options.policy?.admitUpload?.(repository, length, digest.value);
+    const id = randomUUID();
+    const hash = createDigester(digest.algorithm);
+    const onBytes = this.options.onBytes;
+    const tap = async function* (source: AsyncIterable<Uint8Array>) {
+      let received = 0;
+      for await (const piece of source) {
+        received += piece.byteLength;
+        if (length !== undefined && received > length) {
+          throw new RegistryError('SIZE_INVALID', {
+            message: 'body longer than declared',
+            detail: { expected: length },
+          });
+        }
+        hash.update(piece);
+        onBytes?.(piece.byteLength);
+        yield piece;
+      }
+    };
+    this.busy.add(id);
     try {
-      return await this.finish(repository, session.id, digest, chunk);
-    } catch (error) {
-      await this.discard(session.id);
-      throw error;
+      return await this.blobs.put(repository, digest, tap(chunk.body), {
+        temp: uploadKey(id),
+        size: length,
+        verify: async (size) => {
+          if (length !== undefined && size !== length) {
+            throw new RegistryError('SIZE_INVALID', { detail: { expected: length, received: size } });
+          }
+          const actual = hash.digest('hex');
+          if (actual !== digest.hex) {
+            throw new RegistryError('DIGEST_INVALID', {
+              detail: { expected: digest.value, actual: `${digest.algorithm}:${actual}` },
+            });
+          }
+          await this.options.policy?.admitUpload?.(repository, size, digest.value);
+        },
+      });
+    } finally {
+      this.busy.delete(id);
     }
   }
 
