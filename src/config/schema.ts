@@ -100,6 +100,14 @@ export const ConfigSchema = z
              * three times this.
              */
             requestTimeoutSeconds: positiveInt.default(120),
+            /**
+             * What the read buffers of all concurrent streamed blob reads may hold together (64 MiB; at least
+             * 262144, one buffer): beyond it reads wait their turn, so memory stays flat however many pulls run.
+             * Reused buffers for plain-HTTP endpoints (the lean read path); see docs/deployment.md.
+             */
+            readBufferBytes: number
+              .pipe(z.number().int().min(262144, 'must be at least 262144 (one 256 KiB read buffer)'))
+              .default(64 * 1024 * 1024),
           })
           .strict()
           .prefault({}),

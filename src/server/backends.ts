@@ -6,6 +6,7 @@ import {
   LocalBus,
   LocalFillLocks,
   LocalJobLock,
+  notifyThrough,
   PostgresBus,
   PostgresFillLocks,
   PostgresJobLock,
@@ -36,6 +37,7 @@ export async function openBlobStore(config: Config): Promise<BlobStore> {
       forcePathStyle: s3.forcePathStyle,
       connectTimeoutMs: s3.connectTimeoutSeconds * 1000,
       requestTimeoutMs: s3.requestTimeoutSeconds * 1000,
+      readBufferBytes: s3.readBufferBytes,
       ...(s3.endpoint && { endpoint: s3.endpoint }),
       ...(s3.prefix && { prefix: s3.prefix }),
       ...(s3.accessKeyId && { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }),
@@ -76,10 +78,7 @@ export async function openBackends(config: Config, log: (error: Error) => void):
   let fills: FillLocks;
   if (database.postgres) {
     const { pool } = database.postgres;
-    const notify = async (channel: string, payload: string) => {
-      await pool.query('select pg_notify($1, $2)', [channel, payload]);
-    };
-    bus = await PostgresBus.start(database.postgres.url, notify, log);
+    bus = await PostgresBus.start(database.postgres.url, notifyThrough(pool), log);
     jobs = new PostgresJobLock(pool);
     fills = new PostgresFillLocks(database.postgres.url);
   } else {

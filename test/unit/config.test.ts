@@ -50,6 +50,7 @@ const S3_DEFAULTS: Config['storage']['s3'] = {
   createBucket: true,
   connectTimeoutSeconds: 5,
   requestTimeoutSeconds: 120,
+  readBufferBytes: 64 * 1024 * 1024,
 };
 
 const AUTH_DEFAULTS: Config['auth'] = {
