@@ -1,4 +1,4 @@
-import { type InvalidationBus, LocalBus, PostgresBus } from '../cluster/index.js';
+import { type InvalidationBus, LocalBus, notifyThrough, PostgresBus } from '../cluster/index.js';
 import type { Config } from '../config/index.js';
 import { type MetadataDatabase, MetadataStore, openDatabase } from '../metadata/index.js';
 import { Registry } from '../registry/index.js';
@@ -24,13 +24,7 @@ export async function openOfflineRegistry(config: Config): Promise<OfflineRegist
   let bus: InvalidationBus = new LocalBus();
   if (database.postgres) {
     const { pool, url } = database.postgres;
-    bus = await PostgresBus.start(
-      url,
-      async (channel, payload) => {
-        await pool.query('select pg_notify($1, $2)', [channel, payload]);
-      },
-      () => {},
-    );
+    bus = await PostgresBus.start(url, notifyThrough(pool), () => {});
   }
   const registry = new Registry(store, meta, {
     maxManifestBytes: config.manifests.maxBytes,

@@ -4,6 +4,6 @@ export type { Invalidation, InvalidationBus } from './invalidation.js';
 export { LocalBus } from './invalidation.js';
 export type { JobLock } from './job-lock.js';
 export { LocalJobLock, PostgresJobLock } from './job-lock.js';
-export { PostgresBus } from './postgres-bus.js';
+export { type Notify, notifyThrough, PostgresBus } from './postgres-bus.js';
 export { WorkerBus } from './worker-bus.js';
 export { runPrimary } from './workers.js';

@@ -34,6 +34,8 @@ export interface InvalidationBus {
    */
   readonly deaf?: boolean;
   publish(event: Invalidation): Promise<void>;
+  /** Several events at once, in order: one round trip where the transport allows (a collector's batch). */
+  publishAll(events: Invalidation[]): Promise<void>;
   subscribe(handler: (event: Invalidation) => void): void;
   close(): Promise<void>;
 }
@@ -42,6 +44,7 @@ export interface InvalidationBus {
 export class LocalBus implements InvalidationBus {
   readonly shared = false;
   async publish(): Promise<void> {}
+  async publishAll(): Promise<void> {}
   subscribe(): void {}
   async close(): Promise<void> {}
 }

@@ -4,10 +4,23 @@ import { envelope, type Invalidation, type InvalidationBus, isEnvelope } from '.
 
 const CHANNEL = 'berth_invalidate';
 
+/** Sends each payload as a notification on the channel, in order, in one statement (pg_notify per row). */
+export type Notify = (channel: string, payloads: string[]) => Promise<void>;
+
+/** A Notify through a pg pool: one statement, `pg_notify` for each element of the array, in its order. */
+export function notifyThrough(pool: Pick<pg.Pool, 'query'>): Notify {
+  return async (channel, payloads) => {
+    if (payloads.length === 0) return;
+    await pool.query('select pg_notify($1, p) from unnest($2::text[]) as p', [channel, payloads]);
+  };
+}
+
 /**
  * Invalidations between nodes over PostgreSQL LISTEN/NOTIFY: no extra service. A dedicated connection
- * listens; NOTIFY goes through the pool. If the listening connection drops, events may have been missed,
- * so the node forgets everything ('all') and reconnects with backoff.
+ * listens; NOTIFY goes through the pool, several events in one statement when they come together (a garbage
+ * collection's batch of deleted manifests: a round trip per event queued thousands of queries). If the
+ * listening connection drops, events may have been missed, so the node forgets everything ('all') and
+ * reconnects with backoff.
  */
 export class PostgresBus implements InvalidationBus {
   readonly shared = true;
@@ -20,16 +33,12 @@ export class PostgresBus implements InvalidationBus {
 
   private constructor(
     private readonly url: string,
-    private readonly notify: (payload: string) => Promise<void>,
+    private readonly notify: (payloads: string[]) => Promise<void>,
     private readonly onError: (error: Error) => void,
   ) {}
 
-  static async start(
-    url: string,
-    notify: (channel: string, payload: string) => Promise<void>,
-    onError: (error: Error) => void,
-  ): Promise<PostgresBus> {
-    const bus = new PostgresBus(url, (payload) => notify(CHANNEL, payload), onError);
+  static async start(url: string, notify: Notify, onError: (error: Error) => void): Promise<PostgresBus> {
+    const bus = new PostgresBus(url, (payloads) => notify(CHANNEL, payloads), onError);
     await bus.connect();
     return bus;
   }
@@ -40,7 +49,11 @@ export class PostgresBus implements InvalidationBus {
   }
 
   async publish(event: Invalidation): Promise<void> {
-    await this.notify(JSON.stringify(envelope(this.id, event)));
+    await this.publishAll([event]);
+  }
+
+  async publishAll(events: Invalidation[]): Promise<void> {
+    await this.notify(events.map((event) => JSON.stringify(envelope(this.id, event))));
   }
 
   subscribe(handler: (event: Invalidation) => void): void {

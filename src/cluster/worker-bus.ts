@@ -29,6 +29,10 @@ export class WorkerBus implements InvalidationBus {
     process.send?.(envelope(this.id, event));
   }
 
+  async publishAll(events: Invalidation[]): Promise<void> {
+    for (const event of events) process.send?.(envelope(this.id, event));
+  }
+
   subscribe(handler: (event: Invalidation) => void): void {
     this.handlers.push(handler);
   }

@@ -141,8 +141,9 @@ export class CollectionStore {
   /**
    * A page of the blobs a run deletes once the links are swept: of the blobs after `after` in digest order
    * (`limit` of them), those no repository links and no push touched since `cutoff`, with their sizes; and
-   * where the page ended. Two index lookups per page (a keyset page of the primary key, then the links'
-   * digest index), so the plan stays the same however large the tables grow.
+   * where the page ended. One statement: a keyset page of the primary key, each row's links looked up in the
+   * links' digest index (an `in` list of the page's digests had PostgreSQL scan every link instead, 34 ms a
+   * page at 100,000 blobs), so a page costs the same however large the tables grow.
    */
   async unlinkedBlobs(
     after: string,
@@ -150,29 +151,24 @@ export class CollectionStore {
     limit: number,
   ): Promise<{ blobs: { digest: string; size: number }[]; last: string | undefined }> {
     const page = await this.db
-      .selectFrom('blobs')
-      .select(['digest', 'size', 'touched_at'])
-      .where('digest', '>', after)
-      .orderBy('digest')
+      .selectFrom('blobs as b')
+      .select((eb) => [
+        'b.digest',
+        'b.size',
+        'b.touched_at',
+        eb
+          .exists(
+            eb.selectFrom('repository_blobs as l').select('l.digest').whereRef('l.digest', '=', 'b.digest'),
+          )
+          .as('linked'),
+      ])
+      .where('b.digest', '>', after)
+      .orderBy('b.digest')
       .limit(limit)
       .execute();
-    const old = page.filter((row) => Number(row.touched_at) < cutoff).map((row) => row.digest);
-    const linked =
-      old.length === 0
-        ? new Set<string>()
-        : new Set(
-            (
-              await this.db
-                .selectFrom('repository_blobs')
-                .select('digest')
-                .distinct()
-                .where('digest', 'in', old)
-                .execute()
-            ).map((row) => row.digest),
-          );
     return {
       blobs: page
-        .filter((row) => Number(row.touched_at) < cutoff && !linked.has(row.digest))
+        .filter((row) => Number(row.touched_at) < cutoff && !isTrue(row.linked))
         .map((row) => ({ digest: row.digest, size: Number(row.size) })),
       last: page[page.length - 1]?.digest,
     };
@@ -425,6 +421,11 @@ export class CollectionStore {
     const rows = await this.db.selectFrom('blobs').select('digest').where('digest', 'in', digests).execute();
     return new Set(rows.map((row) => row.digest));
   }
+}
+
+/** A boolean column as either database returns it (PostgreSQL: a boolean, SQLite: 0 or 1). */
+function isTrue(value: unknown): boolean {
+  return value === true || Number(value) === 1;
 }
 
 /** The rows of these (repository, digest) pairs: one `repository_id = ? and digest in (…)` per repository. */

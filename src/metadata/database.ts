@@ -41,10 +41,23 @@ export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//.test(url);
 }
 
+const UNCACHED_PARAMETERS = 64;
+
+/** The `?` placeholders of a statement Kysely compiled (values are never inlined, so every `?` is one). */
+function parameterCount(source: string): number {
+  let n = 0;
+  for (let i = source.indexOf('?'); i !== -1 && n < UNCACHED_PARAMETERS; i = source.indexOf('?', i + 1)) n++;
+  return n;
+}
+
 /**
  * Kysely's SQLite driver prepares every query anew, and preparing costs more than running our small queries.
  * Statements are reusable (Kysely runs them with all()/run(), never holding an iterator open), so keep them
- * by SQL text. Kysely's queries are parameterised, so the set of distinct texts stays small.
+ * by SQL text. Kysely's queries are parameterised, so the set of distinct texts stays small — except for
+ * `in` lists, whose text changes with their length: a statement with UNCACHED_PARAMETERS or more is not
+ * kept. (Garbage collection's batches of 256 (repository, digest) pairs each had a text of their own: at
+ * 1,000,000 blobs they filled the cache with 1,000 compiled statements of ~70 KiB each, kept for good, and
+ * left no room for the rest.)
  */
 function withStatementCache(sqlite: SQLite.Database): SQLite.Database {
   const statements = new Map<string, SQLite.Statement>();
@@ -54,7 +67,9 @@ function withStatementCache(sqlite: SQLite.Database): SQLite.Database {
       let statement = statements.get(source);
       if (!statement) {
         statement = prepare(source);
-        if (statements.size < 1000) statements.set(source, statement);
+        if (statements.size < 1000 && parameterCount(source) < UNCACHED_PARAMETERS) {
+          statements.set(source, statement);
+        }
       }
       return statement;
     },

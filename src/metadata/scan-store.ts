@@ -1,6 +1,9 @@
 import { type Generated, type Kysely, sql } from 'kysely';
 import type { Database } from './schema.js';
 
+/** Reports of deleted manifests forgotten per statement (forgetAll). */
+const FORGET_BATCH = 256;
+
 /** The tables of migration 0009 (migration-scanning.ts). */
 export type ScanTables = {
   scan_settings: {
@@ -410,13 +413,40 @@ export class ScanStore {
 
   /** Forgets the report of a deleted manifest. */
   async forget(repository: string, digest: string): Promise<void> {
-    const repositoryId = await this.repositoryId(repository);
-    if (repositoryId === undefined) return;
-    await this.db
-      .deleteFrom('scan_reports')
-      .where('repository_id', '=', repositoryId)
-      .where('digest', '=', digest)
-      .execute();
+    await this.forgetAll([{ repository, digest }]);
+  }
+
+  /**
+   * Forgets the reports of deleted manifests: one statement per FORGET_BATCH of them, each repository's
+   * digests under its own condition (a garbage collection deletes thousands: a query or two per manifest
+   * queued that many).
+   */
+  async forgetAll(items: { repository: string; digest: string }[]): Promise<void> {
+    for (let i = 0; i < items.length; i += FORGET_BATCH) {
+      const byRepository = new Map<string, Set<string>>();
+      for (const { repository, digest } of items.slice(i, i + FORGET_BATCH)) {
+        const digests = byRepository.get(repository) ?? new Set<string>();
+        byRepository.set(repository, digests);
+        digests.add(digest);
+      }
+      await this.db
+        .deleteFrom('scan_reports')
+        .where((eb) =>
+          eb.or(
+            [...byRepository].map(([repository, digests]) =>
+              eb.and([
+                eb(
+                  'repository_id',
+                  '=',
+                  eb.selectFrom('repositories').select('id').where('name', '=', repository),
+                ),
+                eb('digest', 'in', [...digests]),
+              ]),
+            ),
+          ),
+        )
+        .execute();
+    }
   }
 
   /** How many scans wait or run (metrics, readiness of tests). */

@@ -276,9 +276,16 @@ export class ManifestService {
    * Garbage collection and retention call it too, for what they delete.
    */
   async changed(event: Invalidation): Promise<void> {
-    this.cache.apply(event);
-    for (const listener of this.listeners) listener(event);
-    if (this.options.bus.shared) await this.options.bus.publish(event);
+    await this.changedAll([event]);
+  }
+
+  /** Several committed changes at once (a collector's batch): told to the other processes in one message. */
+  async changedAll(events: Invalidation[]): Promise<void> {
+    for (const event of events) {
+      this.cache.apply(event);
+      for (const listener of this.listeners) listener(event);
+    }
+    if (this.options.bus.shared && events.length > 0) await this.options.bus.publishAll(events);
   }
 
   /**

@@ -131,6 +131,8 @@ export class Scanning {
     max: 10_000,
   });
   private rescanTimer: NodeJS.Timeout | undefined;
+  /** Reports of deleted manifests heard in this turn of the event loop, forgotten at its end. */
+  private forgetting: { repository: string; digest: string }[] = [];
 
   constructor(private readonly options: ScanningOptions) {
     this.store = new ScanStore(options.db);
@@ -209,10 +211,22 @@ export class Scanning {
       this.enforcement.forget(event.repository, event.digest);
     } else if (event.kind === 'manifest-deleted') {
       this.enforcement.forget(event.repository, event.digest);
-      void this.store
-        .forget(event.repository, event.digest)
-        .catch((error) => this.error(error, 'forget report'));
+      this.forgetReport(event.repository, event.digest);
     }
+  }
+
+  /**
+   * Deletes a deleted manifest's report, with the others heard in the same turn of the event loop: a garbage
+   * collection tells of a batch of deleted manifests at once, forgotten in one statement, not a query each.
+   */
+  private forgetReport(repository: string, digest: string): void {
+    this.forgetting.push({ repository, digest });
+    if (this.forgetting.length > 1) return;
+    setImmediate(() => {
+      const items = this.forgetting;
+      this.forgetting = [];
+      void this.store.forgetAll(items).catch((error) => this.error(error, 'forget report'));
+    });
   }
 
   /** Tells this process and the others that an image's report changed. */

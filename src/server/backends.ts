@@ -6,6 +6,7 @@ import {
   LocalBus,
   LocalFillLocks,
   LocalJobLock,
+  notifyThrough,
   PostgresBus,
   PostgresFillLocks,
   PostgresJobLock,
@@ -77,10 +78,7 @@ export async function openBackends(config: Config, log: (error: Error) => void):
   let fills: FillLocks;
   if (database.postgres) {
     const { pool } = database.postgres;
-    const notify = async (channel: string, payload: string) => {
-      await pool.query('select pg_notify($1, $2)', [channel, payload]);
-    };
-    bus = await PostgresBus.start(database.postgres.url, notify, log);
+    bus = await PostgresBus.start(database.postgres.url, notifyThrough(pool), log);
     jobs = new PostgresJobLock(pool);
     fills = new PostgresFillLocks(database.postgres.url);
   } else {

@@ -3,7 +3,13 @@
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Invalidation, PostgresBus, PostgresJobLock } from '../../src/cluster/index.js';
+import {
+  type Invalidation,
+  type Notify,
+  notifyThrough,
+  PostgresBus,
+  PostgresJobLock,
+} from '../../src/cluster/index.js';
 import { openDatabase } from '../../src/metadata/index.js';
 import { StaticMigrationProvider } from '../../src/metadata/migrations.js';
 import { createTestDatabase, dropTestDatabase, postgresAvailable } from '../helpers/postgres.js';
@@ -105,9 +111,7 @@ describe.skipIf(!postgresAvailable)('migrations on PostgreSQL', () => {
 
 describe.skipIf(!postgresAvailable)('PostgresBus (LISTEN/NOTIFY)', () => {
   let pool: pg.Pool;
-  const notify = async (channel: string, payload: string) => {
-    await pool.query('select pg_notify($1, $2)', [channel, payload]);
-  };
+  const notify: Notify = (channel, payloads) => notifyThrough(pool)(channel, payloads);
   beforeAll(() => {
     pool = new pg.Pool({ connectionString: url, max: 2 });
   });
@@ -141,17 +145,45 @@ describe.skipIf(!postgresAvailable)('PostgresBus (LISTEN/NOTIFY)', () => {
     }
   });
 
+  it('delivers a batch published at once, every event in order, in one statement', async () => {
+    const statements: number[] = [];
+    const counted: Notify = (channel, payloads) => {
+      statements.push(payloads.length);
+      return notify(channel, payloads);
+    };
+    const a = await PostgresBus.start(url, counted, () => {});
+    const b = await PostgresBus.start(url, notify, () => {});
+    try {
+      const seen: Invalidation[] = [];
+      b.subscribe((e) => seen.push(e));
+      const events: Invalidation[] = Array.from({ length: 300 }, (_, i) => ({
+        kind: 'manifest-deleted',
+        repository: `gc/r${i % 7}`,
+        digest: `sha256:${i.toString(16).padStart(64, '0')}`,
+      }));
+      await a.publishAll(events);
+      await until(() => (seen.length >= events.length ? true : undefined));
+      expect(seen).toEqual(events);
+      expect(statements).toEqual([300]);
+      await a.publishAll([]);
+      await a.publish({ kind: 'tag-changed', repository: 'gc/r1', tag: 'v1' });
+      await until(() => (seen.length > events.length ? true : undefined));
+      expect(seen.at(-1)).toEqual({ kind: 'tag-changed', repository: 'gc/r1', tag: 'v1' });
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
   it('ignores foreign or malformed payloads on the channel', async () => {
     const bus = await PostgresBus.start(url, notify, () => {});
     try {
       const seen: Invalidation[] = [];
       bus.subscribe((e) => seen.push(e));
-      await notify('berth_invalidate', 'not json');
-      await notify('berth_invalidate', JSON.stringify({ hello: 'world' }));
-      await notify(
-        'berth_invalidate',
+      await notify('berth_invalidate', ['not json']);
+      await notify('berth_invalidate', [JSON.stringify({ hello: 'world' })]);
+      await notify('berth_invalidate', [
         JSON.stringify({ berth: 'invalidate', from: 'elsewhere', event: { kind: 'all' } }),
-      );
+      ]);
       await until(() => (seen.length ? true : undefined));
       expect(seen).toEqual([{ kind: 'all' }]);
     } finally {

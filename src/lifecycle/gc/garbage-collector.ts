@@ -65,6 +65,8 @@ const SLICE_START = 32;
 const SLICE_MAX = 1000;
 /** Blobs read per page when looking for those no link keeps. */
 const BLOB_PAGE = 1000;
+/** Blobs claimed, deleted and dropped together (a push of one of them waits until its batch is done). */
+const CLAIM_BATCH = 1024;
 /** Storage deletes in flight at once. */
 const DELETE_CONCURRENCY = 16;
 const ALGORITHMS = ['sha256', 'sha512'];
@@ -252,15 +254,13 @@ export class GarbageCollector {
       for (const batch of batches(round)) {
         stopIfAborted(context);
         const deleted = await this.collection.deleteManifests(batch, cutoff);
-        await Promise.all(
-          deleted.map(async (item) => {
+        // The batch's events at once: one message to the other nodes, not a query per manifest.
+        await this.registry.manifests.changedAll(
+          deleted.flatMap((item) => {
             const repository = repositories.get(item.repositoryId);
-            if (repository === undefined) return;
-            await this.registry.manifests.changed({
-              kind: 'manifest-deleted',
-              repository,
-              digest: item.digest,
-            });
+            return repository === undefined
+              ? []
+              : [{ kind: 'manifest-deleted' as const, repository, digest: item.digest }];
           }),
         );
         summary.manifests += deleted.length;
@@ -286,7 +286,8 @@ export class GarbageCollector {
 
   /**
    * The blobs no link keeps (after the links were swept), page by page from the database; a dry run counts
-   * them, a run deletes each under a claim.
+   * them, a run deletes them under claims of CLAIM_BATCH blobs (gathered across pages: a claim and a drop
+   * are each a statement, and a synchronous commit on PostgreSQL).
    */
   private async sweepBlobs(
     context: JobContext,
@@ -296,22 +297,31 @@ export class GarbageCollector {
   ): Promise<void> {
     let done = 0;
     let after = '';
+    let pending: { digest: string; size: number }[] = [];
     for (;;) {
       stopIfAborted(context);
-      const { blobs: batch, last } = await this.collection.unlinkedBlobs(after, cutoff, BLOB_PAGE);
+      const { blobs: page, last } = await this.collection.unlinkedBlobs(after, cutoff, BLOB_PAGE);
+      done += page.length;
+      if (dryRun) {
+        summary.blobs += page.length;
+        summary.bytes += page.reduce((n, blob) => n + blob.size, 0);
+      } else {
+        pending.push(...page);
+        while (pending.length >= CLAIM_BATCH || (last === undefined && pending.length > 0)) {
+          await this.deleteBlobs(pending.slice(0, CLAIM_BATCH), cutoff, summary);
+          pending = pending.slice(CLAIM_BATCH);
+        }
+      }
       if (last === undefined) return;
       after = last;
-      done += batch.length;
-      if (dryRun) {
-        summary.blobs += batch.length;
-        summary.bytes += batch.reduce((n, blob) => n + blob.size, 0);
-      } else {
-        for (const part of batches(batch)) await this.deleteBlobs(part, cutoff, summary);
-      }
       context.progress({ phase: 'blobs', done });
     }
   }
 
+  /**
+   * Claims the blobs (those still garbage), deletes their bytes DELETE_CONCURRENCY at a time, then their rows.
+   * A delete starts only while at least half of the claim is left: the claim is renewed before that.
+   */
   private async deleteBlobs(
     batch: { digest: string; size: number }[],
     cutoff: number,
@@ -326,21 +336,37 @@ export class GarbageCollector {
     summary.spared.blobs += batch.length - claimed.length;
     let held = new Set(claimed.map((blob) => blob.digest));
     const removed = new Set<string>();
-    for (const chunk of batches(claimed, DELETE_CONCURRENCY)) {
-      // Never delete under a claim that may lapse meanwhile: renew it once half of it is gone.
+    const running = new Set<Promise<void>>();
+    let failure: { error: unknown } | undefined;
+    for (const blob of claimed) {
+      while (running.size >= DELETE_CONCURRENCY) await Promise.race(running);
+      if (failure) break;
       if (Date.now() > claim - this.claimMs / 2) {
         const next = Date.now() + this.claimMs;
         // All of them, deleted ones included: dropClaimed below finds the rows by the latest claim.
         held = await this.collection.renewClaim([...held], claim, next);
         claim = next;
       }
-      const mine = chunk.filter((blob) => held.has(blob.digest));
-      await Promise.all(mine.map((blob) => this.store.delete(blobKey(parseDigest(blob.digest)))));
-      for (const blob of mine) removed.add(blob.digest);
+      if (!held.has(blob.digest)) continue;
+      const deleting: Promise<void> = this.store
+        .delete(blobKey(parseDigest(blob.digest)))
+        .then(
+          () => {
+            removed.add(blob.digest);
+          },
+          (error: unknown) => {
+            failure ??= { error };
+          },
+        )
+        .finally(() => running.delete(deleting));
+      running.add(deleting);
     }
+    await Promise.all(running);
+    // The rows of the bytes that did go, even when a delete failed (its blob keeps its row, claim lapsing).
     const dropped = await this.collection.dropClaimed([...removed], claim);
     summary.blobs += dropped;
     summary.bytes += claimed.filter((blob) => removed.has(blob.digest)).reduce((n, b) => n + b.size, 0);
+    if (failure) throw failure.error;
   }
 
   /** Objects under blobs/ with no row, older than the cutoff: bytes a crash or an operator left behind. */
