@@ -28,7 +28,7 @@ export type {
 } from './lifecycle-store.js';
 export { inProject, LifecycleStore } from './lifecycle-store.js';
 export { DatabaseFailureLog } from './login-failure-log.js';
-export type { ManifestRow, NewManifest, ReferrerRow, TagGuard } from './metadata-store.js';
+export type { ManifestRow, NewManifest, PutOutcome, ReferrerRow, TagGuard } from './metadata-store.js';
 export { BlobBeingCollected, MetadataStore, MissingReference } from './metadata-store.js';
 export { StaticMigrationProvider } from './migrations.js';
 export type { CliSecretRow, OidcLoginRow, OidcProfileRow, OidcProvisionRefusal } from './oidc-rows.js';

@@ -284,10 +284,6 @@ export class MetadataStore {
   ): Promise<PutOutcome> {
     const now = Date.now();
     const refusal = tag === undefined ? undefined : guard?.(tag);
-    if (isPostgres(this.db)) {
-      const done = await this.putStored(repository, manifest, tag, refusal, now);
-      if (done) return done;
-    }
     return this.db.transaction().execute(async (trx): Promise<PutOutcome> => {
       const repositoryId = await this.ensureRepository(trx, repository, now);
       await holdReferences(trx, repositoryId, manifest.references);
@@ -361,20 +357,23 @@ export class MetadataStore {
   }
 
   /**
-   * PostgreSQL, a manifest the repository already holds (a tag move, a re-push): one statement, no transaction
-   * round trips. It checks that the manifest's blobs and child manifests are still in the repository (a client
-   * may have deleted one since; garbage collection never removes what a stored manifest references) and points
-   * the tag at it when the tag is elsewhere; the tag's foreign key check holds the manifest until the commit.
-   * Undefined when the repository does not hold the manifest (or it went meanwhile, or a protected tag was
-   * created concurrently): the transaction in putManifest then stores it.
+   * A manifest the repository already holds (a tag move, a re-push), on PostgreSQL: one statement instead of
+   * putManifest's transaction. It checks that the manifest's blobs and child manifests are still in the
+   * repository (a client may have deleted one since; garbage collection never removes what a stored manifest
+   * references) and points the tag at it unless it is already there; the tag's foreign key check holds the
+   * manifest until the commit. `guard` as for putManifest. Undefined when the repository does not hold the
+   * manifest (or it went meanwhile, or a protected tag was created concurrently), and always on SQLite (where a
+   * statement costs no round trip): putManifest then stores it.
    */
-  private async putStored(
+  async putStoredManifest(
     repository: string,
     manifest: NewManifest,
     tag: string | undefined,
-    refusal: Error | undefined,
-    now: number,
+    guard?: TagGuard,
   ): Promise<PutOutcome | undefined> {
+    if (!isPostgres(this.db)) return undefined;
+    const now = Date.now();
+    const refusal = tag === undefined ? undefined : guard?.(tag);
     const blobs = [...new Set(manifest.references.filter((r) => r.kind === 'blob').map((r) => r.digest))];
     const children = [
       ...new Set(manifest.references.filter((r) => r.kind === 'manifest').map((r) => r.digest)),

@@ -1,5 +1,12 @@
 import type { Invalidation, InvalidationBus } from '../cluster/index.js';
-import { type ManifestRow, type MetadataStore, MissingReference } from '../metadata/index.js';
+import {
+  type ManifestRow,
+  type MetadataStore,
+  MissingReference,
+  type NewManifest,
+  type PutOutcome,
+  type TagGuard,
+} from '../metadata/index.js';
 import { digestOf, parseDigest, tryParseDigest } from './digest.js';
 import { RegistryError } from './errors.js';
 import { ManifestCache } from './manifest-cache.js';
@@ -108,31 +115,36 @@ export class ManifestService {
         detail: { reference: ref.digest, actual: digest },
       });
     }
-    await this.checkReferences(repository, manifest.blobs, manifest.manifests);
-
     const result: PutResult = { digest };
     if (manifest.subject) result.subject = manifest.subject.digest;
-    const protection = ref.kind === 'tag' ? await this.protection(repository) : undefined;
-    await this.storeManifest(
-      repository,
-      {
-        digest,
-        mediaType: manifest.mediaType,
-        size: body.byteLength,
-        content: body,
-        subject: manifest.subject?.digest ?? null,
-        artifactType: manifest.artifactType ?? null,
-        annotations: manifest.annotations ? JSON.stringify(manifest.annotations) : null,
-        references: [
-          ...manifest.blobs.map((d) => ({ digest: d.digest, kind: 'blob' as const })),
-          ...manifest.manifests.map((d) => ({ digest: d.digest, kind: 'manifest' as const })),
-        ],
-      },
-      ref.kind === 'tag' ? ref.tag : undefined,
-      protection,
-    );
-    if (ref.kind === 'tag') await this.changed({ kind: 'tag-changed', repository, tag: ref.tag });
-    if (result.subject)
+    const tag = ref.kind === 'tag' ? ref.tag : undefined;
+    const protection = tag === undefined ? undefined : await this.protection(repository);
+    const row: NewManifest = {
+      digest,
+      mediaType: manifest.mediaType,
+      size: body.byteLength,
+      content: body,
+      subject: manifest.subject?.digest ?? null,
+      artifactType: manifest.artifactType ?? null,
+      annotations: manifest.annotations ? JSON.stringify(manifest.annotations) : null,
+      references: [
+        ...manifest.blobs.map((d) => ({ digest: d.digest, kind: 'blob' as const })),
+        ...manifest.manifests.map((d) => ({ digest: d.digest, kind: 'manifest' as const })),
+      ],
+    };
+    // A manifest the repository already holds (a tag move, a re-push) had its references' sizes checked when
+    // it was stored: the same bytes name the same descriptors. Only their presence is checked again.
+    const outcome =
+      (await this.reportingMissing(() => this.meta.putStoredManifest(repository, row, tag, protection))) ??
+      (await this.storeNew(repository, manifest.blobs, manifest.manifests, row, tag, protection));
+    if (tag !== undefined) {
+      const event: Invalidation = { kind: 'tag-changed', repository, tag };
+      // The tag was already there: the database did not change, so the other processes have nothing to forget
+      // (no NOTIFY); this one forgets anyway, in case it has not yet heard of another node's move of the tag.
+      if (outcome.tagChanged) await this.changed(event);
+      else this.cache.apply(event);
+    }
+    if (result.subject && outcome.stored)
       await this.changed({ kind: 'referrers-changed', repository, subject: result.subject });
     const event: PutEvent = { repository, digest, mediaType: manifest.mediaType };
     if (manifest.artifactType !== undefined) event.artifactType = manifest.artifactType;
@@ -141,10 +153,23 @@ export class ManifestService {
     return result;
   }
 
-  /** putManifest, with a reference that vanished since the check (garbage collection) reported as unknown. */
-  private async storeManifest(...args: Parameters<MetadataStore['putManifest']>): Promise<void> {
+  /** A manifest new to the repository: its references checked, then stored with them. */
+  private async storeNew(
+    repository: string,
+    blobs: Descriptor[],
+    manifests: Descriptor[],
+    row: NewManifest,
+    tag: string | undefined,
+    protection: TagGuard | undefined,
+  ): Promise<PutOutcome> {
+    await this.checkReferences(repository, blobs, manifests);
+    return this.reportingMissing(() => this.meta.putManifest(repository, row, tag, protection));
+  }
+
+  /** A reference that vanished since the check (garbage collection, a blob delete) reported as unknown. */
+  private async reportingMissing<T>(store: () => Promise<T>): Promise<T> {
     try {
-      await this.meta.putManifest(...args);
+      return await store();
     } catch (error) {
       if (error instanceof MissingReference) {
         throw new RegistryError('MANIFEST_BLOB_UNKNOWN', { detail: { digest: error.digest } });
