@@ -1,8 +1,8 @@
 // Chunked uploads of the copy engine cut off mid-blob and resumed: real targets (Distribution 2.8.2, and Berth
 // with token auth) behind a fault-injecting proxy that fails one PATCH (503, or a connection cut once the body
-// is in), loses the session, or lies about where it stands; the source (Distribution behind its own proxy, or
-// this Berth's own store) reopened at the offset with a Range GET and verified whole. The proxies count the
-// bytes that went through.
+// is in), loses the session, or lies about where it stands; the source reopened at the offset (Distribution
+// behind its own proxy: a Range GET verified whole; a push policy's: this Berth's store). The proxies count
+// the bytes that went through.
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -10,11 +10,11 @@ import {
   ContentMismatchError,
   copyArtifact,
   type Descriptor,
-  LocalRegistry,
   RegistryClient,
   type RemoteRegistryError,
 } from '../../src/replication/index.js';
 import { type PrivateRegistry, startPrivateRegistry } from '../e2e/private-registry.js';
+import { startBerth } from '../helpers/server.js';
 import { type Distribution, requireDistribution, startDistribution } from './distribution.js';
 import {
   blobBytes,
@@ -241,48 +241,56 @@ describe.skipIf(!distribution)('resumable chunked uploads', () => {
   );
 
   it(
-    'a closing PUT that fails after every chunk landed is sent again alone; a source of this Berth resumes from its store',
+    'a push policy with replication.uploadChunkBytes: a failed PATCH and a failed closing PUT, both resumed, the source read from the store at the offset',
     async () => {
-      // The closing PUT: Berth's own blobs (LocalRegistry, as a push policy reads them) to Distribution.
-      const repository = 'team/local';
-      const local = new LocalRegistry(berth.berth.berth.registry);
-      const member = new RegistryClient({
-        url: berth.berth.url,
-        access: 'push',
-        credentials: berth.member,
-      });
-      const pushed = await pushImage(member, repository, { tag: 'v1', layers: [randomBytes(LAYER_SIZE)] });
-      const layer = pushed.blobs[1] as Descriptor;
+      const centre = await startBerth({ config: { 'replication.uploadChunkBytes': CHUNK } });
       const proxy = await FaultInjector.start(dist.url);
       try {
+        const own = new RegistryClient({ url: centre.url, access: 'push' });
+        const pushed = await pushImage(own, 'team/local', { tag: 'v1', layers: [randomBytes(LAYER_SIZE)] });
+        const layer = pushed.blobs[1] as Descriptor;
+        proxy.fail(isPatch(THIRD), 1, 503);
         proxy.fail(
           (m, p) => m === 'PUT' && p.includes('/uploads/') && p.includes(layer.digest.slice(7)),
           1,
           503,
         );
-        proxy.fail(isPatch(THIRD), 1, 503);
-        const summary = await copyArtifact({
-          source: { client: local, repository, reference: 'v1' },
-          target: { client: through(proxy, undefined), repository: 'mirror/local' },
-        });
-        expect(summary.blobs.copied).toBe(2);
+        const { replication } = centre.berth;
+        await replication.createRegistry({ name: 'dist', url: proxy.url }, 'admin');
+        const policy = await replication.createPolicy(
+          {
+            name: 'to-dist',
+            registry: 'dist',
+            direction: 'push',
+            repositories: 'team/**',
+            rewrite: { from: 'team/**', to: 'mirror/**' },
+            trigger: 'manual',
+          },
+          'admin',
+        );
+        const execution = await replication.run(policy.id, 'admin');
+        const ended = await replication.wait(execution.id);
+        const tasks = await replication.tasks(policy.id, execution.id);
+        expect(tasks.map((t) => [t.status, t.error])).toEqual([['succeeded', null]]);
+        expect(ended?.status).toBe('succeeded');
         const seen = uploads(proxy.seen);
         expect(seen.posts).toBe(2);
         expect(seen.statuses).toEqual([204, 204]);
         expect(seen.patches).toEqual(allPatches(0, THIRD).map((p) => p.replace('FAILED', '503')));
         expect(seen.bytes).toBeLessThanOrEqual(LAYER_SIZE + CHUNK);
+        // The closing PUT went again alone, without a byte.
         const closes = proxy.seen.filter((s) => s.method === 'PUT' && s.path.includes(layer.digest.slice(7)));
         expect(closes.map((s) => [s.status, s.received])).toEqual([
           [503, 0],
           [201, 0],
         ]);
         await expectSameManifest(
-          { client: member, repository },
+          { client: own, repository: 'team/local' },
           { client: origin, repository: 'mirror/local' },
           'v1',
         );
       } finally {
-        await proxy.close();
+        await Promise.all([proxy.close(), centre.close()]);
       }
     },
     TIMEOUT,
