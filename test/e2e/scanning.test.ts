@@ -18,7 +18,14 @@ import { type LayoutImage, writeDebianLayout } from '../fixtures/scanning/debian
 import { buildDebianLayer, type DebianLayer, hasDebianTools } from '../fixtures/scanning/debian-layer.js';
 import { findGoTool, privateHome } from '../helpers/go-tools.js';
 import { createTestDatabase, dropTestDatabase, postgresAvailable } from '../helpers/postgres.js';
-import { createBucket, deleteBucket, ensureSwift, type S3Endpoint, s3Client } from '../helpers/swift.js';
+import {
+  berthS3Storage,
+  createBucket,
+  deleteBucket,
+  ensureSwift,
+  type S3Endpoint,
+  s3Client,
+} from '../helpers/swift.js';
 import { spdxValidator } from '../unit/scanning/sbom/sbom-schemas.js';
 import {
   DEADLINE_MS,
@@ -601,13 +608,7 @@ describe.skipIf(missing.length > 0)('vulnerability scanning end to end', () => {
         const database = await createTestDatabase();
         const registry = await startScanningRegistry({
           'metadata.url': database,
-          'storage.driver': 's3',
-          'storage.s3.endpoint': target.endpoint,
-          'storage.s3.region': target.region,
-          'storage.s3.bucket': bucket,
-          'storage.s3.forcePathStyle': true,
-          'storage.s3.accessKeyId': target.accessKeyId,
-          'storage.s3.secretAccessKey': target.secretAccessKey,
+          ...berthS3Storage(target, bucket),
         });
         return {
           registry,

@@ -95,6 +95,19 @@ export function s3Client(endpoint: S3Endpoint): S3Client {
   });
 }
 
+/** Berth's storage config (dotted keys) for `bucket` on `endpoint`: the S3 driver, path-style. */
+export function berthS3Storage(endpoint: S3Endpoint, bucket: string): Record<string, unknown> {
+  return {
+    'storage.driver': 's3',
+    'storage.s3.endpoint': endpoint.endpoint,
+    'storage.s3.region': endpoint.region,
+    'storage.s3.bucket': bucket,
+    'storage.s3.forcePathStyle': true,
+    'storage.s3.accessKeyId': endpoint.accessKeyId,
+    'storage.s3.secretAccessKey': endpoint.secretAccessKey,
+  };
+}
+
 /** A new bucket with a unique name. */
 export async function createBucket(client: S3Client): Promise<string> {
   const bucket = `berth-test-${randomUUID().slice(0, 13)}`;

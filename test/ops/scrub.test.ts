@@ -10,7 +10,14 @@ import type { ScrubSummary } from '../../src/lifecycle/scrub/index.js';
 import type { JobRunRow } from '../../src/metadata/index.js';
 import { OciClient } from '../helpers/oci-client.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
-import { createBucket, deleteBucket, ensureSwift, type S3Endpoint, s3Client } from '../helpers/swift.js';
+import {
+  berthS3Storage,
+  createBucket,
+  deleteBucket,
+  ensureSwift,
+  type S3Endpoint,
+  s3Client,
+} from '../helpers/swift.js';
 
 const endpoint: S3Endpoint | undefined = await ensureSwift();
 // /api/v1 needs the administrator even with registry auth off; the servers below create it with this password.
@@ -180,13 +187,7 @@ describe.skipIf(!endpoint)('integrity scrub on S3 (Swift)', () => {
     const bucket = await createBucket(client);
     const berth = await startBerth({
       config: {
-        'storage.driver': 's3',
-        'storage.s3.endpoint': s3.endpoint,
-        'storage.s3.region': s3.region,
-        'storage.s3.bucket': bucket,
-        'storage.s3.accessKeyId': s3.accessKeyId,
-        'storage.s3.secretAccessKey': s3.secretAccessKey,
-        'storage.s3.forcePathStyle': true,
+        ...berthS3Storage(s3, bucket),
       },
     });
     try {

@@ -21,7 +21,14 @@ import {
 import { startNginx, writeNginxMain } from '../helpers/nginx.js';
 import { freePort } from '../helpers/ports.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
-import { createBucket, deleteBucket, ensureSwift, type S3Endpoint, s3Client } from '../helpers/swift.js';
+import {
+  berthS3Storage,
+  createBucket,
+  deleteBucket,
+  ensureSwift,
+  type S3Endpoint,
+  s3Client,
+} from '../helpers/swift.js';
 
 const missing = missingTools(['nginx', 'skopeo', 'umoci', 'apt-get', 'dpkg'], 'CDN redirect tests');
 const TIMEOUT = 120_000;
@@ -281,13 +288,7 @@ describe.skipIf(missing.length > 0 || !swift)('blob GETs redirected to a CDN in 
     const port = await freePort();
     berth = await startBerth({
       config: {
-        'storage.driver': 's3',
-        'storage.s3.endpoint': target.endpoint,
-        'storage.s3.region': target.region,
-        'storage.s3.bucket': bucket,
-        'storage.s3.forcePathStyle': true,
-        'storage.s3.accessKeyId': target.accessKeyId,
-        'storage.s3.secretAccessKey': target.secretAccessKey,
+        ...berthS3Storage(target, bucket),
         'storage.cdn.baseUrl': `http://127.0.0.1:${port}/berth`,
         'storage.cdn.signing': 'nginx-secure-link',
         'storage.cdn.secret': SECRET,

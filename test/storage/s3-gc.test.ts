@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytesOf, OciClient, randomBytes, sha256, sleep, uniqueRepo } from '../helpers/oci-client.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
 import {
+  berthS3Storage,
   createBucket,
   deleteBucket,
   ensureSwift,
@@ -31,13 +32,7 @@ describe.skipIf(!endpoint)('garbage collection on S3 storage', () => {
     bucket = await createBucket(s3);
     server = await startBerth({
       config: {
-        'storage.driver': 's3',
-        'storage.s3.endpoint': target.endpoint,
-        'storage.s3.region': target.region,
-        'storage.s3.bucket': bucket,
-        'storage.s3.forcePathStyle': true,
-        'storage.s3.accessKeyId': target.accessKeyId,
-        'storage.s3.secretAccessKey': target.secretAccessKey,
+        ...berthS3Storage(target, bucket),
         'gc.graceSeconds': 0,
       },
     });

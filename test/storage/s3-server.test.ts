@@ -5,19 +5,20 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytesOf, OciClient, sha256, uniqueRepo } from '../helpers/oci-client.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
-import { createBucket, deleteBucket, ensureSwift, type S3Endpoint, s3Client } from '../helpers/swift.js';
+import {
+  berthS3Storage,
+  createBucket,
+  deleteBucket,
+  ensureSwift,
+  type S3Endpoint,
+  s3Client,
+} from '../helpers/swift.js';
 
 const endpoint: S3Endpoint | undefined = await ensureSwift();
 
 function s3Config(target: S3Endpoint, bucket: string, redirect: boolean): Record<string, unknown> {
   return {
-    'storage.driver': 's3',
-    'storage.s3.endpoint': target.endpoint,
-    'storage.s3.region': target.region,
-    'storage.s3.bucket': bucket,
-    'storage.s3.forcePathStyle': true,
-    'storage.s3.accessKeyId': target.accessKeyId,
-    'storage.s3.secretAccessKey': target.secretAccessKey,
+    ...berthS3Storage(target, bucket),
     'storage.s3.redirect': redirect,
   };
 }
