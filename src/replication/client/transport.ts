@@ -1,7 +1,8 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { Readable, type Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { printableUrl, RegistryNetworkError, RegistryTimeoutError } from './errors.js';
+import { drained } from './writable-drained.js';
 
 export interface Timeouts {
   /** From the request (or its body's last byte) to the response headers. */
@@ -326,19 +327,4 @@ class ResponseBody extends Readable {
     if (!this.res.complete) this.res.destroy();
     callback(error);
   }
-}
-
-/** Resolves when the stream wants more, or will never take more (closed, failed). */
-function drained(stream: Writable): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      stream.off('error', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-    stream.on('error', done);
-  });
 }

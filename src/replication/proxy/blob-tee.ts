@@ -1,5 +1,6 @@
 import { type PassThrough, type Readable, Transform, type Writable } from 'node:stream';
 import type { BlobStore } from '../../storage/index.js';
+import { drained } from '../client/writable-drained.js';
 
 const MiB = 1024 * 1024;
 /**
@@ -107,20 +108,4 @@ export async function teeIntoStore(
     lagging.delete(sink);
     client?.off('close', letGo);
   }
-}
-
-/** Resolves when the stream wants more, or will never take more (closed, failed). */
-function drained(stream: Writable): Promise<void> {
-  if (stream.destroyed) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      stream.off('error', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-    stream.on('error', done);
-  });
 }
