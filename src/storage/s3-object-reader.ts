@@ -593,6 +593,16 @@ class ObjectBody extends Readable implements ReadTarget {
     this.fail(error);
   }
 
+  /**
+   * Each read by the consumer (for await, 'data', pipe) may free a slab: _read alone would not tell, as it is
+   * not called again until the next push, which may wait for that very slab.
+   */
+  override read(size?: number): unknown {
+    const chunk = super.read(size);
+    if (this.mode === 'readable') for (const use of [...this.uses]) this.maybeRelease(use);
+    return chunk;
+  }
+
   override _read(): void {
     if (this.mode === 'sink') return;
     if (this.mode === 'undecided') {

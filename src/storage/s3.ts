@@ -54,6 +54,8 @@ export interface S3StoreOptions {
    * default; see read-buffer-pool.ts). Beyond it reads wait, which pauses their store connections.
    */
   readBufferBytes?: number;
+  /** A pool shared with other stores of the process instead (readBufferBytes is then ignored). */
+  readBuffers?: ReadBufferPool;
   /** How long connecting to the store may take (5 s by default). */
   connectTimeoutMs?: number;
   /**
@@ -142,7 +144,7 @@ export class S3BlobStore implements BlobStore {
     this.endpointId = options.endpoint ? options.endpoint.replace(/\/+$/, '') : `aws:${options.region}`;
     const prefix = (options.prefix ?? '').replace(/^\/+/, '');
     this.prefix = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
-    this.readBuffers = new ReadBufferPool(readBufferBytes);
+    this.readBuffers = options.readBuffers ?? new ReadBufferPool(readBufferBytes);
     if (options.endpoint?.startsWith('http://')) {
       this.reader = new S3ObjectReader({ pool: this.readBuffers, connectTimeoutMs, requestTimeoutMs });
     }
