@@ -3,7 +3,7 @@ import type { Anomaly } from '../events/anomalies/index.js';
 import { ANOMALY_KINDS } from '../events/anomalies/index.js';
 import type { CommandKit } from './admin-kit.js';
 import { UsageError } from './api-client.js';
-import { parseTimeFlag } from './flag-parsing.js';
+import { parseLimitFlag, parseTimeFlag } from './flag-parsing.js';
 import { formatTable, isoTime, out } from './table-output.js';
 
 /** `berth audit anomalies`: the anomaly detector's findings, newest first (GET /api/v1/audit/anomalies). */
@@ -36,10 +36,7 @@ export function anomalyCommands(audit: Command, kit: CommandKit): void {
           if (flags.kind !== undefined && !(ANOMALY_KINDS as readonly string[]).includes(flags.kind)) {
             throw new UsageError(`--kind: one of ${ANOMALY_KINDS.join(', ')}, not '${flags.kind}'`);
           }
-          if (!/^\d+$/.test(flags.limit) || Number(flags.limit) < 1) {
-            throw new UsageError(`--limit: a positive whole number, not '${flags.limit}'`);
-          }
-          const limit = Number(flags.limit);
+          const limit = parseLimitFlag(flags.limit);
           const query = {
             kind: flags.kind,
             subject: flags.subject,

@@ -2,8 +2,7 @@ import type { Command } from 'commander';
 import type { AuditEvent } from '../events/types.js';
 import { connected, onCommanderExit, run } from './admin-kit.js';
 import { anomalyCommands } from './anomaly-commands.js';
-import { UsageError } from './api-client.js';
-import { parseTimeFlag } from './flag-parsing.js';
+import { parseLimitFlag, parseTimeFlag } from './flag-parsing.js';
 import { formatTable, isoTime, out } from './table-output.js';
 
 /** `berth audit` and `berth audit anomalies`. */
@@ -39,10 +38,7 @@ export function auditCommand(program: Command): void {
             json?: boolean;
           },
         ) => {
-          if (!/^\d+$/.test(flags.limit) || Number(flags.limit) < 1) {
-            throw new UsageError(`--limit: a positive whole number, not '${flags.limit}'`);
-          }
-          const limit = Number(flags.limit);
+          const limit = parseLimitFlag(flags.limit);
           const query = {
             actor: flags.actor,
             action: flags.action,

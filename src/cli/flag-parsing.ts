@@ -49,6 +49,14 @@ const RELATIVE = /^(\d+)([smhdw])$/;
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: DAY_MS, w: 7 * DAY_MS };
 
 /** An ISO 8601 date or date-time, milliseconds since the epoch, or a duration ago (`30m`, `24h`, `7d`). */
+/** `--limit`: a positive whole number. */
+export function parseLimitFlag(text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1) {
+    throw new UsageError(`--limit: a positive whole number, not '${text}'`);
+  }
+  return Number(text);
+}
+
 export function parseTimeFlag(flag: string, text: string | undefined, now = Date.now()): number | undefined {
   if (text === undefined) return undefined;
   const relative = RELATIVE.exec(text);
