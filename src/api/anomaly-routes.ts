@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ANOMALY_KINDS, type Anomaly } from '../events/anomalies/index.js';
 import { linkNext } from './pagination.js';
 import { type ApiRoute, route } from './route.js';
-import { DEFAULT_LIMIT, named, PageQuery } from './schemas.js';
+import { DEFAULT_LIMIT, named, PageQuery, TimeText } from './schemas.js';
 
 /** The audit anomaly detector's findings (events/anomalies): listed, newest first. */
 
@@ -32,25 +32,13 @@ export const AuditAnomalyList = named(
   z.object({ items: z.array(AuditAnomaly), next: z.string().optional() }),
 );
 
-/** Milliseconds since the epoch or an ISO 8601 date-time. */
-const Time = z.string().transform((text, context) => {
-  const ms = /^[0-9]{1,15}$/.test(text) ? Number(text) : Date.parse(text);
-  if (Number.isNaN(ms)) {
-    context.issues.push({
-      code: 'custom',
-      message: 'must be milliseconds since the epoch or an ISO 8601 date-time',
-      input: text,
-    });
-    return z.NEVER;
-  }
-  return ms;
-});
-
 export const AnomalyListQuery = z.object({
   kind: AnomalyKind.optional().describe(`only this kind: ${ANOMALY_KINDS.join(', ')}`),
   subject: z.string().min(1).max(255).optional().describe('only findings about this account or address'),
-  from: Time.optional().describe('raised at or after this time: milliseconds since the epoch or ISO 8601'),
-  to: Time.optional().describe('raised before this time: milliseconds since the epoch or ISO 8601'),
+  from: TimeText.optional().describe(
+    'raised at or after this time: milliseconds since the epoch or ISO 8601',
+  ),
+  to: TimeText.optional().describe('raised before this time: milliseconds since the epoch or ISO 8601'),
   limit: PageQuery.shape.limit,
   cursor: z
     .string()

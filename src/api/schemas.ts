@@ -407,22 +407,21 @@ export const RobotListQuery = PageQuery.extend({
   project: ProjectName.optional().describe('only robots with a permission on this project'),
 });
 
-/** A time as milliseconds since the epoch or an ISO 8601 date/date-time. */
-const Time = z
-  .string()
-  .transform((text, context) => {
-    const ms = /^[0-9]{1,15}$/.test(text) ? Number(text) : Date.parse(text);
-    if (Number.isNaN(ms)) {
-      context.issues.push({
-        code: 'custom',
-        message: 'must be milliseconds since the epoch or an ISO 8601 date-time',
-        input: text,
-      });
-      return z.NEVER;
-    }
-    return ms;
-  })
-  .describe('milliseconds since the epoch, or an ISO 8601 date-time');
+/** A time given as milliseconds since the epoch or an ISO 8601 date/date-time, read as milliseconds. */
+export const TimeText = z.string().transform((text, context) => {
+  const ms = /^[0-9]{1,15}$/.test(text) ? Number(text) : Date.parse(text);
+  if (Number.isNaN(ms)) {
+    context.issues.push({
+      code: 'custom',
+      message: 'must be milliseconds since the epoch or an ISO 8601 date-time',
+      input: text,
+    });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const Time = TimeText.describe('milliseconds since the epoch, or an ISO 8601 date-time');
 const EventId = z
   .string()
   .regex(/^[0-9]{1,15}$/, 'must be an event id')
