@@ -7,7 +7,8 @@
  *
  * Flags: --quick; --storage=filesystem|s3|all (default all); --only=pull (just the pull comparison);
  * --only=signatures (just manifest GETs with signature enforcement off and on);
- * --only=hot-path (just manifest GETs by tag and digest, anonymous and with a token, on SQLite and PostgreSQL);
+ * --only=hot-path (just manifest GETs by tag and digest, anonymous and with a token, on SQLite and PostgreSQL;
+ *   with S3 among the storages also Berth on PostgreSQL + Swift S3 against Distribution on Swift S3);
  * --only=proxy (just pulls through a proxy project: cold vs direct, warm vs Distribution's proxy mode);
  * --only=replication (just a push policy over many small images, to Distribution and to a second Berth);
  * --only=listings|nodes|change-feed|s3-push (issue 17's scale workloads, scale.ts);
@@ -475,7 +476,12 @@ if (
   storages.includes('filesystem')
 ) {
   const wrk = tools.wrk;
-  hotPath = await sideWorkload('hot-path', () => benchHotPath({ wrk, quick, log }));
+  // With S3 among the storages: Berth on PostgreSQL + Swift S3 against Distribution on Swift S3 too.
+  const swiftProblem = storages.includes('s3') ? ensureSwift() : 'not asked for';
+  if (storages.includes('s3') && swiftProblem) loud(['hot path: no S3 rows:', ...swiftProblem.split('\n')]);
+  hotPath = await sideWorkload('hot-path', () =>
+    benchHotPath({ wrk, quick, log, s3: swiftProblem === undefined, distribution: tools.distribution }),
+  );
 }
 
 // Pull-through caching and replication (issue 13): Berth's proxy projects against a direct pull and
@@ -561,7 +567,7 @@ if (signatures && 'ratio' in signatures) {
 }
 if (hotPath && 'rps' in hotPath) {
   console.log(
-    `\n## manifest GET hot path (Berth, filesystem, auth on): SQLite vs PostgreSQL metadata, wrk -t1 ` +
+    `\n## manifest GET hot path (Berth, auth on): SQLite vs PostgreSQL metadata on the filesystem, and on S3 if run, wrk -t1 ` +
       `-c${hotPath.connections} -d${hotPath.seconds}s, median (min–max) of ${hotPath.rounds} alternating rounds\n\n` +
       hotPathTable(hotPath),
   );
