@@ -241,6 +241,36 @@ describe.skipIf(!distribution)('resumable chunked uploads', () => {
   );
 
   it(
+    'a target asking for larger chunks (OCI-Chunk-Min-Length) gets them; the last one shorter',
+    async () => {
+      const repository = 'app/min-chunk';
+      await image(repository);
+      const proxy = await FaultInjector.start(dist.url);
+      try {
+        proxy.rewrite(
+          (m) => m === 'POST',
+          2,
+          (headers) => {
+            headers['oci-chunk-min-length'] = String(2 * CHUNK);
+          },
+        );
+        await copyArtifact({
+          source: { client: origin, repository, reference: 'v1' },
+          target: { client: through(proxy, undefined), repository: 'team/min-chunk' },
+        });
+        expect(uploads(proxy.seen).patches).toEqual([
+          `0-${2 * CHUNK - 1} 202`,
+          `${2 * CHUNK}-${4 * CHUNK - 1} 202`,
+          `${4 * CHUNK}-${LAYER_SIZE - 1} 202`,
+        ]);
+      } finally {
+        await proxy.close();
+      }
+    },
+    TIMEOUT,
+  );
+
+  it(
     'a push policy with replication.uploadChunkBytes: a failed PATCH and a failed closing PUT, both resumed, the source read from the store at the offset',
     async () => {
       const centre = await startBerth({ config: { 'replication.uploadChunkBytes': CHUNK } });

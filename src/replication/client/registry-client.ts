@@ -448,13 +448,15 @@ export class RegistryClient {
       if (!session) {
         const started = await this.startUpload(repository, blob, options);
         if (started === 'mounted') return 'mounted';
-        if (!this.chunkSize || blob.size <= this.chunkSize) {
-          await this.uploadWhole(repository, blob, started, open, options.signal);
+        // A registry may ask for chunks of at least OCI-Chunk-Min-Length (distribution-spec 1.1), the last excepted.
+        const chunkSize = this.chunkSize && Math.max(this.chunkSize, started.minChunk);
+        if (!chunkSize || blob.size <= chunkSize) {
+          await this.uploadWhole(repository, blob, started.location, open, options.signal);
           return 'uploaded';
         }
         const hashed = options.resumeFrom && options.resumeVerifies !== false;
         const algorithm = hashed ? tryParseDigest(blob.digest)?.algorithm : undefined;
-        session = new UploadSession(started, algorithm);
+        session = new UploadSession(started.location, chunkSize, algorithm);
       }
       try {
         await this.uploadChunks(repository, blob, session, offset, open, options);
@@ -474,12 +476,12 @@ export class RegistryClient {
     }
   }
 
-  /** POST of a new upload session (or a mount): its Location, or 'mounted'. */
+  /** POST of a new upload session (or a mount): its Location and smallest chunk, or 'mounted'. */
   private async startUpload(
     repository: string,
     blob: { digest: string },
     options: { mountFrom?: string | undefined; signal?: AbortSignal | undefined },
-  ): Promise<URL | 'mounted'> {
+  ): Promise<{ location: URL; minChunk: number } | 'mounted'> {
     const { signal, mountFrom } = options;
     const query = mountFrom
       ? `?mount=${encodeURIComponent(blob.digest)}&from=${encodeURIComponent(mountFrom)}`
@@ -496,7 +498,11 @@ export class RegistryClient {
     });
     await started.discard();
     if (started.status === 201 && mountFrom) return 'mounted';
-    return this.location(started);
+    const minChunk = Number(started.headers.get('oci-chunk-min-length') ?? 0);
+    return {
+      location: this.location(started),
+      minChunk: Number.isSafeInteger(minChunk) && minChunk > 0 ? minChunk : 0,
+    };
   }
 
   /** The whole blob in the closing PUT; a failure cancels the session (the next try starts a new one). */
@@ -534,7 +540,7 @@ export class RegistryClient {
     },
   ): Promise<void> {
     const { signal, resumeFrom } = options;
-    const chunkSize = this.chunkSize as number;
+    const chunkSize = session.chunkSize;
     let source: Readable | undefined;
     try {
       let reader: ChunkReader | undefined;

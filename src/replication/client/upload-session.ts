@@ -32,6 +32,8 @@ export class UploadSession {
 
   constructor(
     public location: URL,
+    /** The PATCH size: the client's, or more when the registry asks for more (OCI-Chunk-Min-Length). */
+    readonly chunkSize: number,
     /** The digest's algorithm when the bytes are to be hashed on this side; undefined: no hashing. */
     private readonly algorithm: string | undefined,
   ) {}
