@@ -59,7 +59,7 @@ function parameterCount(source: string): number {
  * 1,000,000 blobs they filled the cache with 1,000 compiled statements of ~70 KiB each, kept for good, and
  * left no room for the rest.)
  */
-function withStatementCache(sqlite: SQLite.Database): SQLite.Database {
+export function withStatementCache(sqlite: SQLite.Database): SQLite.Database {
   const statements = new Map<string, SQLite.Statement>();
   const prepare = sqlite.prepare.bind(sqlite);
   return Object.assign(Object.create(sqlite) as SQLite.Database, {
