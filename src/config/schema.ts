@@ -331,11 +331,12 @@ export const ConfigSchema = z
         /**
          * Push policies upload a blob larger than this in PATCH chunks of this size, so that one cut off by a
          * transient failure resumes where the target's session stands (docs/replication.md); 0: in one PUT.
+         * 64 MiB: small blobs keep their one round trip, a large layer cut off late is not sent again whole.
          */
         uploadChunkBytes: number
           .pipe(z.number().int().min(0))
           .refine((bytes) => bytes === 0 || bytes >= 65536, 'must be 0 (one PUT) or at least 65536')
-          .default(0),
+          .default(64 * 1024 * 1024),
       })
       .strict()
       .prefault({}),

@@ -141,7 +141,7 @@ const DEFAULTS: Config = {
   backup: {
     s3: { endpoint: '', region: 'us-east-1', forcePathStyle: false, accessKeyId: '', secretAccessKey: '' },
   },
-  replication: { secretKey: '', previousSecretKeys: '', uploadChunkBytes: 0 },
+  replication: { secretKey: '', previousSecretKeys: '', uploadChunkBytes: 64 * 1024 * 1024 },
   proxy: { tagTtlSeconds: 300, upstreamTimeoutSeconds: 20, fillWaitSeconds: 120, mirrorProject: '' },
   audit: {
     retentionDays: 90,
