@@ -70,8 +70,18 @@ export class BlobService {
     size: number,
     uploadId?: string,
   ): Promise<void> {
-    if (await this.claim(digest, size)) await this.store.commit(tempKey, blobKey(digest));
-    else await this.store.delete(tempKey);
+    const key = blobKey(digest);
+    if (!(await this.claim(digest, size))) await this.store.delete(tempKey);
+    else {
+      try {
+        await this.store.commit(tempKey, key);
+      } catch (error) {
+        // No temp object: a caller that put the bytes in place itself (import-distribution's server-side
+        // copies, before the blob has a row) only wants them linked, if they are there.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || (await this.store.stat(key))?.size !== size)
+          throw error;
+      }
+    }
     await this.link(repository, digest, size, uploadId);
   }
 
