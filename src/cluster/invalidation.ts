@@ -36,8 +36,20 @@ export interface InvalidationBus {
   publish(event: Invalidation): Promise<void>;
   /** Several events at once, in order: one round trip where the transport allows (a collector's batch). */
   publishAll(events: Invalidation[]): Promise<void>;
+  /**
+   * The notification that tells the other processes of `event`, for a writer to send from its own statement
+   * (PostgreSQL: pg_notify, delivered at that statement's commit and never without it): the event then needs
+   * no publish, and no round trip of its own. Undefined where the bus has no such thing.
+   */
+  notification?(event: Invalidation): Notification | undefined;
   subscribe(handler: (event: Invalidation) => void): void;
   close(): Promise<void>;
+}
+
+/** A PostgreSQL NOTIFY: pg_notify(channel, payload). */
+export interface Notification {
+  channel: string;
+  payload: string;
 }
 
 /** One process alone on its database: nothing to tell anyone. */

@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { envelope, type Invalidation, type InvalidationBus, isEnvelope } from './invalidation.js';
+import {
+  envelope,
+  type Invalidation,
+  type InvalidationBus,
+  isEnvelope,
+  type Notification,
+} from './invalidation.js';
 
 const CHANNEL = 'berth_invalidate';
 
@@ -54,6 +60,10 @@ export class PostgresBus implements InvalidationBus {
 
   async publishAll(events: Invalidation[]): Promise<void> {
     await this.notify(events.map((event) => JSON.stringify(envelope(this.id, event))));
+  }
+
+  notification(event: Invalidation): Notification {
+    return { channel: CHANNEL, payload: JSON.stringify(envelope(this.id, event)) };
   }
 
   subscribe(handler: (event: Invalidation) => void): void {

@@ -40,6 +40,8 @@ export interface PutOutcome {
   stored: boolean;
   /** The tag was created or now points elsewhere. */
   tagChanged: boolean;
+  /** The notification given to putStoredManifest was sent (it is whenever the tag changed there). */
+  notified?: boolean;
 }
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -363,13 +365,15 @@ export class MetadataStore {
    * references) and points the tag at it unless it is already there; the tag's foreign key check holds the
    * manifest until the commit. `guard` as for putManifest. Undefined when the repository does not hold the
    * manifest (or it went meanwhile, or a protected tag was created concurrently), and always on SQLite (where a
-   * statement costs no round trip): putManifest then stores it.
+   * statement costs no round trip): putManifest then stores it. `notify`, when the tag changes, is sent by the
+   * same statement (pg_notify: delivered at its commit, never without it): a tag move is one round trip.
    */
   async putStoredManifest(
     repository: string,
     manifest: NewManifest,
     tag: string | undefined,
     guard?: TagGuard,
+    notify?: { channel: string; payload: string },
   ): Promise<PutOutcome | undefined> {
     if (!isPostgres(this.db)) return undefined;
     const now = Date.now();
@@ -402,6 +406,7 @@ export class MetadataStore {
           missing: string | null;
           missing_kind: 'blob' | 'manifest' | null;
           changed: boolean;
+          notified: boolean;
           current: string | null;
         }
       | undefined;
@@ -418,11 +423,13 @@ export class MetadataStore {
           select d, 'manifest' from m, unnest(${children}::text[]) as d
           where not exists (select 1 from manifests c where c.repository_id = m.repository_id and c.digest = d)
         ),
-        w as (${write})
+        w as (${write}),
+        n as (${notify ? sql`select pg_notify(${notify.channel}, ${notify.payload}) from w` : sql`select 1 where false`})
         select exists (select 1 from m) as found,
           (select digest from missing order by kind, digest limit 1) as missing,
           (select kind from missing order by kind, digest limit 1) as missing_kind,
           exists (select 1 from w) as changed,
+          (select count(*) from n) > 0 as notified,
           ${current} as current`.execute(this.db);
       row = rows[0];
     } catch (error) {
@@ -432,7 +439,9 @@ export class MetadataStore {
     }
     if (!row?.found) return undefined;
     if (row.missing !== null) throw new MissingReference(row.missing, row.missing_kind ?? 'blob');
-    if (tag === undefined || row.changed) return { stored: false, tagChanged: row.changed };
+    if (tag === undefined || row.changed) {
+      return { stored: false, tagChanged: row.changed, notified: row.notified };
+    }
     if (!refusal) return { stored: false, tagChanged: false };
     // Protected and not created: kept only if it is already on this manifest. Unseen (created after this
     // statement's snapshot): the transaction decides.

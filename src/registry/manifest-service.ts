@@ -134,15 +134,21 @@ export class ManifestService {
     };
     // A manifest the repository already holds (a tag move, a re-push) had its references' sizes checked when
     // it was stored: the same bytes name the same descriptors. Only their presence is checked again.
+    const moved: Invalidation | undefined =
+      tag === undefined ? undefined : { kind: 'tag-changed', repository, tag };
+    // On PostgreSQL the statement that moves the tag also sends the NOTIFY (at its commit): one round trip.
+    const { bus } = this.options;
+    const notify = moved && bus.shared ? bus.notification?.(moved) : undefined;
     const outcome =
-      (await this.reportingMissing(() => this.meta.putStoredManifest(repository, row, tag, protection))) ??
-      (await this.storeNew(repository, manifest.blobs, manifest.manifests, row, tag, protection));
-    if (tag !== undefined) {
-      const event: Invalidation = { kind: 'tag-changed', repository, tag };
-      // The tag was already there: the database did not change, so the other processes have nothing to forget
-      // (no NOTIFY); this one forgets anyway, in case it has not yet heard of another node's move of the tag.
-      if (outcome.tagChanged) await this.changed(event);
-      else this.cache.apply(event);
+      (await this.reportingMissing(() =>
+        this.meta.putStoredManifest(repository, row, tag, protection, notify),
+      )) ?? (await this.storeNew(repository, manifest.blobs, manifest.manifests, row, tag, protection));
+    if (moved) {
+      // Unchanged (the tag was already there): the other processes have nothing to forget and are not told;
+      // this one forgets anyway, in case it has not yet heard of another node's move of the tag.
+      if (!outcome.tagChanged) this.cache.apply(moved);
+      else if (outcome.notified) this.forget(moved);
+      else await this.changed(moved);
     }
     if (result.subject && outcome.stored)
       await this.changed({ kind: 'referrers-changed', repository, subject: result.subject });
@@ -311,6 +317,12 @@ export class ManifestService {
       for (const listener of this.listeners) listener(event);
     }
     if (this.options.bus.shared && events.length > 0) await this.options.bus.publishAll(events);
+  }
+
+  /** A committed change the other processes were already told of: forgotten here, and told to listeners. */
+  private forget(event: Invalidation): void {
+    this.cache.apply(event);
+    for (const listener of this.listeners) listener(event);
   }
 
   /**
