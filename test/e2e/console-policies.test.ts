@@ -1,16 +1,9 @@
-// A project's policies in the web console, in Debian's chromium (playwright-core) against a real Berth with token
-// auth: a quota set by clicking refuses a skopeo push, an immutability rule refuses moving a tag, a retention dry
-// run lists what would go (and what an immutable tag keeps) without deleting it, and a guest sees it all
-// read-only without one refused request. Any browser console error, failed request or HTTP error answer fails it.
-// Screenshots of the main pages go to test-results/console-policies/, or with BERTH_DOCS_SCREENSHOTS=1 to
-// docs/images/ (docs/console.md shows them).
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseDigest } from '../../src/registry/index.js';
 import { buildBusyboxLayout, type Layout, RunError, requireTool, run } from '../fixtures/image.js';
+import { pushConfigOnlyImage } from '../helpers/registry-core.js';
 import { startBerth } from '../helpers/server.js';
 import { CHROMIUM, collectPageProblems, launchChromium } from './chromium-page.js';
 
@@ -44,36 +37,10 @@ describe.skipIf(missing.length > 0)('project policies in the web console', () =>
 
   /** A small image of its own (a distinct config, no layers) pushed to shop/app:<tag> through the registry core. */
   async function pushSmall(tag: string): Promise<string> {
-    const { registry } = berth.berth;
     const config = Buffer.from(
       JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Labels: { tag } } }),
     );
-    const configDigest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
-    await registry.store.write(`uploads/policies-${tag}`, [config], 0);
-    await registry.blobs.commit(
-      'shop/app',
-      `uploads/policies-${tag}`,
-      parseDigest(configDigest),
-      config.length,
-    );
-    const manifest = Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        config: {
-          mediaType: 'application/vnd.oci.image.config.v1+json',
-          digest: configDigest,
-          size: config.length,
-        },
-        layers: [],
-      }),
-    );
-    const { digest } = await registry.manifests.put(
-      'shop/app',
-      tag,
-      manifest,
-      'application/vnd.oci.image.manifest.v1+json',
-    );
+    const digest = await pushConfigOnlyImage(berth.berth.registry, 'shop/app', tag, config);
     // Pushes a millisecond apart at least: retention orders by push time.
     const pushed = Date.now();
     while (Date.now() === pushed) await new Promise((resolve) => setTimeout(resolve, 1));

@@ -4,6 +4,7 @@ import { createHash, createHmac, generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDigest } from '../../../src/registry/index.js';
+import { pushConfigOnlyImage } from '../../helpers/registry-core.js';
 import { ADMIN_PASSWORD, CALLERS, type Caller, type Harness, PASSWORD, startHarness } from './api-harness.js';
 
 interface Case {
@@ -206,33 +207,7 @@ async function pushImage(h: Harness): Promise<string> {
   const existing = await h.registry.meta.manifestByTag('team/app', 'image');
   if (existing) return existing.digest;
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { User: 'app' } }));
-  const configDigest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
-  await h.registry.store.write('uploads/authz-image-config', [config], 0);
-  await h.registry.blobs.commit(
-    'team/app',
-    'uploads/authz-image-config',
-    parseDigest(configDigest),
-    config.length,
-  );
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: {
-        mediaType: 'application/vnd.oci.image.config.v1+json',
-        digest: configDigest,
-        size: config.length,
-      },
-      layers: [],
-    }),
-  );
-  const { digest } = await h.registry.manifests.put(
-    'team/app',
-    'image',
-    manifest,
-    'application/vnd.oci.image.manifest.v1+json',
-  );
-  return digest;
+  return pushConfigOnlyImage(h.registry, 'team/app', 'image', config);
 }
 
 /** Pushes a small artifact (an empty config, no layers) to team/app:v1 through the registry core. */

@@ -1,37 +1,11 @@
-// What the console's lists ask of /api/v1: projects searched on the server (`q=`), whether the caller is a member
-// (what reading a project's settings needs), and the default project's single-segment repositories (`busybox`)
-// listed and browsable beside `library/…` ones.
-import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseDigest } from '../../../src/registry/index.js';
+import { pushConfigOnlyImage } from '../../helpers/registry-core.js';
 import { type Harness, PASSWORD, startHarness } from './api-harness.js';
 
 /** Pushes a minimal image (an image config, no layers) to `repository:tag` through the registry core. */
 async function pushImage(h: Harness, repository: string, tag: string): Promise<string> {
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', repository }));
-  const configDigest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
-  const upload = `uploads/listing-${repository.replaceAll('/', '-')}`;
-  await h.registry.store.write(upload, [config], 0);
-  await h.registry.blobs.commit(repository, upload, parseDigest(configDigest), config.length);
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: {
-        mediaType: 'application/vnd.oci.image.config.v1+json',
-        digest: configDigest,
-        size: config.length,
-      },
-      layers: [],
-    }),
-  );
-  const { digest } = await h.registry.manifests.put(
-    repository,
-    tag,
-    manifest,
-    'application/vnd.oci.image.manifest.v1+json',
-  );
-  return digest;
+  return pushConfigOnlyImage(h.registry, repository, tag, config);
 }
 
 const names = (body: unknown) => (body as { items: { name: string }[] }).items.map((item) => item.name);
