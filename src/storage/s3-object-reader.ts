@@ -11,6 +11,7 @@ import { ServerResponse } from 'node:http';
 import { Http2ServerResponse } from 'node:http2';
 import { connect, Socket } from 'node:net';
 import { Readable, type Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReadBufferPool, Slab, SlabHolder } from './read-buffer-pool.js';
 
 /** A read lands in what is left of its slab while at least this much is; then in the next slab. */
@@ -24,6 +25,7 @@ const MAX_IDLE = 64;
 const IDLE_MS = 10_000;
 /** Requests tried before the error is given up (a failure before the body starts: connection, 5xx). */
 const ATTEMPTS = 3;
+const RETRY_DELAY_MS = 100;
 
 export interface ObjectReaderOptions {
   pool: ReadBufferPool;
@@ -69,6 +71,9 @@ export class S3ObjectReader {
         connection?.destroy();
         lastError = error;
         if (!retryable(error)) throw error;
+        // The first retry at once (a kept-alive connection the store had just closed); then a store that is
+        // failing gets a moment before the next try, as the SDK's retries give it.
+        if (attempt > 1 && attempt < ATTEMPTS) await sleep(RETRY_DELAY_MS * attempt);
       }
     }
     throw lastError;
