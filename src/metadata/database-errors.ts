@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { preparedQuery } from './prepared-statements.js';
 
 /**
  * The database did not answer or lost the connection (PostgreSQL restarting, a network cut, no free
@@ -52,7 +53,7 @@ export function reportingUnavailable(pool: pg.Pool): {
           const value = Reflect.get(target, property, target);
           if (property !== 'query') return typeof value === 'function' ? value.bind(target) : value;
           return (...args: unknown[]) => {
-            const result = (value as (...a: unknown[]) => unknown).apply(target, args);
+            const result = (value as (...a: unknown[]) => unknown).apply(target, preparedQuery(args));
             // A cursor (streamed query) is returned as is; a promise gets its failure classified.
             return result instanceof Promise
               ? result.catch((error: unknown) => {

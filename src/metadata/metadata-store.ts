@@ -9,6 +9,7 @@ import {
   projectHoldsBlob,
   projectLimit,
 } from './lifecycle-store.js';
+import { PREPARED } from './prepared-statements.js';
 import type { Database } from './schema.js';
 import { UploadStore } from './upload-store.js';
 
@@ -411,7 +412,7 @@ export class MetadataStore {
         }
       | undefined;
     try {
-      const { rows } = await sql<NonNullable<typeof row>>`
+      const { rows } = await sql<NonNullable<typeof row>>`${sql.raw(PREPARED)}
         with m as (
           select m.repository_id, m.digest from manifests m
           where m.repository_id = (select id from repositories where name = ${repository}) and m.digest = ${manifest.digest}
