@@ -4,6 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { findExecutable, run } from '../fixtures/image.js';
+import { distributionConfig, filesystemStorage } from '../helpers/distribution-config.js';
 import { freePort } from '../helpers/ports.js';
 
 export const DISTRIBUTION = findExecutable('docker-registry', ['/usr/bin']);
@@ -66,23 +67,8 @@ export async function startDistributionIn(
         '    v4auth: true',
         '    chunksize: 5242880',
       ]
-    : ['  filesystem:', `    rootdirectory: ${root}`];
-  await writeFile(
-    config,
-    [
-      'version: 0.1',
-      'log:',
-      '  level: error',
-      '  accesslog:',
-      '    disabled: true',
-      'storage:',
-      ...storage,
-      '  delete:',
-      '    enabled: true',
-      'http:',
-      `  addr: 127.0.0.1:${port}`,
-    ].join('\n'),
-  );
+    : filesystemStorage(root);
+  await writeFile(config, distributionConfig(storage, port));
   // aws-sdk-go cannot load a CA bundle into the s3 driver's HTTP transport and panics when one is named.
   const { AWS_CA_BUNDLE: _bundle, ...env } = process.env;
   const child: ChildProcess = spawn(DISTRIBUTION as string, ['serve', config], {

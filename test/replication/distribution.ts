@@ -6,6 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findExecutable, run } from '../fixtures/image.js';
+import { distributionConfig, filesystemStorage } from '../helpers/distribution-config.js';
 import { freePort } from '../helpers/ports.js';
 
 export const DISTRIBUTION_BINARY = findExecutable('docker-registry', ['/usr/bin']);
@@ -55,22 +56,7 @@ export async function startDistribution(
   const config = join(dir, 'config.yml');
   await writeFile(
     config,
-    [
-      'version: 0.1',
-      'log:',
-      '  level: error',
-      '  accesslog:',
-      '    disabled: true',
-      'storage:',
-      '  filesystem:',
-      `    rootdirectory: ${join(dir, 'data')}`,
-      '  delete:',
-      '    enabled: true',
-      'http:',
-      `  addr: 127.0.0.1:${port}`,
-      auth,
-      ...(opts.config ?? []),
-    ].join('\n'),
+    distributionConfig(filesystemStorage(join(dir, 'data')), port, [auth, ...(opts.config ?? [])]),
   );
   const child = spawn(DISTRIBUTION_BINARY as string, ['serve', config], {
     stdio: ['ignore', 'ignore', 'pipe'],

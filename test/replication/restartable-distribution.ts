@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { distributionConfig, filesystemStorage } from '../helpers/distribution-config.js';
 import { freePort } from '../helpers/ports.js';
 import { DISTRIBUTION_BINARY } from './distribution.js';
 
@@ -22,23 +23,7 @@ export class RestartableDistribution {
   static async start(): Promise<RestartableDistribution> {
     const dir = await mkdtemp(join(tmpdir(), 'berth-distribution-'));
     const port = await freePort();
-    await writeFile(
-      join(dir, 'config.yml'),
-      [
-        'version: 0.1',
-        'log:',
-        '  level: error',
-        '  accesslog:',
-        '    disabled: true',
-        'storage:',
-        '  filesystem:',
-        `    rootdirectory: ${join(dir, 'data')}`,
-        '  delete:',
-        '    enabled: true',
-        'http:',
-        `  addr: 127.0.0.1:${port}`,
-      ].join('\n'),
-    );
+    await writeFile(join(dir, 'config.yml'), distributionConfig(filesystemStorage(join(dir, 'data')), port));
     const registry = new RestartableDistribution(dir, port);
     await registry.up();
     return registry;
