@@ -1,14 +1,14 @@
 // Issue 16, TLS settings: Berth serving HTTPS itself refuses TLS 1.0/1.1 and ciphers without forward secrecy
 // or AEAD, serves TLS 1.2 (a strong suite) and 1.3, and sends HSTS — checked with node:tls and with openssl
 // s_client, a real TLS client of its own (apt: openssl).
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBerth, type TestBerth } from '../helpers/server.js';
+import { startHttpsBerth, type TestBerth } from '../helpers/server.js';
 
 const OPENSSL = spawnSync('openssl', ['version']).status === 0;
 if (!OPENSSL)
@@ -21,28 +21,7 @@ let berth: TestBerth;
 
 beforeAll(async () => {
   if (!OPENSSL) return;
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-    ],
-    { stdio: 'ignore' },
-  );
-  berth = await startBerth({
-    config: { 'http.tlsCert': join(dir, 'cert.pem'), 'http.tlsKey': join(dir, 'key.pem') },
-  });
+  berth = await startHttpsBerth(dir);
 });
 
 afterAll(async () => {

@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { type Berth, createBerth } from '../../src/server/index.js';
@@ -84,4 +86,18 @@ export function startBerthWithClient(use: (started: { berth: TestBerth; client: 
   afterAll(async () => {
     await berth?.close();
   });
+}
+
+/**
+ * A Berth serving HTTPS itself, with a self-signed certificate for 127.0.0.1 (openssl, RSA, one day) written
+ * to `dir` as cert.pem and key.pem.
+ */
+export async function startHttpsBerth(dir: string): Promise<TestBerth> {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  await promisify(execFile)('openssl', [
+    ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1'],
+    ...['-keyout', key, '-out', cert],
+  ]);
+  return startBerth({ config: { 'http.tlsCert': cert, 'http.tlsKey': key } });
 }

@@ -1,14 +1,10 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBerth, type TestBerth } from '../helpers/server.js';
-
-const exec = promisify(execFile);
+import { startBerth, startHttpsBerth, type TestBerth } from '../helpers/server.js';
 
 function digest(data: Buffer): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
@@ -114,24 +110,7 @@ describe('TLS', () => {
   let berth: TestBerth;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'berth-tls-'));
-    await exec('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-    ]);
-    berth = await startBerth({
-      config: { 'http.tlsCert': join(dir, 'cert.pem'), 'http.tlsKey': join(dir, 'key.pem') },
-    });
+    berth = await startHttpsBerth(dir);
   });
   afterAll(async () => {
     await berth.close();
