@@ -59,7 +59,8 @@ export class BlobService {
   }
 
   /**
-   * Moves verified upload bytes to the blob's content address and links the blob into the repository.
+   * Moves verified upload bytes (the first `size` of the temp object) to the blob's content address and links
+   * the blob into the repository.
    * The link is written only after the bytes are durable in place: a crash in between leaves an unlinked
    * blob that nobody can see, which garbage collection removes.
    */
@@ -74,7 +75,7 @@ export class BlobService {
     if (!(await this.claim(digest, size))) await this.store.delete(tempKey);
     else {
       try {
-        await this.store.commit(tempKey, key);
+        await this.store.commit(tempKey, key, size);
       } catch (error) {
         // No temp object: a caller that put the bytes in place itself (import-distribution's server-side
         // copies, before the blob has a row) only wants them linked, if they are there.

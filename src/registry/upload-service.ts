@@ -124,10 +124,9 @@ export class UploadService {
           detail: { expected: digest.value, actual: `${digest.algorithm}:${actual}` },
         });
       }
-      // A failed or cut-off chunk may have left bytes past the offset: the blob is exactly the first `size`.
-      // A chunk written just now ended the object there; else an empty write cuts it there (on S3 one listing,
-      // where a stat first would cost two requests).
-      if (!chunk) await this.store.write(uploadKey(session.id), [], size);
+      // A failed or cut-off chunk may have left bytes past the offset: the blob is exactly the first `size`,
+      // which is what the commit takes. An empty blob sent without a chunk has no object yet.
+      if (size === 0 && !chunk) await this.store.write(uploadKey(session.id), [], 0);
       try {
         // Checked before the bytes move, and again (authoritatively) when the blob is linked.
         await this.options.policy?.admitUpload?.(repository, size, digest.value);

@@ -39,8 +39,11 @@ export interface BlobStore {
     source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
     options: PutOptions,
   ): Promise<number>;
-  /** Makes the object durable, then atomically renames it; an existing target is replaced. */
-  commit(from: string, to: string): Promise<void>;
+  /**
+   * Makes the object durable, then atomically renames it; an existing target is replaced. With `size`, only
+   * its first `size` bytes are (anything an interrupted write left past them is dropped); fewer is an error.
+   */
+  commit(from: string, to: string, size?: number): Promise<void>;
   /** Removes the object; absent is fine. */
   delete(key: string): Promise<void>;
   /** Keys directly below a prefix ("uploads/"), with their modification time. */

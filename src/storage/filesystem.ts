@@ -114,17 +114,23 @@ export class FilesystemBlobStore implements BlobStore {
     }
   }
 
-  async commit(from: string, to: string): Promise<void> {
+  async commit(from: string, to: string, size?: number): Promise<void> {
     try {
-      await this.move(this.path(from), this.path(to));
+      await this.move(this.path(from), this.path(to), size);
     } catch (error) {
       throw noSpaceAsFull(error);
     }
   }
 
-  private async move(source: string, target: string): Promise<void> {
-    const handle = await open(source, 'r');
+  private async move(source: string, target: string, size?: number): Promise<void> {
+    const handle = await open(source, size === undefined ? 'r' : 'r+');
     try {
+      if (size !== undefined) {
+        const stored = (await handle.stat()).size;
+        if (!Number.isSafeInteger(size) || size < 0 || size > stored)
+          throw new RangeError(`cannot commit ${size} bytes of ${source}: it holds ${stored}`);
+        if (stored > size) await handle.truncate(size);
+      }
       await handle.sync();
     } finally {
       await handle.close();

@@ -279,17 +279,20 @@ export class S3BlobStore implements BlobStore {
    * Segments a write left under the target are not looked for: the plain object hides them from stat, read and
    * list, and the target's next write or delete removes them (commit targets are never written in Berth).
    */
-  async commit(from: string, to: string): Promise<void> {
+  async commit(from: string, to: string, size?: number): Promise<void> {
     const source = this.objectName(from);
     const target = this.objectName(to);
     const { plain, segments } = await this.objects(source);
-    const pieces: Piece[] = plain
-      ? [{ name: plain.name, start: 0, size: plain.size }]
-      : (resolveChain(segments)?.segments.map((s) => ({ name: s.name, start: 0, size: s.size })) ?? []);
-    if (pieces.length === 0) throw notFound(from);
+    const chain: Chain | undefined = plain
+      ? { segments: [{ ...plain, offset: 0 }], size: plain.size, modified: plain.modified }
+      : resolveChain(segments);
+    if (!chain) throw notFound(from);
+    const end = size ?? chain.size;
+    if (!Number.isSafeInteger(end) || end < 0 || end > chain.size)
+      throw new RangeError(`cannot commit ${end} bytes of ${from}: it holds ${chain.size}`);
     // CopyObject, PutObject or CompleteMultipartUpload replace the target in one step: readers see old or new,
     // whole.
-    await compose(this.ref, target, pieces, true);
+    await compose(this.ref, target, end > 0 ? piecesOf(chain, 0, end - 1) : [], end === chain.size);
     const leftovers = [...(plain ? [plain] : []), ...segments];
     await this.remove(leftovers.map((object) => object.name));
   }

@@ -204,6 +204,38 @@ export function describeBlobStore(name: string, factory: () => Promise<BlobStore
         expect(await store.stat('blobs/e')).toMatchObject({ size: 0 });
       });
 
+      it.each<[string, string, number, string]>([
+        [
+          'the first bytes, dropping what an interrupted write left past them',
+          'content+debris',
+          7,
+          'content',
+        ],
+        ['all of it', 'content', 7, 'content'],
+        ['nothing', 'debris', 0, ''],
+      ])('commits %s when given a size', async (_label, stored, size, expected) => {
+        await put('uploads/u', stored);
+        await store.commit('uploads/u', 'blobs/s', size);
+        expect(await readAll(await store.read('blobs/s'))).toBe(expected);
+        expect(await store.stat('blobs/s')).toMatchObject({ size });
+        expect(await store.stat('uploads/u')).toBeNull();
+      });
+
+      it('commits the first bytes of an object written in several writes', async () => {
+        await put('uploads/u', 'abc');
+        await store.write('uploads/u', [bytesOf('def')], 3);
+        await store.write('uploads/u', [bytesOf('ghi')], 6);
+        await store.commit('uploads/u', 'blobs/s', 5);
+        expect(await readAll(await store.read('blobs/s'))).toBe('abcde');
+      });
+
+      it('rejects a size larger than the object, leaving the target alone', async () => {
+        await put('blobs/s', 'keep');
+        await put('uploads/u', 'short');
+        await expect(store.commit('uploads/u', 'blobs/s', 6)).rejects.toThrow();
+        expect(await readAll(await store.read('blobs/s'))).toBe('keep');
+      });
+
       it('rejects when the source is absent, leaving the target alone', async () => {
         await put('blobs/t', 'keep');
         await expect(store.commit('uploads/absent', 'blobs/t')).rejects.toThrow();
