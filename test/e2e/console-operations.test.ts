@@ -18,6 +18,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireTool, run } from '../fixtures/image.js';
 import { tarOf } from '../fixtures/scanning/layers.js';
+import { ociImageManifest } from '../helpers/oci-client.js';
 import { startBerth, type TestBerth } from '../helpers/server.js';
 import { CHROMIUM, collectPageProblems, launchChromium } from './chromium-page.js';
 
@@ -64,24 +65,7 @@ async function alpineLayout(dir: string): Promise<{ layerDigest: string }> {
       history: [{ created_by: 'ADD alpine-rootfs.tar.gz / # console operations test' }],
     }),
   );
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: {
-        mediaType: 'application/vnd.oci.image.config.v1+json',
-        digest: sha256(config),
-        size: config.length,
-      },
-      layers: [
-        {
-          mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
-          digest: sha256(layer),
-          size: layer.length,
-        },
-      ],
-    }),
-  );
+  const manifest = ociImageManifest(config, [layer]);
   await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
   for (const blob of [layer, config, manifest]) {
     await writeFile(join(dir, 'blobs', 'sha256', sha256(blob).slice(7)), blob);

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sha256 } from '../helpers/oci-client.js';
+import { ociImageManifest, sha256 } from '../helpers/oci-client.js';
 import { describeReply, type Reply, send } from '../helpers/raw-http.js';
 import type { TestBerth } from '../helpers/server.js';
 
@@ -128,24 +128,7 @@ export function buildImage(layerSize = 64 * 1024): {
       config: { Labels: { nonce: randomBytes(8).toString('hex') } },
     }),
   );
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: {
-        mediaType: 'application/vnd.oci.image.config.v1+json',
-        digest: sha256(config),
-        size: config.length,
-      },
-      layers: [
-        {
-          mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
-          digest: sha256(layer),
-          size: layer.length,
-        },
-      ],
-    }),
-  );
+  const manifest = ociImageManifest(config, [layer]);
   return { config, layer, manifest, digest: sha256(manifest) };
 }
 

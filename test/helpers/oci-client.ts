@@ -82,6 +82,16 @@ export function descriptorOf(mediaType: string, data: Buffer, extra: Partial<Des
 // ---------------------------------------------------------------------------------------------------------------
 // Content builders
 
+/** The bytes of a compact OCI image manifest of `config` and `layers` (tar+gzip), with nothing else. */
+export function ociImageManifest(config: Buffer, layers: Buffer[]): Buffer {
+  return jsonBytes({
+    schemaVersion: 2,
+    mediaType: MT.ociManifest,
+    config: descriptorOf(MT.ociConfig, config),
+    layers: layers.map((layer) => descriptorOf(MT.ociLayer, layer)),
+  });
+}
+
 export interface BuiltImage {
   config: Buffer;
   layers: Buffer[];

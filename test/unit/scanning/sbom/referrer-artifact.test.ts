@@ -16,6 +16,7 @@ import {
 } from '../../../../src/scanning/sbom/index.js';
 import { run } from '../../../fixtures/image.js';
 import { privateHome, requireGoTools } from '../../../helpers/go-tools.js';
+import { ociImageManifest } from '../../../helpers/oci-client.js';
 import { dpkgPackages, inventoryOf } from './real-inventory.js';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -27,24 +28,7 @@ function image() {
     JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }),
   );
   const layer = Buffer.from('not really a tarball, and no tool here reads it');
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: {
-        mediaType: 'application/vnd.oci.image.config.v1+json',
-        digest: sha256(config),
-        size: config.length,
-      },
-      layers: [
-        {
-          mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
-          digest: sha256(layer),
-          size: layer.length,
-        },
-      ],
-    }),
-  );
+  const manifest = ociImageManifest(config, [layer]);
   const subject: Descriptor = { mediaType: OCI_MANIFEST, digest: sha256(manifest), size: manifest.length };
   return { blobs: [config, layer], manifest, subject };
 }
