@@ -3,7 +3,7 @@
 // referrer with the real oras, travels Distribution → Berth → Distribution and Berth → Berth; every hop keeps
 // digests and bytes, carries the referrers, and a second run skips everything.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,12 +17,12 @@ import { type PrivateRegistry, startPrivateRegistry } from '../e2e/private-regis
 import { run } from '../fixtures/image.js';
 import { privateHome, requireGoTools } from '../helpers/go-tools.js';
 import { type Distribution, requireDistribution, startDistribution } from './distribution.js';
-import { expectSameManifest, type PushedIndex, pushImage, pushIndex } from './support.js';
+import { pushSignedIndexWithSbom, SBOM_TYPE } from './signed-index.js';
+import { expectSameManifest, type PushedIndex, pushImage } from './support.js';
 
 const TIMEOUT = 180_000;
 const tools = requireGoTools(['cosign', 'oras'], 'replication copy tests (cosign signs, oras attaches)');
 const distribution = requireDistribution('replication copy tests', true);
-const SBOM_TYPE = 'application/spdx+json';
 const BASIC = { username: 'mirror', password: 'mirror-password-123' };
 
 describe.skipIf(!tools || !distribution)('copy engine between Distribution and Berth', () => {
@@ -74,34 +74,14 @@ describe.skipIf(!tools || !distribution)('copy engine between Distribution and B
       credentials: berthB.member,
     });
 
-    // The artifact: a two-platform index, signed by cosign (a sha256-<hex>.sig tag) and with an SBOM that oras
-    // attaches (Distribution 2.8 has no referrers API: oras keeps the sha256-<hex> tag-schema index).
-    artifact = await pushIndex(clients.upstream, 'app/multi', 'v1');
-    await run(tools?.cosign as string, ['generate-key-pair'], { env, cwd: tmp, timeoutMs: 60_000 });
-    signer = { key: join(tmp, 'cosign.key'), pub: join(tmp, 'cosign.pub') };
-    const ref = `${upstream.host}/app/multi@${artifact.digest}`;
-    await tool('cosign', [
-      'sign',
-      '--key',
-      signer.key,
-      '--tlog-upload=false',
-      '--allow-http-registry',
-      '--yes',
-      ref,
-    ]);
-    signatureTag = `${artifact.digest.replace(':', '-')}.sig`;
-    await writeFile(join(tmp, 'sbom.spdx.json'), JSON.stringify({ spdxVersion: 'SPDX-2.3', name: 'multi' }));
-    const { stdout } = await tool('oras', [
-      'attach',
-      '--plain-http',
-      '--format',
-      'json',
-      '--artifact-type',
-      SBOM_TYPE,
-      ref,
-      `sbom.spdx.json:${SBOM_TYPE}`,
-    ]);
-    sbom = (JSON.parse(stdout) as { digest: string }).digest;
+    ({ artifact, signatureTag, sbom, signer } = await pushSignedIndexWithSbom(
+      clients.upstream,
+      upstream.host,
+      'app/multi',
+      tools as { cosign: string; oras: string },
+      env,
+      tmp,
+    ));
   }, TIMEOUT);
 
   afterAll(async () => {

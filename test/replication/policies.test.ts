@@ -4,23 +4,22 @@
 // when asked, deletes) as they happen, reports an immutable tag on the target, survives a target killed
 // mid-execution through a retry, and never shows a remote password in an answer, a log line or its database.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryClient } from '../../src/replication/index.js';
 import { type PrivateRegistry, startPrivateRegistry } from '../e2e/private-registry.js';
-import { run } from '../fixtures/image.js';
 import { type ChildBerth, startChildBerth } from '../helpers/child-server.js';
 import { privateHome, requireGoTools } from '../helpers/go-tools.js';
 import { type Distribution, requireDistribution, startDistribution } from './distribution.js';
 import { RestartableDistribution } from './restartable-distribution.js';
-import { expectSameManifest, type PushedIndex, pushImage, pushIndex } from './support.js';
+import { pushSignedIndexWithSbom } from './signed-index.js';
+import { expectSameManifest, type PushedIndex, pushImage } from './support.js';
 
 const TIMEOUT = 300_000;
 const tools = requireGoTools(['cosign', 'oras'], 'replication policy tests (cosign signs, oras attaches)');
 const distribution = requireDistribution('replication policy tests', true);
-const SBOM_TYPE = 'application/spdx+json';
 const ADMIN = { username: 'admin', password: 'centre-admin-password-1' };
 /** Passwords the centre keeps for its remotes: distinctive, so a leak anywhere is found by a plain search. */
 const DIST_BASIC = { username: 'replicator', password: 'dist-basic-secret-7f3a9e' };
@@ -159,34 +158,15 @@ describe.skipIf(!tools || !distribution)('replication policies between real regi
       credentials: branch.member,
     });
 
-    // At the upstream: a two-platform index signed by cosign (a sha256-<hex>.sig tag) with an SBOM oras attaches
-    // (Distribution 2.8 has no referrers API: the tag-schema index), and a plain image under two tags.
-    artifact = await pushIndex(clients.upstream, 'app/multi', 'v1');
-    await run(tools?.cosign as string, ['generate-key-pair'], { env, cwd: tmp, timeoutMs: 60_000 });
-    const ref = `${upstream.host}/app/multi@${artifact.digest}`;
-    const flags = ['--tlog-upload=false', '--allow-http-registry', '--yes'];
-    await run(tools?.cosign as string, ['sign', '--key', join(tmp, 'cosign.key'), ...flags, ref], {
+    // At the upstream: the signed index with its SBOM, and a plain image under two tags.
+    ({ artifact, signatureTag, sbom } = await pushSignedIndexWithSbom(
+      clients.upstream,
+      upstream.host,
+      'app/multi',
+      tools as { cosign: string; oras: string },
       env,
-      cwd: tmp,
-      timeoutMs: 60_000,
-    });
-    signatureTag = `${artifact.digest.replace(':', '-')}.sig`;
-    await writeFile(join(tmp, 'sbom.spdx.json'), JSON.stringify({ spdxVersion: 'SPDX-2.3', name: 'multi' }));
-    const { stdout } = await run(
-      tools?.oras as string,
-      [
-        'attach',
-        '--plain-http',
-        '--format',
-        'json',
-        '--artifact-type',
-        SBOM_TYPE,
-        ref,
-        `sbom.spdx.json:${SBOM_TYPE}`,
-      ],
-      { env, cwd: tmp, timeoutMs: 60_000 },
-    );
-    sbom = (JSON.parse(stdout) as { digest: string }).digest;
+      tmp,
+    ));
     const single = await pushImage(clients.upstream, 'app/single', { tag: 'v2' });
     await clients.upstream.putManifest('app/single', 'latest', {
       bytes: single.manifest,
