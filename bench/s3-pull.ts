@@ -30,6 +30,9 @@ export interface S3PullServer {
   mbps: number[];
   /** The server's CPU seconds per GiB pulled, each round. */
   cpuPerGiB: number[];
+  /** Rounds that failed (the shared Swift overloaded), with the first error. */
+  failedRounds: number;
+  firstFailure?: string;
 }
 
 export interface S3PullMemory {
@@ -149,7 +152,7 @@ export async function benchS3Pull(options: {
     // Throughput, both modes.
     const entries: Entry[] = [];
     const add = (server: Server, name: string, mode: S3PullServer['mode']) => {
-      const entry = { server, result: { name, mode, mbps: [], cpuPerGiB: [] } };
+      const entry = { server, result: { name, mode, mbps: [], cpuPerGiB: [], failedRounds: 0 } };
       entries.push(entry);
       result.servers.push(entry.result);
     };
@@ -160,14 +163,22 @@ export async function benchS3Pull(options: {
     if (options.distribution) add(await distribution(true), 'Distribution', 'redirect');
     for (const { server } of entries) {
       await pushBlob(server, blob);
-      await pullMany(server, blob, 1);
+      await pullMany(server, blob, 1).catch((error) => log(`  warm-up pull on ${server.name}: ${error}`));
     }
     for (let round = 0; round < rounds; round++) {
       const order = round % 2 === 0 ? entries : [...entries].reverse();
       const line: string[] = [];
       for (const { server, result: figures } of order) {
         const cpu = await cpuSeconds(server.pid);
-        const mbps = await pullMany(server, blob, concurrency);
+        let mbps: number;
+        try {
+          mbps = await pullMany(server, blob, concurrency);
+        } catch (error) {
+          figures.failedRounds++;
+          figures.firstFailure ??= String(error);
+          line.push(`${figures.name} ${figures.mode} FAILED (${String(error).slice(0, 200)})`);
+          continue;
+        }
         const gib = (concurrency * blob.size) / (1024 * MiB);
         figures.mbps.push(mbps);
         figures.cpuPerGiB.push(((await cpuSeconds(server.pid)) - cpu) / gib);
@@ -222,18 +233,23 @@ export async function benchS3Pull(options: {
 }
 
 const range = (values: number[], digits: number) =>
-  `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`;
+  values.length === 0
+    ? 'no round'
+    : `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`;
 
 export function s3PullTable(bench: S3PullBench): string {
   const streamedDistribution = bench.servers.find((s) => s.name === 'Distribution' && s.mode === 'streamed');
   const lines = [
-    ['server', 'mode', 'MB/s median (min–max)', 'CPU s/GiB', 'vs Distribution streamed'],
+    ['server', 'mode', 'MB/s median (min–max)', 'CPU s/GiB', 'vs Distribution streamed', 'failed rounds'],
     ...bench.servers.map((s) => [
       s.name,
       s.mode,
       range(s.mbps, 0),
       range(s.cpuPerGiB, 2),
-      streamedDistribution ? `${(median(s.mbps) / median(streamedDistribution.mbps)).toFixed(2)}×` : '—',
+      streamedDistribution && s.mbps.length > 0 && streamedDistribution.mbps.length > 0
+        ? `${(median(s.mbps) / median(streamedDistribution.mbps)).toFixed(2)}×`
+        : '—',
+      String(s.failedRounds),
     ]),
   ];
   const memory = [
