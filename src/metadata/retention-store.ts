@@ -14,14 +14,17 @@ export interface RetentionPolicyRow {
 export interface ProjectManifestRow {
   repository: string;
   digest: string;
+  /** When it was first pushed to the repository (a later push of the same bytes does not change it). */
   createdAt: number;
+  /** Null: never pulled (or not since pulls were recorded). */
   lastPulledAt: number | null;
-  /** Sorted. */
+  /** Its tags in the repository, sorted. */
   tags: string[];
+  /** The manifest it refers to (OCI 1.1 `subject`): a signature, an SBOM, an attestation… */
   subject: string | null;
-  /** Child manifests, when it is an index. */
+  /** Its child manifests when it is an index (the repository holds them too). */
   children: string[];
-  /** Whether an index of the same repository lists it. */
+  /** Whether an index of the same repository lists it as a child. */
   indexChild: boolean;
 }
 

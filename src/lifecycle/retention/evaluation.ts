@@ -1,25 +1,11 @@
+import type { ProjectManifestRow } from '../../metadata/index.js';
 import { compileGlob, type GlobMatcher } from '../glob.js';
 import type { RetentionRule } from './policy.js';
 
 const DAY_MS = 86_400_000;
 
 /** A manifest of one of the project's repositories, as the retention store lists it. */
-export interface ProjectManifest {
-  repository: string;
-  digest: string;
-  /** When it was first pushed to the repository (a later push of the same bytes does not change it). */
-  createdAt: number;
-  /** Null: never pulled (or not since pulls were recorded). */
-  lastPulledAt: number | null;
-  /** Its tags in the repository, sorted. */
-  tags: string[];
-  /** The manifest it refers to (OCI 1.1 `subject`): a signature, an SBOM, an attestation… */
-  subject: string | null;
-  /** Its child manifests when it is an index (the repository holds them too). */
-  children: string[];
-  /** Whether an index of the same repository lists it as a child. */
-  indexChild: boolean;
-}
+export type ProjectManifest = ProjectManifestRow;
 
 /**
  * What retention rules judge: a top-level manifest of a repository, neither an index's child (its index
