@@ -77,9 +77,10 @@ const PARALLEL_DELETES = 8;
  * options share it: one may continue an upload that another started. Written objects are chains of
  * segments that commit stitches into plain objects; see s3-segments.ts.
  *
- * Consistency: written objects are found by listing their segments, so this relies on read-after-write
- * listings (AWS S3, MinIO, Ceph; on Swift, as long as container updates are not deferred). Committed
- * objects are read with plain HEAD and GET.
+ * Consistency: written objects are found by listing their segments (a write or commit lists a key's plain
+ * object with them, one request for both), so this relies on read-after-write listings (AWS S3, MinIO, Ceph;
+ * on Swift, as long as container updates are not deferred). Committed objects are read with plain HEAD and
+ * GET. A blob pushed whole (put) skips all of that: one PutObject or multipart upload straight to its key.
  */
 export class S3BlobStore implements BlobStore {
   readonly bucket: string;
