@@ -51,6 +51,32 @@ describe('ManifestCache', () => {
     expect(cache.tag('a/bc', 'v1')).toBe('sha256:1');
   });
 
+  it("forgets a repository's tags on a manifest delete after they were moved, re-read, evicted and read again", () => {
+    const cache = new ManifestCache(1024 * 1024, { maxTags: 3 });
+    let s = cache.snapshot;
+    cache.rememberTag('a/b', 'v1', 'sha256:1', s);
+    cache.rememberTag('a/b', 'v1', 'sha256:1', s); // read again: overwritten, still indexed
+    cache.tagChanged('a/b', 'v1');
+    s = cache.snapshot;
+    cache.rememberTag('a/b', 'v1', 'sha256:2', s);
+    cache.rememberTag('a/b', 'v2', 'sha256:2', s);
+    cache.rememberTag('x/y', 'v1', 'sha256:9', s);
+    cache.rememberTag('x/z', 'v1', 'sha256:9', s); // evicts a/b:v1 (least recently used)
+    expect(cache.tag('a/b', 'v1')).toBeUndefined();
+    cache.rememberTag('a/b', 'v1', 'sha256:2', s); // evicts a/b:v2
+    cache.manifestDeleted('a/b', 'sha256:2');
+    expect(cache.tag('a/b', 'v1')).toBeUndefined();
+    expect(cache.tag('a/b', 'v2')).toBeUndefined();
+    expect(cache.tag('x/y', 'v1')).toBe('sha256:9');
+    expect(cache.tag('x/z', 'v1')).toBe('sha256:9');
+    // And from scratch after a clear.
+    cache.clear();
+    s = cache.snapshot;
+    cache.rememberTag('a/b', 'v3', 'sha256:3', s);
+    cache.manifestDeleted('a/b', 'sha256:3');
+    expect(cache.tag('a/b', 'v3')).toBeUndefined();
+  });
+
   it('keeps a whole tag list until a tag of that repository changes or a manifest is deleted', () => {
     const cache = new ManifestCache(1024 * 1024);
     cache.rememberTagList('a/b', ['v1', 'v2'], cache.snapshot);
