@@ -108,6 +108,8 @@ export async function benchS3Pull(options: {
   track: (stop: { stop(): Promise<void> }) => void;
   distribution?: string;
   baseline?: string;
+  /** Only the throughput rounds, or only the many-pulls memory phase (both by default). */
+  phase?: 'throughput' | 'memory';
 }): Promise<S3PullBench> {
   const problem = ensureSwift();
   if (problem) throw new Error(problem);
@@ -161,11 +163,11 @@ export async function benchS3Pull(options: {
     if (options.distribution) add(await distribution(false), 'Distribution', 'streamed');
     add(await berth(current, { BERTH_STORAGE_S3_REDIRECT: 'true' }), 'Berth', 'redirect');
     if (options.distribution) add(await distribution(true), 'Distribution', 'redirect');
-    for (const { server } of entries) {
+    for (const { server } of options.phase === 'memory' ? [] : entries) {
       await pushBlob(server, blob);
       await pullMany(server, blob, 1).catch((error) => log(`  warm-up pull on ${server.name}: ${error}`));
     }
-    for (let round = 0; round < rounds; round++) {
+    for (let round = 0; round < (options.phase === 'memory' ? 0 : rounds); round++) {
       const order = round % 2 === 0 ? entries : [...entries].reverse();
       const line: string[] = [];
       for (const { server, result: figures } of order) {
@@ -190,8 +192,18 @@ export async function benchS3Pull(options: {
     }
     // Memory under many streamed pulls, one server at a time.
     const streamed = entries.filter((e) => e.result.mode === 'streamed');
-    for (const { server, result: figures } of streamed) {
-      await pushBlob(server, manyBlob);
+    for (const { server, result: figures } of options.phase === 'throughput' ? [] : streamed) {
+      // The shared Swift may ask to slow down (503) right after another server's storm: a few tries.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await pushBlob(server, manyBlob);
+          break;
+        } catch (error) {
+          if (attempt >= 5) throw error;
+          log(`  push to ${figures.name} failed (${String(error).split('\n')[0]}), again in 10 s`);
+          await new Promise((resolve) => setTimeout(resolve, 10_000));
+        }
+      }
       const before = await memoryOf(server.pid);
       let peak = before.rss;
       const sampler = setInterval(() => {

@@ -93,6 +93,9 @@ export async function runScale(
     result = bench;
   } else if (which === 's3-pull') {
     const baseline = options.flag('baseline');
+    const phase = options.flag('phase');
+    if (phase !== undefined && phase !== 'throughput' && phase !== 'memory')
+      throw new Error(`--phase=${phase}: expected throughput or memory`);
     const { distribution } = ensureTools();
     const bench = await benchS3Pull({
       quick: options.quick,
@@ -100,6 +103,7 @@ export async function runScale(
       track: (r) => running.add(r),
       ...(distribution && { distribution }),
       ...(baseline && { baseline }),
+      ...(phase && { phase }),
     });
     console.log(
       `${header(
