@@ -1,25 +1,12 @@
-/**
- * The change feed under load (issue 17): two Berth nodes on one PostgreSQL database (and one storage
- * directory); a writer moves tags on node A at a target of `rate` per second (PUT of a manifest under a tag,
- * flipping each of `tags` tags between two images, `writers` requests at a time); pollers on node B read a few
- * watched tags in tight loops (HEAD by tag, which node B answers from its tag cache until LISTEN/NOTIFY tells
- * it the tag moved). This process also LISTENs on Berth's channel.
- *
- * For every move of a watched tag: lag from the NOTIFY (as this process's own listener received it) to the
- * completion of the first HEAD on node B that returned the new digest, and from node A's answer to the PUT to
- * the same. The HEADs' own latency is in the figure (it is an upper bound, by one poll); their median interval
- * is reported as the resolution.
- */
-import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { median, percentile } from './client.js';
+import { ADMIN_URL, createBenchDatabase, dropBenchDatabase } from './bench-database.js';
+import { bufferDigest as digestOf, median, percentile } from './client.js';
 import { type Server, startBerth } from './servers.js';
 
-const ADMIN_URL = process.env.BERTH_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const REPOSITORY = 'library/feed';
 const CHANNEL = 'berth_invalidate';
@@ -62,18 +49,6 @@ async function cpuSeconds(pid: number | 'self'): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-const digestOf = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-
-async function withAdmin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
 }
 
 interface Http {
@@ -282,13 +257,10 @@ export async function benchChangeFeed(options: {
   const settings = { tags: 200, watched: 8, writers: 32 };
   const rates = [options.rate ?? 1000];
   const rounds = options.quick ? 1 : 3;
-  const database = `berth_bench_${randomBytes(6).toString('hex')}`;
-  await withAdmin((client) => client.query(`CREATE DATABASE "${database}"`));
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${database}`;
+  const { name: database, url } = await createBenchDatabase();
   const storage = await mkdtemp(join(tmpdir(), 'berth-bench-feed-'));
   const env = {
-    BERTH_METADATA_URL: url.toString(),
+    BERTH_METADATA_URL: url,
     BERTH_STORAGE_ROOT: storage,
     BERTH_LIMITS_CONNECTIONS_PER_ADDRESS: '0',
   };
@@ -326,9 +298,7 @@ export async function benchChangeFeed(options: {
   } finally {
     for (const node of nodes.reverse()) await node.stop().catch(() => {});
     await rm(storage, { recursive: true, force: true });
-    await withAdmin((client) => client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`)).catch(
-      () => {},
-    );
+    await dropBenchDatabase(database).catch(() => {});
   }
   return result;
 }

@@ -5,9 +5,9 @@
  * Berth on PostgreSQL + Swift S3 against Distribution on Swift S3 (anonymous: Distribution has no auth here),
  * in rounds that turn the order so that the load of this shared machine hits all alike; medians and ranges.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { median } from './client.js';
+import { randomBytes } from 'node:crypto';
+import { createBenchDatabase, dropBenchDatabase, withAdmin } from './bench-database.js';
+import { bufferDigest as digestOf, median } from './client.js';
 import { type Server, startBerth, startDistribution } from './servers.js';
 import { freshBucket, removeBucket, type S3Target } from './swift.js';
 import { runWrk } from './wrk.js';
@@ -15,7 +15,6 @@ import { runWrk } from './wrk.js';
 const ADMIN_PASSWORD = 'bench hot path admin';
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const REPOSITORY = 'library/hot';
-const ADMIN_URL = process.env.BERTH_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 export const HOT_PATH_CASES = ['tag, anonymous', 'digest, anonymous', 'tag, token', 'digest, token'] as const;
 export type HotPathCase = (typeof HOT_PATH_CASES)[number];
@@ -39,7 +38,6 @@ export interface HotPathBench {
 }
 
 const basic = `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}`;
-const digestOf = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
 async function call(url: string, method: string, body?: Buffer, headers: Record<string, string> = {}) {
   const res = await fetch(url, {
@@ -97,16 +95,6 @@ async function prepare(base: string, berth: boolean): Promise<{ digest: string; 
   return { digest: digestOf(manifest), token };
 }
 
-async function withAdmin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
 interface Target {
   metadata: Metadata;
   server: Server;
@@ -122,11 +110,9 @@ async function start(metadata: Metadata, distribution: string | undefined): Prom
   let s3: S3Target | undefined;
   if (metadata.endsWith('s3')) s3 = await freshBucket(metadata);
   if (metadata.startsWith('postgres')) {
-    database = `berth_bench_${randomBytes(6).toString('hex')}`;
-    await withAdmin((client) => client.query(`CREATE DATABASE "${database}"`));
-    const url = new URL(ADMIN_URL);
-    url.pathname = `/${database}`;
-    env.BERTH_METADATA_URL = url.toString();
+    const created = await createBenchDatabase();
+    database = created.name;
+    env.BERTH_METADATA_URL = created.url;
   }
   const server =
     metadata === 'distribution-s3'
@@ -144,8 +130,7 @@ async function start(metadata: Metadata, distribution: string | undefined): Prom
 async function stop(target: Target): Promise<void> {
   await target.server.stop();
   const { database, bucket } = target;
-  if (database)
-    await withAdmin((client) => client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`));
+  if (database) await dropBenchDatabase(database);
   if (bucket) await removeBucket(bucket).catch(() => {});
 }
 

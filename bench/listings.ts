@@ -13,17 +13,17 @@
  * `explain` prints the query plans of the same queries, captured from Berth's own stores (EXPLAIN QUERY PLAN
  * on SQLite, EXPLAIN ANALYZE on PostgreSQL) at the largest size.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import type { CompiledQuery, Kysely, KyselyPlugin } from 'kysely';
 import pg from 'pg';
 import { CatalogStore } from '../src/catalog/catalog-store.js';
 import { type Database, MetadataStore, openDatabase } from '../src/metadata/index.js';
+import { createBenchDatabase, dropBenchDatabase } from './bench-database.js';
 import { median } from './client.js';
 import { type Server, startBerth } from './servers.js';
 
-const ADMIN_URL = process.env.BERTH_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const EMPTY = {
   mediaType: 'application/vnd.oci.empty.v1+json',
@@ -254,16 +254,6 @@ function postgresSeeder(url: string): Seeder {
   };
 }
 
-async function withAdmin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
 interface Target {
   metadata: Metadata;
   server: Server;
@@ -281,11 +271,7 @@ async function start(metadata: Metadata): Promise<Target> {
   let database: string | undefined;
   let url: string;
   if (metadata === 'postgres') {
-    database = `berth_bench_${randomBytes(6).toString('hex')}`;
-    await withAdmin((client) => client.query(`CREATE DATABASE "${database}"`));
-    const target = new URL(ADMIN_URL);
-    target.pathname = `/${database}`;
-    url = target.toString();
+    ({ name: database, url } = await createBenchDatabase());
     env.BERTH_METADATA_URL = url;
   }
   const server = await startBerth(undefined, env);
@@ -298,8 +284,7 @@ async function stop(target: Target): Promise<void> {
   await target.seeder.close().catch(() => {});
   await target.server.stop();
   const { database } = target;
-  if (database)
-    await withAdmin((client) => client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`));
+  if (database) await dropBenchDatabase(database);
 }
 
 async function get(url: string): Promise<{ ms: number; body: Record<string, unknown>; link?: string }> {

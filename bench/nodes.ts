@@ -13,18 +13,17 @@
  * machine (which other engineers share): cores busy = CPU seconds per wall second.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
-import { median, percentile } from './client.js';
+import { createBenchDatabase, dropBenchDatabase } from './bench-database.js';
+import { bufferDigest as digestOf, median, percentile } from './client.js';
 import { type Server, startBerth } from './servers.js';
 import { ensureSwift, freshBucket } from './swift.js';
 import { runWrk } from './wrk.js';
 
-const ADMIN_URL = process.env.BERTH_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const REPOSITORY = 'library/hot';
 const NGINX_EXAMPLE = 'deploy/nginx.conf';
@@ -55,18 +54,6 @@ export interface NodesBench {
   getConnections: number;
   pushConcurrency: number;
   runs: Partial<Record<NodeCase, NodesRun[]>>;
-}
-
-const digestOf = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-
-async function withAdmin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
 }
 
 async function call(url: string, method: string, body?: Buffer, headers: Record<string, string> = {}) {
@@ -342,10 +329,7 @@ export async function benchNodes(options: {
   const getConnections = 64;
   const pushConcurrency = 32;
   const result: NodesBench = { rounds, seconds, getConnections, pushConcurrency, runs: {} };
-  const database = `berth_bench_${randomBytes(6).toString('hex')}`;
-  await withAdmin((client) => client.query(`CREATE DATABASE "${database}"`));
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${database}`;
+  const { name: database, url } = await createBenchDatabase();
   const bucket = await freshBucket('nodes');
   const env = {
     BERTH_METADATA_URL: url.toString(),
@@ -421,9 +405,7 @@ export async function benchNodes(options: {
     }
   } finally {
     for (const s of stoppers.reverse()) await s.stop().catch(() => {});
-    await withAdmin((client) => client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`)).catch(
-      () => {},
-    );
+    await dropBenchDatabase(database).catch(() => {});
   }
   return result;
 }

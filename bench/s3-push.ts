@@ -9,15 +9,13 @@
  * below the checkout so that its ../../package.json resolves) measured in alternating rounds with dist/ (before
  * and after a change, under the same load).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
-import pg from 'pg';
 import { S3RequestLog } from '../test/helpers/s3-request-log.js';
-import { median, percentile } from './client.js';
+import { createBenchDatabase, dropBenchDatabase } from './bench-database.js';
+import { bufferDigest as digestOf, median, percentile } from './client.js';
 import { type Server, startBerth } from './servers.js';
 import { ensureSwift, freshBucket, type S3Target } from './swift.js';
-
-const ADMIN_URL = process.env.BERTH_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 export const S3_PUSH_KINDS = ['monolithic', 'chunked'] as const;
 export type S3PushKind = (typeof S3_PUSH_KINDS)[number];
@@ -44,8 +42,6 @@ export interface S3PushBench {
   metadata: 'postgres' | 'sqlite';
   builds: S3PushBuild[];
 }
-
-const digestOf = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
 interface Reply {
   status: number;
@@ -151,16 +147,6 @@ async function countRequests(
   return perPush;
 }
 
-async function withAdmin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
 export async function benchS3Push(options: {
   quick: boolean;
   log: (line: string) => void;
@@ -193,12 +179,9 @@ export async function benchS3Push(options: {
       BERTH_LIMITS_UPLOADS_PER_USER: '0',
     };
     if (metadata === 'postgres') {
-      const database = `berth_bench_${randomBytes(6).toString('hex')}`;
-      await withAdmin((client) => client.query(`CREATE DATABASE "${database}"`));
-      databases.push(database);
-      const url = new URL(ADMIN_URL);
-      url.pathname = `/${database}`;
-      env.BERTH_METADATA_URL = url.toString();
+      const database = await createBenchDatabase();
+      databases.push(database.name);
+      env.BERTH_METADATA_URL = database.url;
     }
     const previous = process.env.BERTH_BENCH_CLI_JS;
     process.env.BERTH_BENCH_CLI_JS = cli;
@@ -244,9 +227,7 @@ export async function benchS3Push(options: {
   } finally {
     for (const s of stoppers.reverse()) await s.stop().catch(() => {});
     for (const database of databases) {
-      await withAdmin((client) => client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`)).catch(
-        () => {},
-      );
+      await dropBenchDatabase(database).catch(() => {});
     }
   }
   return result;
