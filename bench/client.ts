@@ -291,6 +291,42 @@ export function bufferDigest(data: Buffer): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }
 
+/**
+ * `concurrency` clients, each running `work(client)` one after another until `seconds` have passed (a closed
+ * loop): operations per second and latency percentiles. The first failure stops every client and is thrown.
+ */
+export async function closedLoop(
+  options: { concurrency: number; seconds: number },
+  work: (client: number) => Promise<void>,
+): Promise<{ perSecond: number; p50: number; p99: number }> {
+  const latencies: number[] = [];
+  const deadline = performance.now() + options.seconds * 1000;
+  let failure: Error | undefined;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: options.concurrency }, async (_, client) => {
+      while (performance.now() < deadline && !failure) {
+        const start = performance.now();
+        try {
+          await work(client);
+        } catch (error) {
+          failure = error as Error;
+          return;
+        }
+        latencies.push(performance.now() - start);
+      }
+    }),
+  );
+  const elapsed = (performance.now() - t0) / 1000;
+  if (failure) throw failure;
+  latencies.sort((a, b) => a - b);
+  return {
+    perSecond: latencies.length / elapsed,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+  };
+}
+
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;

@@ -19,7 +19,7 @@ import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBenchDatabase, dropBenchDatabase } from './bench-database.js';
-import { bufferDigest as digestOf, median, percentile } from './client.js';
+import { closedLoop, bufferDigest as digestOf, median } from './client.js';
 import { type Server, startBerth } from './servers.js';
 import { ensureSwift, freshBucket } from './swift.js';
 import { runWrk } from './wrk.js';
@@ -262,9 +262,6 @@ async function pushStorm(
 ): Promise<{ perSecond: number; p50: number; p99: number }> {
   const agent = new Agent({ keepAlive: true, maxSockets: options.concurrency });
   const target = new URL(base);
-  const latencies: number[] = [];
-  const deadline = performance.now() + options.seconds * 1000;
-  let failure: Error | undefined;
   const pushOne = (repository: string, blob: Buffer) =>
     new Promise<void>((resolve, reject) => {
       const req = request(
@@ -286,32 +283,16 @@ async function pushStorm(
       req.on('error', reject);
       req.end(blob);
     });
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: options.concurrency }, async (_, client) => {
-      const repository = `${options.projects > 1 ? `p${client % options.projects}` : 'library'}/push-${client % 8}`;
-      while (performance.now() < deadline && !failure) {
-        const blob = randomBytes(4096);
-        const start = performance.now();
-        try {
-          await pushOne(repository, blob);
-        } catch (error) {
-          failure = error as Error;
-          return;
-        }
-        latencies.push(performance.now() - start);
-      }
-    }),
-  );
-  const elapsed = (performance.now() - t0) / 1000;
-  agent.destroy();
-  if (failure) throw failure;
-  latencies.sort((a, b) => a - b);
-  return {
-    perSecond: latencies.length / elapsed,
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
-  };
+  try {
+    return await closedLoop(options, (client) =>
+      pushOne(
+        `${options.projects > 1 ? `p${client % options.projects}` : 'library'}/push-${client % 8}`,
+        randomBytes(4096),
+      ),
+    );
+  } finally {
+    agent.destroy();
+  }
 }
 
 // --- the bench ---------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { S3RequestLog } from '../test/helpers/s3-request-log.js';
 import { createBenchDatabase, dropBenchDatabase } from './bench-database.js';
-import { bufferDigest as digestOf, median, percentile } from './client.js';
+import { closedLoop, bufferDigest as digestOf, median } from './client.js';
 import { type Server, startBerth } from './servers.js';
 import { ensureSwift, freshBucket, type S3Target } from './swift.js';
 
@@ -98,34 +98,13 @@ async function pushStorm(
 ): Promise<S3PushRun> {
   const agent = new Agent({ keepAlive: true, maxSockets: options.concurrency });
   const base = new URL(url);
-  const latencies: number[] = [];
-  const deadline = performance.now() + options.seconds * 1000;
-  let failure: Error | undefined;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: options.concurrency }, async (_, client) => {
-      while (performance.now() < deadline && !failure) {
-        const blob = randomBytes(options.blobBytes);
-        const start = performance.now();
-        try {
-          await pushOne(agent, base, kind, `library/push-${client % 8}`, blob);
-        } catch (error) {
-          failure = error as Error;
-          return;
-        }
-        latencies.push(performance.now() - start);
-      }
-    }),
-  );
-  const elapsed = (performance.now() - t0) / 1000;
-  agent.destroy();
-  if (failure) throw failure;
-  latencies.sort((a, b) => a - b);
-  return {
-    perSecond: latencies.length / elapsed,
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
-  };
+  try {
+    return await closedLoop(options, (client) =>
+      pushOne(agent, base, kind, `library/push-${client % 8}`, randomBytes(options.blobBytes)),
+    );
+  } finally {
+    agent.destroy();
+  }
 }
 
 /** S3 requests per push by operation, from `pushes` pushes one at a time through the logging proxy. */
