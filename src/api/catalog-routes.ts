@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { ACTIONS, DEFAULT_PROJECT } from '../auth/index.js';
-import { isValidRepositoryName, RegistryError } from '../registry/index.js';
+import { ACTIONS } from '../auth/index.js';
 import { allows, policyOf, requireProjectAction } from './access.js';
 import {
   ArtifactDetail,
@@ -10,6 +9,7 @@ import {
   RepositoryParams,
 } from './catalog-schemas.js';
 import { pageRequest } from './pagination.js';
+import { inRepository } from './repository-path.js';
 import { type ApiRoute, route } from './route.js';
 import { named, PageQuery, ProjectParams } from './schemas.js';
 import { ArtifactParams } from './signature-schemas.js';
@@ -30,28 +30,6 @@ const ProjectAccess = named(
       ),
   }),
 );
-
-function repositoryOf(project: string, repo: string): string {
-  const name = `${project}/${repo}`;
-  if (!isValidRepositoryName(name)) throw new RegistryError('NAME_INVALID', { detail: { name } });
-  return name;
-}
-
-/**
- * Reads the repository `{name}/{repo}`. In the default project a single-segment `repo` may also be the bare
- * repository (`busybox` belongs to library as much as `library/busybox`, see auth's projectOf): the nested name
- * first, then the bare one, as the signature and scanning views of an artifact do.
- */
-async function inRepository<T>(project: string, repo: string, read: (repository: string) => Promise<T>) {
-  const nested = repositoryOf(project, repo);
-  if (project !== DEFAULT_PROJECT || repo.includes('/')) return read(nested);
-  try {
-    return await read(nested);
-  } catch (error) {
-    if (!(error instanceof RegistryError && error.code === 'NAME_UNKNOWN')) throw error;
-    return read(repo); // valid: `library/${repo}` was
-  }
-}
 
 /** Repositories and artifacts to browse: keyset-paged listings and one artifact's manifest, config and layers. */
 export const catalogRoutes: ApiRoute[] = [

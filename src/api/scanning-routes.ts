@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { z } from 'zod';
-import { DEFAULT_PROJECT } from '../auth/index.js';
 import type { JobRunRow } from '../metadata/index.js';
-import { isValidRepositoryName, RegistryError } from '../registry/index.js';
+import { RegistryError } from '../registry/index.js';
 import type { DatabaseInfo } from '../scanning/engines.js';
 import { loginOf, requireMember, requireProjectAction } from './access.js';
 import { jobRunView, runsPage } from './job-runs.js';
+import { inRepository } from './repository-path.js';
 import { type ApiRoute, type Call, route } from './route.js';
 import {
   ChangeScanSettingsBody,
@@ -39,26 +39,6 @@ const NDJSON = 'application/x-ndjson';
 const ZIP = 'application/zip';
 /** The Harbor scanner-adapter report format (its v1.1 vulnerability report). */
 const HARBOR_REPORT = 'application/vnd.security.vulnerability.report; version=1.1';
-
-/**
- * Runs `fn` on the artifact's repository `{name}/{repo}`; in library, a single-segment name (`busybox`) is
- * tried as `library/busybox` first, then bare (as the signatures artifact view does).
- */
-async function onRepository<T>(
-  name: string,
-  repo: string,
-  fn: (repository: string) => Promise<T>,
-): Promise<T> {
-  const nested = `${name}/${repo}`;
-  if (!isValidRepositoryName(nested)) throw new RegistryError('NAME_INVALID', { detail: { name: nested } });
-  if (name !== DEFAULT_PROJECT || repo.includes('/')) return fn(nested);
-  try {
-    return await fn(nested);
-  } catch (error) {
-    if (!(error instanceof RegistryError && error.code === 'NAME_UNKNOWN')) throw error;
-    return fn(repo);
-  }
-}
 
 function databaseView(info: DatabaseInfo | undefined, stale: (info: DatabaseInfo) => boolean) {
   if (!info) return { imported: false };
@@ -159,7 +139,7 @@ export const scanningRoutes: ApiRoute[] = [
     async handler(call) {
       const { name, repo, reference } = call.params;
       await requireProjectAction(call, name, 'pull', 'reading a vulnerability report');
-      const report = await onRepository(name, repo, (repository) =>
+      const report = await inRepository(name, repo, (repository) =>
         call.options.scanning.report(repository, reference),
       );
       if (call.query.format !== 'harbor') return report;
@@ -191,7 +171,7 @@ export const scanningRoutes: ApiRoute[] = [
     async handler(call) {
       const { name, repo, reference } = call.params;
       await requireProjectAction(call, name, 'push', 'scanning an artifact');
-      const report = await onRepository(name, repo, (repository) =>
+      const report = await inRepository(name, repo, (repository) =>
         call.options.scanning.requestScan(repository, reference),
       );
       call.auditDetail = { digest: report.digest };
@@ -221,7 +201,7 @@ export const scanningRoutes: ApiRoute[] = [
       const mediaType =
         call.query.format === 'cyclonedx' ? 'application/vnd.cyclonedx+json' : 'application/spdx+json';
       const { scanning } = call.options;
-      const { stream, size } = await onRepository(name, repo, async (repository) => {
+      const { stream, size } = await inRepository(name, repo, async (repository) => {
         const blob = await scanning.sbom(repository, reference, mediaType);
         return { stream: await scanning.openBlob(blob.digest), size: blob.size };
       });

@@ -1,7 +1,6 @@
 import type { z } from 'zod';
-import { DEFAULT_PROJECT } from '../auth/index.js';
-import { isValidRepositoryName, RegistryError } from '../registry/index.js';
 import { requireMember, requireProjectAction } from './access.js';
+import { inRepository } from './repository-path.js';
 import { type ApiRoute, field, preamble, route } from './route.js';
 import { ProjectParams } from './schemas.js';
 import {
@@ -25,15 +24,6 @@ const CHANGE = "changing a project's trust";
 const ADMINS = 'project administrators and system administrators';
 const TRUST_CHANGE = preamble({ task: CHANGE, tag: 'signatures', gate: 'authenticated', access: ADMINS });
 const MEMBERS = 'members of the project (any role, robots with a permission on it) and system administrators';
-
-/** The repository `{name}/{repo}` of an artifact path, checked against the name grammar. */
-function repositoryOf(project: string, repo: string): string {
-  const nested = `${project}/${repo}`;
-  if (!isValidRepositoryName(nested)) {
-    throw new RegistryError('NAME_INVALID', { detail: { name: nested } });
-  }
-  return nested;
-}
 
 export const signatureRoutes: ApiRoute[] = [
   route<Params>({
@@ -181,16 +171,9 @@ export const signatureRoutes: ApiRoute[] = [
     async handler(call) {
       const { name, repo, reference } = call.params;
       await requireProjectAction(call, name, 'pull', 'reading an artifact');
-      const { signatures } = call.options;
-      const nested = repositoryOf(name, repo);
-      if (name !== DEFAULT_PROJECT || repo.includes('/')) return signatures.artifact(nested, reference);
-      // `busybox` belongs to library as much as `library/busybox` does: the nested name first, then the bare one.
-      try {
-        return await signatures.artifact(nested, reference);
-      } catch (error) {
-        if (!(error instanceof RegistryError && error.code === 'NAME_UNKNOWN')) throw error;
-        return signatures.artifact(repo, reference); // valid: `library/${repo}` was
-      }
+      return inRepository(name, repo, (repository) =>
+        call.options.signatures.artifact(repository, reference),
+      );
     },
   }),
 ];
