@@ -96,17 +96,22 @@ export function allows(
 }
 
 /**
- * Throws 403 unless the caller is a member of the project (any role, a robot with a permission on it) or a
- * system administrator. Membership, not visibility: a public project's settings (quota, retention, trust) are
- * still its members' business.
+ * Whether the caller is a member of the project (any role, a robot with a permission on it) or a system
+ * administrator: pull on the project were it private. Membership, not visibility: a public project's settings
+ * (quota, retention, trust) are still its members' business.
  */
+export function isMember(call: Call<unknown, unknown, unknown>, policy: ProjectPolicy): boolean {
+  return allows(call, { ...policy, public: false }, 'pull');
+}
+
+/** Throws 403 unless the caller isMember of the project. */
 export async function requireMember(
   call: Call<unknown, unknown, unknown>,
   project: string,
   what: string,
 ): Promise<void> {
   const policy = await policyOf(call, project);
-  if (!allows(call, { ...policy, public: false }, 'pull')) {
+  if (!isMember(call, policy)) {
     throw denied(`${what} needs a role in project '${project}'`, { project });
   }
 }

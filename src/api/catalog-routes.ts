@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ACTIONS } from '../auth/index.js';
-import { allows, policyOf, requireProjectAction } from './access.js';
+import { allows, isMember, policyOf, requireProjectAction } from './access.js';
 import {
   ArtifactDetail,
   ArtifactList,
@@ -50,8 +50,7 @@ export const catalogRoutes: ApiRoute[] = [
       return {
         project: policy.name,
         actions: ACTIONS.filter((action) => allows(call, policy, action)),
-        // As requireMember decides: pull on the project were it private.
-        member: allows(call, { ...policy, public: false }, 'pull'),
+        member: isMember(call, policy),
       };
     },
   }),
