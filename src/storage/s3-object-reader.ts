@@ -6,6 +6,12 @@
 // Piped into an HTTP response or a socket (as Fastify sends a blob), each chunk is written with a callback and
 // its slab reused once every write of it has completed. Read any other way (for await, a pipe into another
 // stream), chunks belong to the consumer and their slabs are left to the garbage collector.
+//
+// A body the store cuts short (its connection closed, reset or stalled before the last byte; Swift does so to
+// a stream its reader paused too long) continues with a ranged GET from the offset reached, on a new
+// connection, into the same stream: the consumer sees one unbroken byte sequence. Objects are immutable (blobs
+// are content-addressed), so the rest of the bytes are the same; the resumed answer must still be a 206 for
+// exactly the bytes asked, of an object of the same size, or the read fails rather than splice other bytes.
 import { Buffer } from 'node:buffer';
 import { ServerResponse } from 'node:http';
 import { Http2ServerResponse } from 'node:http2';
@@ -26,6 +32,12 @@ const IDLE_MS = 10_000;
 /** Requests tried before the error is given up (a failure before the body starts: connection, 5xx). */
 const ATTEMPTS = 3;
 const RETRY_DELAY_MS = 100;
+/**
+ * A body cut short resumes at most this many times in a row without a byte of progress, and this many times
+ * in all; then the read fails with the cut's error.
+ */
+const RESUMES_WITHOUT_PROGRESS = 3;
+const MAX_RESUMES = 16;
 
 export interface ObjectReaderOptions {
   pool: ReadBufferPool;
@@ -53,10 +65,20 @@ export class S3ObjectReader {
 
   /**
    * The object at `url` (presigned), or the inclusive `range` of it, once the store's answer has begun: a
-   * stream of its bytes, or an ObjectReadError (status, and the store's error code as its name).
+   * stream of its bytes, or an ObjectReadError (status, and the store's error code as its name). The object
+   * must not change while read: a body cut short resumes from where it stopped, with a URL from `presign`
+   * (`url` may have expired by then), or `url` again without it.
    */
-  async open(url: URL, range?: { start: number; end: number }): Promise<Readable> {
-    if (url.protocol !== 'http:') throw new TypeError(`lean reads are for http: stores, not ${url.protocol}`);
+  async open(
+    url: URL,
+    range?: { start: number; end: number },
+    presign?: () => Promise<URL>,
+  ): Promise<Readable> {
+    checkProtocol(url);
+    const resume: Resume = {
+      url: presign ? async () => checkProtocol(await presign()) : async () => url,
+      connection: (next) => this.connection(next),
+    };
     let lastError: unknown;
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
       const holder = this.options.pool.holder();
@@ -64,7 +86,7 @@ export class S3ObjectReader {
       try {
         const slab = await holder.next();
         connection = await this.connection(url);
-        const body = await connection.get(url, range, holder, slab);
+        const body = await connection.get(url, range, holder, slab, resume);
         return body;
       } catch (error) {
         holder.end();
@@ -111,6 +133,17 @@ export class S3ObjectReader {
   }
 }
 
+function checkProtocol(url: URL): URL {
+  if (url.protocol !== 'http:') throw new TypeError(`lean reads are for http: stores, not ${url.protocol}`);
+  return url;
+}
+
+/** How a body cut short gets the rest: a URL for the object, and a connection to its store. */
+interface Resume {
+  url(): Promise<URL>;
+  connection(url: URL): Promise<Connection>;
+}
+
 /** Failures worth another try: the store unreachable or failing before the body began. */
 function retryable(error: unknown): boolean {
   if (error instanceof ObjectReadError) {
@@ -120,11 +153,24 @@ function retryable(error: unknown): boolean {
   return false;
 }
 
+/** A body cut short by the store, or a resumption failing as a first request would be retried. */
+function resumable(error: Error): boolean {
+  if (!(error instanceof ObjectReadError)) return false;
+  return (
+    error.name === 'NetworkError' ||
+    error.name === 'TimeoutError' ||
+    (error.$metadata.httpStatusCode ?? 0) >= 500
+  );
+}
+
 interface Head {
   status: number;
   length: number | undefined;
   keepAlive: boolean;
   chunked: boolean;
+  /** Content-Range, as sent and parsed (undefined when absent or not of the form `bytes a-b/size`). */
+  rangeText: string | undefined;
+  range: { start: number; end: number; total: number | undefined } | undefined;
 }
 
 function parseHead(text: string): Head {
@@ -142,11 +188,22 @@ function parseHead(text: string): Head {
     throw new ObjectReadError('ProtocolError', `bad Content-Length ${JSON.stringify(lengthText)}`);
   }
   const connection = headers.get('connection')?.toLowerCase() ?? '';
+  const rangeText = headers.get('content-range');
+  const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(rangeText ?? '');
+  const [start, end, total] = [range?.[1], range?.[2], range?.[3] === '*' ? undefined : range?.[3]].map(
+    (text) => (text === undefined ? undefined : Number(text)),
+  );
+  const valid = (n: number | undefined) => n === undefined || Number.isSafeInteger(n);
   return {
     status: Number(match[2]),
     length,
     keepAlive: match[1] === '1' ? !connection.includes('close') : connection.includes('keep-alive'),
     chunked: (headers.get('transfer-encoding') ?? '').toLowerCase().includes('chunked'),
+    rangeText,
+    range:
+      start !== undefined && end !== undefined && valid(start) && valid(end) && valid(total)
+        ? { start, end, total }
+        : undefined,
   };
 }
 
@@ -264,19 +321,35 @@ class Connection {
   }
 
   /** Sends the GET; resolves with the body stream once the head arrived (or rejects with the store's error). */
-  get(url: URL, range: { start: number; end: number } | undefined, holder: SlabHolder, slab: Slab) {
+  get(
+    url: URL,
+    range: { start: number; end: number } | undefined,
+    holder: SlabHolder,
+    slab: Slab,
+    resume: Resume,
+  ): Promise<Readable> {
+    return new Promise<Readable>((resolve, reject) => {
+      this.send(url, range, new ObjectBody(this, holder, slab, range, resume, resolve, reject));
+    });
+  }
+
+  /** Sends a GET whose answer goes to `target`. */
+  send(url: URL, range: { start: number; end: number } | undefined, target: ReadTarget): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
     this.socket.ref();
-    return new Promise<Readable>((resolve, reject) => {
-      const response = new ObjectBody(this, holder, slab, range !== undefined, resolve, reject);
-      this.target = response;
-      const lines = [`GET ${url.pathname}${url.search} HTTP/1.1`, `Host: ${url.host}`, 'User-Agent: berth'];
-      if (range) lines.push(`Range: bytes=${range.start}-${range.end}`);
-      this.socket.write(`${lines.join('\r\n')}\r\n\r\n`);
-      // The socket may sit paused from the previous response's last read.
-      this.socket.resume();
-    });
+    this.target = target;
+    const lines = [`GET ${url.pathname}${url.search} HTTP/1.1`, `Host: ${url.host}`, 'User-Agent: berth'];
+    if (range) lines.push(`Range: bytes=${range.start}-${range.end}`);
+    this.socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+    // The socket may sit paused from the previous response's last read.
+    this.socket.resume();
+  }
+
+  /** Closes the connection without telling its target, which has given up on it. */
+  abandon(): void {
+    this.target = undefined;
+    this.destroy();
   }
 
   /** The response ended at its last byte: ready for another request, unless the store said otherwise. */
@@ -324,7 +397,8 @@ interface SlabUse {
 /**
  * One response: parses the head in the first slab, then hands the body on as views of its slabs, asking the
  * pool for the next slab while filling one, and pausing the socket while none is granted, while the
- * destination is full, or until someone reads.
+ * destination is full, or until someone reads. A body the store cuts short goes on with the answer to a ranged
+ * GET on another connection, once the consumer wants more.
  */
 class ObjectBody extends Readable implements ReadTarget {
   private current: SlabUse;
@@ -347,12 +421,25 @@ class ObjectBody extends Readable implements ReadTarget {
   private waitingForDrain = false;
   private waitingForConsumer = true;
   private done = false;
+  /** Where the body's first and last bytes are in the object, and the object's size (when the store said). */
+  private first = 0;
+  private last = -1;
+  private total: number | undefined;
+  /** A resumed answer's head as it comes, read into its connection's scratch buffer. */
+  private resumedHead: Buffer | undefined;
+  /** A resumption waits for the consumer (and a slab) before it connects. */
+  private resumeDue = false;
+  private resumes = 0;
+  /** Resumptions since the body last made progress, and how far it had come then. */
+  private resumesWithoutProgress = 0;
+  private progressMark = -1;
 
   constructor(
-    private readonly connection: Connection,
+    private connection: Connection,
     private readonly holder: SlabHolder,
     slab: Slab,
-    private readonly ranged: boolean,
+    private readonly range: { start: number; end: number } | undefined,
+    private readonly source: Resume,
     private resolveHead: ((body: Readable) => void) | undefined,
     private rejectHead: ((error: Error) => void) | undefined,
   ) {
@@ -387,13 +474,16 @@ class ObjectBody extends Readable implements ReadTarget {
   }
 
   landing(): Uint8Array {
-    if (this.current.retired) return this.connection.scratch;
+    if (this.current.retired || this.resumedHead) return this.connection.scratch;
     return this.current.slab.bytes.subarray(this.current.filled);
   }
 
   landed(n: number, landing: Uint8Array): boolean {
     try {
-      if (landing === this.connection.scratch) {
+      if (this.resumedHead) {
+        this.resumedHeadLanded(n);
+        if (this.resumedHead) return true;
+      } else if (landing === this.connection.scratch) {
         // The first read of a response, or one after a pause for a slab: copied into the slab (16 KiB at most).
         if (this.current.retired) this.switchSlab();
         const at = this.current.filled;
@@ -402,9 +492,61 @@ class ObjectBody extends Readable implements ReadTarget {
       } else this.took(this.current.filled, n);
       return this.prepareNextRead();
     } catch (error) {
-      this.fail(error as Error);
+      this.broken(error as Error);
       return false;
     }
+  }
+
+  /** `n` bytes of a resumed answer landed in scratch: its head, and maybe the first body bytes after it. */
+  private resumedHeadLanded(n: number): void {
+    const seen = (this.resumedHead as Buffer).length;
+    const bytes = Buffer.concat([this.resumedHead as Buffer, this.connection.scratch.subarray(0, n)]);
+    const end = bytes.indexOf('\r\n\r\n', Math.max(0, seen - 3), 'latin1');
+    if (end < 0) {
+      if (bytes.length >= MAX_HEAD) throw new ObjectReadError('ProtocolError', 'response head too long');
+      this.resumedHead = bytes;
+      return;
+    }
+    const head = parseHead(bytes.toString('latin1', 0, end));
+    const rest = bytes.subarray(end + 4);
+    const from = this.first + this.delivered;
+    if (head.status >= 300) {
+      const code = /<Code>([^<]+)<\/Code>/.exec(rest.toString('utf8'))?.[1] ?? `Http${head.status}`;
+      throw new ObjectReadError(
+        code,
+        `the object store answered ${head.status} ${code} to a resumed read`,
+        head.status,
+      );
+    }
+    const range = head.range;
+    if (
+      head.status !== 206 ||
+      head.chunked ||
+      head.length !== this.last - from + 1 ||
+      range?.start !== from ||
+      range.end !== this.last ||
+      range.total === undefined ||
+      range.total <= this.last ||
+      (this.total !== undefined && range.total !== this.total)
+    ) {
+      // Bytes of another object, or of another part of it: never spliced into this body.
+      throw new ObjectReadError(
+        'ProtocolError',
+        `a resumed read of bytes ${from}-${this.last}/${this.total ?? '*'} was answered HTTP ${head.status}` +
+          `${head.chunked ? ', chunked' : ''}, Content-Length ${head.length ?? 'none'}, ` +
+          `Content-Range ${head.rangeText ?? 'none'}`,
+      );
+    }
+    this.resumedHead = undefined;
+    this.head = head;
+    this.remaining = head.length;
+    if (rest.length === 0) return;
+    // At most one read (SCRATCH_BYTES): a slab not retired has at least MIN_READ free, and a retired one has
+    // its successor at hand (the resumption waited for it).
+    if (this.current.retired) this.switchSlab();
+    const at = this.current.filled;
+    this.current.slab.bytes.set(rest, at);
+    this.took(at, rest.length);
   }
 
   /** `n` bytes landed at `at` of the current slab. */
@@ -433,11 +575,16 @@ class ObjectBody extends Readable implements ReadTarget {
       this.errorBody();
       return;
     }
-    if (head.status !== (this.ranged ? 206 : 200) || head.chunked || head.length === undefined) {
+    if (head.status !== (this.range ? 206 : 200) || head.chunked || head.length === undefined) {
       const how = `${head.chunked ? ', chunked' : ''}${head.length === undefined ? ', no Content-Length' : ''}`;
       throw new ObjectReadError('ProtocolError', `unexpected answer: HTTP ${head.status}${how}`);
     }
     this.remaining = head.length;
+    this.first = this.range?.start ?? 0;
+    this.last = this.first + head.length - 1;
+    const range = head.range;
+    if (!this.range) this.total = head.length;
+    else if (range?.start === this.first && range.end === this.last) this.total = range.total;
     const resolve = this.resolveHead;
     this.resolveHead = this.rejectHead = undefined;
     this.deliver(use, this.bodyFrom, use.filled);
@@ -531,7 +678,64 @@ class ObjectBody extends Readable implements ReadTarget {
   }
 
   private resumeSocket(): void {
-    if (!this.done && !this.paused()) this.connection.socket.resume();
+    if (this.done || this.paused()) return;
+    if (this.resumeDue) {
+      this.resumeDue = false;
+      void this.reconnect();
+    } else this.connection.socket.resume();
+  }
+
+  /**
+   * The connection failed or the answer went wrong: a body the store cut short resumes (within the budget);
+   * anything else fails the read.
+   */
+  private broken(error: Error): void {
+    if (this.done) return;
+    const cut =
+      this.rejectHead === undefined && this.head !== undefined && !this.erroring && this.remaining > 0;
+    if (!cut || !resumable(error)) {
+      this.fail(error);
+      return;
+    }
+    if (this.delivered > this.progressMark) {
+      this.progressMark = this.delivered;
+      this.resumesWithoutProgress = 0;
+    }
+    if (this.resumesWithoutProgress >= RESUMES_WITHOUT_PROGRESS || this.resumes >= MAX_RESUMES) {
+      this.fail(error);
+      return;
+    }
+    this.resumes++;
+    this.resumesWithoutProgress++;
+    this.connection.abandon();
+    this.resumedHead = undefined;
+    const due = () => {
+      this.resumeDue = true;
+      this.resumeSocket();
+    };
+    // At once after progress; a store failing again gets a moment first, as a failing first request does.
+    if (this.resumesWithoutProgress > 1) setTimeout(due, RETRY_DELAY_MS * (this.resumesWithoutProgress - 1));
+    else due();
+  }
+
+  /** Asks for the rest of the body (bytes first + delivered to last) on another connection. */
+  private async reconnect(): Promise<void> {
+    let connection: Connection | undefined;
+    try {
+      const url = await this.source.url();
+      if (this.done) return;
+      connection = await this.source.connection(url);
+      if (this.done) {
+        connection.destroy();
+        return;
+      }
+      this.connection = connection;
+      this.resumedHead = Buffer.alloc(0);
+      connection.send(url, { start: this.first + this.delivered, end: this.last }, this);
+    } catch (error) {
+      if (connection !== this.connection) connection?.destroy();
+      this.broken(error as Error);
+    }
   }
 
   /** A retired slab goes back to the pool once nothing of it is still in use. */
@@ -595,7 +799,7 @@ class ObjectBody extends Readable implements ReadTarget {
 
   failed(error: Error): void {
     if (this.done && !this.rejectHead) return;
-    this.fail(error);
+    this.broken(error);
   }
 
   /**

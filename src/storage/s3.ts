@@ -197,9 +197,13 @@ export class S3BlobStore implements BlobStore {
     const name = this.objectName(key);
     try {
       if (this.reader) {
-        const command = new GetObjectCommand({ Bucket: this.bucket, Key: name });
-        const url = await getSignedUrl(this.client, command, { expiresIn: PRESIGNED_READ_SECONDS });
-        return await this.reader.open(new URL(url), range);
+        // A body the store cuts short resumes with a ranged GET (blobs never change), maybe after the first
+        // URL expired: each request gets a fresh one.
+        const presign = async () => {
+          const command = new GetObjectCommand({ Bucket: this.bucket, Key: name });
+          return new URL(await getSignedUrl(this.client, command, { expiresIn: PRESIGNED_READ_SECONDS }));
+        };
+        return await this.reader.open(await presign(), range, presign);
       }
       const response = await this.client.send(
         new GetObjectCommand({
