@@ -66,6 +66,23 @@ export function requireSystemAdmin(identity: Identity, what: string): void {
   if (!isSystemAdmin(identity)) throw denied(`${what} needs system administrator rights`);
 }
 
+/** Who requireOwner lets in, in the document's words. */
+export const OWNERS = 'the user themself and system administrators; never robots';
+
+/**
+ * A user's own credentials (personal access tokens, sessions, CLI secret) are theirs: the user manages their
+ * own, system administrators anyone's; never robots (told they cannot `robotsCannot`: `manage sessions`), nor a
+ * personal access token limited to project actions.
+ */
+export function requireOwner(identity: Identity, username: string, what: string, robotsCannot: string): void {
+  if (identity.kind === 'robot') throw denied(`robots cannot ${robotsCannot} (${what})`);
+  if (isRestricted(identity)) throw denied(`${what}: ${RESTRICTED}`);
+  const self = identity.kind === 'user' && identity.username === username;
+  if (!self && !isSystemAdmin(identity)) {
+    throw denied(`${what} of another user needs system administrator rights`);
+  }
+}
+
 /** The lowest project role that grants `action`, to tell a denied caller what is missing. */
 function roleFor(action: Action): string {
   return PROJECT_ROLES.find((role) => actionsFor(role).has(action)) ?? 'systemAdmin';

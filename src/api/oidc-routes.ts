@@ -4,7 +4,7 @@ import { AccountError } from '../accounts/types.js';
 import type { Identity } from '../auth/index.js';
 import { OidcLoginError, type OidcLoginErrorCode } from '../auth/oidc/index.js';
 import { RegistryError } from '../registry/index.js';
-import { denied, isRestricted, isSystemAdmin, loginOf, RESTRICTED } from './access.js';
+import { loginOf, OWNERS, requireOwner } from './access.js';
 import { toApiError } from './api-errors.js';
 import { CliSecretInfo, NewCliSecret, OidcCallbackQuery, OidcLoginQuery } from './oidc-schemas.js';
 import { type ApiRoute, type Call, route } from './route.js';
@@ -119,15 +119,6 @@ function loginRefused(error: unknown): unknown {
   });
 }
 
-/** A user's CLI secret is theirs: they manage their own, system administrators anyone's. */
-function requireOwner(identity: Identity, username: string, what: string): void {
-  if (identity.kind === 'robot') throw denied(`robots cannot have a CLI secret (${what})`);
-  if (isRestricted(identity)) throw denied(`${what}: ${RESTRICTED}`);
-  const self = identity.kind === 'user' && identity.username === username;
-  if (!self && !isSystemAdmin(identity))
-    throw denied(`${what} of another user needs system administrator rights`);
-}
-
 function cliSecrets(call: Call<unknown, unknown, unknown>) {
   const { accounts } = call.options;
   const { createCliSecret, cliSecretInfo, revokeCliSecret } = accounts;
@@ -143,7 +134,7 @@ function cliSecrets(call: Call<unknown, unknown, unknown>) {
 
 type Params = z.output<typeof UsernameParams>;
 const tag = 'single sign-on';
-const OWNERS = 'the user themself and system administrators; never robots';
+const ROBOTS_CANNOT = 'have a CLI secret';
 
 export const oidcRoutes: ApiRoute[] = [
   route<undefined, z.output<typeof OidcLoginQuery>>({
@@ -247,7 +238,7 @@ export const oidcRoutes: ApiRoute[] = [
     success: { status: 200, description: 'The CLI secret, without the secret', schema: CliSecretInfo },
     errors: [404],
     async handler(call) {
-      requireOwner(call.identity, call.params.username, 'reading a CLI secret');
+      requireOwner(call.identity, call.params.username, 'reading a CLI secret', ROBOTS_CANNOT);
       const info = await cliSecrets(call).info(call.params.username);
       if (!info)
         throw new RegistryError('NOT_FOUND', { message: `user ${call.params.username} has no CLI secret` });
@@ -270,7 +261,7 @@ export const oidcRoutes: ApiRoute[] = [
     errors: [404],
     audit: { action: 'cliSecret.create', resource: (params) => `user:${params.username ?? '?'}` },
     async handler(call) {
-      requireOwner(call.identity, call.params.username, 'making a CLI secret');
+      requireOwner(call.identity, call.params.username, 'making a CLI secret', ROBOTS_CANNOT);
       return cliSecrets(call).create(call.params.username);
     },
   }),
@@ -288,7 +279,7 @@ export const oidcRoutes: ApiRoute[] = [
     errors: [404],
     audit: { action: 'cliSecret.revoke', resource: (params) => `user:${params.username ?? '?'}` },
     async handler(call) {
-      requireOwner(call.identity, call.params.username, 'revoking a CLI secret');
+      requireOwner(call.identity, call.params.username, 'revoking a CLI secret', ROBOTS_CANNOT);
       await cliSecrets(call).revoke(call.params.username);
     },
   }),

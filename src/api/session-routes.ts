@@ -1,6 +1,5 @@
 import type { z } from 'zod';
-import type { Identity } from '../auth/index.js';
-import { denied, isRestricted, isSystemAdmin, RESTRICTED } from './access.js';
+import { OWNERS, requireOwner } from './access.js';
 import { linkNext, pageOf, pageRequest } from './pagination.js';
 import { type ApiRoute, route } from './route.js';
 import { PageQuery, UsernameParams } from './schemas.js';
@@ -9,16 +8,7 @@ import { SessionList, SessionParams, SignedOut } from './session-schemas.js';
 type Params = z.output<typeof UsernameParams>;
 type SessionPath = z.output<typeof SessionParams>;
 const tag = 'sessions';
-const OWNERS = 'the user themself and system administrators; never robots';
-
-/** A user's sessions are theirs: they list and end their own, system administrators anyone's. */
-function requireOwner(identity: Identity, username: string, what: string): void {
-  if (identity.kind === 'robot') throw denied(`robots cannot manage sessions (${what})`);
-  if (isRestricted(identity)) throw denied(`${what}: ${RESTRICTED}`);
-  const self = identity.kind === 'user' && identity.username === username;
-  if (!self && !isSystemAdmin(identity))
-    throw denied(`${what} of another user needs system administrator rights`);
-}
+const ROBOTS_CANNOT = 'manage sessions';
 
 /** Newest first: a key that sorts later issues first. */
 const newestFirst = (session: { issuedAt: number; id: string }) =>
@@ -39,7 +29,7 @@ export const sessionRoutes: ApiRoute[] = [
     success: { status: 200, description: 'One page of sessions', schema: SessionList },
     errors: [404],
     async handler({ identity, params, query, options, request, reply }) {
-      requireOwner(identity, params.username, 'listing sessions');
+      requireOwner(identity, params.username, 'listing sessions', ROBOTS_CANNOT);
       const sessions = await options.accounts.listSessions(params.username);
       const page = pageOf(sessions, newestFirst, pageRequest(query));
       linkNext(request, reply, page.next);
@@ -61,7 +51,7 @@ export const sessionRoutes: ApiRoute[] = [
     audit: { action: 'session.revoke', resource: (params) => `user:${params.username ?? '?'}` },
     async handler(call) {
       const { identity, params, options } = call;
-      requireOwner(identity, params.username, 'revoking sessions');
+      requireOwner(identity, params.username, 'revoking sessions', ROBOTS_CANNOT);
       call.auditDetail = { id: params.id };
       await options.accounts.revokeSession(params.username, params.id);
     },
@@ -82,7 +72,7 @@ export const sessionRoutes: ApiRoute[] = [
     audit: { action: 'session.revokeAll', resource: (params) => `user:${params.username ?? '?'}` },
     async handler(call) {
       const { identity, params, options } = call;
-      requireOwner(identity, params.username, 'signing out everywhere');
+      requireOwner(identity, params.username, 'signing out everywhere', ROBOTS_CANNOT);
       const result = await options.accounts.signOutEverywhere(params.username);
       call.auditDetail = result;
       return result;

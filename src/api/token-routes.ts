@@ -1,6 +1,5 @@
 import type { z } from 'zod';
-import type { Identity } from '../auth/index.js';
-import { denied, isRestricted, isSystemAdmin, RESTRICTED } from './access.js';
+import { OWNERS, requireOwner } from './access.js';
 import { linkNext, pageOf, pageRequest } from './pagination.js';
 import { checkExpiry } from './robot-routes.js';
 import { type ApiRoute, route } from './route.js';
@@ -16,17 +15,7 @@ import {
 type Params = z.output<typeof UsernameParams>;
 type TokenPath = z.output<typeof TokenParams>;
 const tag = 'tokens';
-const OWNERS = 'the user themself and system administrators; never robots';
-
-/** Tokens belong to users: the user manages their own, system administrators anyone's. */
-function requireOwner(identity: Identity, username: string, what: string): void {
-  if (identity.kind === 'robot') throw denied(`robots cannot use personal access tokens (${what})`);
-  if (isRestricted(identity)) throw denied(`${what}: ${RESTRICTED}`);
-  const self = identity.kind === 'user' && identity.username === username;
-  if (!self && !isSystemAdmin(identity)) {
-    throw denied(`${what} of another user needs system administrator rights`);
-  }
-}
+const ROBOTS_CANNOT = 'use personal access tokens';
 
 export const tokenRoutes: ApiRoute[] = [
   route<Params, undefined, z.output<typeof CreateAccessTokenBody>>({
@@ -45,7 +34,7 @@ export const tokenRoutes: ApiRoute[] = [
     audit: { action: 'token.create', resource: (params) => `user:${params.username ?? '?'}` },
     async handler(call) {
       const { identity, params, body, options } = call;
-      requireOwner(identity, params.username, 'creating personal access tokens');
+      requireOwner(identity, params.username, 'creating personal access tokens', ROBOTS_CANNOT);
       checkExpiry(body.expiresAt);
       const created = await options.accounts.createAccessToken({
         username: params.username,
@@ -77,7 +66,7 @@ export const tokenRoutes: ApiRoute[] = [
     success: { status: 200, description: 'One page of tokens, by id', schema: AccessTokenList },
     errors: [404],
     async handler({ identity, params, query, options, request, reply }) {
-      requireOwner(identity, params.username, 'listing personal access tokens');
+      requireOwner(identity, params.username, 'listing personal access tokens', ROBOTS_CANNOT);
       const tokens = await options.accounts.listAccessTokens(params.username);
       const page = pageOf(tokens, (token) => token.id, pageRequest(query));
       linkNext(request, reply, page.next);
@@ -99,7 +88,7 @@ export const tokenRoutes: ApiRoute[] = [
     audit: { action: 'token.revoke', resource: (params) => `user:${params.username ?? '?'}` },
     async handler(call) {
       const { identity, params, options } = call;
-      requireOwner(identity, params.username, 'revoking personal access tokens');
+      requireOwner(identity, params.username, 'revoking personal access tokens', ROBOTS_CANNOT);
       call.auditDetail = { id: params.id };
       await options.accounts.revokeAccessToken(params.username, params.id);
     },
