@@ -9,7 +9,7 @@ import type { JobRunRow } from '../metadata/index.js';
 import { RegistryError } from '../registry/index.js';
 import type { DatabaseInfo } from '../scanning/engines.js';
 import { loginOf, requireMember, requireProjectAction } from './access.js';
-import { jobRunView, runsPage } from './job-runs.js';
+import { jobRunView, systemRunRoutes } from './job-runs.js';
 import { inRepository } from './repository-path.js';
 import { type ApiRoute, type Call, route } from './route.js';
 import {
@@ -25,7 +25,6 @@ import {
   VulnerabilityDatabase,
   VulnerabilityReport,
 } from './scanning-schemas.js';
-import { RunsQuery } from './schemas.js';
 import { ArtifactParams } from './signature-schemas.js';
 
 type Params = z.output<typeof ScanningProjectParams>;
@@ -280,39 +279,25 @@ export const scanningRoutes: ApiRoute[] = [
       return rescanOf(run);
     },
   }),
-  route<undefined, z.output<typeof RunsQuery>>({
-    method: 'GET',
+  ...systemRunRoutes({
     path: '/scanner/rescans',
-    operationId: 'listRescans',
-    summary: 'Rescan runs, newest first',
-    task: 'reading rescan runs',
     tag,
-    gate: 'systemAdmin',
-    access: 'system administrators',
-    query: RunsQuery,
-    success: { status: 200, description: 'One page of runs', schema: RescanRunList },
-    async handler(call) {
-      return runsPage(call, (page) => call.options.scanning.rescans(page), rescanOf);
+    job: 'rescan',
+    list: { operationId: 'listRescans', summary: 'Rescan runs, newest first', schema: RescanRunList },
+    get: {
+      operationId: 'getRescan',
+      summary: 'One rescan run: its progress, or its summary once done',
+      schema: RescanRun,
     },
-  }),
-  route<z.output<typeof RescanRunParams>>({
-    method: 'GET',
-    path: '/scanner/rescans/{id}',
-    operationId: 'getRescan',
-    summary: 'One rescan run: its progress, or its summary once done',
-    task: 'reading rescan runs',
-    tag,
-    gate: 'systemAdmin',
-    access: 'system administrators',
     params: RescanRunParams,
-    success: { status: 200, description: 'The run', schema: RescanRun },
-    errors: [404],
-    async handler(call) {
-      const run = await call.options.scanning.rescan(call.params.id);
-      if (run?.kind !== 'rescan') {
-        throw new RegistryError('NOT_FOUND', { message: `no rescan run ${call.params.id}` });
-      }
-      return rescanOf(run);
-    },
+    history: ({ scanning }) => ({
+      runs: (page) => scanning.rescans(page),
+      // Every job's runs share one id space: another job's run is no rescan run (404).
+      run: async (id) => {
+        const run = await scanning.rescan(id);
+        return run?.kind === 'rescan' ? run : undefined;
+      },
+    }),
+    view: rescanOf,
   }),
 ];
