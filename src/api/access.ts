@@ -66,6 +66,16 @@ export function requireSystemAdmin(identity: Identity, what: string): void {
   if (!isSystemAdmin(identity)) throw denied(`${what} needs system administrator rights`);
 }
 
+/** Who the systemAdmin gate (requireSystemAdmin) lets in, in the document's words. */
+export const SYSTEM_ADMINS = 'system administrators';
+
+/** Who requireMember lets in, in the document's words. */
+export const MEMBERS =
+  'members of the project (any role, robots with a permission on it) and system administrators';
+
+/** Who requireProjectAction lets take `project:settings`, in the document's words. */
+export const PROJECT_ADMINS = 'project administrators and system administrators';
+
 /** Who requireOwner lets in, in the document's words. */
 export const OWNERS = 'the user themself and system administrators; never robots';
 

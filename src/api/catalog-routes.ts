@@ -10,12 +10,16 @@ import {
 } from './catalog-schemas.js';
 import { pageRequest } from './pagination.js';
 import { inRepository } from './repository-path.js';
-import { type ApiRoute, route } from './route.js';
+import { type ApiRoute, preamble, route } from './route.js';
 import { named, PageQuery, ProjectParams } from './schemas.js';
 import { ArtifactParams } from './signature-schemas.js';
 
 const tag = 'repositories';
-const PULLERS = 'whoever may pull from the project: anyone for a public project';
+const FOR_PULLERS = preamble({
+  tag,
+  gate: 'public',
+  access: 'whoever may pull from the project: anyone for a public project',
+});
 
 const ProjectAccess = named(
   'ProjectAccess',
@@ -39,9 +43,7 @@ export const catalogRoutes: ApiRoute[] = [
     operationId: 'getProjectAccess',
     summary: 'What the caller may do in a project',
     task: "reading one's access to a project",
-    tag,
-    gate: 'public',
-    access: PULLERS,
+    ...FOR_PULLERS,
     params: ProjectParams,
     success: { status: 200, description: 'The actions allowed', schema: ProjectAccess },
     errors: [404],
@@ -60,9 +62,7 @@ export const catalogRoutes: ApiRoute[] = [
     operationId: 'listRepositories',
     summary: "List a project's repositories by name, with a substring search",
     task: 'listing repositories',
-    tag,
-    gate: 'public',
-    access: PULLERS,
+    ...FOR_PULLERS,
     params: ProjectParams,
     query: RepositoryListQuery,
     success: { status: 200, description: 'One page of repositories', schema: RepositoryList },
@@ -82,9 +82,7 @@ export const catalogRoutes: ApiRoute[] = [
     operationId: 'listArtifacts',
     summary: "List a repository's artifacts, newest push first, with tags, sizes and platforms",
     task: 'listing artifacts',
-    tag,
-    gate: 'public',
-    access: PULLERS,
+    ...FOR_PULLERS,
     params: RepositoryParams,
     query: PageQuery,
     success: { status: 200, description: 'One page of artifacts', schema: ArtifactList },
@@ -104,9 +102,7 @@ export const catalogRoutes: ApiRoute[] = [
     operationId: 'getArtifactManifest',
     summary: "An artifact's manifest and config as stored, its layers and its referrers",
     task: 'reading an artifact',
-    tag,
-    gate: 'public',
-    access: PULLERS,
+    ...FOR_PULLERS,
     params: ArtifactParams,
     success: { status: 200, description: 'The artifact', schema: ArtifactDetail },
     errors: [404],

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import { requireMember, requireProjectAction } from './access.js';
-import { type ApiRoute, route } from './route.js';
+import { MEMBERS, PROJECT_ADMINS, requireMember, requireProjectAction, SYSTEM_ADMINS } from './access.js';
+import { type ApiRoute, preamble, route } from './route.js';
 import {
   CreateImmutabilityRuleBody,
   ImmutabilityRule,
@@ -15,8 +15,22 @@ import {
 type Params = z.output<typeof ProjectParams>;
 type RulePath = z.output<typeof RuleParams>;
 
+const QUOTA_ADMINS = preamble({ tag: 'quotas', gate: 'systemAdmin', access: SYSTEM_ADMINS });
+const CHANGING_RULES = "changing a project's immutability rules";
+const RULE_CHANGE = preamble({
+  task: CHANGING_RULES,
+  tag: 'immutability',
+  gate: 'authenticated',
+  access: PROJECT_ADMINS,
+});
+
 function quotaOf(row: { limitBytes: number | null; usedBytes: number }) {
   return { limitBytes: row.limitBytes, usedBytes: row.usedBytes };
+}
+
+/** What the audit event of an added or removed rule says. */
+function ruleDetail(rule: { id: number; repositoryPattern: string; tagPattern: string }) {
+  return { id: rule.id, repositoryPattern: rule.repositoryPattern, tagPattern: rule.tagPattern };
 }
 
 export const lifecycleRoutes: ApiRoute[] = [
@@ -28,7 +42,7 @@ export const lifecycleRoutes: ApiRoute[] = [
     task: "reading a project's quota",
     tag: 'quotas',
     gate: 'authenticated',
-    access: 'members of the project (any role, robots with a permission on it) and system administrators',
+    access: MEMBERS,
     params: ProjectParams,
     success: { status: 200, description: 'Its quota and usage', schema: ProjectQuota },
     errors: [404],
@@ -44,9 +58,7 @@ export const lifecycleRoutes: ApiRoute[] = [
     operationId: 'setProjectQuota',
     summary: "Set or remove a project's storage quota",
     task: "setting a project's quota",
-    tag: 'quotas',
-    gate: 'systemAdmin',
-    access: 'system administrators',
+    ...QUOTA_ADMINS,
     params: ProjectParams,
     body: SetQuotaBody,
     success: { status: 200, description: 'Its quota and usage', schema: ProjectQuota },
@@ -63,9 +75,7 @@ export const lifecycleRoutes: ApiRoute[] = [
     operationId: 'getStorageUsage',
     summary: 'Storage used in total and per project',
     task: 'reading storage usage',
-    tag: 'quotas',
-    gate: 'systemAdmin',
-    access: 'system administrators',
+    ...QUOTA_ADMINS,
     success: { status: 200, description: 'Storage usage', schema: StorageUsage },
     async handler(call) {
       return call.options.lifecycle.usage();
@@ -94,10 +104,7 @@ export const lifecycleRoutes: ApiRoute[] = [
     path: '/projects/{name}/immutability',
     operationId: 'addImmutabilityRule',
     summary: 'Add a tag immutability rule',
-    task: "changing a project's immutability rules",
-    tag: 'immutability',
-    gate: 'authenticated',
-    access: 'project administrators and system administrators',
+    ...RULE_CHANGE,
     params: ProjectParams,
     body: CreateImmutabilityRuleBody,
     success: { status: 201, description: 'The new rule', schema: ImmutabilityRule },
@@ -105,13 +112,9 @@ export const lifecycleRoutes: ApiRoute[] = [
     audit: { action: 'immutability.add', resource: (params) => params.name ?? '?' },
     async handler(call) {
       const { name } = call.params;
-      await requireProjectAction(call, name, 'project:settings', "changing a project's immutability rules");
+      await requireProjectAction(call, name, 'project:settings', CHANGING_RULES);
       const rule = await call.options.lifecycle.addRule(name, call.body);
-      call.auditDetail = {
-        id: rule.id,
-        repositoryPattern: rule.repositoryPattern,
-        tagPattern: rule.tagPattern,
-      };
+      call.auditDetail = ruleDetail(rule);
       return rule;
     },
   }),
@@ -120,23 +123,16 @@ export const lifecycleRoutes: ApiRoute[] = [
     path: '/projects/{name}/immutability/{id}',
     operationId: 'removeImmutabilityRule',
     summary: 'Remove a tag immutability rule',
-    task: "changing a project's immutability rules",
-    tag: 'immutability',
-    gate: 'authenticated',
-    access: 'project administrators and system administrators',
+    ...RULE_CHANGE,
     params: RuleParams,
     success: { status: 204, description: 'Removed' },
     errors: [404],
     audit: { action: 'immutability.remove', resource: (params) => params.name ?? '?' },
     async handler(call) {
       const { name, id } = call.params;
-      await requireProjectAction(call, name, 'project:settings', "changing a project's immutability rules");
+      await requireProjectAction(call, name, 'project:settings', CHANGING_RULES);
       const rule = await call.options.lifecycle.removeRule(name, id);
-      call.auditDetail = {
-        id: rule.id,
-        repositoryPattern: rule.repositoryPattern,
-        tagPattern: rule.tagPattern,
-      };
+      call.auditDetail = ruleDetail(rule);
     },
   }),
 ];

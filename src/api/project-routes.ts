@@ -2,10 +2,18 @@ import type { z } from 'zod';
 import { AuthError, type Identity, IpAllowlist } from '../auth/index.js';
 import { RegistryError } from '../registry/index.js';
 import type { ProxyInput } from '../replication/proxy/index.js';
-import { denied, isRestricted, isSystemAdmin, RESTRICTED, requireProjectAction } from './access.js';
+import {
+  denied,
+  isRestricted,
+  isSystemAdmin,
+  PROJECT_ADMINS,
+  RESTRICTED,
+  requireProjectAction,
+  SYSTEM_ADMINS,
+} from './access.js';
 import type { ApiOptions } from './options.js';
 import { linkNext, pageOf, pageRequest } from './pagination.js';
-import { type ApiRoute, field, route } from './route.js';
+import { type ApiRoute, field, preamble, route } from './route.js';
 import {
   CreateProjectBody,
   Member,
@@ -23,6 +31,7 @@ import {
 type Params = z.output<typeof ProjectParams>;
 type MemberPath = z.output<typeof MemberParams>;
 const tag = 'projects';
+const FOR_ADMINS = preamble({ tag, gate: 'authenticated', access: PROJECT_ADMINS });
 
 /** A 400 naming the bad entry, before anything is stored. */
 function checkAllowlist(list: readonly string[] | null | undefined): void {
@@ -152,9 +161,7 @@ export const projectRoutes: ApiRoute[] = [
     operationId: 'updateProject',
     summary: 'Make a project public or private, set its push allowlist',
     task: "changing a project's settings",
-    tag,
-    gate: 'authenticated',
-    access: 'project administrators and system administrators',
+    ...FOR_ADMINS,
     params: ProjectParams,
     body: UpdateProjectBody,
     success: { status: 200, description: 'The project as changed', schema: Project },
@@ -187,7 +194,7 @@ export const projectRoutes: ApiRoute[] = [
     task: 'deleting a project',
     tag,
     gate: 'systemAdmin',
-    access: 'system administrators',
+    access: SYSTEM_ADMINS,
     params: ProjectParams,
     success: { status: 204, description: 'Deleted' },
     errors: [404, 409],
@@ -202,9 +209,7 @@ export const projectRoutes: ApiRoute[] = [
     operationId: 'listMembers',
     summary: "List a project's members",
     task: "listing a project's members",
-    tag,
-    gate: 'authenticated',
-    access: 'project administrators and system administrators',
+    ...FOR_ADMINS,
     params: ProjectParams,
     query: PageQuery,
     success: { status: 200, description: 'One page of members, by kind and name', schema: MemberList },
@@ -224,9 +229,7 @@ export const projectRoutes: ApiRoute[] = [
     operationId: 'getMember',
     summary: "Read a member's role",
     task: "reading a project's members",
-    tag,
-    gate: 'authenticated',
-    access: 'project administrators and system administrators',
+    ...FOR_ADMINS,
     params: MemberParams,
     success: { status: 200, description: 'The member', schema: Member },
     errors: [404],
@@ -246,9 +249,7 @@ export const projectRoutes: ApiRoute[] = [
     operationId: 'setMember',
     summary: 'Add a member or change their role',
     task: "managing a project's members",
-    tag,
-    gate: 'authenticated',
-    access: 'project administrators and system administrators',
+    ...FOR_ADMINS,
     params: MemberParams,
     body: SetMemberBody,
     success: { status: 200, description: 'The member', schema: Member },
@@ -270,9 +271,7 @@ export const projectRoutes: ApiRoute[] = [
     operationId: 'removeMember',
     summary: 'Remove a member',
     task: "managing a project's members",
-    tag,
-    gate: 'authenticated',
-    access: 'project administrators and system administrators',
+    ...FOR_ADMINS,
     params: MemberParams,
     success: { status: 204, description: 'Removed' },
     errors: [404],

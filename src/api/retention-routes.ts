@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { JobRunRow } from '../metadata/index.js';
-import { loginOf, requireMember, requireProjectAction } from './access.js';
+import { loginOf, MEMBERS, requireMember, requireProjectAction } from './access.js';
 import { jobRunView, runsPage } from './job-runs.js';
 import {
   RetentionPolicy,
@@ -10,7 +10,7 @@ import {
   SetRetentionPolicyBody,
   StartRetentionRunBody,
 } from './retention-schemas.js';
-import { type ApiRoute, route } from './route.js';
+import { type ApiRoute, preamble, route } from './route.js';
 import { ProjectParams, RunsQuery } from './schemas.js';
 
 type Params = z.output<typeof ProjectParams>;
@@ -18,8 +18,12 @@ type RunPath = z.output<typeof RetentionRunParams>;
 type RunsPage = z.output<typeof RunsQuery>;
 
 const tag = 'retention';
-const READERS = 'members of the project (any role, robots with a permission on it) and system administrators';
-const WRITERS = 'project administrators of the project and system administrators';
+const FOR_MEMBERS = preamble({ tag, gate: 'authenticated', access: MEMBERS });
+const FOR_ADMINS = preamble({
+  tag,
+  gate: 'authenticated',
+  access: 'project administrators of the project and system administrators',
+});
 
 function runOf(row: JobRunRow): z.input<typeof RetentionRun> {
   return {
@@ -37,9 +41,7 @@ export const retentionRoutes: ApiRoute[] = [
     operationId: 'getRetentionPolicy',
     summary: "Read a project's retention policy",
     task: "reading a project's retention policy",
-    tag,
-    gate: 'authenticated',
-    access: READERS,
+    ...FOR_MEMBERS,
     params: ProjectParams,
     success: { status: 200, description: 'Its policy (no rules when it has none)', schema: RetentionPolicy },
     errors: [404],
@@ -55,9 +57,7 @@ export const retentionRoutes: ApiRoute[] = [
     operationId: 'setRetentionPolicy',
     summary: "Set a project's retention policy and schedule",
     task: "setting a project's retention policy",
-    tag,
-    gate: 'authenticated',
-    access: WRITERS,
+    ...FOR_ADMINS,
     params: ProjectParams,
     body: SetRetentionPolicyBody,
     success: { status: 200, description: 'The policy as stored', schema: RetentionPolicy },
@@ -77,9 +77,7 @@ export const retentionRoutes: ApiRoute[] = [
     operationId: 'startRetentionRun',
     summary: 'Start a retention run (or a dry run) now',
     task: 'starting a retention run',
-    tag,
-    gate: 'authenticated',
-    access: WRITERS,
+    ...FOR_ADMINS,
     params: ProjectParams,
     body: StartRetentionRunBody,
     success: {
@@ -107,9 +105,7 @@ export const retentionRoutes: ApiRoute[] = [
     operationId: 'listRetentionRuns',
     summary: "A project's retention runs, newest first",
     task: "reading a project's retention runs",
-    tag,
-    gate: 'authenticated',
-    access: READERS,
+    ...FOR_MEMBERS,
     params: ProjectParams,
     query: RunsQuery,
     success: { status: 200, description: 'One page of runs', schema: RetentionRunList },
@@ -126,9 +122,7 @@ export const retentionRoutes: ApiRoute[] = [
     operationId: 'getRetentionRun',
     summary: 'One retention run: its progress, or its summary once done',
     task: "reading a project's retention runs",
-    tag,
-    gate: 'authenticated',
-    access: READERS,
+    ...FOR_MEMBERS,
     params: RetentionRunParams,
     success: { status: 200, description: 'The run', schema: RetentionRun },
     errors: [404],

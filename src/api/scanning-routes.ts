@@ -8,10 +8,17 @@ import type { z } from 'zod';
 import type { JobRunRow } from '../metadata/index.js';
 import { RegistryError } from '../registry/index.js';
 import type { DatabaseInfo } from '../scanning/engines.js';
-import { loginOf, requireMember, requireProjectAction } from './access.js';
+import {
+  loginOf,
+  MEMBERS,
+  PROJECT_ADMINS,
+  requireMember,
+  requireProjectAction,
+  SYSTEM_ADMINS,
+} from './access.js';
 import { jobRunView, systemRunRoutes } from './job-runs.js';
 import { inRepository } from './repository-path.js';
-import { type ApiRoute, type Call, route } from './route.js';
+import { type ApiRoute, type Call, preamble, route } from './route.js';
 import {
   ChangeScanSettingsBody,
   DatabaseImport,
@@ -31,9 +38,8 @@ type Params = z.output<typeof ScanningProjectParams>;
 type ArtifactPath = z.output<typeof ArtifactParams>;
 
 const tag = 'scanning';
-const ADMINS = 'project administrators and system administrators';
-const MEMBERS = 'members of the project (any role, robots with a permission on it) and system administrators';
-const PULLERS = 'whoever may pull from the project';
+const FOR_PULLERS = preamble({ tag, gate: 'public', access: 'whoever may pull from the project' });
+const FOR_SYSTEM_ADMINS = preamble({ tag, gate: 'systemAdmin', access: SYSTEM_ADMINS });
 const NDJSON = 'application/x-ndjson';
 const ZIP = 'application/zip';
 /** The Harbor scanner-adapter report format (its v1.1 vulnerability report). */
@@ -108,7 +114,7 @@ export const scanningRoutes: ApiRoute[] = [
     task: "changing a project's scanning settings",
     tag,
     gate: 'authenticated',
-    access: ADMINS,
+    access: PROJECT_ADMINS,
     params: ScanningProjectParams,
     body: ChangeScanSettingsBody,
     success: { status: 200, description: 'The settings now', schema: ScanSettings },
@@ -128,9 +134,7 @@ export const scanningRoutes: ApiRoute[] = [
     operationId: 'getVulnerabilities',
     summary: "An image's scan report: vulnerabilities by severity, image facts, SBOMs, the policy's answer",
     task: 'reading a vulnerability report',
-    tag,
-    gate: 'public',
-    access: PULLERS,
+    ...FOR_PULLERS,
     params: ArtifactParams,
     query: ReportQuery,
     success: { status: 200, description: 'The report', schema: VulnerabilityReport },
@@ -183,9 +187,7 @@ export const scanningRoutes: ApiRoute[] = [
     operationId: 'getSbom',
     summary: "An image's SBOM as the scan stored it (SPDX 2.3 or CycloneDX 1.5 JSON; also an OCI referrer)",
     task: 'reading an SBOM',
-    tag,
-    gate: 'public',
-    access: PULLERS,
+    ...FOR_PULLERS,
     params: ArtifactParams,
     query: SbomQuery,
     success: {
@@ -229,9 +231,7 @@ export const scanningRoutes: ApiRoute[] = [
     operationId: 'importVulnerabilityDatabase',
     summary: `Import OSV records (${NDJSON}, one per line, or ${ZIP} of *.json); then rescan in the background`,
     task: 'importing the vulnerability database',
-    tag,
-    gate: 'systemAdmin',
-    access: 'system administrators',
+    ...FOR_SYSTEM_ADMINS,
     success: { status: 200, description: 'What was imported', schema: DatabaseImport },
     errors: [409, 415],
     audit: { action: 'scanning.database', resource: () => 'registry' },
@@ -267,9 +267,7 @@ export const scanningRoutes: ApiRoute[] = [
     operationId: 'startRescan',
     summary: 'Match every stored inventory against the current database again, in the background',
     task: 'starting a rescan',
-    tag,
-    gate: 'systemAdmin',
-    access: 'system administrators',
+    ...FOR_SYSTEM_ADMINS,
     success: { status: 202, description: 'Started (poll the run)', schema: RescanRun },
     errors: [409],
     audit: { action: 'scanning.rescan', resource: () => 'registry' },

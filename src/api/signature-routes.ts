@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { requireMember, requireProjectAction } from './access.js';
+import { MEMBERS, PROJECT_ADMINS, requireMember, requireProjectAction } from './access.js';
 import { inRepository } from './repository-path.js';
 import { type ApiRoute, field, preamble, route } from './route.js';
 import { ProjectParams } from './schemas.js';
@@ -21,9 +21,12 @@ type ItemPath = z.output<typeof TrustItemParams>;
 type ArtifactPath = z.output<typeof ArtifactParams>;
 
 const CHANGE = "changing a project's trust";
-const ADMINS = 'project administrators and system administrators';
-const TRUST_CHANGE = preamble({ task: CHANGE, tag: 'signatures', gate: 'authenticated', access: ADMINS });
-const MEMBERS = 'members of the project (any role, robots with a permission on it) and system administrators';
+const TRUST_CHANGE = preamble({
+  task: CHANGE,
+  tag: 'signatures',
+  gate: 'authenticated',
+  access: PROJECT_ADMINS,
+});
 
 export const signatureRoutes: ApiRoute[] = [
   route<Params>({
