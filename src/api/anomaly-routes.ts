@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ANOMALY_KINDS, type Anomaly } from '../events/anomalies/index.js';
+import { SYSTEM_ADMINS } from './access.js';
 import { linkNext } from './pagination.js';
 import { type ApiRoute, route } from './route.js';
 import { DEFAULT_LIMIT, named, PageQuery, TimeText } from './schemas.js';
@@ -59,7 +60,7 @@ export const anomalyRoutes: ApiRoute[] = [
     task: 'reading audit anomalies',
     tag: 'audit',
     gate: 'systemAdmin',
-    access: 'system administrators',
+    access: SYSTEM_ADMINS,
     query: AnomalyListQuery,
     success: { status: 200, description: 'One page of findings', schema: AuditAnomalyList },
     async handler(call) {

@@ -4,7 +4,7 @@ import type { AuditEvent, AuditQuery } from '../events/types.js';
 import { denied, isSystemAdmin, requireProjectAction } from './access.js';
 import { AUDIT_CSV_HEADER, auditCsvRow } from './audit-csv.js';
 import { linkNext } from './pagination.js';
-import { type ApiRoute, type Call, route } from './route.js';
+import { type ApiRoute, type Call, preamble, route } from './route.js';
 import {
   AuditEventList,
   type AuditExportQuery,
@@ -17,6 +17,7 @@ import { AuditDownloadQuery } from './system-schemas.js';
 const tag = 'audit';
 const READERS =
   "system administrators: every event; project administrators: their project's events, with ?project=<name>";
+const FOR_READERS = preamble({ tag, gate: 'authenticated', access: READERS });
 type ExportQuery = z.output<typeof AuditExportQuery>;
 type DownloadQuery = z.output<typeof AuditDownloadQuery>;
 type ListQuery = z.output<typeof AuditListQuery>;
@@ -104,9 +105,7 @@ export const auditRoutes: ApiRoute[] = [
     operationId: 'listAuditEvents',
     summary: 'Query the audit log, newest first',
     task: 'reading the audit log',
-    tag,
-    gate: 'authenticated',
-    access: READERS,
+    ...FOR_READERS,
     query: AuditListQuery,
     success: {
       status: 200,
@@ -134,9 +133,7 @@ export const auditRoutes: ApiRoute[] = [
     operationId: 'exportAuditEvents',
     summary: 'Export the audit log as JSON lines or CSV, newest first, with the filters of the list',
     task: 'exporting the audit log',
-    tag,
-    gate: 'authenticated',
-    access: READERS,
+    ...FOR_READERS,
     query: AuditDownloadQuery,
     success: {
       status: 200,

@@ -1,12 +1,11 @@
 import type { z } from 'zod';
 import type { JobRunRow } from '../metadata/index.js';
-import { loginOf } from './access.js';
+import { loginOf, SYSTEM_ADMINS } from './access.js';
 import { CollectionRun, CollectionRunList, CollectionRunParams, StartCollectionBody } from './gc-schemas.js';
 import { jobRunView, systemRunRoutes } from './job-runs.js';
 import { type ApiRoute, route } from './route.js';
 
 const tag = 'garbage collection';
-const ADMINS = 'system administrators';
 
 function runOf(row: JobRunRow): z.input<typeof CollectionRun> {
   return {
@@ -25,7 +24,7 @@ export const gcRoutes: ApiRoute[] = [
     task: 'starting garbage collection',
     tag,
     gate: 'systemAdmin',
-    access: ADMINS,
+    access: SYSTEM_ADMINS,
     body: StartCollectionBody,
     success: {
       status: 202,

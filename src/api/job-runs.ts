@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { JobRunRow } from '../metadata/index.js';
 import { RegistryError } from '../registry/index.js';
+import { SYSTEM_ADMINS } from './access.js';
 import type { ApiOptions } from './options.js';
 import { linkNext } from './pagination.js';
 import { type ApiRoute, route } from './route.js';
@@ -69,7 +70,7 @@ export function systemRunRoutes<T extends { id: number }>(spec: {
     task: `reading ${spec.job} runs`,
     tag: spec.tag,
     gate: 'systemAdmin',
-    access: 'system administrators',
+    access: SYSTEM_ADMINS,
   } as const;
   return [
     route<undefined, z.output<typeof RunsQuery>>({

@@ -7,7 +7,7 @@ import { RegistryError } from '../registry/index.js';
 import { loginOf, OWNERS, requireOwner } from './access.js';
 import { toApiError } from './api-errors.js';
 import { CliSecretInfo, NewCliSecret, OidcCallbackQuery, OidcLoginQuery } from './oidc-schemas.js';
-import { type ApiRoute, type Call, route } from './route.js';
+import { type ApiRoute, type Call, preamble, route } from './route.js';
 import { UsernameParams } from './schemas.js';
 
 /**
@@ -134,6 +134,7 @@ function cliSecrets(call: Call<unknown, unknown, unknown>) {
 
 type Params = z.output<typeof UsernameParams>;
 const tag = 'single sign-on';
+const FOR_OWNERS = preamble({ tag, gate: 'authenticated', access: OWNERS });
 const ROBOTS_CANNOT = 'have a CLI secret';
 
 export const oidcRoutes: ApiRoute[] = [
@@ -231,9 +232,7 @@ export const oidcRoutes: ApiRoute[] = [
     operationId: 'getCliSecret',
     summary: 'Whether an OIDC user has a CLI secret, and when it was made and last used (never the secret)',
     task: 'reading a CLI secret',
-    tag,
-    gate: 'authenticated',
-    access: OWNERS,
+    ...FOR_OWNERS,
     params: UsernameParams,
     success: { status: 200, description: 'The CLI secret, without the secret', schema: CliSecretInfo },
     errors: [404],
@@ -253,9 +252,7 @@ export const oidcRoutes: ApiRoute[] = [
       'Make a CLI secret for an OIDC user (the password for docker login, skopeo and the token endpoint), shown ' +
       'once; it replaces the previous one',
     task: 'making a CLI secret',
-    tag,
-    gate: 'authenticated',
-    access: OWNERS,
+    ...FOR_OWNERS,
     params: UsernameParams,
     success: { status: 201, description: 'The secret, shown this once', schema: NewCliSecret },
     errors: [404],
@@ -271,9 +268,7 @@ export const oidcRoutes: ApiRoute[] = [
     operationId: 'revokeCliSecret',
     summary: "Revoke an OIDC user's CLI secret: refused from now on, on every node",
     task: 'revoking a CLI secret',
-    tag,
-    gate: 'authenticated',
-    access: OWNERS,
+    ...FOR_OWNERS,
     params: UsernameParams,
     success: { status: 204, description: 'Revoked' },
     errors: [404],

@@ -5,7 +5,7 @@ import type {
   ReplicationPolicy as Policy,
   ReplicationTask,
 } from '../replication/policies/index.js';
-import { loginOf } from './access.js';
+import { loginOf, SYSTEM_ADMINS } from './access.js';
 import { jobRunView, runsPage } from './job-runs.js';
 import {
   ConnectionCheck,
@@ -34,7 +34,7 @@ type ByExecution = z.output<typeof ExecutionParams>;
 type AnyCall = Call<unknown, unknown, unknown>;
 
 const tag = 'replication';
-const ADMIN_ONLY = preamble({ tag, gate: 'systemAdmin', access: 'system administrators' });
+const ADMIN_ONLY = preamble({ tag, gate: 'systemAdmin', access: SYSTEM_ADMINS });
 /** Tasks shown with an execution; `?status=failed` narrows them. */
 const TASKS_SHOWN = 1000;
 

@@ -10,7 +10,7 @@ import {
   robotName,
 } from './access.js';
 import { linkNext, pageRequest } from './pagination.js';
-import { type ApiRoute, field, route } from './route.js';
+import { type ApiRoute, field, preamble, route } from './route.js';
 import {
   CreatedRobot,
   CreateRobotBody,
@@ -26,6 +26,7 @@ type Params = z.output<typeof RobotParams>;
 const tag = 'robots';
 const MANAGERS =
   'system administrators; project administrators when every permission of the robot is on a project they administer';
+const FOR_MANAGERS = preamble({ tag, gate: 'authenticated', access: MANAGERS });
 
 /** Refuses an expiry that has already passed (the account would be dead on arrival). */
 export function checkExpiry(expiresAt: number | null | undefined): void {
@@ -47,9 +48,7 @@ export const robotRoutes: ApiRoute[] = [
     operationId: 'createRobot',
     summary: 'Create a robot account; its secret is in the answer, and only there',
     task: 'creating a robot',
-    tag,
-    gate: 'authenticated',
-    access: MANAGERS,
+    ...FOR_MANAGERS,
     body: CreateRobotBody,
     success: { status: 201, description: 'The robot, its login name and its secret', schema: CreatedRobot },
     errors: [404, 409],
@@ -155,9 +154,7 @@ export const robotRoutes: ApiRoute[] = [
     operationId: 'deleteRobot',
     summary: 'Delete a robot account',
     task: 'deleting a robot',
-    tag,
-    gate: 'authenticated',
-    access: MANAGERS,
+    ...FOR_MANAGERS,
     params: RobotParams,
     success: { status: 204, description: 'Deleted' },
     errors: [404],
@@ -175,9 +172,7 @@ export const robotRoutes: ApiRoute[] = [
     summary:
       'Give a robot a new secret (the old one stops working); the secret is in the answer, and only there',
     task: 'rotating a robot secret',
-    tag,
-    gate: 'authenticated',
-    access: MANAGERS,
+    ...FOR_MANAGERS,
     params: RobotParams,
     success: { status: 200, description: 'The new secret', schema: RobotSecret },
     errors: [404],

@@ -1,9 +1,9 @@
 import type { z } from 'zod';
 import type { JobRunRow } from '../metadata/index.js';
 import { RegistryError } from '../registry/index.js';
-import { loginOf } from './access.js';
+import { loginOf, SYSTEM_ADMINS } from './access.js';
 import { jobRunView, systemRunRoutes } from './job-runs.js';
-import { type ApiRoute, route } from './route.js';
+import { type ApiRoute, preamble, route } from './route.js';
 import {
   QuarantineList,
   QuarantineParams,
@@ -14,7 +14,7 @@ import {
 } from './scrub-schemas.js';
 
 const tag = 'integrity scrub';
-const ADMINS = 'system administrators';
+const FOR_SYSTEM_ADMINS = preamble({ tag, gate: 'systemAdmin', access: SYSTEM_ADMINS });
 
 function runOf(row: JobRunRow): z.input<typeof ScrubRun> {
   return {
@@ -32,9 +32,7 @@ export const scrubRoutes: ApiRoute[] = [
     summary:
       'Start an integrity scrub now (carries on from an interrupted one); pushes and pulls go on meanwhile',
     task: 'starting an integrity scrub',
-    tag,
-    gate: 'systemAdmin',
-    access: ADMINS,
+    ...FOR_SYSTEM_ADMINS,
     body: StartScrubBody,
     success: {
       status: 202,
@@ -75,9 +73,7 @@ export const scrubRoutes: ApiRoute[] = [
     operationId: 'listQuarantinedBlobs',
     summary: 'Blobs quarantined as corrupt',
     task: 'reading the quarantine',
-    tag,
-    gate: 'systemAdmin',
-    access: ADMINS,
+    ...FOR_SYSTEM_ADMINS,
     success: { status: 200, description: 'The quarantined blobs', schema: QuarantineList },
     async handler(call) {
       return { items: await call.options.scrub.quarantine().list() };
@@ -89,9 +85,7 @@ export const scrubRoutes: ApiRoute[] = [
     operationId: 'releaseQuarantinedBlob',
     summary: 'Release a blob from quarantine (its bytes were repaired): it is served again',
     task: 'releasing a quarantined blob',
-    tag,
-    gate: 'systemAdmin',
-    access: ADMINS,
+    ...FOR_SYSTEM_ADMINS,
     params: QuarantineParams,
     success: { status: 204, description: 'Released' },
     errors: [404],

@@ -1,13 +1,14 @@
 import type { z } from 'zod';
 import { OWNERS, requireOwner } from './access.js';
 import { linkNext, pageOf, pageRequest } from './pagination.js';
-import { type ApiRoute, route } from './route.js';
+import { type ApiRoute, preamble, route } from './route.js';
 import { PageQuery, UsernameParams } from './schemas.js';
 import { SessionList, SessionParams, SignedOut } from './session-schemas.js';
 
 type Params = z.output<typeof UsernameParams>;
 type SessionPath = z.output<typeof SessionParams>;
 const tag = 'sessions';
+const FOR_OWNERS = preamble({ tag, gate: 'authenticated', access: OWNERS });
 const ROBOTS_CANNOT = 'manage sessions';
 
 /** Newest first: a key that sorts later issues first. */
@@ -21,9 +22,7 @@ export const sessionRoutes: ApiRoute[] = [
     operationId: 'listSessions',
     summary: "List a user's sessions (refresh tokens not yet revoked or expired), newest first",
     task: 'listing sessions',
-    tag,
-    gate: 'authenticated',
-    access: OWNERS,
+    ...FOR_OWNERS,
     params: UsernameParams,
     query: PageQuery,
     success: { status: 200, description: 'One page of sessions', schema: SessionList },
@@ -42,9 +41,7 @@ export const sessionRoutes: ApiRoute[] = [
     operationId: 'revokeSession',
     summary: 'Revoke one session: its refresh token is refused from now on, on every node',
     task: 'revoking a session',
-    tag,
-    gate: 'authenticated',
-    access: OWNERS,
+    ...FOR_OWNERS,
     params: SessionParams,
     success: { status: 204, description: 'Revoked' },
     errors: [404],
@@ -63,9 +60,7 @@ export const sessionRoutes: ApiRoute[] = [
     summary:
       'Sign out everywhere: revoke every session of the user, and void the access tokens issued to them so far',
     task: 'signing out everywhere',
-    tag,
-    gate: 'authenticated',
-    access: OWNERS,
+    ...FOR_OWNERS,
     params: UsernameParams,
     success: { status: 200, description: 'What was revoked', schema: SignedOut },
     errors: [404],

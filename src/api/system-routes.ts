@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { RegistryError } from '../registry/index.js';
 import { BERTH_VERSION } from '../scanning/version.js';
+import { SYSTEM_ADMINS } from './access.js';
 import { type ApiRoute, route } from './route.js';
 import { SystemHealth } from './system-schemas.js';
 
@@ -47,7 +48,7 @@ export const systemRoutes: ApiRoute[] = [
     task: 'reading the system health',
     tag: 'system',
     gate: 'systemAdmin',
-    access: 'system administrators',
+    access: SYSTEM_ADMINS,
     success: {
       status: 200,
       description: 'The health (also when a dependency is down)',

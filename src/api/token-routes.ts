@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { OWNERS, requireOwner } from './access.js';
 import { linkNext, pageOf, pageRequest } from './pagination.js';
 import { checkExpiry } from './robot-routes.js';
-import { type ApiRoute, route } from './route.js';
+import { type ApiRoute, preamble, route } from './route.js';
 import {
   AccessTokenList,
   CreateAccessTokenBody,
@@ -15,6 +15,7 @@ import {
 type Params = z.output<typeof UsernameParams>;
 type TokenPath = z.output<typeof TokenParams>;
 const tag = 'tokens';
+const FOR_OWNERS = preamble({ tag, gate: 'authenticated', access: OWNERS });
 const ROBOTS_CANNOT = 'use personal access tokens';
 
 export const tokenRoutes: ApiRoute[] = [
@@ -24,9 +25,7 @@ export const tokenRoutes: ApiRoute[] = [
     operationId: 'createAccessToken',
     summary: "Create a personal access token, used as the user's password; its secret is in the answer only",
     task: 'creating a personal access token',
-    tag,
-    gate: 'authenticated',
-    access: OWNERS,
+    ...FOR_OWNERS,
     params: UsernameParams,
     body: CreateAccessTokenBody,
     success: { status: 201, description: 'The token and its secret', schema: CreatedAccessToken },
@@ -58,9 +57,7 @@ export const tokenRoutes: ApiRoute[] = [
     operationId: 'listAccessTokens',
     summary: "List a user's personal access tokens (never their secrets)",
     task: 'listing personal access tokens',
-    tag,
-    gate: 'authenticated',
-    access: OWNERS,
+    ...FOR_OWNERS,
     params: UsernameParams,
     query: PageQuery,
     success: { status: 200, description: 'One page of tokens, by id', schema: AccessTokenList },
@@ -79,9 +76,7 @@ export const tokenRoutes: ApiRoute[] = [
     operationId: 'revokeAccessToken',
     summary: 'Revoke a personal access token',
     task: 'revoking a personal access token',
-    tag,
-    gate: 'authenticated',
-    access: OWNERS,
+    ...FOR_OWNERS,
     params: TokenParams,
     success: { status: 204, description: 'Revoked' },
     errors: [404],

@@ -1,9 +1,9 @@
 import type { z } from 'zod';
 import { parseSecretToken } from '../auth/index.js';
 import { RegistryError } from '../registry/index.js';
-import { denied, isSystemAdmin, loginOf, robotName, unauthorized } from './access.js';
+import { denied, isSystemAdmin, loginOf, robotName, SYSTEM_ADMINS, unauthorized } from './access.js';
 import { linkNext, pageRequest } from './pagination.js';
-import { type ApiRoute, field, route } from './route.js';
+import { type ApiRoute, field, preamble, route } from './route.js';
 import {
   CreateUserBody,
   Me,
@@ -17,6 +17,7 @@ import { UserListQuery } from './system-schemas.js';
 
 type Params = z.output<typeof UsernameParams>;
 const tag = 'users';
+const FOR_SYSTEM_ADMINS = preamble({ tag, gate: 'systemAdmin', access: SYSTEM_ADMINS });
 
 export const userRoutes: ApiRoute[] = [
   route({
@@ -65,9 +66,7 @@ export const userRoutes: ApiRoute[] = [
     operationId: 'createUser',
     summary: 'Create a local user',
     task: 'creating a user',
-    tag,
-    gate: 'systemAdmin',
-    access: 'system administrators',
+    ...FOR_SYSTEM_ADMINS,
     body: CreateUserBody,
     success: { status: 201, description: 'The new user', schema: User },
     errors: [409],
@@ -90,9 +89,7 @@ export const userRoutes: ApiRoute[] = [
     operationId: 'listUsers',
     summary: 'List users, optionally only those whose username or e-mail address contains `q`',
     task: 'listing users',
-    tag,
-    gate: 'systemAdmin',
-    access: 'system administrators',
+    ...FOR_SYSTEM_ADMINS,
     query: UserListQuery,
     success: { status: 200, description: 'One page of users, by username', schema: UserList },
     async handler({ options, query, request, reply }) {

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { WebhookDeliveryRecord, WebhookScope } from '../events/webhooks/index.js';
-import { loginOf, requireProjectAction } from './access.js';
+import { loginOf, requireProjectAction, SYSTEM_ADMINS } from './access.js';
 import { linkNext } from './pagination.js';
 import { type ApiRoute, type Call, route } from './route.js';
 import { DEFAULT_LIMIT, ProjectParams } from './schemas.js';
@@ -25,7 +25,6 @@ type Page = z.output<typeof DeliveriesQuery>;
 
 const tag = 'webhooks';
 const PROJECT_ADMINS = 'project administrators of the project and system administrators';
-const ADMINS = 'system administrators';
 
 /** The two places endpoints live: a project's (project administrators) and the system's (system administrators). */
 interface Place {
@@ -61,7 +60,7 @@ const SYSTEM: Place = {
   prefix: '',
   kind: 'System',
   gate: 'systemAdmin',
-  access: ADMINS,
+  access: SYSTEM_ADMINS,
   async scope() {
     return { project: null };
   },
