@@ -46,6 +46,8 @@ interface RunReport {
   startMiB: number;
   peakMiB: number;
   rssByPhase: Record<string, number>;
+  /** When each phase was first seen (performance.now(), polled every 0.5 s). */
+  phaseStarts: { phase: string; at: number }[];
 }
 
 // --- build, start the server, push, collect, report ----------------------------------------------------------
@@ -112,7 +114,15 @@ async function main(): Promise<void> {
             `RSS ${Math.round(report.startMiB)} → peak ${Math.round(report.peakMiB)} MiB; ` +
             `phases ${JSON.stringify(s.phases)}; RSS seen by phase ${JSON.stringify(report.rssByPhase)}`,
         );
-        if (pushes) console.log(`pushes, during GC:   ${latencies(pushes)}`);
+        if (pushes) {
+          console.log(`pushes, during GC:   ${latencies(pushes.map((p) => p.ms))}`);
+          // By the phase the collector was in when each push ended (phases seen by 0.5 s polls: approximate).
+          for (const [i, { phase, at }] of report.phaseStarts.entries()) {
+            const until = report.phaseStarts[i + 1]?.at ?? Number.POSITIVE_INFINITY;
+            const inPhase = pushes.filter((p) => p.at >= at && p.at < until).map((p) => p.ms);
+            if (inPhase.length > 0) console.log(`  during ${phase.padEnd(10)} ${latencies(inPhase)}`);
+          }
+        }
       }
       const after = await pusher.pushFor(idleSeconds * 1000);
       console.log(`pushes, idle after:  ${latencies(after)}`);
@@ -212,6 +222,7 @@ async function startServer(dataDir: string, metadataUrl: string) {
       const startMiB = kib('VmRSS') / 1024;
       // The RSS seen while each phase was reported (sampled every 0.5 s), MiB.
       const rssByPhase: Record<string, number> = {};
+      const phaseStarts: { phase: string; at: number }[] = [{ phase: 'start', at: performance.now() }];
       const started = await api<{ id: number }>(url, 'POST', '/api/v1/gc/runs', { dryRun });
       for (;;) {
         await sleep(500);
@@ -222,10 +233,17 @@ async function startServer(dataDir: string, metadataUrl: string) {
           progress?: { phase?: string };
         }>(url, 'GET', `/api/v1/gc/runs/${started.id}`);
         const phase = run.progress?.phase ?? 'start';
+        if (phaseStarts.at(-1)?.phase !== phase) phaseStarts.push({ phase, at: performance.now() });
         rssByPhase[phase] = Math.max(rssByPhase[phase] ?? 0, Math.round(kib('VmRSS') / 1024));
         if (run.status === 'running') continue;
         if (run.status !== 'succeeded' || !run.summary) throw new Error(`gc ${run.status}: ${run.error}`);
-        return { summary: run.summary, startMiB, peakMiB: kib('VmHWM') / 1024, rssByPhase };
+        return {
+          summary: run.summary,
+          startMiB,
+          peakMiB: kib('VmHWM') / 1024,
+          rssByPhase,
+          phaseStarts,
+        };
       }
     },
     async exit(): Promise<void> {
@@ -280,17 +298,17 @@ class Pusher {
     return times;
   }
 
-  /** Pushes until stop(); resolves to the push times. */
-  pushUntil(): Promise<number[]> {
+  /** Pushes until stop(); resolves to the push times and when each ended (performance.now()). */
+  pushUntil(): Promise<{ ms: number; at: number }[]> {
     this.running = true;
     return (async () => {
-      const times: number[] = [];
-      while (this.running) times.push(await this.pushOne());
+      const times: { ms: number; at: number }[] = [];
+      while (this.running) times.push({ ms: await this.pushOne(), at: performance.now() });
       return times;
     })();
   }
 
-  async stop(during: Promise<number[]> | undefined): Promise<number[] | undefined> {
+  async stop<T>(during: Promise<T> | undefined): Promise<T | undefined> {
     this.running = false;
     return during;
   }

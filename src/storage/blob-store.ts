@@ -46,6 +46,11 @@ export interface BlobStore {
   commit(from: string, to: string, size?: number): Promise<void>;
   /** Removes the object; absent is fine. */
   delete(key: string): Promise<void>;
+  /**
+   * How many deletes in flight pay off (garbage collection's bulk deletes; default 16, for a remote store's
+   * round trips). A disk says fewer: its deletes run on libuv's few threads, which pushes' writes share.
+   */
+  readonly deleteConcurrency?: number;
   /** Keys directly below a prefix ("uploads/"), with their modification time. */
   list(prefix: string): AsyncIterable<{ key: string; modified: Date }>;
   /**

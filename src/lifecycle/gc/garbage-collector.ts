@@ -67,7 +67,7 @@ const SLICE_MAX = 1000;
 const BLOB_PAGE = 1000;
 /** Blobs claimed, deleted and dropped together (a push of one of them waits until its batch is done). */
 const CLAIM_BATCH = 1024;
-/** Storage deletes in flight at once. */
+/** Storage deletes in flight at once, unless the store says otherwise (BlobStore.deleteConcurrency). */
 const DELETE_CONCURRENCY = 16;
 const ALGORITHMS = ['sha256', 'sha512'];
 
@@ -196,8 +196,7 @@ export class GarbageCollector {
       }
       done += repositories.size;
       after = Math.max(...repositories.keys());
-      // Let requests in between slices (SQLite's queries run on this thread).
-      await new Promise((resolve) => setImmediate(resolve));
+      await letRequestsIn();
     }
     context.progress({ phase: 'blobs', done: 0 });
     await timed('blobs', () => this.sweepBlobs(context, cutoff, dryRun, summary));
@@ -226,6 +225,7 @@ export class GarbageCollector {
     const here = new Map<string, number>();
     for (const link of links) here.set(link.digest, (here.get(link.digest) ?? 0) + 1);
     for (const batch of batches([...here.keys()])) {
+      await letRequestsIn();
       const counts = await this.collection.linkCounts(batch);
       for (const digest of batch) {
         const going = (unlinking.get(digest) ?? 0) + (here.get(digest) ?? 0);
@@ -253,6 +253,7 @@ export class GarbageCollector {
     for (const round of plan.manifestRounds) {
       for (const batch of batches(round)) {
         stopIfAborted(context);
+        await letRequestsIn();
         const deleted = await this.collection.deleteManifests(batch, cutoff);
         // The batch's events at once: one message to the other nodes, not a query per manifest.
         await this.registry.manifests.changedAll(
@@ -278,6 +279,7 @@ export class GarbageCollector {
   ): Promise<void> {
     for (const batch of batches(links)) {
       stopIfAborted(context);
+      await letRequestsIn();
       const deleted = await this.collection.deleteLinks(batch, cutoff, repositories);
       summary.links += deleted.length;
       summary.spared.links += batch.length - deleted.length;
@@ -300,6 +302,7 @@ export class GarbageCollector {
     let pending: { digest: string; size: number }[] = [];
     for (;;) {
       stopIfAborted(context);
+      await letRequestsIn();
       const { blobs: page, last } = await this.collection.unlinkedBlobs(after, cutoff, BLOB_PAGE);
       done += page.length;
       if (dryRun) {
@@ -336,10 +339,11 @@ export class GarbageCollector {
     summary.spared.blobs += batch.length - claimed.length;
     let held = new Set(claimed.map((blob) => blob.digest));
     const removed = new Set<string>();
+    const concurrency = this.store.deleteConcurrency ?? DELETE_CONCURRENCY;
     const running = new Set<Promise<void>>();
     let failure: { error: unknown } | undefined;
     for (const blob of claimed) {
-      while (running.size >= DELETE_CONCURRENCY) await Promise.race(running);
+      while (running.size >= concurrency) await Promise.race(running);
       if (failure) break;
       if (Date.now() > claim - this.claimMs / 2) {
         const next = Date.now() + this.claimMs;
@@ -362,6 +366,7 @@ export class GarbageCollector {
       running.add(deleting);
     }
     await Promise.all(running);
+    await letRequestsIn();
     // The rows of the bytes that did go, even when a delete failed (its blob keeps its row, claim lapsing).
     const dropped = await this.collection.dropClaimed([...removed], claim);
     summary.blobs += dropped;
@@ -380,6 +385,7 @@ export class GarbageCollector {
     let seen = 0;
     const flush = async () => {
       stopIfAborted(context);
+      await letRequestsIn();
       await this.removeOrphans(batch, cutoff, dryRun, summary);
       batch = [];
       context.progress({ phase: 'orphans', done: seen });
@@ -456,6 +462,15 @@ function digestOfKey(key: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Waits for a turn of the event loop. On SQLite every statement runs on this thread and resolves at once, so a
+ * loop of awaited batches would otherwise hold the thread for a whole phase of a slice (up to seconds), with
+ * every request waiting; one batch at a time, requests' callbacks run in between.
+ */
+function letRequestsIn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function stopIfAborted(context: JobContext): void {
