@@ -42,13 +42,8 @@ export function anomalyCommands(audit: Command, kit: CommandKit): void {
             subject: flags.subject,
             from: parseTimeFlag('--since', flags.since),
             to: parseTimeFlag('--until', flags.until),
-            limit: Math.min(limit, 1000),
           };
-          const found: Anomaly[] = [];
-          for await (const anomaly of client.items<Anomaly>('/audit/anomalies', query)) {
-            found.push(anomaly);
-            if (found.length >= limit) break;
-          }
+          const found = await client.firstItems<Anomaly>('/audit/anomalies', limit, query);
           if (flags.json) {
             if (found.length > 0) out(found.map((anomaly) => JSON.stringify(anomaly)).join('\n'));
             return;

@@ -99,6 +99,16 @@ export class ApiClient {
     } while (cursor !== undefined);
   }
 
+  /** The first `limit` items of a list, newest first where it is, asking for pages of at most 1000 (MAX_LIMIT). */
+  async firstItems<T>(path: string, limit: number, query: Query = {}, cursorParam = 'cursor'): Promise<T[]> {
+    const found: T[] = [];
+    for await (const item of this.items<T>(path, { ...query, limit: Math.min(limit, 1000) }, cursorParam)) {
+      found.push(item);
+      if (found.length >= limit) break;
+    }
+    return found;
+  }
+
   async #fetch(method: string, url: URL, body: unknown, accept = 'application/json'): Promise<Response> {
     const headers: Record<string, string> = { accept, 'user-agent': 'berth-cli' };
     if (this.#authorization) headers.authorization = this.#authorization;

@@ -46,13 +46,8 @@ export function auditCommand(program: Command): void {
             project: flags.project,
             from: parseTimeFlag('--since', flags.since),
             to: parseTimeFlag('--until', flags.until),
-            limit: Math.min(limit, 1000),
           };
-          const events: AuditEvent[] = [];
-          for await (const event of client.items<AuditEvent>('/audit', query, 'before')) {
-            events.push(event);
-            if (events.length >= limit) break;
-          }
+          const events = await client.firstItems<AuditEvent>('/audit', limit, query, 'before');
           if (flags.json) {
             out(events.map((event) => JSON.stringify(event)).join('\n'));
             return;

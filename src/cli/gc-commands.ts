@@ -249,11 +249,7 @@ export function gcCommands(program: Command, kit: CommandKit): void {
     .action(
       run(async (client, flags: { limit: string; json?: boolean }) => {
         const limit = parseLimit(flags.limit);
-        const runs: CollectionRun[] = [];
-        for await (const item of client.items<CollectionRun>('/gc/runs', { limit: Math.min(limit, 1000) })) {
-          runs.push(item);
-          if (runs.length >= limit) break;
-        }
+        const runs = await client.firstItems<CollectionRun>('/gc/runs', limit);
         printList(
           runs,
           flags,

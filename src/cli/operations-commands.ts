@@ -126,11 +126,7 @@ export function scrubCommands(program: Command, kit: CommandKit): void {
     .option('--json', 'print JSON')
     .action(
       run(async (client, flags: { json?: boolean }) => {
-        const runs: ScrubRun[] = [];
-        for await (const item of client.items<ScrubRun>('/scrub/runs', { limit: 20 })) {
-          runs.push(item);
-          if (runs.length >= 20) break;
-        }
+        const runs = await client.firstItems<ScrubRun>('/scrub/runs', 20);
         printList(runs, flags, ['ID', 'STATUS', 'STARTED', 'CORRUPT', 'MISSING', 'BAD MANIFESTS'], (r) => [
           String(r.id),
           r.status,

@@ -539,12 +539,8 @@ export function replicationCommands(program: Command, kit: CommandKit): void {
           }
           if (!/^[1-9]\d{0,5}$/.test(flags.limit)) throw new UsageError(`--limit: a positive whole number`);
           const limit = Number(flags.limit);
-          const executions: Execution[] = [];
           const path = `/replication/policies/${policy.id}/executions`;
-          for await (const item of client.items<Execution>(path, { limit: Math.min(limit, 1000) })) {
-            executions.push(item);
-            if (executions.length >= limit) break;
-          }
+          const executions = await client.firstItems<Execution>(path, limit);
           printList(
             executions,
             flags,
