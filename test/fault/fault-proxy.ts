@@ -9,12 +9,42 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
  */
 export type ProxyMode = 'pass' | 'refuse' | 'blackhole' | 'delay';
 
+/** Connections cut part-way through what the backend sends (see FaultProxy.cut). */
+export interface CutPlan {
+  /** Bytes from the backend a connection forwards (counted from when the cut was armed) before it is cut. */
+  afterBytes: number;
+  /** How many connections are cut, one after another (1). */
+  times?: number;
+  /**
+   * reset (the default): both halves reset. end: the client's half closed cleanly, as a backend ending a
+   * body short of its Content-Length. stall: nothing more forwarded, the connection left open.
+   */
+  how?: 'reset' | 'end' | 'stall';
+  /** The mode to switch to once the last cut is made. */
+  thenMode?: ProxyMode;
+}
+
+interface Pair {
+  client: Socket;
+  upstream: Socket;
+  /** Bytes forwarded from the backend since the cut was armed. */
+  down: number;
+  stalled: boolean;
+}
+
 export class FaultProxy {
   private mode: ProxyMode = 'pass';
   private delayMs = 0;
   private readonly sockets = new Set<Socket>();
+  private readonly pairs = new Set<Pair>();
+  private plan: CutPlan | undefined;
+  private cutsLeft = 0;
   /** Connections accepted so far, for assertions that traffic went through the proxy. */
   accepted = 0;
+  /** Connections cut by a plan so far. */
+  cuts = 0;
+  /** The heads of HTTP requests sent through (the last 1000), for assertions on what a client asked. */
+  readonly requests: string[] = [];
 
   private constructor(
     private readonly server: Server,
@@ -45,6 +75,13 @@ export class FaultProxy {
     if (reset) for (const socket of this.sockets) socket.resetAndDestroy();
   }
 
+  /** Arms a cut: the next connections to pass `afterBytes` from the backend are cut there. */
+  cut(plan: CutPlan): void {
+    this.plan = plan;
+    this.cutsLeft = plan.times ?? 1;
+    for (const pair of this.pairs) pair.down = 0;
+  }
+
   async close(): Promise<void> {
     for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -57,6 +94,9 @@ export class FaultProxy {
       return;
     }
     const upstream = connect(target.port, target.host);
+    const pair: Pair = { client, upstream, down: 0, stalled: false };
+    this.pairs.add(pair);
+    client.once('close', () => this.pairs.delete(pair));
     for (const socket of [client, upstream]) {
       this.sockets.add(socket);
       socket.on('error', () => {});
@@ -68,8 +108,46 @@ export class FaultProxy {
         else other.end();
       });
     }
-    client.on('data', (chunk: Buffer) => this.forward(upstream, chunk));
-    upstream.on('data', (chunk: Buffer) => this.forward(client, chunk));
+    client.on('data', (chunk: Buffer) => {
+      this.record(chunk);
+      this.forward(upstream, chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => this.forwardDown(pair, chunk));
+  }
+
+  /** Backend to client, through an armed cut. */
+  private forwardDown(pair: Pair, chunk: Buffer): void {
+    if (pair.stalled) return;
+    const room = (this.plan?.afterBytes ?? 0) - pair.down;
+    if (!this.plan || this.cutsLeft === 0 || chunk.length <= room) {
+      pair.down += chunk.length;
+      this.forward(pair.client, chunk);
+      return;
+    }
+    if (room > 0) this.forward(pair.client, chunk.subarray(0, room));
+    const { how = 'reset', thenMode } = this.plan;
+    this.cuts++;
+    this.cutsLeft--;
+    if (how === 'stall') pair.stalled = true;
+    else if (how === 'end') {
+      pair.client.end();
+      pair.upstream.destroy();
+    } else {
+      pair.client.resetAndDestroy();
+      pair.upstream.resetAndDestroy();
+    }
+    if (this.cutsLeft === 0 && thenMode) this.set(thenMode);
+  }
+
+  private record(chunk: Buffer): void {
+    // A request head starts with its method in capitals.
+    const first = chunk[0] ?? 0;
+    if (first < 0x41 || first > 0x5a) return;
+    const text = chunk.toString('latin1', 0, Math.min(chunk.length, 8192));
+    if (!/^[A-Z]+ \S+ HTTP\/1\.[01]\r\n/.test(text)) return;
+    const end = text.indexOf('\r\n\r\n');
+    this.requests.push(end < 0 ? text : text.slice(0, end));
+    if (this.requests.length > 1000) this.requests.shift();
   }
 
   private forward(to: Socket, chunk: Buffer): void {
