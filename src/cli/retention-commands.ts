@@ -7,7 +7,7 @@ import type {
   RetentionRule,
   RetentionSummary,
 } from '../lifecycle/index.js';
-import type { CommandKit } from './admin-kit.js';
+import { type CommandKit, path } from './admin-kit.js';
 import { UsageError } from './api-client.js';
 import { formatTable, isoTime, out, printList, yesNo } from './table-output.js';
 
@@ -28,10 +28,6 @@ interface RetentionRun {
 
 /** How often `run --wait` asks how the run is doing. */
 const POLL_MS = 500;
-
-function path(...segments: string[]): string {
-  return segments.map((segment) => `/${encodeURIComponent(segment)}`).join('');
-}
 
 /** `keep the latest 10 pushed of team/** tagged v*, and untagged ones` */
 export function describeRule(rule: RetentionRule): string {

@@ -4,14 +4,10 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { ScanReportView, ScanSettingsView } from '../scanning/scanning.js';
 import type { SeveritySummary } from '../scanning/severity.js';
-import type { CommandKit } from './admin-kit.js';
+import { type CommandKit, path } from './admin-kit.js';
 import { type ApiClient, UsageError } from './api-client.js';
-import { parseArtifactReference } from './signature-commands.js';
+import { artifactPath } from './signature-commands.js';
 import { formatTable, out } from './table-output.js';
-
-function path(...segments: string[]): string {
-  return segments.map((segment) => `/${encodeURIComponent(segment)}`).join('');
-}
 
 /** How often `--wait` asks how a scan or rescan is doing. */
 const POLL_MS = 1000;
@@ -141,8 +137,7 @@ export function scanningCommands(
     .option('--harbor', 'print the Harbor scanner-adapter report (JSON)')
     .action(
       run(async (client: ApiClient, text: string, flags: { json?: boolean; harbor?: boolean }) => {
-        const { project: name, repo, reference } = parseArtifactReference(text);
-        const url = `/projects${path(name, 'repositories', repo, 'artifacts', reference, 'vulnerabilities')}`;
+        const url = artifactPath(text, 'vulnerabilities');
         if (flags.harbor) {
           out(JSON.stringify(await client.request('GET', url, { query: { format: 'harbor' } }), null, 2));
           return;
@@ -161,8 +156,7 @@ export function scanningCommands(
     .option('--wait', 'wait for the scan to end and print its report')
     .action(
       run(async (client: ApiClient, text: string, flags: { wait?: boolean }) => {
-        const { project: name, repo, reference } = parseArtifactReference(text);
-        const base = `/projects${path(name, 'repositories', repo, 'artifacts', reference)}`;
+        const base = artifactPath(text);
         let view = await client.request<ScanReportView>('POST', `${base}/scan`);
         const pending = (v: ScanReportView) =>
           [v, ...(v.manifests ?? [])].some((r) => r.status === 'queued' || r.status === 'running');
@@ -186,12 +180,7 @@ export function scanningCommands(
         if (flags.format !== 'spdx' && flags.format !== 'cyclonedx') {
           throw new UsageError(`--format: give spdx or cyclonedx, not '${flags.format}'`);
         }
-        const { project: name, repo, reference } = parseArtifactReference(text);
-        out(
-          await client.text(`/projects${path(name, 'repositories', repo, 'artifacts', reference, 'sbom')}`, {
-            format: flags.format,
-          }),
-        );
+        out(await client.text(artifactPath(text, 'sbom'), { format: flags.format }));
       }),
     );
 

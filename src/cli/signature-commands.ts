@@ -7,13 +7,9 @@ import type {
   SignaturePolicyView,
   TrustedKeyView,
 } from '../signatures/trust/trust-service.js';
-import type { CommandKit } from './admin-kit.js';
+import { type CommandKit, path } from './admin-kit.js';
 import { type ApiClient, UsageError } from './api-client.js';
 import { formatTable, isoTime, out } from './table-output.js';
-
-function path(...segments: string[]): string {
-  return segments.map((segment) => `/${encodeURIComponent(segment)}`).join('');
-}
 
 async function readText(flag: string, file: string): Promise<string> {
   try {
@@ -31,6 +27,12 @@ function describePolicy(project: string, policy: SignaturePolicyView): string {
       ? 'pulls of artifacts without a signature from a trusted key are refused'
       : 'pulls of artifacts without a signature from a trusted key are served and audited';
   return `${project}: signatures.required=${policy.required} for ${scope}: ${what}`;
+}
+
+/** The /api/v1 path of the artifact `<project>/<repository>:<tag>` (or `…@<digest>`), then `more` segments. */
+export function artifactPath(text: string, ...more: string[]): string {
+  const { project, repo, reference } = parseArtifactReference(text);
+  return `/projects${path(project, 'repositories', repo, 'artifacts', reference, ...more)}`;
 }
 
 /** `repo:tag` or `repo@sha256:…` → the project, the repository within it, and the reference. */
@@ -239,11 +241,7 @@ export function signatureCommands(program: Command, project: Command, kit: Comma
     .option('--json', 'print JSON')
     .action(
       run(async (client: ApiClient, text: string, flags: { json?: boolean }) => {
-        const { project: name, repo, reference } = parseArtifactReference(text);
-        const view = await client.request<ArtifactSignatureView>(
-          'GET',
-          `/projects${path(name, 'repositories', repo, 'artifacts', reference)}`,
-        );
+        const view = await client.request<ArtifactSignatureView>('GET', artifactPath(text));
         out(flags.json ? JSON.stringify(view, null, 2) : describeArtifact(view));
       }),
     );
