@@ -260,45 +260,10 @@ export class AnomalyDetector {
   }
 
   private async failedLogins(now: number): Promise<Finding[]> {
-    const { db } = this.options;
     const rule = this.options.settings.failedLogins;
-    const windowStart = now - rule.windowMinutes * MINUTE;
-    const failures = db
-      .selectFrom('audit_events')
-      .where('action', '=', 'login')
-      .where('result', '=', 'failure')
-      .where('time', '<', now);
     const findings: Finding[] = [];
-    const byAccount = await failures
-      .select(['actor', (eb) => eb.fn.countAll<number>().as('n')])
-      .where('time', '>=', windowStart)
-      .groupBy('actor')
-      .having((eb) => eb.fn.countAll(), '>=', rule.perAccount)
-      .execute();
-    for (const { subject, count, from } of await this.unreported(
-      'failed-logins-account',
-      now,
-      windowStart,
-      new Map(byAccount.map((row) => [row.actor, Number(row.n)])),
-      rule.perAccount,
-      async (actor, since) =>
-        Number(
-          (
-            await failures
-              .select((eb) => eb.fn.countAll<number>().as('n'))
-              .where('actor', '=', actor)
-              .where('time', '>=', since)
-              .executeTakeFirst()
-          )?.n ?? 0,
-        ),
-    )) {
-      const addresses = await failures
-        .select('source_ip')
-        .distinct()
-        .where('actor', '=', subject)
-        .where('time', '>=', from)
-        .limit(20)
-        .execute();
+    const byAccount = await this.failedLoginsBy(now, 'failed-logins-account', 'actor', rule.perAccount, 20);
+    for (const { subject, count, from, seen } of byAccount) {
       findings.push({
         kind: 'failed-logins-account',
         subject,
@@ -309,56 +274,90 @@ export class AnomalyDetector {
         details: {
           failures: count,
           threshold: rule.perAccount,
-          addresses: addresses.map((row) => row.source_ip).filter((ip) => ip !== null),
+          addresses: seen.filter((ip) => ip !== null),
         },
       });
     }
-    const byAddress = await failures
-      .select(['source_ip', (eb) => eb.fn.countAll<number>().as('n')])
-      .where('time', '>=', windowStart)
-      .where('source_ip', 'is not', null)
-      .groupBy('source_ip')
-      .having((eb) => eb.fn.countAll(), '>=', rule.perAddress)
-      .execute();
-    for (const { subject, count, from } of await this.unreported(
-      'failed-logins-address',
+    const byAddress = await this.failedLoginsBy(
       now,
-      windowStart,
-      new Map(byAddress.map((row) => [row.source_ip as string, Number(row.n)])),
+      'failed-logins-address',
+      'source_ip',
       rule.perAddress,
-      async (ip, since) =>
-        Number(
-          (
-            await failures
-              .select((eb) => eb.fn.countAll<number>().as('n'))
-              .where('source_ip', '=', ip)
-              .where('time', '>=', since)
-              .executeTakeFirst()
-          )?.n ?? 0,
-        ),
-    )) {
-      const accounts = await failures
-        .select('actor')
-        .distinct()
-        .where('source_ip', '=', subject)
-        .where('time', '>=', from)
-        .limit(50)
-        .execute();
+      50,
+    );
+    for (const { subject, count, from, seen } of byAddress) {
       findings.push({
         kind: 'failed-logins-address',
         subject,
         project: null,
         windowStart: from,
         count,
-        summary: `${count} failed logins from ${subject} in ${Math.round((now - from) / MINUTE)} min (${accounts.length} accounts)`,
+        summary: `${count} failed logins from ${subject} in ${Math.round((now - from) / MINUTE)} min (${seen.length} accounts)`,
         details: {
           failures: count,
           threshold: rule.perAddress,
-          accounts: accounts.map((row) => row.actor),
+          accounts: seen,
         },
       });
     }
     return findings;
+  }
+
+  /**
+   * Failed logins counted by `by` (the account, or the address) within the window: those at `threshold` or
+   * more and not yet reported (see unreported), each with up to `limit` distinct values of the other column
+   * (the addresses it failed from, or the accounts tried from it) since `from`.
+   */
+  private async failedLoginsBy(
+    now: number,
+    kind: 'failed-logins-account' | 'failed-logins-address',
+    by: 'actor' | 'source_ip',
+    threshold: number,
+    limit: number,
+  ): Promise<{ subject: string; count: number; from: number; seen: (string | null)[] }[]> {
+    const other = by === 'actor' ? 'source_ip' : 'actor';
+    const windowStart = now - this.options.settings.failedLogins.windowMinutes * MINUTE;
+    const failures = this.options.db
+      .selectFrom('audit_events')
+      .where('action', '=', 'login')
+      .where('result', '=', 'failure')
+      .where('time', '<', now);
+    const counted = await failures
+      .select([(eb) => eb.ref(by).as('subject'), (eb) => eb.fn.countAll<number>().as('n')])
+      .where('time', '>=', windowStart)
+      .where(by, 'is not', null)
+      .groupBy(by)
+      .having((eb) => eb.fn.countAll(), '>=', threshold)
+      .execute();
+    const found = await this.unreported(
+      kind,
+      now,
+      windowStart,
+      new Map(counted.map((row) => [row.subject as string, Number(row.n)])),
+      threshold,
+      async (subject, since) =>
+        Number(
+          (
+            await failures
+              .select((eb) => eb.fn.countAll<number>().as('n'))
+              .where(by, '=', subject)
+              .where('time', '>=', since)
+              .executeTakeFirst()
+          )?.n ?? 0,
+        ),
+    );
+    const withSeen = [];
+    for (const { subject, count, from } of found) {
+      const seen = await failures
+        .select((eb) => eb.ref(other).as('value'))
+        .distinct()
+        .where(by, '=', subject)
+        .where('time', '>=', from)
+        .limit(limit)
+        .execute();
+      withSeen.push({ subject, count, from, seen: seen.map((row) => row.value) });
+    }
+    return withSeen;
   }
 
   private async robotSweeps(now: number): Promise<Finding[]> {
