@@ -40,7 +40,6 @@ export const gcRoutes: ApiRoute[] = [
         requestedBy: loginOf(call.identity),
       });
       call.auditDetail = { id: run.id, dryRun: run.dryRun };
-      call.reply.code(202);
       return runOf(run);
     },
   }),

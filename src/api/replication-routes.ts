@@ -91,7 +91,6 @@ const registryRoutes: ApiRoute[] = [
     async handler(call) {
       const registry = await call.options.replication.createRegistry(call.body, loginOf(call.identity));
       call.auditDetail = { url: registry.url, username: registry.username };
-      call.reply.code(201);
       return registry;
     },
   }),
@@ -143,7 +142,6 @@ const registryRoutes: ApiRoute[] = [
     audit: { action: 'replication.registry.delete', resource: (params) => `registry:${params.name ?? '?'}` },
     async handler(call) {
       await call.options.replication.removeRegistry(call.params.name);
-      call.reply.code(204);
     },
   }),
   route<Named>({
@@ -193,7 +191,6 @@ const policyRoutes: ApiRoute[] = [
     async handler(call) {
       const policy = await call.options.replication.createPolicy(call.body, loginOf(call.identity));
       call.auditDetail = { id: policy.id, direction: policy.direction, registry: policy.registry };
-      call.reply.code(201);
       return policyView(call as AnyCall, policy);
     },
   }),
@@ -242,7 +239,6 @@ const policyRoutes: ApiRoute[] = [
     audit: { action: 'replication.policy.delete', resource: (params) => `replication:${params.id ?? '?'}` },
     async handler(call) {
       await call.options.replication.removePolicy(call.params.id);
-      call.reply.code(204);
     },
   }),
   route<ById>({
@@ -263,7 +259,6 @@ const policyRoutes: ApiRoute[] = [
     async handler(call) {
       const run = await call.options.replication.run(call.params.id, loginOf(call.identity));
       call.auditDetail = { execution: run.id };
-      call.reply.code(202);
       return executionView({ run, policyId: call.params.id });
     },
   }),
@@ -327,7 +322,6 @@ const policyRoutes: ApiRoute[] = [
       const { id, execution } = call.params;
       const run = await call.options.replication.retry(id, execution, loginOf(call.identity));
       call.auditDetail = { execution: run.id, retryOf: execution };
-      call.reply.code(202);
       return executionView({ run, policyId: id });
     },
   }),
@@ -379,7 +373,6 @@ const eventRoutes: ApiRoute[] = [
         { signature: header(SIGNATURE_HEADER), authorization: header('authorization') },
       );
       call.auditDetail = answer;
-      call.reply.code(202);
       return answer;
     },
   }),

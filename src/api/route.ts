@@ -102,7 +102,10 @@ export interface ApiRoute<P = unknown, Q = unknown, B = unknown> {
    * that must check a signature over the exact bytes before it reads them. Documented with these media types.
    */
   rawBody?: { mediaTypes: readonly string[]; description: string };
-  /** The success answer; the error answers are added from `gate` and `errors`. */
+  /**
+   * The success answer: the plugin sends its status (handlers need not set it); the error answers are added
+   * from `gate` and `errors`.
+   */
   success: SuccessAnswer;
   /** Error statuses this route may answer with besides the gate's (400 on validation, 401, 403). */
   errors?: readonly number[];

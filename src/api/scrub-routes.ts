@@ -49,7 +49,6 @@ export const scrubRoutes: ApiRoute[] = [
         requestedBy: loginOf(call.identity),
       });
       call.auditDetail = { id: run.id, quarantine: call.body.quarantine };
-      call.reply.code(202);
       return runOf(run);
     },
   }),
@@ -94,8 +93,6 @@ export const scrubRoutes: ApiRoute[] = [
       if (!(await call.options.scrub.quarantine().remove(call.params.digest))) {
         throw new RegistryError('NOT_FOUND', { message: `blob ${call.params.digest} is not quarantined` });
       }
-      call.reply.code(204);
-      return undefined;
     },
   }),
 ];

@@ -129,7 +129,6 @@ function routesOf(place: Place): ApiRoute[] {
         const scope = await place.scope(call, `adding ${where} webhook`);
         const endpoint = await call.options.webhooks.create(scope, call.body, loginOf(call.identity));
         call.auditDetail = { id: endpoint.id, url: endpoint.url, eventTypes: endpoint.eventTypes };
-        call.reply.code(201);
         return endpoint;
       },
     }),
@@ -190,8 +189,6 @@ function routesOf(place: Place): ApiRoute[] {
       async handler(call) {
         const scope = await place.scope(call, `removing ${where} webhook`);
         await call.options.webhooks.remove(scope, call.params.id);
-        call.reply.code(204);
-        return undefined;
       },
     }),
     route<{ id: number }, Page>({
@@ -239,7 +236,6 @@ function routesOf(place: Place): ApiRoute[] {
         const scope = await place.scope(call, `redelivering ${where} webhook`);
         const delivery = await call.options.webhooks.redeliver(scope, call.params.id, call.params.delivery);
         call.auditDetail = { delivery: call.params.delivery, redelivery: delivery.id };
-        call.reply.code(202);
         return deliveryView(delivery);
       },
     }),
