@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+import { BoundedLru } from '../cache/bounded-lru.js';
 import {
   combine,
   type FailureEntry as Entry,
@@ -30,7 +31,7 @@ export class MemoryFailureLog implements FailureLog {
   readonly #entries: LRUCache<string, Entry[]>;
 
   constructor(options: { maxKeys?: number } = {}) {
-    this.#entries = new LRUCache({ max: options.maxKeys ?? 10_000 });
+    this.#entries = new BoundedLru({ max: options.maxKeys ?? 10_000 });
   }
 
   #recent(key: string, windowSeconds: number, now: number): Entry[] {

@@ -1,5 +1,5 @@
-import { LRUCache } from 'lru-cache';
 import { projectOf } from '../auth/index.js';
+import { BoundedLru } from '../cache/bounded-lru.js';
 import { type InvalidationBus, LocalBus } from '../cluster/index.js';
 import type { ImmutabilityRuleRow, LifecycleStore } from '../metadata/index.js';
 import { RegistryError, type TagProtection } from '../registry/index.js';
@@ -71,7 +71,7 @@ const MAX_STALE_MS = 30_000;
  * before. While the bus may be missing events (`deaf`) every push reads the rules.
  */
 export class TagImmutability {
-  readonly #rules = new LRUCache<string, Promise<readonly ImmutabilityRule[]>>({
+  readonly #rules = new BoundedLru<string, Promise<readonly ImmutabilityRule[]>>({
     max: MAX_PROJECTS,
     ttl: MAX_STALE_MS,
   });

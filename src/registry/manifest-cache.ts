@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { BoundedLru } from '../cache/bounded-lru.js';
 import type { Invalidation } from '../cluster/index.js';
 import type { ManifestRow } from '../metadata/index.js';
 
@@ -34,7 +35,7 @@ export class ManifestCache {
    * not read whole again to find that out. Only a hint (a repository that shrank is still listed right), so it
    * survives tag changes.
    */
-  private readonly largeTagLists = new LRUCache<string, true>({ max: 10_000 });
+  private readonly largeTagLists = new BoundedLru<string, true>({ max: 10_000 });
 
   constructor(
     maxBytes: number,
@@ -54,7 +55,7 @@ export class ManifestCache {
     const ttl = options.maxStaleMs ? { ttl: options.maxStaleMs } : {};
     this.manifests = new LRUCache({ maxSize: maxBytes, sizeCalculation: (row) => row.size + 200, ...ttl });
     if (options.noTags) return;
-    this.tags = new LRUCache({
+    this.tags = new BoundedLru({
       max: options.maxTags ?? 100_000,
       ...ttl,
       // Evicted, expired or deleted (not overwritten): out of its repository's keys too.

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
-import { LRUCache } from 'lru-cache';
 import { projectOf } from '../auth/index.js';
+import { BoundedLru } from '../cache/bounded-lru.js';
 import type { Invalidation, InvalidationBus } from '../cluster/index.js';
 import type { AuditSink } from '../events/index.js';
 import type { JobRunner } from '../lifecycle/index.js';
@@ -127,7 +127,7 @@ export class Scanning {
   readonly hooks: Pick<RegistryPolicy, 'admitManifestRead'>;
   private readonly worker: ScanWorker;
   private readonly enforcement: ScanEnforcement;
-  private readonly settingsCache = new LRUCache<string, Promise<ScanSettingsRow | undefined>>({
+  private readonly settingsCache = new BoundedLru<string, Promise<ScanSettingsRow | undefined>>({
     max: 10_000,
   });
   private rescanTimer: NodeJS.Timeout | undefined;

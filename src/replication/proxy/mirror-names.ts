@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
-import { LRUCache } from 'lru-cache';
 import { DEFAULT_PROJECT, projectOf } from '../../auth/index.js';
+import { BoundedLru } from '../../cache/bounded-lru.js';
 import type { Database } from '../../metadata/index.js';
 import { isValidRepositoryName } from '../../registry/index.js';
 import { isDockerHub } from './upstream-name.js';
@@ -41,8 +41,8 @@ const FACT_TTL_MS = 5_000;
  *   not fetch whatever a stranger published under that name upstream.
  */
 export class MirrorNames {
-  private readonly projects = new LRUCache<string, { exists: boolean }>({ max: 10_000, ttl: FACT_TTL_MS });
-  private readonly repositories = new LRUCache<string, { exists: boolean }>({
+  private readonly projects = new BoundedLru<string, { exists: boolean }>({ max: 10_000, ttl: FACT_TTL_MS });
+  private readonly repositories = new BoundedLru<string, { exists: boolean }>({
     max: 10_000,
     ttl: FACT_TTL_MS,
   });

@@ -1,4 +1,4 @@
-import { LRUCache } from 'lru-cache';
+import { BoundedLru } from '../../cache/bounded-lru.js';
 
 /** A manifest fetched from the upstream whose blobs (or child manifests) the repository does not hold yet. */
 export interface PendingManifest {
@@ -17,7 +17,7 @@ export interface PendingManifest {
  * through the core. Per process and bounded: one forgotten is fetched again at the next pull.
  */
 export class PendingManifests {
-  private readonly entries = new LRUCache<string, PendingManifest>({ max: 10_000, ttl: 3600_000 });
+  private readonly entries = new BoundedLru<string, PendingManifest>({ max: 10_000, ttl: 3600_000 });
 
   get(repository: string, digest: string): PendingManifest | undefined {
     return this.entries.get(`${repository}@${digest}`);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
-import { LRUCache } from 'lru-cache';
 import { projectOf } from '../../auth/index.js';
+import { BoundedLru } from '../../cache/bounded-lru.js';
 import { type FillLocks, LocalFillLocks } from '../../cluster/index.js';
 import type { ManifestRow } from '../../metadata/index.js';
 import {
@@ -112,7 +112,7 @@ const DEFAULT_RETRY: RetryOptions = {
  */
 export class ProxyCache {
   private readonly settings: ProxySettingsStore;
-  private readonly lookups = new LRUCache<string, { upstream: StoredUpstream | null }>({
+  private readonly lookups = new BoundedLru<string, { upstream: StoredUpstream | null }>({
     max: 10_000,
     ttl: SETTINGS_TTL_MS,
   });
@@ -122,7 +122,7 @@ export class ProxyCache {
   private readonly fills = new SingleFlight<void>();
   private readonly resolving = new SingleFlight<{ row: ManifestRow } | 'missing'>();
   /** Blob sizes from the manifests fetched, so a blob GET needs no HEAD upstream first. */
-  private readonly sizes = new LRUCache<string, number>({ max: 100_000 });
+  private readonly sizes = new BoundedLru<string, number>({ max: 100_000 });
   private readonly registry: Registry;
   private readonly keyring: SecretKeyring | undefined;
   private readonly fillLocks: FillLocks;

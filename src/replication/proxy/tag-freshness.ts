@@ -1,4 +1,5 @@
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+import { BoundedLru } from '../../cache/bounded-lru.js';
 
 /**
  * When each cached tag was last confirmed against the upstream (a HEAD that matched, or a fresh fetch). Within
@@ -8,7 +9,7 @@ export class TagFreshness {
   private readonly checked: LRUCache<string, { digest: string }> | undefined;
 
   constructor(ttlMs: number) {
-    if (ttlMs > 0) this.checked = new LRUCache({ max: 100_000, ttl: ttlMs });
+    if (ttlMs > 0) this.checked = new BoundedLru({ max: 100_000, ttl: ttlMs });
   }
 
   /** The digest the tag had when last confirmed, while that is within the TTL. */

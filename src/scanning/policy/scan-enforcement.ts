@@ -1,4 +1,5 @@
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+import { BoundedLru } from '../../cache/bounded-lru.js';
 import type { AuditSink } from '../../events/index.js';
 import type { ManifestRow, ScanReportRow } from '../../metadata/index.js';
 import { type Reader, RegistryError } from '../../registry/index.js';
@@ -34,11 +35,11 @@ export function scanState(report: ScanReportRow | undefined): ScanState {
  * clients pull an index's images by digest, and those are.
  */
 export class ScanEnforcement {
-  private readonly states = new LRUCache<string, Promise<ScanState | 'exempt'>>({ max: 100_000 });
+  private readonly states = new BoundedLru<string, Promise<ScanState | 'exempt'>>({ max: 100_000 });
   private readonly audited: LRUCache<string, true>;
 
   constructor(private readonly options: ScanEnforcementOptions) {
-    this.audited = new LRUCache({ max: 100_000, ttl: options.auditWindowMs ?? 600_000 });
+    this.audited = new BoundedLru({ max: 100_000, ttl: options.auditWindowMs ?? 600_000 });
   }
 
   forget(repository: string, digest: string): void {

@@ -1,5 +1,5 @@
 import cvss from 'ae-cvss-calculator';
-import { LRUCache } from 'lru-cache';
+import { BoundedLru } from '../../cache/bounded-lru.js';
 import type { Severity } from '../types.js';
 
 // The metrics a vector must give for its base score to mean anything (the calculator scores missing ones as 0).
@@ -11,7 +11,7 @@ const BASE_METRICS: Record<string, string[]> = {
 
 // Databases repeat a few thousand distinct vectors across all their records, and scoring one is the import's
 // costliest step: remember them.
-const scores = new LRUCache<string, { score: number | undefined }>({ max: 20_000 });
+const scores = new BoundedLru<string, { score: number | undefined }>({ max: 20_000 });
 
 /** The CVSS v3.x / v4.0 base score of a vector, or undefined when it is not a complete one. */
 export function cvssBaseScore(vector: string): number | undefined {

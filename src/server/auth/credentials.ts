@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import { LRUCache } from 'lru-cache';
 import type { Accounts } from '../../accounts/index.js';
 import {
   type Access,
@@ -11,6 +10,7 @@ import {
   parseSecretToken,
   type TokenService,
 } from '../../auth/index.js';
+import { BoundedLru } from '../../cache/bounded-lru.js';
 import type { InvalidationBus } from '../../cluster/index.js';
 import type { Need } from '../../distribution/index.js';
 import type { AuditSink } from '../../events/index.js';
@@ -77,11 +77,11 @@ export function readAuthorization(header: string): ReturnType<typeof parseAuthor
  * Login failures are throttled per account and per address, and audited.
  */
 export class Credentials {
-  private readonly tokens = new LRUCache<
+  private readonly tokens = new BoundedLru<
     string,
     { subject: string; access: Access[]; expiresAt: number; generation: number }
   >({ max: 10_000 });
-  private readonly basics = new LRUCache<string, { identity: Identity; subject: string }>({
+  private readonly basics = new BoundedLru<string, { identity: Identity; subject: string }>({
     max: 1000,
     ttl: 30_000,
   });

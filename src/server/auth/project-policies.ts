@@ -1,5 +1,5 @@
-import { LRUCache } from 'lru-cache';
 import type { ProjectPolicy } from '../../auth/index.js';
+import { BoundedLru } from '../../cache/bounded-lru.js';
 import type { InvalidationBus } from '../../cluster/index.js';
 
 /** Projects remembered at most; a forgotten one costs one query when next asked. */
@@ -22,7 +22,7 @@ const MAX_STALE_MS = 30_000;
  * read again.
  */
 export class ProjectPolicies {
-  readonly #known = new LRUCache<string, Promise<ProjectPolicy | undefined>>({
+  readonly #known = new BoundedLru<string, Promise<ProjectPolicy | undefined>>({
     max: MAX_PROJECTS,
     ttl: MAX_STALE_MS,
   });

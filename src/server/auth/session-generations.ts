@@ -1,4 +1,4 @@
-import { LRUCache } from 'lru-cache';
+import { BoundedLru } from '../../cache/bounded-lru.js';
 import type { InvalidationBus } from '../../cluster/index.js';
 
 /** Users remembered at most; a forgotten one costs one query when next seen. */
@@ -15,7 +15,7 @@ const RECHECK_MS = 60_000;
  * with an event) merges by taking the larger; after the bus lost events ('all'), everything is read again.
  */
 export class SessionGenerations {
-  readonly #known = new LRUCache<string, number>({ max: MAX_SUBJECTS, ttl: RECHECK_MS });
+  readonly #known = new BoundedLru<string, number>({ max: MAX_SUBJECTS, ttl: RECHECK_MS });
 
   constructor(
     private readonly load: (subject: string) => Promise<number>,

@@ -1,4 +1,5 @@
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+import { BoundedLru } from '../../cache/bounded-lru.js';
 
 interface Counter {
   /** Start of the current fixed window (ms). */
@@ -26,7 +27,7 @@ export class RequestRate {
     maxKeys = 50_000,
   ) {
     this.#windowMs = windowSeconds * 1000;
-    this.#counters = new LRUCache({ max: maxKeys });
+    this.#counters = new BoundedLru({ max: maxKeys });
   }
 
   /** Counts one request of `key` against `limit` per window; a refused request is not counted. */

@@ -1,5 +1,6 @@
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
 import { projectOf } from '../../auth/index.js';
+import { BoundedLru } from '../../cache/bounded-lru.js';
 import type { Invalidation } from '../../cluster/index.js';
 import type { AuditSink } from '../../events/index.js';
 import type { ManifestRow } from '../../metadata/index.js';
@@ -96,10 +97,10 @@ export class PullEnforcement {
 
   constructor(private readonly options: PullEnforcementOptions) {
     const max = options.maxEntries ?? 100_000;
-    this.assessments = new LRUCache({ max });
-    this.verdicts = new LRUCache({ max });
-    this.coveredBlobs = new LRUCache({ max });
-    this.audited = new LRUCache({ max: 100_000, ttl: options.auditWindowMs ?? 600_000 });
+    this.assessments = new BoundedLru({ max });
+    this.verdicts = new BoundedLru({ max });
+    this.coveredBlobs = new BoundedLru({ max });
+    this.audited = new BoundedLru({ max: 100_000, ttl: options.auditWindowMs ?? 600_000 });
   }
 
   /** The hooks the registry core calls. */

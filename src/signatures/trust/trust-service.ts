@@ -1,6 +1,7 @@
 import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+import { BoundedLru } from '../../cache/bounded-lru.js';
 import type { Invalidation, InvalidationBus } from '../../cluster/index.js';
 import { compileGlob, type GlobMatcher } from '../../lifecycle/index.js';
 import {
@@ -168,7 +169,7 @@ export class TrustService implements TrustAdmin {
     this.store = new SignatureStore(db);
     // Changes are announced (here and over the bus); the time limit only bounds what is never announced,
     // such as a project deleted and created again under the same name.
-    this.cache = new LRUCache({ max: options.maxProjects ?? 10_000, ttl: options.maxAgeMs ?? 60_000 });
+    this.cache = new BoundedLru({ max: options.maxProjects ?? 10_000, ttl: options.maxAgeMs ?? 60_000 });
     options.bus.subscribe((event) => this.apply(event));
   }
 
