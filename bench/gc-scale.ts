@@ -116,11 +116,17 @@ async function main(): Promise<void> {
         );
         if (pushes) {
           console.log(`pushes, during GC:   ${latencies(pushes.map((p) => p.ms))}`);
-          // By the phase the collector was in when each push ended (phases seen by 0.5 s polls: approximate).
+          // By the phase the collector was in when each push ended (phases seen by 0.5 s polls: approximate;
+          // a slice's mark, manifests and links alternate).
+          const byPhase = new Map<string, number[]>();
           for (const [i, { phase, at }] of report.phaseStarts.entries()) {
             const until = report.phaseStarts[i + 1]?.at ?? Number.POSITIVE_INFINITY;
-            const inPhase = pushes.filter((p) => p.at >= at && p.at < until).map((p) => p.ms);
-            if (inPhase.length > 0) console.log(`  during ${phase.padEnd(10)} ${latencies(inPhase)}`);
+            const list = byPhase.get(phase) ?? [];
+            byPhase.set(phase, list);
+            list.push(...pushes.filter((p) => p.at >= at && p.at < until).map((p) => p.ms));
+          }
+          for (const [phase, ms] of byPhase) {
+            if (ms.length > 0) console.log(`  during ${phase.padEnd(10)} ${latencies(ms)}`);
           }
         }
       }
