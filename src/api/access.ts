@@ -9,7 +9,7 @@ import {
   type RobotPermission,
 } from '../auth/index.js';
 import { RegistryError } from '../registry/index.js';
-import type { Call } from './route.js';
+import type { Call, ProjectNeed } from './route.js';
 
 /** The realm of the Basic challenge /api/v1 sends: browsers and curl prompt for a user and password. */
 export const REALM = 'berth';
@@ -153,6 +153,17 @@ export async function requireProjectAction(
   const policy = await policyOf(call, project);
   checkProjectAction(call, policy, action, what);
   return policy;
+}
+
+/** A route's `project` check, on the project `{name}` of its path. */
+export async function requireProject(
+  call: Call<unknown, unknown, unknown>,
+  need: ProjectNeed,
+  what: string,
+): Promise<void> {
+  const { name } = call.params as { name: string };
+  if (need === 'member') await requireMember(call, name, what);
+  else await requireProjectAction(call, name, need, what);
 }
 
 function checkProjectAction(

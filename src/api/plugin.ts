@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Identity } from '../auth/index.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan, RegistryError } from '../registry/index.js';
-import { loginOf, requireAuthenticated, requireSystemAdmin } from './access.js';
+import { loginOf, requireAuthenticated, requireProject, requireSystemAdmin } from './access.js';
 import { invalidRequest, toApiError } from './api-errors.js';
 import { buildOpenApiDocument } from './openapi.js';
 import type { ApiOptions } from './options.js';
@@ -118,6 +118,9 @@ export async function apiRoutes(app: FastifyInstance, options: ApiOptions): Prom
   );
 
   for (const definition of routes) {
+    if (definition.project && !definition.path.startsWith('/projects/{name}')) {
+      throw new Error(`${definition.operationId}: a project check needs /projects/{name} in its path`);
+    }
     app.route({
       method: definition.method,
       url: fastifyPath(definition.path),
@@ -148,6 +151,7 @@ async function handle(
       query: parsePart(definition.query, 'query', request.query),
       body: definition.rawBody ? body : parsePart(definition.body, 'body', body),
     };
+    if (definition.project) await requireProject(call, definition.project, definition.task);
     const result = await definition.handler(call);
     record(definition, options, request, identity, body, 'success', auditDetail(call.auditDetail));
     reply.code(definition.success.status);

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import type { Identity } from '../auth/index.js';
+import type { Action, Identity } from '../auth/index.js';
 import type { ApiOptions } from './options.js';
 
 /** The audit actions the management API records, one per kind of change. */
@@ -55,6 +55,9 @@ export type AuditAction =
   | 'scanning.database'
   | 'scanning.rescan';
 
+/** What a route's caller needs in the project of its path: a role in it, or one action. */
+export type ProjectNeed = 'member' | Action;
+
 /**
  * Who may call a route at all; handlers check the finer rules (project roles, ownership). `none` does not even
  * look at credentials; `public` answers anonymous callers but refuses wrong credentials.
@@ -94,6 +97,13 @@ export interface ApiRoute<P = unknown, Q = unknown, B = unknown> {
   gate: Gate;
   /** Who may call it, in words, for the document. */
   access: string;
+  /**
+   * What the caller needs in the project `{name}` of the path, checked before the handler runs (after the gate
+   * and validation) and refused naming `task`: `member` (requireMember: a role in it, even when it is public)
+   * or an action (requireProjectAction). Handlers that want the project's policy, or check later, check it
+   * themselves.
+   */
+  project?: ProjectNeed;
   params?: z.ZodType<P, Record<string, string>>;
   query?: z.ZodType<Q, Record<string, unknown>>;
   body?: z.ZodType<B, unknown>;
@@ -114,10 +124,13 @@ export interface ApiRoute<P = unknown, Q = unknown, B = unknown> {
   handler(call: Call<P, Q, B>): Promise<unknown>;
 }
 
-/** What a group of routes shares (its tag, gate and who may call, and maybe the task): spread into each route. */
-export function preamble<T extends Pick<ApiRoute, 'tag' | 'gate' | 'access'> & { task?: string }>(
-  shared: T,
-): T {
+/**
+ * What a group of routes shares (its tag, gate and who may call, and maybe the task and what the caller needs in
+ * the project): spread into each route.
+ */
+export function preamble<
+  T extends Pick<ApiRoute, 'tag' | 'gate' | 'access'> & { task?: string; project?: ProjectNeed },
+>(shared: T): T {
   return shared;
 }
 
