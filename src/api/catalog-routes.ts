@@ -63,13 +63,13 @@ export const catalogRoutes: ApiRoute[] = [
     summary: "List a project's repositories by name, with a substring search",
     task: 'listing repositories',
     ...FOR_PULLERS,
+    project: 'pull',
     params: ProjectParams,
     query: RepositoryListQuery,
     success: { status: 200, description: 'One page of repositories', schema: RepositoryList },
     errors: [404],
     async handler(call) {
       const { params, query, options } = call;
-      await requireProjectAction(call, params.name, 'pull', 'listing repositories');
       return options.catalog.repositories(params.name, {
         ...pageRequest(query),
         ...(query.q !== undefined && { search: query.q }),
@@ -83,13 +83,13 @@ export const catalogRoutes: ApiRoute[] = [
     summary: "List a repository's artifacts, newest push first, with tags, sizes and platforms",
     task: 'listing artifacts',
     ...FOR_PULLERS,
+    project: 'pull',
     params: RepositoryParams,
     query: PageQuery,
     success: { status: 200, description: 'One page of artifacts', schema: ArtifactList },
     errors: [404],
     async handler(call) {
       const { params, query, options } = call;
-      await requireProjectAction(call, params.name, 'pull', 'listing artifacts');
       return inRepository(params.name, params.repo, async (repository) => ({
         repository,
         ...(await options.catalog.artifacts(repository, pageRequest(query))),

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { MEMBERS, PROJECT_ADMINS, requireMember, requireProjectAction, SYSTEM_ADMINS } from './access.js';
+import { MEMBERS, PROJECT_ADMINS, SYSTEM_ADMINS } from './access.js';
 import { type ApiRoute, preamble, route } from './route.js';
 import {
   CreateImmutabilityRuleBody,
@@ -22,6 +22,7 @@ const RULE_CHANGE = preamble({
   tag: 'immutability',
   gate: 'authenticated',
   access: PROJECT_ADMINS,
+  project: 'project:settings',
 });
 
 function quotaOf(row: { limitBytes: number | null; usedBytes: number }) {
@@ -43,12 +44,12 @@ export const lifecycleRoutes: ApiRoute[] = [
     tag: 'quotas',
     gate: 'authenticated',
     access: MEMBERS,
+    project: 'member',
     params: ProjectParams,
     success: { status: 200, description: 'Its quota and usage', schema: ProjectQuota },
     errors: [404],
     async handler(call) {
       const { name } = call.params;
-      await requireMember(call, name, "reading a project's quota");
       return quotaOf(await call.options.lifecycle.quota(name));
     },
   }),
@@ -90,12 +91,12 @@ export const lifecycleRoutes: ApiRoute[] = [
     tag: 'immutability',
     gate: 'authenticated',
     access: 'maintainers and project administrators of the project, and system administrators',
+    project: 'tags:manage',
     params: ProjectParams,
     success: { status: 200, description: 'Its rules, oldest first', schema: ImmutabilityRuleList },
     errors: [404],
     async handler(call) {
       const { name } = call.params;
-      await requireProjectAction(call, name, 'tags:manage', "reading a project's immutability rules");
       return { items: await call.options.lifecycle.rules(name) };
     },
   }),
@@ -112,7 +113,6 @@ export const lifecycleRoutes: ApiRoute[] = [
     audit: { action: 'immutability.add', resource: (params) => params.name ?? '?' },
     async handler(call) {
       const { name } = call.params;
-      await requireProjectAction(call, name, 'project:settings', CHANGING_RULES);
       const rule = await call.options.lifecycle.addRule(name, call.body);
       call.auditDetail = ruleDetail(rule);
       return rule;
@@ -130,7 +130,6 @@ export const lifecycleRoutes: ApiRoute[] = [
     audit: { action: 'immutability.remove', resource: (params) => params.name ?? '?' },
     async handler(call) {
       const { name, id } = call.params;
-      await requireProjectAction(call, name, 'project:settings', CHANGING_RULES);
       const rule = await call.options.lifecycle.removeRule(name, id);
       call.auditDetail = ruleDetail(rule);
     },

@@ -2,15 +2,7 @@ import type { z } from 'zod';
 import { AuthError, type Identity, IpAllowlist } from '../auth/index.js';
 import { RegistryError } from '../registry/index.js';
 import type { ProxyInput } from '../replication/proxy/index.js';
-import {
-  denied,
-  isRestricted,
-  isSystemAdmin,
-  PROJECT_ADMINS,
-  RESTRICTED,
-  requireProjectAction,
-  SYSTEM_ADMINS,
-} from './access.js';
+import { denied, isRestricted, isSystemAdmin, PROJECT_ADMINS, RESTRICTED, SYSTEM_ADMINS } from './access.js';
 import type { ApiOptions } from './options.js';
 import { linkNext, pageOf, pageRequest } from './pagination.js';
 import { type ApiRoute, field, preamble, route } from './route.js';
@@ -145,11 +137,11 @@ export const projectRoutes: ApiRoute[] = [
     tag,
     gate: 'public',
     access: 'whoever may pull from it: anyone for a public project',
+    project: 'pull',
     params: ProjectParams,
     success: { status: 200, description: 'The project', schema: Project },
     errors: [401, 403, 404],
     async handler(call) {
-      await requireProjectAction(call, call.params.name, 'pull', 'reading a project');
       const project = await call.options.accounts.getProject(call.params.name);
       const proxy = await call.options.proxies?.view(project.name);
       return proxy === undefined ? project : { ...project, proxy };
@@ -162,6 +154,7 @@ export const projectRoutes: ApiRoute[] = [
     summary: 'Make a project public or private, set its push allowlist',
     task: "changing a project's settings",
     ...FOR_ADMINS,
+    project: 'project:settings',
     params: ProjectParams,
     body: UpdateProjectBody,
     success: { status: 200, description: 'The project as changed', schema: Project },
@@ -169,7 +162,6 @@ export const projectRoutes: ApiRoute[] = [
     audit: { action: 'project.update', resource: (params) => params.name ?? '?' },
     async handler(call) {
       const { params, body } = call;
-      await requireProjectAction(call, params.name, 'project:settings', "changing a project's settings");
       checkAllowlist(body.pushAllowlist);
       const { proxy: upstream, ...changes } = body;
       if (upstream) checkProxy(call, upstream);
@@ -210,13 +202,13 @@ export const projectRoutes: ApiRoute[] = [
     summary: "List a project's members",
     task: "listing a project's members",
     ...FOR_ADMINS,
+    project: 'members:manage',
     params: ProjectParams,
     query: PageQuery,
     success: { status: 200, description: 'One page of members, by kind and name', schema: MemberList },
     errors: [404],
     async handler(call) {
       const { params, options, query, request, reply } = call;
-      await requireProjectAction(call, params.name, 'members:manage', "listing a project's members");
       const members = await options.accounts.listMembers(params.name);
       const page = pageOf(members, (m) => `${m.kind}\u0000${m.name}`, pageRequest(query));
       linkNext(request, reply, page.next);
@@ -230,12 +222,12 @@ export const projectRoutes: ApiRoute[] = [
     summary: "Read a member's role",
     task: "reading a project's members",
     ...FOR_ADMINS,
+    project: 'members:manage',
     params: MemberParams,
     success: { status: 200, description: 'The member', schema: Member },
     errors: [404],
     async handler(call) {
       const { name, kind, member } = call.params;
-      await requireProjectAction(call, name, 'members:manage', "reading a project's members");
       const found = findMember(await call.options.accounts.listMembers(name), kind, member);
       if (!found) {
         throw new RegistryError('NOT_FOUND', { message: `${kind} '${member}' is not a member of '${name}'` });
@@ -250,6 +242,7 @@ export const projectRoutes: ApiRoute[] = [
     summary: 'Add a member or change their role',
     task: "managing a project's members",
     ...FOR_ADMINS,
+    project: 'members:manage',
     params: MemberParams,
     body: SetMemberBody,
     success: { status: 200, description: 'The member', schema: Member },
@@ -257,7 +250,6 @@ export const projectRoutes: ApiRoute[] = [
     audit: { action: 'member.set', resource: (params) => params.name ?? '?' },
     async handler(call) {
       const { name, kind, member } = call.params;
-      await requireProjectAction(call, name, 'members:manage', "managing a project's members");
       const entry = { kind, name: member, role: call.body.role };
       call.auditDetail = entry;
       await call.options.accounts.setMember(name, entry);
@@ -272,13 +264,13 @@ export const projectRoutes: ApiRoute[] = [
     summary: 'Remove a member',
     task: "managing a project's members",
     ...FOR_ADMINS,
+    project: 'members:manage',
     params: MemberParams,
     success: { status: 204, description: 'Removed' },
     errors: [404],
     audit: { action: 'member.remove', resource: (params) => params.name ?? '?' },
     async handler(call) {
       const { name, kind, member } = call.params;
-      await requireProjectAction(call, name, 'members:manage', "managing a project's members");
       call.auditDetail = { kind, name: member };
       await call.options.accounts.removeMember(name, kind, member);
     },

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { JobRunRow } from '../metadata/index.js';
-import { loginOf, MEMBERS, requireMember, requireProjectAction } from './access.js';
+import { loginOf, MEMBERS } from './access.js';
 import { jobRunView, runsPage } from './job-runs.js';
 import {
   RetentionPolicy,
@@ -18,11 +18,12 @@ type RunPath = z.output<typeof RetentionRunParams>;
 type RunsPage = z.output<typeof RunsQuery>;
 
 const tag = 'retention';
-const FOR_MEMBERS = preamble({ tag, gate: 'authenticated', access: MEMBERS });
+const FOR_MEMBERS = preamble({ tag, gate: 'authenticated', access: MEMBERS, project: 'member' });
 const FOR_ADMINS = preamble({
   tag,
   gate: 'authenticated',
   access: 'project administrators of the project and system administrators',
+  project: 'project:settings',
 });
 
 function runOf(row: JobRunRow): z.input<typeof RetentionRun> {
@@ -47,7 +48,6 @@ export const retentionRoutes: ApiRoute[] = [
     errors: [404],
     async handler(call) {
       const { name } = call.params;
-      await requireMember(call, name, "reading a project's retention policy");
       return call.options.retention.policy(name);
     },
   }),
@@ -65,7 +65,6 @@ export const retentionRoutes: ApiRoute[] = [
     audit: { action: 'retention.set', resource: (params) => params.name ?? '?' },
     async handler(call) {
       const { name } = call.params;
-      await requireProjectAction(call, name, 'project:settings', "setting a project's retention policy");
       const policy = await call.options.retention.setPolicy(name, call.body);
       call.auditDetail = { rules: policy.rules, schedule: policy.schedule };
       return policy;
@@ -89,7 +88,6 @@ export const retentionRoutes: ApiRoute[] = [
     audit: { action: 'retention.run', resource: (params) => params.name ?? '?' },
     async handler(call) {
       const { name } = call.params;
-      await requireProjectAction(call, name, 'project:settings', 'starting a retention run');
       const run = await call.options.retention.run(name, {
         dryRun: call.body.dryRun,
         trigger: 'manual',
@@ -112,7 +110,6 @@ export const retentionRoutes: ApiRoute[] = [
     errors: [404],
     async handler(call) {
       const { name } = call.params;
-      await requireMember(call, name, "reading a project's retention runs");
       return runsPage(call, (page) => call.options.retention.runs(name, page), runOf);
     },
   }),
@@ -128,7 +125,6 @@ export const retentionRoutes: ApiRoute[] = [
     errors: [404],
     async handler(call) {
       const { name, id } = call.params;
-      await requireMember(call, name, "reading a project's retention runs");
       return runOf(await call.options.retention.getRun(name, id));
     },
   }),

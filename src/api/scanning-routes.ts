@@ -8,14 +8,7 @@ import type { z } from 'zod';
 import type { JobRunRow } from '../metadata/index.js';
 import { RegistryError } from '../registry/index.js';
 import type { DatabaseInfo } from '../scanning/engines.js';
-import {
-  loginOf,
-  MEMBERS,
-  PROJECT_ADMINS,
-  requireMember,
-  requireProjectAction,
-  SYSTEM_ADMINS,
-} from './access.js';
+import { loginOf, MEMBERS, PROJECT_ADMINS, SYSTEM_ADMINS } from './access.js';
 import { jobRunView, systemRunRoutes } from './job-runs.js';
 import { inRepository } from './repository-path.js';
 import { type ApiRoute, type Call, preamble, route } from './route.js';
@@ -38,7 +31,12 @@ type Params = z.output<typeof ScanningProjectParams>;
 type ArtifactPath = z.output<typeof ArtifactParams>;
 
 const tag = 'scanning';
-const FOR_PULLERS = preamble({ tag, gate: 'public', access: 'whoever may pull from the project' });
+const FOR_PULLERS = preamble({
+  tag,
+  gate: 'public',
+  access: 'whoever may pull from the project',
+  project: 'pull',
+});
 const FOR_SYSTEM_ADMINS = preamble({ tag, gate: 'systemAdmin', access: SYSTEM_ADMINS });
 const NDJSON = 'application/x-ndjson';
 const ZIP = 'application/zip';
@@ -98,11 +96,11 @@ export const scanningRoutes: ApiRoute[] = [
     tag,
     gate: 'authenticated',
     access: MEMBERS,
+    project: 'member',
     params: ScanningProjectParams,
     success: { status: 200, description: 'The settings', schema: ScanSettings },
     errors: [404],
     async handler(call) {
-      await requireMember(call, call.params.name, "reading a project's scanning settings");
       return call.options.scanning.viewSettings(call.params.name);
     },
   }),
@@ -115,6 +113,7 @@ export const scanningRoutes: ApiRoute[] = [
     tag,
     gate: 'authenticated',
     access: PROJECT_ADMINS,
+    project: 'project:settings',
     params: ScanningProjectParams,
     body: ChangeScanSettingsBody,
     success: { status: 200, description: 'The settings now', schema: ScanSettings },
@@ -122,7 +121,6 @@ export const scanningRoutes: ApiRoute[] = [
     audit: { action: 'scanning.settings', resource: (params) => params.name ?? '?' },
     async handler(call) {
       const { name } = call.params;
-      await requireProjectAction(call, name, 'project:settings', "changing a project's scanning settings");
       const settings = await call.options.scanning.changeSettings(name, call.body);
       call.auditDetail = { ...settings, adapter: settings.adapter?.url ?? null };
       return settings;
@@ -141,7 +139,6 @@ export const scanningRoutes: ApiRoute[] = [
     errors: [404],
     async handler(call) {
       const { name, repo, reference } = call.params;
-      await requireProjectAction(call, name, 'pull', 'reading a vulnerability report');
       const report = await inRepository(name, repo, (repository) =>
         call.options.scanning.report(repository, reference),
       );
@@ -160,6 +157,7 @@ export const scanningRoutes: ApiRoute[] = [
     tag,
     gate: 'authenticated',
     access: 'whoever may push to the project',
+    project: 'push',
     params: ArtifactParams,
     success: {
       status: 202,
@@ -173,7 +171,6 @@ export const scanningRoutes: ApiRoute[] = [
     },
     async handler(call) {
       const { name, repo, reference } = call.params;
-      await requireProjectAction(call, name, 'push', 'scanning an artifact');
       const report = await inRepository(name, repo, (repository) =>
         call.options.scanning.requestScan(repository, reference),
       );
@@ -198,7 +195,6 @@ export const scanningRoutes: ApiRoute[] = [
     errors: [404],
     async handler(call) {
       const { name, repo, reference } = call.params;
-      await requireProjectAction(call, name, 'pull', 'reading an SBOM');
       const mediaType =
         call.query.format === 'cyclonedx' ? 'application/vnd.cyclonedx+json' : 'application/spdx+json';
       const { scanning } = call.options;

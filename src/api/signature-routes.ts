@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { MEMBERS, PROJECT_ADMINS, requireMember, requireProjectAction } from './access.js';
+import { MEMBERS, PROJECT_ADMINS } from './access.js';
 import { inRepository } from './repository-path.js';
 import { type ApiRoute, field, preamble, route } from './route.js';
 import { ProjectParams } from './schemas.js';
@@ -26,6 +26,7 @@ const TRUST_CHANGE = preamble({
   tag: 'signatures',
   gate: 'authenticated',
   access: PROJECT_ADMINS,
+  project: 'project:settings',
 });
 
 export const signatureRoutes: ApiRoute[] = [
@@ -38,12 +39,12 @@ export const signatureRoutes: ApiRoute[] = [
     tag: 'signatures',
     gate: 'authenticated',
     access: MEMBERS,
+    project: 'member',
     params: ProjectParams,
     success: { status: 200, description: 'Its trust and policy', schema: ProjectTrust },
     errors: [404],
     async handler(call) {
       const { name } = call.params;
-      await requireMember(call, name, "reading a project's trust");
       return call.options.signatures.view(name);
     },
   }),
@@ -63,7 +64,6 @@ export const signatureRoutes: ApiRoute[] = [
     },
     async handler(call) {
       const { name } = call.params;
-      await requireProjectAction(call, name, 'project:settings', CHANGE);
       const key = await call.options.signatures.addKey(name, call.body);
       call.auditDetail = { id: key.id, name: key.name, fingerprint: key.fingerprint };
       return key;
@@ -84,7 +84,6 @@ export const signatureRoutes: ApiRoute[] = [
     },
     async handler(call) {
       const { name, id } = call.params;
-      await requireProjectAction(call, name, 'project:settings', CHANGE);
       const key = await call.options.signatures.removeKey(name, id);
       call.auditDetail = { id: key.id, name: key.name, fingerprint: key.fingerprint };
     },
@@ -105,7 +104,6 @@ export const signatureRoutes: ApiRoute[] = [
     },
     async handler(call) {
       const { name } = call.params;
-      await requireProjectAction(call, name, 'project:settings', CHANGE);
       const store = await call.options.signatures.addNotation(name, call.body);
       call.auditDetail = {
         id: store.id,
@@ -131,7 +129,6 @@ export const signatureRoutes: ApiRoute[] = [
     },
     async handler(call) {
       const { name, id } = call.params;
-      await requireProjectAction(call, name, 'project:settings', CHANGE);
       const store = await call.options.signatures.removeNotation(name, id);
       call.auditDetail = { id: store.id, name: store.name };
     },
@@ -150,7 +147,6 @@ export const signatureRoutes: ApiRoute[] = [
     audit: { action: 'signatures.policy', resource: (params) => params.name ?? '?' },
     async handler(call) {
       const { name } = call.params;
-      await requireProjectAction(call, name, 'project:settings', CHANGE);
       const policy = await call.options.signatures.setPolicy(name, {
         required: call.body.required,
         repositories: call.body.repositories ?? null,
@@ -168,12 +164,12 @@ export const signatureRoutes: ApiRoute[] = [
     tag: 'signatures',
     gate: 'public',
     access: 'whoever may pull from the project',
+    project: 'pull',
     params: ArtifactParams,
     success: { status: 200, description: 'The artifact and its signatures', schema: ArtifactSignatures },
     errors: [404],
     async handler(call) {
       const { name, repo, reference } = call.params;
-      await requireProjectAction(call, name, 'pull', 'reading an artifact');
       return inRepository(name, repo, (repository) =>
         call.options.signatures.artifact(repository, reference),
       );
