@@ -48,10 +48,9 @@ export const AnomalyListQuery = z.object({
     .optional()
     .describe('the `next` of the previous page'),
 });
-type ListQuery = z.output<typeof AnomalyListQuery>;
 
 export const anomalyRoutes: ApiRoute[] = [
-  route<undefined, ListQuery>({
+  route({
     method: 'GET',
     path: '/audit/anomalies',
     operationId: 'listAuditAnomalies',

@@ -19,8 +19,6 @@ const READERS =
   "system administrators: every event; project administrators: their project's events, with ?project=<name>";
 const FOR_READERS = preamble({ tag, gate: 'authenticated', access: READERS });
 type ExportQuery = z.output<typeof AuditExportQuery>;
-type DownloadQuery = z.output<typeof AuditDownloadQuery>;
-type ListQuery = z.output<typeof AuditListQuery>;
 
 /** The audit store's filter, plus a check the store cannot make (an exact project boundary). */
 interface Filter {
@@ -99,7 +97,7 @@ async function auditPage(
 }
 
 export const auditRoutes: ApiRoute[] = [
-  route<undefined, ListQuery>({
+  route({
     method: 'GET',
     path: '/audit',
     operationId: 'listAuditEvents',
@@ -127,7 +125,7 @@ export const auditRoutes: ApiRoute[] = [
       return next === undefined ? { items: page.items } : { items: page.items, next };
     },
   }),
-  route<undefined, DownloadQuery>({
+  route({
     method: 'GET',
     path: '/audit/export',
     operationId: 'exportAuditEvents',

@@ -37,7 +37,7 @@ const ProjectAccess = named(
 
 /** Repositories and artifacts to browse: keyset-paged listings and one artifact's manifest, config and layers. */
 export const catalogRoutes: ApiRoute[] = [
-  route<z.output<typeof ProjectParams>>({
+  route({
     method: 'GET',
     path: '/projects/{name}/access',
     operationId: 'getProjectAccess',
@@ -56,7 +56,7 @@ export const catalogRoutes: ApiRoute[] = [
       };
     },
   }),
-  route<z.output<typeof ProjectParams>, z.output<typeof RepositoryListQuery>>({
+  route({
     method: 'GET',
     path: '/projects/{name}/repositories',
     operationId: 'listRepositories',
@@ -76,7 +76,7 @@ export const catalogRoutes: ApiRoute[] = [
       });
     },
   }),
-  route<z.output<typeof RepositoryParams>, z.output<typeof PageQuery>>({
+  route({
     method: 'GET',
     path: '/projects/{name}/repositories/{repo}/artifacts',
     operationId: 'listArtifacts',
@@ -96,7 +96,7 @@ export const catalogRoutes: ApiRoute[] = [
       }));
     },
   }),
-  route<z.output<typeof ArtifactParams>>({
+  route({
     method: 'GET',
     path: '/projects/{name}/repositories/{repo}/artifacts/{reference}/manifest',
     operationId: 'getArtifactManifest',

@@ -17,7 +17,7 @@ function sessionAnswer(identity: Identity, csrfToken: string): z.output<typeof C
  * /api/v1 calls like Basic credentials do (see server/auth/console-sessions.ts for the cookie and CSRF rules).
  */
 export const consoleSessionRoutes: ApiRoute[] = [
-  route<undefined, undefined, z.output<typeof ConsoleLoginBody>>({
+  route({
     method: 'POST',
     path: '/session',
     operationId: 'openConsoleSession',

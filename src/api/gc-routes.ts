@@ -16,7 +16,7 @@ function runOf(row: JobRunRow): z.input<typeof CollectionRun> {
 }
 
 export const gcRoutes: ApiRoute[] = [
-  route<undefined, undefined, z.output<typeof StartCollectionBody>>({
+  route({
     method: 'POST',
     path: '/gc/runs',
     operationId: 'startGarbageCollection',

@@ -73,7 +73,7 @@ export function systemRunRoutes<T extends { id: number }>(spec: {
     access: SYSTEM_ADMINS,
   } as const;
   return [
-    route<undefined, z.output<typeof RunsQuery>>({
+    route({
       ...shared,
       path: spec.path,
       operationId: spec.list.operationId,
@@ -84,7 +84,7 @@ export function systemRunRoutes<T extends { id: number }>(spec: {
         return runsPage(call, (page) => spec.history(call.options).runs(page), spec.view);
       },
     }),
-    route<{ id: number }>({
+    route({
       ...shared,
       path: `${spec.path}/{id}`,
       operationId: spec.get.operationId,

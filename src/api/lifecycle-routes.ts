@@ -1,4 +1,3 @@
-import type { z } from 'zod';
 import { MEMBERS, PROJECT_ADMINS, SYSTEM_ADMINS } from './access.js';
 import { type ApiRoute, preamble, route } from './route.js';
 import {
@@ -11,9 +10,6 @@ import {
   SetQuotaBody,
   StorageUsage,
 } from './schemas.js';
-
-type Params = z.output<typeof ProjectParams>;
-type RulePath = z.output<typeof RuleParams>;
 
 const QUOTA_ADMINS = preamble({ tag: 'quotas', gate: 'systemAdmin', access: SYSTEM_ADMINS });
 const CHANGING_RULES = "changing a project's immutability rules";
@@ -35,7 +31,7 @@ function ruleDetail(rule: { id: number; repositoryPattern: string; tagPattern: s
 }
 
 export const lifecycleRoutes: ApiRoute[] = [
-  route<Params>({
+  route({
     method: 'GET',
     path: '/projects/{name}/quota',
     operationId: 'getProjectQuota',
@@ -53,7 +49,7 @@ export const lifecycleRoutes: ApiRoute[] = [
       return quotaOf(await call.options.lifecycle.quota(name));
     },
   }),
-  route<Params, undefined, z.output<typeof SetQuotaBody>>({
+  route({
     method: 'PUT',
     path: '/projects/{name}/quota',
     operationId: 'setProjectQuota',
@@ -82,7 +78,7 @@ export const lifecycleRoutes: ApiRoute[] = [
       return call.options.lifecycle.usage();
     },
   }),
-  route<Params>({
+  route({
     method: 'GET',
     path: '/projects/{name}/immutability',
     operationId: 'listImmutabilityRules',
@@ -100,7 +96,7 @@ export const lifecycleRoutes: ApiRoute[] = [
       return { items: await call.options.lifecycle.rules(name) };
     },
   }),
-  route<Params, undefined, z.output<typeof CreateImmutabilityRuleBody>>({
+  route({
     method: 'POST',
     path: '/projects/{name}/immutability',
     operationId: 'addImmutabilityRule',
@@ -118,7 +114,7 @@ export const lifecycleRoutes: ApiRoute[] = [
       return rule;
     },
   }),
-  route<RulePath>({
+  route({
     method: 'DELETE',
     path: '/projects/{name}/immutability/{id}',
     operationId: 'removeImmutabilityRule',

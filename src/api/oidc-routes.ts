@@ -1,5 +1,4 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { z } from 'zod';
 import { AccountError } from '../accounts/types.js';
 import type { Identity } from '../auth/index.js';
 import { OidcLoginError, type OidcLoginErrorCode } from '../auth/oidc/index.js';
@@ -132,13 +131,12 @@ function cliSecrets(call: Call<unknown, unknown, unknown>) {
   };
 }
 
-type Params = z.output<typeof UsernameParams>;
 const tag = 'single sign-on';
 const FOR_OWNERS = preamble({ tag, gate: 'authenticated', access: OWNERS });
 const ROBOTS_CANNOT = 'have a CLI secret';
 
 export const oidcRoutes: ApiRoute[] = [
-  route<undefined, z.output<typeof OidcLoginQuery>>({
+  route({
     method: 'GET',
     path: '/auth/oidc/login',
     operationId: 'beginOidcLogin',
@@ -168,7 +166,7 @@ export const oidcRoutes: ApiRoute[] = [
       }
     },
   }),
-  route<undefined, z.output<typeof OidcCallbackQuery>>({
+  route({
     method: 'GET',
     path: '/auth/oidc/callback',
     operationId: 'completeOidcLogin',
@@ -226,7 +224,7 @@ export const oidcRoutes: ApiRoute[] = [
       return 'Signed in';
     },
   }),
-  route<Params>({
+  route({
     method: 'GET',
     path: '/users/{username}/cli-secret',
     operationId: 'getCliSecret',
@@ -244,7 +242,7 @@ export const oidcRoutes: ApiRoute[] = [
       return info;
     },
   }),
-  route<Params>({
+  route({
     method: 'POST',
     path: '/users/{username}/cli-secret',
     operationId: 'createCliSecret',
@@ -262,7 +260,7 @@ export const oidcRoutes: ApiRoute[] = [
       return cliSecrets(call).create(call.params.username);
     },
   }),
-  route<Params>({
+  route({
     method: 'DELETE',
     path: '/users/{username}/cli-secret',
     operationId: 'revokeCliSecret',

@@ -20,8 +20,6 @@ import {
   UpdateProjectBody,
 } from './schemas.js';
 
-type Params = z.output<typeof ProjectParams>;
-type MemberPath = z.output<typeof MemberParams>;
 const tag = 'projects';
 const FOR_ADMINS = preamble({ tag, gate: 'authenticated', access: PROJECT_ADMINS });
 
@@ -63,7 +61,7 @@ function findMember(members: readonly z.output<typeof Member>[], kind: string, n
 }
 
 export const projectRoutes: ApiRoute[] = [
-  route<undefined, undefined, z.output<typeof CreateProjectBody>>({
+  route({
     method: 'POST',
     path: '/projects',
     operationId: 'createProject',
@@ -107,7 +105,7 @@ export const projectRoutes: ApiRoute[] = [
       return proxy ? { ...project, proxy } : project;
     },
   }),
-  route<undefined, z.output<typeof ProjectListQuery>>({
+  route({
     method: 'GET',
     path: '/projects',
     operationId: 'listProjects',
@@ -128,7 +126,7 @@ export const projectRoutes: ApiRoute[] = [
       return page;
     },
   }),
-  route<Params>({
+  route({
     method: 'GET',
     path: '/projects/{name}',
     operationId: 'getProject',
@@ -147,7 +145,7 @@ export const projectRoutes: ApiRoute[] = [
       return proxy === undefined ? project : { ...project, proxy };
     },
   }),
-  route<Params, undefined, z.output<typeof UpdateProjectBody>>({
+  route({
     method: 'PATCH',
     path: '/projects/{name}',
     operationId: 'updateProject',
@@ -178,7 +176,7 @@ export const projectRoutes: ApiRoute[] = [
       return { ...project, proxy: proxy ?? null };
     },
   }),
-  route<Params>({
+  route({
     method: 'DELETE',
     path: '/projects/{name}',
     operationId: 'deleteProject',
@@ -195,7 +193,7 @@ export const projectRoutes: ApiRoute[] = [
       await options.accounts.deleteProject(params.name);
     },
   }),
-  route<Params, z.output<typeof PageQuery>>({
+  route({
     method: 'GET',
     path: '/projects/{name}/members',
     operationId: 'listMembers',
@@ -215,7 +213,7 @@ export const projectRoutes: ApiRoute[] = [
       return page;
     },
   }),
-  route<MemberPath>({
+  route({
     method: 'GET',
     path: '/projects/{name}/members/{kind}/{member}',
     operationId: 'getMember',
@@ -235,7 +233,7 @@ export const projectRoutes: ApiRoute[] = [
       return found;
     },
   }),
-  route<MemberPath, undefined, z.output<typeof SetMemberBody>>({
+  route({
     method: 'PUT',
     path: '/projects/{name}/members/{kind}/{member}',
     operationId: 'setMember',
@@ -257,7 +255,7 @@ export const projectRoutes: ApiRoute[] = [
       return findMember(await call.options.accounts.listMembers(name), kind, member) ?? entry;
     },
   }),
-  route<MemberPath>({
+  route({
     method: 'DELETE',
     path: '/projects/{name}/members/{kind}/{member}',
     operationId: 'removeMember',

@@ -28,9 +28,7 @@ import {
 import { type ApiRoute, type Call, field, preamble, route } from './route.js';
 import { RunsQuery } from './schemas.js';
 
-type Named = z.output<typeof RegistryParams>;
 type ById = z.output<typeof PolicyParams>;
-type ByExecution = z.output<typeof ExecutionParams>;
 type AnyCall = Call<unknown, unknown, unknown>;
 
 const tag = 'replication';
@@ -74,7 +72,7 @@ const registryRoutes: ApiRoute[] = [
       return { items: await call.options.replication.registries() };
     },
   }),
-  route<undefined, undefined, z.output<typeof CreateRegistryBody>>({
+  route({
     method: 'POST',
     path: '/registries',
     operationId: 'createRemoteRegistry',
@@ -94,7 +92,7 @@ const registryRoutes: ApiRoute[] = [
       return registry;
     },
   }),
-  route<Named>({
+  route({
     method: 'GET',
     path: '/registries/{name}',
     operationId: 'getRemoteRegistry',
@@ -108,7 +106,7 @@ const registryRoutes: ApiRoute[] = [
       return call.options.replication.registry(call.params.name);
     },
   }),
-  route<Named, undefined, z.output<typeof UpdateRegistryBody>>({
+  route({
     method: 'PATCH',
     path: '/registries/{name}',
     operationId: 'updateRemoteRegistry',
@@ -129,7 +127,7 @@ const registryRoutes: ApiRoute[] = [
       return registry;
     },
   }),
-  route<Named>({
+  route({
     method: 'DELETE',
     path: '/registries/{name}',
     operationId: 'deleteRemoteRegistry',
@@ -144,7 +142,7 @@ const registryRoutes: ApiRoute[] = [
       await call.options.replication.removeRegistry(call.params.name);
     },
   }),
-  route<Named>({
+  route({
     method: 'POST',
     path: '/registries/{name}/test',
     operationId: 'testRemoteRegistry',
@@ -174,7 +172,7 @@ const policyRoutes: ApiRoute[] = [
       return { items: await Promise.all(policies.map((p) => policyView(call as AnyCall, p))) };
     },
   }),
-  route<undefined, undefined, z.output<typeof CreatePolicyBody>>({
+  route({
     method: 'POST',
     path: '/replication/policies',
     operationId: 'createReplicationPolicy',
@@ -194,7 +192,7 @@ const policyRoutes: ApiRoute[] = [
       return policyView(call as AnyCall, policy);
     },
   }),
-  route<ById>({
+  route({
     method: 'GET',
     path: '/replication/policies/{id}',
     operationId: 'getReplicationPolicy',
@@ -208,7 +206,7 @@ const policyRoutes: ApiRoute[] = [
       return policyView(call as AnyCall, await call.options.replication.policy(call.params.id));
     },
   }),
-  route<ById, undefined, z.output<typeof UpdatePolicyBody>>({
+  route({
     method: 'PATCH',
     path: '/replication/policies/{id}',
     operationId: 'updateReplicationPolicy',
@@ -226,7 +224,7 @@ const policyRoutes: ApiRoute[] = [
       return policyView(call as AnyCall, policy);
     },
   }),
-  route<ById>({
+  route({
     method: 'DELETE',
     path: '/replication/policies/{id}',
     operationId: 'deleteReplicationPolicy',
@@ -241,7 +239,7 @@ const policyRoutes: ApiRoute[] = [
       await call.options.replication.removePolicy(call.params.id);
     },
   }),
-  route<ById>({
+  route({
     method: 'POST',
     path: '/replication/policies/{id}/executions',
     operationId: 'startReplication',
@@ -262,7 +260,7 @@ const policyRoutes: ApiRoute[] = [
       return executionView({ run, policyId: call.params.id });
     },
   }),
-  route<ById, z.output<typeof RunsQuery>>({
+  route({
     method: 'GET',
     path: '/replication/policies/{id}/executions',
     operationId: 'listReplications',
@@ -284,7 +282,7 @@ const policyRoutes: ApiRoute[] = [
       );
     },
   }),
-  route<ByExecution, z.output<typeof TasksQuery>>({
+  route({
     method: 'GET',
     path: '/replication/policies/{id}/executions/{execution}',
     operationId: 'getReplication',
@@ -307,7 +305,7 @@ const policyRoutes: ApiRoute[] = [
       return executionView(found, tasks);
     },
   }),
-  route<ByExecution>({
+  route({
     method: 'POST',
     path: '/replication/policies/{id}/executions/{execution}/retry',
     operationId: 'retryReplication',
@@ -329,6 +327,7 @@ const policyRoutes: ApiRoute[] = [
 
 /** Where other registries tell an event-triggered pull policy of their pushes and deletes. */
 const eventRoutes: ApiRoute[] = [
+  // B is the text as received (rawBody): no schema says so.
   route<ById, undefined, string>({
     method: 'POST',
     path: '/replication/policies/{id}/events',

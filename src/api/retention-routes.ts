@@ -13,10 +13,6 @@ import {
 import { type ApiRoute, preamble, route } from './route.js';
 import { ProjectParams, RunsQuery } from './schemas.js';
 
-type Params = z.output<typeof ProjectParams>;
-type RunPath = z.output<typeof RetentionRunParams>;
-type RunsPage = z.output<typeof RunsQuery>;
-
 const tag = 'retention';
 const FOR_MEMBERS = preamble({ tag, gate: 'authenticated', access: MEMBERS, project: 'member' });
 const FOR_ADMINS = preamble({
@@ -36,7 +32,7 @@ function runOf(row: JobRunRow): z.input<typeof RetentionRun> {
 }
 
 export const retentionRoutes: ApiRoute[] = [
-  route<Params>({
+  route({
     method: 'GET',
     path: '/projects/{name}/retention',
     operationId: 'getRetentionPolicy',
@@ -51,7 +47,7 @@ export const retentionRoutes: ApiRoute[] = [
       return call.options.retention.policy(name);
     },
   }),
-  route<Params, undefined, z.output<typeof SetRetentionPolicyBody>>({
+  route({
     method: 'PUT',
     path: '/projects/{name}/retention',
     operationId: 'setRetentionPolicy',
@@ -70,7 +66,7 @@ export const retentionRoutes: ApiRoute[] = [
       return policy;
     },
   }),
-  route<Params, undefined, z.output<typeof StartRetentionRunBody>>({
+  route({
     method: 'POST',
     path: '/projects/{name}/retention/runs',
     operationId: 'startRetentionRun',
@@ -97,7 +93,7 @@ export const retentionRoutes: ApiRoute[] = [
       return runOf(run);
     },
   }),
-  route<Params, RunsPage>({
+  route({
     method: 'GET',
     path: '/projects/{name}/retention/runs',
     operationId: 'listRetentionRuns',
@@ -113,7 +109,7 @@ export const retentionRoutes: ApiRoute[] = [
       return runsPage(call, (page) => call.options.retention.runs(name, page), runOf);
     },
   }),
-  route<RunPath>({
+  route({
     method: 'GET',
     path: '/projects/{name}/retention/runs/{id}',
     operationId: 'getRetentionRun',

@@ -1,4 +1,3 @@
-import type { z } from 'zod';
 import { RegistryError } from '../registry/index.js';
 import {
   administersAnyOf,
@@ -22,7 +21,6 @@ import {
   UpdateRobotBody,
 } from './schemas.js';
 
-type Params = z.output<typeof RobotParams>;
 const tag = 'robots';
 const MANAGERS =
   'system administrators; project administrators when every permission of the robot is on a project they administer';
@@ -42,7 +40,7 @@ const robotResource = (params: Record<string, string>) =>
   `robot:${(params.name ?? '?').replace(/^robot\$/, '')}`;
 
 export const robotRoutes: ApiRoute[] = [
-  route<undefined, undefined, z.output<typeof CreateRobotBody>>({
+  route({
     method: 'POST',
     path: '/robots',
     operationId: 'createRobot',
@@ -68,7 +66,7 @@ export const robotRoutes: ApiRoute[] = [
       return { robot, login: `robot$${robot.name}`, secret };
     },
   }),
-  route<undefined, z.output<typeof RobotListQuery>>({
+  route({
     method: 'GET',
     path: '/robots',
     operationId: 'listRobots',
@@ -98,7 +96,7 @@ export const robotRoutes: ApiRoute[] = [
       return page;
     },
   }),
-  route<Params>({
+  route({
     method: 'GET',
     path: '/robots/{name}',
     operationId: 'getRobot',
@@ -122,7 +120,7 @@ export const robotRoutes: ApiRoute[] = [
       return robot;
     },
   }),
-  route<Params, undefined, z.output<typeof UpdateRobotBody>>({
+  route({
     method: 'PATCH',
     path: '/robots/{name}',
     operationId: 'updateRobot',
@@ -148,7 +146,7 @@ export const robotRoutes: ApiRoute[] = [
       return options.accounts.updateRobot(robot.name, body);
     },
   }),
-  route<Params>({
+  route({
     method: 'DELETE',
     path: '/robots/{name}',
     operationId: 'deleteRobot',
@@ -165,7 +163,7 @@ export const robotRoutes: ApiRoute[] = [
       await call.options.accounts.deleteRobot(robot.name);
     },
   }),
-  route<Params>({
+  route({
     method: 'POST',
     path: '/robots/{name}/secret',
     operationId: 'rotateRobotSecret',

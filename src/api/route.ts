@@ -134,7 +134,10 @@ export function preamble<
   return shared;
 }
 
-/** Keeps each route's parameter types checked against its handler, then erases them for the table. */
+/**
+ * Keeps each route's parameter types checked against its handler (inferred from its params, query and body
+ * schemas), then erases them for the table.
+ */
 export function route<P = undefined, Q = undefined, B = undefined>(definition: ApiRoute<P, Q, B>): ApiRoute {
   return definition as unknown as ApiRoute;
 }

@@ -27,9 +27,6 @@ import {
 } from './scanning-schemas.js';
 import { ArtifactParams } from './signature-schemas.js';
 
-type Params = z.output<typeof ScanningProjectParams>;
-type ArtifactPath = z.output<typeof ArtifactParams>;
-
 const tag = 'scanning';
 const FOR_PULLERS = preamble({
   tag,
@@ -87,7 +84,7 @@ function rawBody(call: Call<unknown, unknown, unknown>): { type: string; stream:
 }
 
 export const scanningRoutes: ApiRoute[] = [
-  route<Params>({
+  route({
     method: 'GET',
     path: '/projects/{name}/scanning',
     operationId: 'getScanSettings',
@@ -104,7 +101,7 @@ export const scanningRoutes: ApiRoute[] = [
       return call.options.scanning.viewSettings(call.params.name);
     },
   }),
-  route<Params, undefined, z.output<typeof ChangeScanSettingsBody>>({
+  route({
     method: 'PATCH',
     path: '/projects/{name}/scanning',
     operationId: 'changeScanSettings',
@@ -126,7 +123,7 @@ export const scanningRoutes: ApiRoute[] = [
       return settings;
     },
   }),
-  route<ArtifactPath, z.output<typeof ReportQuery>>({
+  route({
     method: 'GET',
     path: '/projects/{name}/repositories/{repo}/artifacts/{reference}/vulnerabilities',
     operationId: 'getVulnerabilities',
@@ -148,7 +145,7 @@ export const scanningRoutes: ApiRoute[] = [
       return JSON.stringify(call.options.scanning.harborReport(report));
     },
   }),
-  route<ArtifactPath>({
+  route({
     method: 'POST',
     path: '/projects/{name}/repositories/{repo}/artifacts/{reference}/scan',
     operationId: 'scanArtifact',
@@ -178,7 +175,7 @@ export const scanningRoutes: ApiRoute[] = [
       return report;
     },
   }),
-  route<ArtifactPath, z.output<typeof SbomQuery>>({
+  route({
     method: 'GET',
     path: '/projects/{name}/repositories/{repo}/artifacts/{reference}/sbom',
     operationId: 'getSbom',

@@ -25,7 +25,7 @@ function runOf(row: JobRunRow): z.input<typeof ScrubRun> {
 }
 
 export const scrubRoutes: ApiRoute[] = [
-  route<undefined, undefined, z.output<typeof StartScrubBody>>({
+  route({
     method: 'POST',
     path: '/scrub/runs',
     operationId: 'startScrub',
@@ -78,7 +78,7 @@ export const scrubRoutes: ApiRoute[] = [
       return { items: await call.options.scrub.quarantine().list() };
     },
   }),
-  route<z.output<typeof QuarantineParams>>({
+  route({
     method: 'DELETE',
     path: '/scrub/quarantine/{digest}',
     operationId: 'releaseQuarantinedBlob',

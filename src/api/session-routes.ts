@@ -1,12 +1,9 @@
-import type { z } from 'zod';
 import { OWNERS, requireOwner } from './access.js';
 import { linkNext, pageOf, pageRequest } from './pagination.js';
 import { type ApiRoute, preamble, route } from './route.js';
 import { PageQuery, UsernameParams } from './schemas.js';
 import { SessionList, SessionParams, SignedOut } from './session-schemas.js';
 
-type Params = z.output<typeof UsernameParams>;
-type SessionPath = z.output<typeof SessionParams>;
 const tag = 'sessions';
 const FOR_OWNERS = preamble({ tag, gate: 'authenticated', access: OWNERS });
 const ROBOTS_CANNOT = 'manage sessions';
@@ -16,7 +13,7 @@ const newestFirst = (session: { issuedAt: number; id: string }) =>
   `${String(Number.MAX_SAFE_INTEGER - session.issuedAt).padStart(16, '0')}:${session.id}`;
 
 export const sessionRoutes: ApiRoute[] = [
-  route<Params, z.output<typeof PageQuery>>({
+  route({
     method: 'GET',
     path: '/users/{username}/sessions',
     operationId: 'listSessions',
@@ -35,7 +32,7 @@ export const sessionRoutes: ApiRoute[] = [
       return page;
     },
   }),
-  route<SessionPath>({
+  route({
     method: 'DELETE',
     path: '/users/{username}/sessions/{id}',
     operationId: 'revokeSession',
@@ -53,7 +50,7 @@ export const sessionRoutes: ApiRoute[] = [
       await options.accounts.revokeSession(params.username, params.id);
     },
   }),
-  route<Params>({
+  route({
     method: 'DELETE',
     path: '/users/{username}/sessions',
     operationId: 'signOutEverywhere',

@@ -1,4 +1,3 @@
-import type { z } from 'zod';
 import { MEMBERS, PROJECT_ADMINS } from './access.js';
 import { inRepository } from './repository-path.js';
 import { type ApiRoute, field, preamble, route } from './route.js';
@@ -16,10 +15,6 @@ import {
   TrustItemParams,
 } from './signature-schemas.js';
 
-type Params = z.output<typeof ProjectParams>;
-type ItemPath = z.output<typeof TrustItemParams>;
-type ArtifactPath = z.output<typeof ArtifactParams>;
-
 const CHANGE = "changing a project's trust";
 const TRUST_CHANGE = preamble({
   task: CHANGE,
@@ -30,7 +25,7 @@ const TRUST_CHANGE = preamble({
 });
 
 export const signatureRoutes: ApiRoute[] = [
-  route<Params>({
+  route({
     method: 'GET',
     path: '/projects/{name}/trust',
     operationId: 'getProjectTrust',
@@ -48,7 +43,7 @@ export const signatureRoutes: ApiRoute[] = [
       return call.options.signatures.view(name);
     },
   }),
-  route<Params, undefined, z.output<typeof AddTrustedKeyBody>>({
+  route({
     method: 'POST',
     path: '/projects/{name}/trust/keys',
     operationId: 'addTrustedKey',
@@ -69,7 +64,7 @@ export const signatureRoutes: ApiRoute[] = [
       return key;
     },
   }),
-  route<ItemPath>({
+  route({
     method: 'DELETE',
     path: '/projects/{name}/trust/keys/{id}',
     operationId: 'removeTrustedKey',
@@ -88,7 +83,7 @@ export const signatureRoutes: ApiRoute[] = [
       call.auditDetail = { id: key.id, name: key.name, fingerprint: key.fingerprint };
     },
   }),
-  route<Params, undefined, z.output<typeof AddNotationTrustStoreBody>>({
+  route({
     method: 'POST',
     path: '/projects/{name}/trust/notation',
     operationId: 'addNotationTrustStore',
@@ -114,7 +109,7 @@ export const signatureRoutes: ApiRoute[] = [
       return store;
     },
   }),
-  route<ItemPath>({
+  route({
     method: 'DELETE',
     path: '/projects/{name}/trust/notation/{id}',
     operationId: 'removeNotationTrustStore',
@@ -133,7 +128,7 @@ export const signatureRoutes: ApiRoute[] = [
       call.auditDetail = { id: store.id, name: store.name };
     },
   }),
-  route<Params, undefined, z.output<typeof SetSignaturePolicyBody>>({
+  route({
     method: 'PUT',
     path: '/projects/{name}/trust/policy',
     operationId: 'setSignaturePolicy',
@@ -155,7 +150,7 @@ export const signatureRoutes: ApiRoute[] = [
       return policy;
     },
   }),
-  route<ArtifactPath>({
+  route({
     method: 'GET',
     path: '/projects/{name}/repositories/{repo}/artifacts/{reference}',
     operationId: 'getArtifact',

@@ -1,4 +1,3 @@
-import type { z } from 'zod';
 import { OWNERS, requireOwner } from './access.js';
 import { linkNext, pageOf, pageRequest } from './pagination.js';
 import { checkExpiry } from './robot-routes.js';
@@ -12,14 +11,12 @@ import {
   UsernameParams,
 } from './schemas.js';
 
-type Params = z.output<typeof UsernameParams>;
-type TokenPath = z.output<typeof TokenParams>;
 const tag = 'tokens';
 const FOR_OWNERS = preamble({ tag, gate: 'authenticated', access: OWNERS });
 const ROBOTS_CANNOT = 'use personal access tokens';
 
 export const tokenRoutes: ApiRoute[] = [
-  route<Params, undefined, z.output<typeof CreateAccessTokenBody>>({
+  route({
     method: 'POST',
     path: '/users/{username}/tokens',
     operationId: 'createAccessToken',
@@ -51,7 +48,7 @@ export const tokenRoutes: ApiRoute[] = [
       return created;
     },
   }),
-  route<Params, z.output<typeof PageQuery>>({
+  route({
     method: 'GET',
     path: '/users/{username}/tokens',
     operationId: 'listAccessTokens',
@@ -70,7 +67,7 @@ export const tokenRoutes: ApiRoute[] = [
       return page;
     },
   }),
-  route<TokenPath>({
+  route({
     method: 'DELETE',
     path: '/users/{username}/tokens/{id}',
     operationId: 'revokeAccessToken',

@@ -15,7 +15,6 @@ import {
 } from './schemas.js';
 import { UserListQuery } from './system-schemas.js';
 
-type Params = z.output<typeof UsernameParams>;
 const tag = 'users';
 const FOR_SYSTEM_ADMINS = preamble({ tag, gate: 'systemAdmin', access: SYSTEM_ADMINS });
 
@@ -60,7 +59,7 @@ export const userRoutes: ApiRoute[] = [
       };
     },
   }),
-  route<undefined, undefined, z.output<typeof CreateUserBody>>({
+  route({
     method: 'POST',
     path: '/users',
     operationId: 'createUser',
@@ -83,7 +82,7 @@ export const userRoutes: ApiRoute[] = [
       return user;
     },
   }),
-  route<undefined, z.output<typeof UserListQuery>>({
+  route({
     method: 'GET',
     path: '/users',
     operationId: 'listUsers',
@@ -101,7 +100,7 @@ export const userRoutes: ApiRoute[] = [
       return page;
     },
   }),
-  route<Params>({
+  route({
     method: 'GET',
     path: '/users/{username}',
     operationId: 'getUser',
@@ -121,7 +120,7 @@ export const userRoutes: ApiRoute[] = [
       return options.accounts.getUser(params.username);
     },
   }),
-  route<Params, undefined, z.output<typeof UpdateUserBody>>({
+  route({
     method: 'PATCH',
     path: '/users/{username}',
     operationId: 'updateUser',
@@ -141,7 +140,7 @@ export const userRoutes: ApiRoute[] = [
       return call.options.accounts.updateUser(params.username, body);
     },
   }),
-  route<Params>({
+  route({
     method: 'DELETE',
     path: '/users/{username}',
     operationId: 'deleteUser',
@@ -164,7 +163,7 @@ export const userRoutes: ApiRoute[] = [
       await options.accounts.deleteUser(params.username);
     },
   }),
-  route<Params, undefined, z.output<typeof SetPasswordBody>>({
+  route({
     method: 'PUT',
     path: '/users/{username}/password',
     operationId: 'setPassword',

@@ -19,9 +19,6 @@ import {
 } from './webhook-schemas.js';
 
 type AnyCall = Call<unknown, unknown, unknown>;
-type Create = z.output<typeof CreateWebhookBody>;
-type Update = z.output<typeof UpdateWebhookBody>;
-type Page = z.output<typeof DeliveriesQuery>;
 
 const tag = 'webhooks';
 const PROJECT_ADMINS = 'project administrators of the project and system administrators';
@@ -91,7 +88,7 @@ function routesOf(place: Place): ApiRoute[] {
   const base = `${place.prefix}/webhooks`;
   const where = place.kind === 'Project' ? "a project's" : 'system-wide';
   return [
-    route<unknown>({
+    route({
       method: 'GET',
       path: base,
       operationId: `list${place.kind}Webhooks`,
@@ -108,7 +105,7 @@ function routesOf(place: Place): ApiRoute[] {
         return { items: await call.options.webhooks.list(scope) };
       },
     }),
-    route<unknown, undefined, Create>({
+    route({
       method: 'POST',
       path: base,
       operationId: `create${place.kind}Webhook`,
@@ -132,7 +129,7 @@ function routesOf(place: Place): ApiRoute[] {
         return endpoint;
       },
     }),
-    route<{ id: number }>({
+    route({
       method: 'GET',
       path: `${base}/{id}`,
       operationId: `get${place.kind}Webhook`,
@@ -149,7 +146,7 @@ function routesOf(place: Place): ApiRoute[] {
         return call.options.webhooks.get(scope, call.params.id);
       },
     }),
-    route<{ id: number }, undefined, Update>({
+    route({
       method: 'PATCH',
       path: `${base}/{id}`,
       operationId: `update${place.kind}Webhook`,
@@ -173,7 +170,7 @@ function routesOf(place: Place): ApiRoute[] {
         return call.options.webhooks.update(scope, call.params.id, call.body);
       },
     }),
-    route<{ id: number }>({
+    route({
       method: 'DELETE',
       path: `${base}/{id}`,
       operationId: `delete${place.kind}Webhook`,
@@ -191,7 +188,7 @@ function routesOf(place: Place): ApiRoute[] {
         await call.options.webhooks.remove(scope, call.params.id);
       },
     }),
-    route<{ id: number }, Page>({
+    route({
       method: 'GET',
       path: `${base}/{id}/deliveries`,
       operationId: `list${place.kind}WebhookDeliveries`,
@@ -219,7 +216,7 @@ function routesOf(place: Place): ApiRoute[] {
         return next === undefined ? { items } : { items, next };
       },
     }),
-    route<{ id: number; delivery: number }>({
+    route({
       method: 'POST',
       path: `${base}/{id}/deliveries/{delivery}/redeliver`,
       operationId: `redeliver${place.kind}Webhook`,
