@@ -382,6 +382,17 @@ export class CollectionStore {
     return new Set(rows.map((row) => row.digest));
   }
 
+  /** Gives up `claim` on blobs whose bytes stay (a delete failed): a push of one need not wait for it to lapse. */
+  async releaseClaim(digests: string[], claim: number): Promise<void> {
+    if (digests.length === 0) return;
+    await this.db
+      .updateTable('blobs')
+      .set({ deleting_until: null })
+      .where('digest', 'in', digests)
+      .where('deleting_until', '=', claim)
+      .execute();
+  }
+
   /** Removes the rows of blobs whose bytes this collector deleted under `claim`. */
   async dropClaimed(digests: string[], claim: number): Promise<number> {
     if (digests.length === 0) return 0;

@@ -47,10 +47,10 @@ export interface BlobStore {
   /** Removes the object; absent is fine. */
   delete(key: string): Promise<void>;
   /**
-   * How many deletes in flight pay off (garbage collection's bulk deletes; default 16, for a remote store's
-   * round trips). A disk says fewer: its deletes run on libuv's few threads, which pushes' writes share.
+   * Removes the objects (absent ones are fine) in bulk, where the store has a cheaper way than a delete each
+   * (garbage collection's sweep); resolves to the keys it could not remove, with why.
    */
-  readonly deleteConcurrency?: number;
+  deleteAll?(keys: string[]): Promise<{ key: string; error: Error }[]>;
   /** Keys directly below a prefix ("uploads/"), with their modification time. */
   list(prefix: string): AsyncIterable<{ key: string; modified: Date }>;
   /**

@@ -1,6 +1,10 @@
 // Garbage collection's work in batches (issue 17, 1,000,000 blobs): what a batch of deleted manifests costs
 // the listeners (scan reports forgotten together, per repository), and the page of blobs no link keeps. On
 // SQLite and, in the `postgres` project, on PostgreSQL.
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Invalidation } from '../../src/cluster/index.js';
@@ -152,5 +156,45 @@ describe('the blobs no link keeps, page by page', () => {
         blobs.map((b) => b.digest),
       )
       .execute();
+  });
+});
+
+describe('a blob whose bytes cannot be deleted', () => {
+  it('fails the run and keeps its row; the others of its batch go, rows and bytes; the next run takes it', async () => {
+    const repository = uniqueRepo('gcfail');
+    const image = buildImage({ layers: 2 });
+    await client.pushImage(repository, image);
+    expect((await client.delete(`/v2/${repository}/manifests/${image.digest}`)).status).toBe(202);
+    const [stuck, ...others] = [image.config, ...image.layers].map((bytes) =>
+      createHash('sha256').update(bytes).digest('hex'),
+    ) as [string, ...string[]];
+    // Where the stuck blob's file was, a directory: unlink(2) refuses it (EISDIR, or EPERM on some systems).
+    const path = (hex: string) => join(server.dataDir, 'blobs', 'sha256', hex.slice(0, 2), hex);
+    await rm(path(stuck));
+    await mkdir(join(path(stuck), 'inner'), { recursive: true });
+    const rows = async () =>
+      (
+        await server.berth.registry.meta.db
+          .selectFrom('blobs')
+          .select('digest')
+          .where(
+            'digest',
+            'in',
+            [stuck, ...others].map((hex) => `sha256:${hex}`),
+          )
+          .execute()
+      ).map((row) => row.digest);
+
+    const run = await server.berth.gc.start({ dryRun: false });
+    const done = await server.berth.gc.wait(run.id);
+    expect(done?.status).toBe('failed');
+    expect(done?.error).toMatch(/EISDIR|EPERM|directory|not permitted/i);
+    expect(await rows()).toEqual([`sha256:${stuck}`]);
+    for (const hex of others) expect(existsSync(path(hex))).toBe(false);
+
+    await rm(path(stuck), { recursive: true });
+    const again = await collect();
+    expect(again.blobs).toBeGreaterThanOrEqual(1);
+    expect(await rows()).toEqual([]);
   });
 });

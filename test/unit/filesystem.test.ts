@@ -83,6 +83,38 @@ describe('FilesystemBlobStore', () => {
     ['non-ASCII', 'uploads/caf\u00e9'],
   ];
 
+  describe('deleteAll (garbage collection, on a thread of its own)', () => {
+    afterEach(() => store.close());
+
+    it('removes every object, absent ones being fine, and leaves the rest', async () => {
+      const keys = Array.from({ length: 300 }, (_, i) => `blobs/sha256/${(i % 16).toString(16)}0/k${i}`);
+      for (const key of keys) await store.write(key, [bytesOf(key)], 0);
+      await store.write('blobs/sha256/00/kept', [bytesOf('kept')], 0);
+      const failed = await store.deleteAll([...keys, 'blobs/sha256/00/never-there']);
+      expect(failed).toEqual([]);
+      for (const key of keys) expect(await store.stat(key)).toBeNull();
+      expect(await readAll(await store.read('blobs/sha256/00/kept'))).toBe('kept');
+      // A second batch on the same thread, then another after close() (a new thread).
+      await store.write('blobs/x', [bytesOf('x')], 0);
+      expect(await store.deleteAll(['blobs/x'])).toEqual([]);
+      await store.close();
+      await store.write('blobs/y', [bytesOf('y')], 0);
+      expect(await store.deleteAll(['blobs/y'])).toEqual([]);
+      expect(await store.stat('blobs/x')).toBeNull();
+      expect(await store.stat('blobs/y')).toBeNull();
+    });
+
+    it('reports what it could not remove, with why, and removes the others', async () => {
+      await store.write('blobs/a', [bytesOf('a')], 0);
+      await store.write('blobs/dir/inner', [bytesOf('inner')], 0);
+      const failed = await store.deleteAll(['blobs/dir', 'blobs/a']);
+      expect(failed.map((f) => f.key)).toEqual(['blobs/dir']);
+      expect((failed[0]?.error as NodeJS.ErrnoException | undefined)?.code).toMatch(/^(EISDIR|EPERM)$/);
+      expect(await store.stat('blobs/a')).toBeNull();
+      expect(await readAll(await store.read('blobs/dir/inner'))).toBe('inner');
+    });
+  });
+
   describe.each(BAD_KEYS)('refuses the %s key %j', (_label, key) => {
     it.each<[string, (s: FilesystemBlobStore) => Promise<unknown>]>([
       ['stat', (s) => s.stat(key)],
@@ -90,6 +122,7 @@ describe('FilesystemBlobStore', () => {
       ['read with a range', (s) => s.read(key, { start: 0, end: 0 })],
       ['write', (s) => s.write(key, [bytesOf('x')], 0)],
       ['delete', (s) => s.delete(key)],
+      ['deleteAll', (s) => s.deleteAll(['uploads/source', key])],
       ['commit from', (s) => s.commit(key, 'blobs/target')],
       ['commit to', (s) => s.commit('uploads/source', key)],
       ['list', (s) => listKeys(s, key)],

@@ -67,8 +67,10 @@ const SLICE_MAX = 1000;
 const BLOB_PAGE = 1000;
 /** Blobs claimed, deleted and dropped together (a push of one of them waits until its batch is done). */
 const CLAIM_BATCH = 1024;
-/** Storage deletes in flight at once, unless the store says otherwise (BlobStore.deleteConcurrency). */
+/** Storage deletes in flight at once (a store without deleteAll). */
 const DELETE_CONCURRENCY = 16;
+/** Keys per deleteAll (a store with one): the claim is checked for renewal between them. */
+const DELETE_ALL_BATCH = 256;
 const ALGORITHMS = ['sha256', 'sha512'];
 
 /**
@@ -339,36 +341,59 @@ export class GarbageCollector {
     summary.spared.blobs += batch.length - claimed.length;
     let held = new Set(claimed.map((blob) => blob.digest));
     const removed = new Set<string>();
-    const concurrency = this.store.deleteConcurrency ?? DELETE_CONCURRENCY;
-    const running = new Set<Promise<void>>();
     let failure: { error: unknown } | undefined;
-    for (const blob of claimed) {
-      while (running.size >= concurrency) await Promise.race(running);
-      if (failure) break;
+    /** Before each delete (or deleteAll): renews the claim once half of it is gone; false: no longer held. */
+    const stillHeld = async (digest: string): Promise<boolean> => {
       if (Date.now() > claim - this.claimMs / 2) {
         const next = Date.now() + this.claimMs;
         // All of them, deleted ones included: dropClaimed below finds the rows by the latest claim.
         held = await this.collection.renewClaim([...held], claim, next);
         claim = next;
       }
-      if (!held.has(blob.digest)) continue;
-      const deleting: Promise<void> = this.store
-        .delete(blobKey(parseDigest(blob.digest)))
-        .then(
-          () => {
-            removed.add(blob.digest);
-          },
-          (error: unknown) => {
-            failure ??= { error };
-          },
-        )
-        .finally(() => running.delete(deleting));
-      running.add(deleting);
+      return held.has(digest);
+    };
+    if (this.store.deleteAll) {
+      for (const chunk of batches(claimed, DELETE_ALL_BATCH)) {
+        const keep: string[] = [];
+        for (const blob of chunk) if (await stillHeld(blob.digest)) keep.push(blob.digest);
+        const keys = new Map(keep.map((digest) => [blobKey(parseDigest(digest)), digest]));
+        const failed = await this.store.deleteAll([...keys.keys()]).catch((error: unknown) => {
+          failure ??= { error };
+          return [...keys.keys()].map((key) => ({ key, error }));
+        });
+        const notRemoved = new Set(failed.map((f) => f.key));
+        for (const [key, digest] of keys) if (!notRemoved.has(key)) removed.add(digest);
+        if (failed[0] && !failure) failure = { error: failed[0].error };
+        if (failure) break;
+      }
+    } else {
+      const running = new Set<Promise<void>>();
+      for (const blob of claimed) {
+        while (running.size >= DELETE_CONCURRENCY) await Promise.race(running);
+        if (failure) break;
+        if (!(await stillHeld(blob.digest))) continue;
+        const deleting: Promise<void> = this.store
+          .delete(blobKey(parseDigest(blob.digest)))
+          .then(
+            () => {
+              removed.add(blob.digest);
+            },
+            (error: unknown) => {
+              failure ??= { error };
+            },
+          )
+          .finally(() => running.delete(deleting));
+        running.add(deleting);
+      }
+      await Promise.all(running);
     }
-    await Promise.all(running);
     await letRequestsIn();
-    // The rows of the bytes that did go, even when a delete failed (its blob keeps its row, claim lapsing).
+    // The rows of the bytes that did go, even when a delete failed (its blob keeps its row, unclaimed).
     const dropped = await this.collection.dropClaimed([...removed], claim);
+    await this.collection.releaseClaim(
+      claimed.filter((blob) => !removed.has(blob.digest)).map((blob) => blob.digest),
+      claim,
+    );
     summary.blobs += dropped;
     summary.bytes += claimed.filter((blob) => removed.has(blob.digest)).reduce((n, b) => n + b.size, 0);
     if (failure) throw failure.error;
