@@ -3,7 +3,7 @@ import { ANOMALY_KINDS, type Anomaly } from '../events/anomalies/index.js';
 import { SYSTEM_ADMINS } from './access.js';
 import { linkNext } from './pagination.js';
 import { type ApiRoute, route } from './route.js';
-import { DEFAULT_LIMIT, named, PageQuery, TimeText } from './schemas.js';
+import { DEFAULT_LIMIT, named, newestFirstPage, PageQuery, TimeText } from './schemas.js';
 
 /** The audit anomaly detector's findings (events/anomalies): listed, newest first. */
 
@@ -27,11 +27,7 @@ export const AuditAnomaly = named(
   }),
 );
 
-export const AuditAnomalyList = named(
-  'AuditAnomalyList',
-  'One page of findings, newest first; `next` is the cursor of the following page, absent on the last.',
-  z.object({ items: z.array(AuditAnomaly), next: z.string().optional() }),
-);
+export const AuditAnomalyList = newestFirstPage('AuditAnomalyList', 'findings', AuditAnomaly);
 
 export const AnomalyListQuery = z.object({
   kind: AnomalyKind.optional().describe(`only this kind: ${ANOMALY_KINDS.join(', ')}`),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { jobRunFields, named, RunId } from './schemas.js';
+import { jobRunFields, named, newestFirstPage, RunId } from './schemas.js';
 
 /** Garbage collection runs: bodies, answers and parameters (see schemas.ts for how they are used). */
 
@@ -41,11 +41,7 @@ export const CollectionRun = named(
   }),
 );
 
-export const CollectionRunList = named(
-  'CollectionRunList',
-  'One page of runs, newest first; `next` is the cursor of the following page, absent on the last.',
-  z.object({ items: z.array(CollectionRun), next: z.string().optional() }),
-);
+export const CollectionRunList = newestFirstPage('CollectionRunList', 'runs', CollectionRun);
 
 export const StartCollectionBody = named(
   'StartCollection',

@@ -5,7 +5,7 @@ import {
   RegistryChangeSchema,
   RegistryInputSchema,
 } from '../replication/policies/index.js';
-import { jobRunFields, named, RunId } from './schemas.js';
+import { jobRunFields, named, newestFirstPage, RunId } from './schemas.js';
 
 /** Remote registries and replication policies, executions and tasks (see schemas.ts for how they are used). */
 
@@ -139,10 +139,10 @@ export const ReplicationExecution = named(
   }),
 );
 
-export const ReplicationExecutionList = named(
+export const ReplicationExecutionList = newestFirstPage(
   'ReplicationExecutionList',
-  'One page of executions, newest first; `next` is the cursor of the following page, absent on the last.',
-  z.object({ items: z.array(ReplicationExecution), next: z.string().optional() }),
+  'executions',
+  ReplicationExecution,
 );
 
 export const RegistryParams = z.object({

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { RetentionPolicySchema, RetentionRuleSchema } from '../lifecycle/index.js';
-import { jobRunFields, named, ProjectName, RunId } from './schemas.js';
+import { jobRunFields, named, newestFirstPage, ProjectName, RunId } from './schemas.js';
 
 /** Retention policies and runs: bodies, answers and parameters (see schemas.ts for how they are used). */
 
@@ -90,11 +90,7 @@ export const RetentionRun = named(
   }),
 );
 
-export const RetentionRunList = named(
-  'RetentionRunList',
-  'One page of runs, newest first; `next` is the cursor of the following page, absent on the last.',
-  z.object({ items: z.array(RetentionRun), next: z.string().optional() }),
-);
+export const RetentionRunList = newestFirstPage('RetentionRunList', 'runs', RetentionRun);
 
 export const StartRetentionRunBody = named(
   'StartRetentionRun',

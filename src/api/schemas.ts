@@ -213,11 +213,25 @@ export const Me = named(
   ]),
 );
 
+/** A page of a cursor-paged list: its items, and the cursor of the next page but on the last. */
+function pageSchema<T extends z.ZodType>(id: string, description: string, item: T) {
+  return named(id, description, z.object({ items: z.array(item), next: z.string().optional() }));
+}
+
 function listOf<T extends z.ZodType>(id: string, item: T) {
-  return named(
+  return pageSchema(
     id,
     'One page; `next` is the cursor of the following page (also sent as a Link header), absent on the last.',
-    z.object({ items: z.array(item), next: z.string().optional() }),
+    item,
+  );
+}
+
+/** One page of a history (`what`: runs, deliveries…), newest first. */
+export function newestFirstPage<T extends z.ZodType>(id: string, what: string, item: T) {
+  return pageSchema(
+    id,
+    `One page of ${what}, newest first; \`next\` is the cursor of the following page, absent on the last.`,
+    item,
   );
 }
 

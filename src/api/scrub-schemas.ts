@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { jobRunFields, named, RunId } from './schemas.js';
+import { jobRunFields, named, newestFirstPage, RunId } from './schemas.js';
 
 /** Integrity scrub runs and the quarantine: bodies, answers and parameters (see schemas.ts for how they are used). */
 
@@ -16,11 +16,7 @@ export const ScrubRun = named(
   }),
 );
 
-export const ScrubRunList = named(
-  'ScrubRunList',
-  'One page of runs, newest first; `next` is the cursor of the following page, absent on the last.',
-  z.object({ items: z.array(ScrubRun), next: z.string().optional() }),
-);
+export const ScrubRunList = newestFirstPage('ScrubRunList', 'runs', ScrubRun);
 
 export const StartScrubBody = named(
   'StartScrub',

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { WEBHOOK_EVENT_TYPES, WEBHOOK_FORMATS } from '../events/webhooks/index.js';
-import { named, PageQuery, ProjectName } from './schemas.js';
+import { named, newestFirstPage, PageQuery, ProjectName } from './schemas.js';
 
 /** Webhook endpoints and their deliveries: bodies, answers and parameters (see schemas.ts for how they are used). */
 
@@ -111,11 +111,7 @@ export const WebhookDelivery = named(
   }),
 );
 
-export const WebhookDeliveryList = named(
-  'WebhookDeliveryList',
-  'One page of deliveries, newest first; `next` is the cursor of the following page, absent on the last.',
-  z.object({ items: z.array(WebhookDelivery), next: z.string().optional() }),
-);
+export const WebhookDeliveryList = newestFirstPage('WebhookDeliveryList', 'deliveries', WebhookDelivery);
 
 const Id = z
   .string()
