@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
+import type { WebhookEndpointView } from '../events/webhooks/index.js';
 import type { CommandKit } from './admin-kit.js';
 import { UsageError } from './api-client.js';
 import { formatDuration, progressLine } from './gc-commands.js';
@@ -149,19 +150,6 @@ function progressOf(run: ScrubRun) {
   };
 }
 
-interface Endpoint {
-  id: number;
-  project: string | null;
-  name: string;
-  url: string;
-  eventTypes: string[];
-  format: string;
-  hasSecret: boolean;
-  status: string;
-  disabledReason: string | null;
-  consecutiveFailures: number;
-}
-
 interface Delivery {
   id: number;
   eventType: string;
@@ -203,7 +191,7 @@ export function webhookCommands(program: Command, kit: CommandKit): void {
           url: string,
           flags: { project?: string; events: string; name: string; format: string; secret?: string },
         ) => {
-          const created = await client.request<Endpoint>('POST', base(flags.project), {
+          const created = await client.request<WebhookEndpointView>('POST', base(flags.project), {
             body: {
               name: flags.name,
               url,
@@ -226,7 +214,7 @@ export function webhookCommands(program: Command, kit: CommandKit): void {
     .option('--json', 'print JSON')
     .action(
       run(async (client, flags: { project?: string; json?: boolean }) => {
-        const { items } = await client.request<{ items: Endpoint[] }>('GET', base(flags.project));
+        const { items } = await client.request<{ items: WebhookEndpointView[] }>('GET', base(flags.project));
         printList(items, flags, ['ID', 'NAME', 'URL', 'EVENTS', 'FORMAT', 'SECRET', 'STATUS'], (e) => [
           String(e.id),
           e.name,
@@ -245,9 +233,13 @@ export function webhookCommands(program: Command, kit: CommandKit): void {
   ] as const) {
     scoped(webhook.command(verb).argument('<id>', 'endpoint id').description(`${verb} an endpoint`)).action(
       run(async (client, text: string, flags: { project?: string }) => {
-        const changed = await client.request<Endpoint>('PATCH', `${base(flags.project)}/${id(text, 'id')}`, {
-          body: { enabled },
-        });
+        const changed = await client.request<WebhookEndpointView>(
+          'PATCH',
+          `${base(flags.project)}/${id(text, 'id')}`,
+          {
+            body: { enabled },
+          },
+        );
         out(`webhook ${changed.id} ${changed.status}`);
       }),
     );

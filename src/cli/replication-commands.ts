@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { formatBytes } from '../lifecycle/index.js';
+import type { ExecutionProgress } from '../replication/index.js';
 import type { CommandKit } from './admin-kit.js';
 import { ApiCallError, type ApiClient, UsageError } from './api-client.js';
 import { readStdinSecret } from './password-input.js';
@@ -28,16 +29,6 @@ interface Policy {
   enabled: boolean;
 }
 
-interface Progress {
-  total: number;
-  done: number;
-  succeeded: number;
-  failed: number;
-  immutable: number;
-  skipped: number;
-  bytes: number;
-}
-
 interface Execution {
   id: number;
   trigger: string;
@@ -45,7 +36,7 @@ interface Execution {
   startedAt: number;
   finishedAt: number | null;
   error: string | null;
-  progress: Progress | null;
+  progress: ExecutionProgress | null;
   tasks?: {
     operation: string;
     sourceRepository: string;
@@ -61,7 +52,7 @@ const POLL_MS = 500;
 const BAR_WIDTH = 30;
 
 /** `[#########---------------------] 3/10 artifacts, 12.5 MB` */
-export function replicationProgressLine(progress: Progress | null, width = BAR_WIDTH): string {
+export function replicationProgressLine(progress: ExecutionProgress | null, width = BAR_WIDTH): string {
   if (!progress) return 'planning …';
   const ratio = progress.total > 0 ? Math.min(1, progress.done / progress.total) : 1;
   const filled = Math.round(ratio * width);
