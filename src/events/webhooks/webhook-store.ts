@@ -145,14 +145,7 @@ export class WebhookStore {
 
   async createEndpoint(
     projectId: number | null,
-    endpoint: {
-      name: string;
-      url: string;
-      eventTypes: string[];
-      format: string;
-      secret: string | null;
-      enabled: boolean;
-    },
+    endpoint: Pick<WebhookEndpointRecord, 'name' | 'url' | 'eventTypes' | 'format' | 'secret' | 'enabled'>,
     createdBy: string | null,
     now = Date.now(),
   ): Promise<WebhookEndpointRecord> {
