@@ -23,13 +23,13 @@ export function jobRunView(row: JobRunRow) {
 }
 
 /**
- * One page of a run history, newest first (`?limit=&cursor=`, RunsQuery): fetches one run more than asked to
- * learn whether more follow, and links the next page.
+ * One page of a history keyed by increasing ids (runs, webhook deliveries), newest first (`?limit=&cursor=`,
+ * RunsQuery): fetches one row more than asked to learn whether more follow, and links the next page.
  */
-export async function runsPage<T extends { id: number }>(
+export async function historyPage<R, T extends { id: number }>(
   call: { request: FastifyRequest; reply: FastifyReply; query: { limit?: number; cursor?: number } },
-  fetch: (page: { limit: number; before?: number }) => Promise<JobRunRow[]>,
-  view: (row: JobRunRow) => T,
+  fetch: (page: { limit: number; before?: number }) => Promise<R[]>,
+  view: (row: R) => T,
 ): Promise<{ items: T[]; next?: string }> {
   const limit = call.query.limit ?? DEFAULT_LIMIT;
   const rows = await fetch({
@@ -81,7 +81,7 @@ export function systemRunRoutes<T extends { id: number }>(spec: {
       query: RunsQuery,
       success: { status: 200, description: 'One page of runs', schema: spec.list.schema },
       async handler(call) {
-        return runsPage(call, (page) => spec.history(call.options).runs(page), spec.view);
+        return historyPage(call, (page) => spec.history(call.options).runs(page), spec.view);
       },
     }),
     route({

@@ -6,7 +6,7 @@ import type {
   ReplicationTask,
 } from '../replication/policies/index.js';
 import { loginOf, SYSTEM_ADMINS } from './access.js';
-import { jobRunView, runsPage } from './job-runs.js';
+import { historyPage, jobRunView } from './job-runs.js';
 import {
   ConnectionCheck,
   CreatePolicyBody,
@@ -275,7 +275,7 @@ const policyRoutes: ApiRoute[] = [
       const id = call.params.id;
       const replication = call.options.replication;
       await replication.policy(id);
-      return runsPage(
+      return historyPage(
         call,
         async (page) => (await replication.executions(id, page)).map((e) => e.run),
         (run) => executionView({ run, policyId: id }),

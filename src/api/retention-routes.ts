@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { JobRunRow } from '../metadata/index.js';
 import { loginOf, MEMBERS } from './access.js';
-import { jobRunView, runsPage } from './job-runs.js';
+import { historyPage, jobRunView } from './job-runs.js';
 import {
   RetentionPolicy,
   RetentionRun,
@@ -106,7 +106,7 @@ export const retentionRoutes: ApiRoute[] = [
     errors: [404],
     async handler(call) {
       const { name } = call.params;
-      return runsPage(call, (page) => call.options.retention.runs(name, page), runOf);
+      return historyPage(call, (page) => call.options.retention.runs(name, page), runOf);
     },
   }),
   route({

@@ -1,9 +1,9 @@
 import type { z } from 'zod';
 import type { WebhookDeliveryRecord, WebhookScope } from '../events/webhooks/index.js';
 import { loginOf, requireProjectAction, SYSTEM_ADMINS } from './access.js';
-import { linkNext } from './pagination.js';
+import { historyPage } from './job-runs.js';
 import { type ApiRoute, type Call, route } from './route.js';
-import { DEFAULT_LIMIT, ProjectParams } from './schemas.js';
+import { ProjectParams } from './schemas.js';
 import {
   CreateWebhookBody,
   DeliveriesQuery,
@@ -204,16 +204,11 @@ function routesOf(place: Place): ApiRoute[] {
       errors: [404],
       async handler(call) {
         const scope = await place.scope(call, `reading ${where} webhook deliveries`);
-        const limit = call.query.limit ?? DEFAULT_LIMIT;
-        const rows = await call.options.webhooks.deliveries(scope, call.params.id, {
-          limit: limit + 1,
-          before: call.query.cursor,
-        });
-        const items = rows.slice(0, limit).map(deliveryView);
-        const last = items[items.length - 1];
-        const next = rows.length > limit && last ? String(last.id) : undefined;
-        linkNext(call.request, call.reply, next);
-        return next === undefined ? { items } : { items, next };
+        return historyPage(
+          call,
+          (page) => call.options.webhooks.deliveries(scope, call.params.id, page),
+          deliveryView,
+        );
       },
     }),
     route({
