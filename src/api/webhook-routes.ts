@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import type { WebhookDeliveryRecord, WebhookScope } from '../events/webhooks/index.js';
 import { loginOf, requireProjectAction, SYSTEM_ADMINS } from './access.js';
 import { historyPage } from './job-runs.js';
-import { type ApiRoute, type Call, route } from './route.js';
+import { type ApiRoute, type Call, preamble, route } from './route.js';
 import { ProjectParams } from './schemas.js';
 import {
   CreateWebhookBody,
@@ -87,6 +87,12 @@ const auditResource = (params: Record<string, string>) =>
 function routesOf(place: Place): ApiRoute[] {
   const base = `${place.prefix}/webhooks`;
   const where = place.kind === 'Project' ? "a project's" : 'system-wide';
+  const shared = preamble({ tag, gate: place.gate, access: place.access });
+  const endpointParams = place.endpointParams as z.ZodType<{ id: number }, Record<string, string>>;
+  const deliveryParams = place.deliveryParams as z.ZodType<
+    { id: number; delivery: number },
+    Record<string, string>
+  >;
   return [
     route({
       method: 'GET',
@@ -94,9 +100,7 @@ function routesOf(place: Place): ApiRoute[] {
       operationId: `list${place.kind}Webhooks`,
       summary: `List ${where} webhook endpoints`,
       task: `reading ${where} webhooks`,
-      tag,
-      gate: place.gate,
-      access: place.access,
+      ...shared,
       ...(place.params && { params: place.params }),
       success: { status: 200, description: 'The endpoints', schema: WebhookEndpointList },
       errors: [404],
@@ -111,9 +115,7 @@ function routesOf(place: Place): ApiRoute[] {
       operationId: `create${place.kind}Webhook`,
       summary: `Add a ${place.kind === 'Project' ? 'project' : 'system-wide'} webhook endpoint`,
       task: `adding ${where} webhook`,
-      tag,
-      gate: place.gate,
-      access: place.access,
+      ...shared,
       ...(place.params && { params: place.params }),
       body: CreateWebhookBody,
       success: { status: 201, description: 'Added', schema: WebhookEndpoint },
@@ -135,10 +137,8 @@ function routesOf(place: Place): ApiRoute[] {
       operationId: `get${place.kind}Webhook`,
       summary: `One ${where} webhook endpoint, with its status`,
       task: `reading ${where} webhooks`,
-      tag,
-      gate: place.gate,
-      access: place.access,
-      params: place.endpointParams as z.ZodType<{ id: number }, Record<string, string>>,
+      ...shared,
+      params: endpointParams,
       success: { status: 200, description: 'The endpoint', schema: WebhookEndpoint },
       errors: [404],
       async handler(call) {
@@ -152,10 +152,8 @@ function routesOf(place: Place): ApiRoute[] {
       operationId: `update${place.kind}Webhook`,
       summary: `Change ${where} webhook endpoint (enable a failing one again, rotate its secret, …)`,
       task: `changing ${where} webhook`,
-      tag,
-      gate: place.gate,
-      access: place.access,
-      params: place.endpointParams as z.ZodType<{ id: number }, Record<string, string>>,
+      ...shared,
+      params: endpointParams,
       body: UpdateWebhookBody,
       success: { status: 200, description: 'Changed', schema: WebhookEndpoint },
       errors: [404],
@@ -176,10 +174,8 @@ function routesOf(place: Place): ApiRoute[] {
       operationId: `delete${place.kind}Webhook`,
       summary: `Remove ${where} webhook endpoint and its delivery log`,
       task: `removing ${where} webhook`,
-      tag,
-      gate: place.gate,
-      access: place.access,
-      params: place.endpointParams as z.ZodType<{ id: number }, Record<string, string>>,
+      ...shared,
+      params: endpointParams,
       success: { status: 204, description: 'Removed' },
       errors: [404],
       audit: { action: 'webhook.delete', resource: auditResource },
@@ -195,10 +191,8 @@ function routesOf(place: Place): ApiRoute[] {
       summary:
         'The delivery log of an endpoint, newest first: status, attempts, response code, latency, error',
       task: `reading ${where} webhook deliveries`,
-      tag,
-      gate: place.gate,
-      access: place.access,
-      params: place.endpointParams as z.ZodType<{ id: number }, Record<string, string>>,
+      ...shared,
+      params: endpointParams,
       query: DeliveriesQuery,
       success: { status: 200, description: 'One page of deliveries', schema: WebhookDeliveryList },
       errors: [404],
@@ -217,10 +211,8 @@ function routesOf(place: Place): ApiRoute[] {
       operationId: `redeliver${place.kind}Webhook`,
       summary: 'Send a delivery again (same body and event id), as a new delivery due now',
       task: `redelivering ${where} webhook`,
-      tag,
-      gate: place.gate,
-      access: place.access,
-      params: place.deliveryParams as z.ZodType<{ id: number; delivery: number }, Record<string, string>>,
+      ...shared,
+      params: deliveryParams,
       success: { status: 202, description: 'Queued', schema: WebhookDelivery },
       errors: [404],
       audit: { action: 'webhook.redeliver', resource: auditResource },
