@@ -23,6 +23,11 @@ export function isSystemAdmin(identity: Identity): boolean {
   return identity.kind === 'user' && identity.systemAdmin === true && identity.limit === undefined;
 }
 
+/** Whether the caller is the user `username` (signed in as them, with a password, token or session). */
+export function isUser(identity: Identity, username: string): boolean {
+  return identity.kind === 'user' && identity.username === username;
+}
+
 /** Signed in with a personal access token that carries permissions. */
 export function isRestricted(identity: Identity): boolean {
   return identity.kind === 'user' && identity.limit !== undefined;
@@ -87,8 +92,7 @@ export const OWNERS = 'the user themself and system administrators; never robots
 export function requireOwner(identity: Identity, username: string, what: string, robotsCannot: string): void {
   if (identity.kind === 'robot') throw denied(`robots cannot ${robotsCannot} (${what})`);
   if (isRestricted(identity)) throw denied(`${what}: ${RESTRICTED}`);
-  const self = identity.kind === 'user' && identity.username === username;
-  if (!self && !isSystemAdmin(identity)) {
+  if (!isUser(identity, username) && !isSystemAdmin(identity)) {
     throw denied(`${what} of another user needs system administrator rights`);
   }
 }

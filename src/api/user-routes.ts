@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { parseSecretToken } from '../auth/index.js';
 import { RegistryError } from '../registry/index.js';
-import { denied, isSystemAdmin, loginOf, robotName, SYSTEM_ADMINS, unauthorized } from './access.js';
+import { denied, isSystemAdmin, isUser, loginOf, robotName, SYSTEM_ADMINS, unauthorized } from './access.js';
 import { linkNext, pageRequest } from './pagination.js';
 import { type ApiRoute, field, preamble, route } from './route.js';
 import {
@@ -113,8 +113,7 @@ export const userRoutes: ApiRoute[] = [
     success: { status: 200, description: 'The user', schema: User },
     errors: [404],
     async handler({ identity, params, options }) {
-      const self = identity.kind === 'user' && identity.username === params.username;
-      if (!self && !isSystemAdmin(identity)) {
+      if (!isUser(identity, params.username) && !isSystemAdmin(identity)) {
         throw denied("reading another user's account needs system administrator rights");
       }
       return options.accounts.getUser(params.username);
@@ -155,7 +154,7 @@ export const userRoutes: ApiRoute[] = [
     errors: [404, 409],
     audit: { action: 'user.delete', resource: (params) => `user:${params.username}` },
     async handler({ identity, params, options }) {
-      if (identity.kind === 'user' && identity.username === params.username) {
+      if (isUser(identity, params.username)) {
         throw new RegistryError('CONFLICT', {
           message: 'you cannot delete your own account: another system administrator can',
         });
@@ -179,8 +178,9 @@ export const userRoutes: ApiRoute[] = [
     audit: { action: 'user.password', resource: (params) => `user:${params.username}` },
     async handler({ identity, params, body, options, request }) {
       if (!isSystemAdmin(identity)) {
-        const self = identity.kind === 'user' && identity.username === params.username;
-        if (!self) throw denied("changing another user's password needs system administrator rights");
+        if (!isUser(identity, params.username)) {
+          throw denied("changing another user's password needs system administrator rights");
+        }
         // The password itself, not a personal access token, which also logs the user in. Throttled like a
         // login: whoever holds a session or token of the user must not get unlimited guesses here.
         const current = body.currentPassword;
