@@ -118,16 +118,7 @@ export class ReplicationStore {
     return uniquely(async () => {
       const inserted = await this.db
         .insertInto('replication_registries')
-        .values({
-          name: row.name,
-          url: row.url,
-          username: row.username,
-          password: row.sealedPassword,
-          description: row.description,
-          created_by: row.createdBy,
-          created_at: row.createdAt,
-          updated_at: row.updatedAt,
-        })
+        .values({ ...registryColumns(row), created_by: row.createdBy, created_at: row.createdAt })
         .returning('id')
         .executeTakeFirstOrThrow();
       return Number(inserted.id);
@@ -139,14 +130,7 @@ export class ReplicationStore {
     const done = await uniquely(async () => {
       await this.db
         .updateTable('replication_registries')
-        .set({
-          name: row.name,
-          url: row.url,
-          username: row.username,
-          password: row.sealedPassword,
-          description: row.description,
-          updated_at: row.updatedAt,
-        })
+        .set(registryColumns(row))
         .where('id', '=', id)
         .execute();
       return true;
@@ -354,6 +338,17 @@ async function uniquely<T>(write: () => Promise<T>): Promise<T | undefined> {
     if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === '23505') return undefined;
     throw error;
   }
+}
+
+function registryColumns(row: RegistryRow) {
+  return {
+    name: row.name,
+    url: row.url,
+    username: row.username,
+    password: row.sealedPassword,
+    description: row.description,
+    updated_at: row.updatedAt,
+  };
 }
 
 function policyColumns(row: PolicyRow) {
