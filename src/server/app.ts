@@ -272,15 +272,17 @@ export async function createBerth(config: Config, options: BerthOptions = {}): P
     quarantine: config.scrub.quarantine,
   });
   // Replication: pushes here (onPut) and deletes (onChange) start event policies' executions.
+  // replication.previousSecretKeys also open the proxy upstreams' sealed passwords.
+  const previousSecretKeys = config.replication.previousSecretKeys
+    .split(',')
+    .map((key) => key.trim())
+    .filter(Boolean);
   const replication = new Replication({
     db: meta.db,
     registry,
     runner,
     secretKey: config.replication.secretKey,
-    previousSecretKeys: config.replication.previousSecretKeys
-      .split(',')
-      .map((key) => key.trim())
-      .filter(Boolean),
+    previousSecretKeys,
     remote: { chunkSize: config.replication.uploadChunkBytes || undefined },
     onError: (error, what) => log?.error({ err: error }, what),
   });
@@ -373,10 +375,7 @@ export async function createBerth(config: Config, options: BerthOptions = {}): P
   const proxy = new ProxyCache({
     registry,
     secretKey: config.replication.secretKey,
-    previousSecretKeys: config.replication.previousSecretKeys
-      .split(',')
-      .map((key) => key.trim())
-      .filter(Boolean),
+    previousSecretKeys,
     tagTtlMs: config.proxy.tagTtlSeconds * 1000,
     upstreamTimeoutMs: config.proxy.upstreamTimeoutSeconds * 1000,
     fillLocks: backends.fills,
