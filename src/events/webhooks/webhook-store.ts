@@ -376,13 +376,17 @@ export class WebhookStore {
   }
 
   async delivery(endpointId: number, id: number): Promise<WebhookDeliveryRecord | undefined> {
-    const row = await this.db
+    const row = await this.deliveryRow(endpointId, id);
+    return row && toDelivery(row);
+  }
+
+  private deliveryRow(endpointId: number, id: number) {
+    return this.db
       .selectFrom('webhook_deliveries')
       .selectAll()
       .where('endpoint_id', '=', endpointId)
       .where('id', '=', id)
       .executeTakeFirst();
-    return row && toDelivery(row);
   }
 
   /** A new delivery of the same body (same event id), due now; the old one stays in the log as it ended. */
@@ -391,12 +395,7 @@ export class WebhookStore {
     id: number,
     now = Date.now(),
   ): Promise<WebhookDeliveryRecord | undefined> {
-    const old = await this.db
-      .selectFrom('webhook_deliveries')
-      .selectAll()
-      .where('endpoint_id', '=', endpointId)
-      .where('id', '=', id)
-      .executeTakeFirst();
+    const old = await this.deliveryRow(endpointId, id);
     if (!old) return undefined;
     const row = await this.db
       .insertInto('webhook_deliveries')
