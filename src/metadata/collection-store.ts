@@ -47,6 +47,11 @@ export interface RepositoryItem {
 export class CollectionStore {
   constructor(private readonly db: Kysely<Database>) {}
 
+  /** Whether its statements run on this process's thread (SQLite), holding up every request meanwhile. */
+  get embedded(): boolean {
+    return !isPostgres(this.db);
+  }
+
   /** How many repositories there are (the mark phase's progress total). */
   async repositoryCount(): Promise<number> {
     const row = await this.db

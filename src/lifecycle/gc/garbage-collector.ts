@@ -9,6 +9,7 @@ import {
 import type { BlobStore } from '../../storage/index.js';
 import type { JobContext, JobRunner } from '../jobs/job-runner.js';
 import { dueAt } from '../jobs/schedule.js';
+import { Pacer } from './pacer.js';
 import { type CollectionPlan, planCollection } from './plan.js';
 
 export interface GarbageCollectorOptions {
@@ -54,18 +55,24 @@ export interface CollectionSummary {
 /** What the management API uses. */
 export type GcAdmin = Pick<GarbageCollector, 'start' | 'runs' | 'run'>;
 
-/** Work is done in batches of this many items (one transaction and one delete or claim statement each). */
+/** Work is done in batches of at most this many items (one transaction and one delete statement each). */
 const BATCH = 256;
+/**
+ * How long a batch should take (the Pacer sizes batches to it, and rests as long after each): on SQLite a
+ * request may wait that long behind one; on PostgreSQL a statement waits for no request here, and larger
+ * batches save round trips.
+ */
+const BATCH_TARGET_MS = { embedded: 10, server: 50 };
 /**
  * The mark phase reads repositories in slices of about this many rows (manifests, references, links and
  * tagged manifests): the slice grows or shrinks to it, from SLICE_START repositories, up to SLICE_MAX.
  */
-const SLICE_ROWS = 20_000;
+const SLICE_ROWS = 5_000;
 const SLICE_START = 32;
 const SLICE_MAX = 1000;
 /** Blobs read per page when looking for those no link keeps. */
 const BLOB_PAGE = 1000;
-/** Blobs claimed, deleted and dropped together (a push of one of them waits until its batch is done). */
+/** Blobs claimed, deleted and dropped together at most (a push of one of them waits until its batch is done). */
 const CLAIM_BATCH = 1024;
 /** Storage deletes in flight at once (a store without deleteAll). */
 const DELETE_CONCURRENCY = 16;
@@ -167,6 +174,12 @@ export class GarbageCollector {
       phases,
     };
     const total = await this.collection.repositoryCount();
+    const targetMs = this.collection.embedded ? BATCH_TARGET_MS.embedded : BATCH_TARGET_MS.server;
+    const pace: Pacing = {
+      sweeps: new Pacer({ start: 64, max: BATCH, targetMs }),
+      claims: new Pacer({ start: 256, max: CLAIM_BATCH, targetMs }),
+      reads: new Pacer({ start: 1, max: 1, targetMs }),
+    };
     // Dry run: digest → links a run would delete, for blobs also linked from a slice not yet marked.
     const unlinking = new Map<string, number>();
     let done = 0;
@@ -177,7 +190,7 @@ export class GarbageCollector {
       context.progress({ phase: 'mark', done, total });
       const marked = await timed('mark', async () => {
         const repositories = await this.collection.repositoriesAfter(after, slice);
-        const graph = await this.collection.graph(repositories);
+        const graph = await pace.reads.timed(0, () => this.collection.graph(repositories));
         const rows =
           graph.manifests.length + graph.references.length + graph.links.length + graph.tagged.size;
         slice = Math.max(1, Math.min(SLICE_MAX, Math.round((slice * SLICE_ROWS) / Math.max(rows, 1))));
@@ -189,19 +202,20 @@ export class GarbageCollector {
       if (dryRun) {
         summary.manifests += plan.manifestRounds.reduce((n, round) => n + round.length, 0);
         summary.links += plan.links.length;
-        await timed('blobs', () => this.countUnlinking(plan.links, unlinking, cutoff, summary));
+        await timed('blobs', () => this.countUnlinking(plan.links, unlinking, cutoff, summary, pace));
       } else {
         context.progress({ phase: 'manifests', done, total });
-        await timed('manifests', () => this.sweepManifests(context, plan, cutoff, repositories, summary));
+        await timed('manifests', () =>
+          this.sweepManifests(context, plan, cutoff, repositories, summary, pace),
+        );
         context.progress({ phase: 'links', done, total });
-        await timed('links', () => this.sweepLinks(context, plan.links, cutoff, repositories, summary));
+        await timed('links', () => this.sweepLinks(context, plan.links, cutoff, repositories, summary, pace));
       }
       done += repositories.size;
       after = Math.max(...repositories.keys());
-      await letRequestsIn();
     }
     context.progress({ phase: 'blobs', done: 0 });
-    await timed('blobs', () => this.sweepBlobs(context, cutoff, dryRun, summary));
+    await timed('blobs', () => this.sweepBlobs(context, cutoff, dryRun, summary, pace));
     context.progress({ phase: 'orphans', done: 0 });
     await timed('orphans', () => this.sweepOrphans(context, cutoff, dryRun, summary));
     context.progress({ phase: 'uploads' });
@@ -223,11 +237,11 @@ export class GarbageCollector {
     unlinking: Map<string, number>,
     cutoff: number,
     summary: CollectionSummary,
+    pace: Pacing,
   ): Promise<void> {
     const here = new Map<string, number>();
     for (const link of links) here.set(link.digest, (here.get(link.digest) ?? 0) + 1);
-    for (const batch of batches([...here.keys()])) {
-      await letRequestsIn();
+    await pace.sweeps.each([...here.keys()], async (batch) => {
       const counts = await this.collection.linkCounts(batch);
       for (const digest of batch) {
         const going = (unlinking.get(digest) ?? 0) + (here.get(digest) ?? 0);
@@ -242,7 +256,7 @@ export class GarbageCollector {
         summary.blobs++;
         summary.bytes += blob.size;
       }
-    }
+    });
   }
 
   private async sweepManifests(
@@ -251,11 +265,11 @@ export class GarbageCollector {
     cutoff: number,
     repositories: Map<number, string>,
     summary: CollectionSummary,
+    pace: Pacing,
   ): Promise<void> {
     for (const round of plan.manifestRounds) {
-      for (const batch of batches(round)) {
+      await pace.sweeps.each(round, async (batch) => {
         stopIfAborted(context);
-        await letRequestsIn();
         const deleted = await this.collection.deleteManifests(batch, cutoff);
         // The batch's events at once: one message to the other nodes, not a query per manifest.
         await this.registry.manifests.changedAll(
@@ -268,7 +282,7 @@ export class GarbageCollector {
         );
         summary.manifests += deleted.length;
         summary.spared.manifests += batch.length - deleted.length;
-      }
+      });
     }
   }
 
@@ -278,14 +292,14 @@ export class GarbageCollector {
     cutoff: number,
     repositories: Map<number, string>,
     summary: CollectionSummary,
+    pace: Pacing,
   ): Promise<void> {
-    for (const batch of batches(links)) {
+    await pace.sweeps.each(links, async (batch) => {
       stopIfAborted(context);
-      await letRequestsIn();
       const deleted = await this.collection.deleteLinks(batch, cutoff, repositories);
       summary.links += deleted.length;
       summary.spared.links += batch.length - deleted.length;
-    }
+    });
   }
 
   /**
@@ -298,6 +312,7 @@ export class GarbageCollector {
     cutoff: number,
     dryRun: boolean,
     summary: CollectionSummary,
+    pace: Pacing,
   ): Promise<void> {
     let done = 0;
     let after = '';
@@ -312,9 +327,10 @@ export class GarbageCollector {
         summary.bytes += page.reduce((n, blob) => n + blob.size, 0);
       } else {
         pending.push(...page);
-        while (pending.length >= CLAIM_BATCH || (last === undefined && pending.length > 0)) {
-          await this.deleteBlobs(pending.slice(0, CLAIM_BATCH), cutoff, summary);
-          pending = pending.slice(CLAIM_BATCH);
+        while (pending.length >= pace.claims.batchSize || (last === undefined && pending.length > 0)) {
+          const size = pace.claims.batchSize;
+          await this.deleteBlobs(pending.slice(0, size), cutoff, summary, pace.claims);
+          pending = pending.slice(size);
         }
       }
       if (last === undefined) return;
@@ -331,12 +347,15 @@ export class GarbageCollector {
     batch: { digest: string; size: number }[],
     cutoff: number,
     summary: CollectionSummary,
+    pacer: Pacer,
   ): Promise<void> {
     let claim = Date.now() + this.claimMs;
-    const claimed = await this.collection.claimBlobs(
-      batch.map((blob) => blob.digest),
-      cutoff,
-      claim,
+    const claimed = await pacer.timed(batch.length, () =>
+      this.collection.claimBlobs(
+        batch.map((blob) => blob.digest),
+        cutoff,
+        claim,
+      ),
     );
     summary.spared.blobs += batch.length - claimed.length;
     let held = new Set(claimed.map((blob) => blob.digest));
@@ -387,9 +406,8 @@ export class GarbageCollector {
       }
       await Promise.all(running);
     }
-    await letRequestsIn();
     // The rows of the bytes that did go, even when a delete failed (its blob keeps its row, unclaimed).
-    const dropped = await this.collection.dropClaimed([...removed], claim);
+    const dropped = await pacer.timed(removed.size, () => this.collection.dropClaimed([...removed], claim));
     await this.collection.releaseClaim(
       claimed.filter((blob) => !removed.has(blob.digest)).map((blob) => blob.digest),
       claim,
@@ -471,6 +489,13 @@ export class GarbageCollector {
       if (n < 1000) return removed;
     }
   }
+}
+
+/** The collector's pacers of one run: delete and count statements, blob claims and drops, the mark's reads. */
+interface Pacing {
+  sweeps: Pacer;
+  claims: Pacer;
+  reads: Pacer;
 }
 
 function* batches<T>(items: T[], size = BATCH): Generator<T[]> {

@@ -1,0 +1,47 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * Paces the collector's statements so that requests keep most of the server. On SQLite every statement runs
+ * on the event loop's thread: back to back, batches of a few hundred deletes (~50 ms each at 1M blobs) kept
+ * pushes waiting 1–3 s during a run, as each of a push's dozen callbacks waited for a batch. So each batch is
+ * sized to take about `targetMs` (grown or shrunk from how long the last one took), and is followed by a rest
+ * as long as it took: the collector has at most half of the thread, in slices short enough that a request
+ * waits for one at most a few milliseconds. On PostgreSQL the same keeps the collector to half of what the
+ * database gives this node.
+ */
+export class Pacer {
+  private size: number;
+
+  constructor(private readonly options: { start: number; max: number; targetMs: number }) {
+    this.size = options.start;
+  }
+
+  /** Runs `work` over `items` in paced batches, in order. */
+  async each<T>(items: readonly T[], work: (batch: T[]) => Promise<void>): Promise<void> {
+    for (let i = 0; i < items.length; ) {
+      const batch = items.slice(i, i + this.size);
+      i += batch.length;
+      await this.timed(batch.length, () => work(batch));
+    }
+  }
+
+  /** The next batch's size. */
+  get batchSize(): number {
+    return this.size;
+  }
+
+  /** Runs one unit of work of `count` items (a batch sized by batchSize, or not), then rests. */
+  async timed<R>(count: number, work: () => Promise<R>): Promise<R> {
+    const start = performance.now();
+    const result = await work();
+    const took = performance.now() - start;
+    if (count > 0) {
+      // Towards targetMs per batch, at most doubling at a time (one fast batch proves little).
+      const fit = Math.round((count * this.options.targetMs) / Math.max(took, 0.1));
+      this.size = Math.max(1, Math.min(this.options.max, fit, this.size * 2));
+    }
+    // At least one turn of the event loop, so requests' callbacks run in between.
+    await sleep(Math.max(1, Math.round(took)));
+    return result;
+  }
+}
