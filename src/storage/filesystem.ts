@@ -15,13 +15,19 @@ import type { BlobStore, PutOptions } from './blob-store.js';
 import { noSpaceAsFull } from './storage-errors.js';
 import { UnlinkWorker } from './unlink-worker.js';
 
+/**
+ * Threads that garbage collection's unlinks share (see UnlinkWorker). Several, because an unlink waits for the
+ * journal whenever a push's fsync is committing it, and unlinks waiting together go into one commit.
+ */
+const UNLINK_THREADS = 2;
+
 const KEY_PATTERN = /^[a-zA-Z0-9._-]+(?:\/[a-zA-Z0-9._-]+)*\/?$/;
 
 /** A BlobStore on a local directory. */
 export class FilesystemBlobStore implements BlobStore {
   readonly root: string;
   private readonly knownDirs = new Set<string>();
-  private readonly unlinker = new UnlinkWorker();
+  private readonly unlinker = new UnlinkWorker(UNLINK_THREADS);
 
   constructor(root: string) {
     this.root = resolve(root);

@@ -30,6 +30,28 @@ export interface UnlinkFailure {
  * The thread starts on first use and does not keep the process alive.
  */
 export class UnlinkWorker {
+  private readonly threads: UnlinkThread[];
+
+  /** `threads`: unlinks of one call run on that many threads at once, each a share of the paths. */
+  constructor(threads = 1) {
+    this.threads = Array.from({ length: threads }, () => new UnlinkThread());
+  }
+
+  /** Unlinks the paths (absent ones are fine); resolves to those that could not be, with why. */
+  async unlink(paths: string[]): Promise<UnlinkFailure[]> {
+    const share = Math.ceil(paths.length / this.threads.length);
+    const parts = this.threads
+      .map((thread, i) => thread.unlink(paths.slice(i * share, (i + 1) * share)))
+      .filter((_, i) => i * share < paths.length);
+    return (await Promise.all(parts)).flat();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.threads.map((thread) => thread.close()));
+  }
+}
+
+class UnlinkThread {
   private worker: Worker | undefined;
   private readonly pending = new Map<
     number,
@@ -37,7 +59,6 @@ export class UnlinkWorker {
   >();
   private next = 0;
 
-  /** Unlinks the paths (absent ones are fine); resolves to those that could not be, with why. */
   unlink(paths: string[]): Promise<UnlinkFailure[]> {
     if (paths.length === 0) return Promise.resolve([]);
     const worker = this.started();
@@ -54,7 +75,6 @@ export class UnlinkWorker {
     this.worker = undefined;
     await worker?.terminate();
   }
-
   private started(): Worker {
     if (this.worker) return this.worker;
     const worker = new Worker(PROGRAM, { eval: true });

@@ -58,11 +58,11 @@ export type GcAdmin = Pick<GarbageCollector, 'start' | 'runs' | 'run'>;
 /** Work is done in batches of at most this many items (one transaction and one delete statement each). */
 const BATCH = 256;
 /**
- * How long a batch should take (the Pacer sizes batches to it, and rests as long after each): on SQLite a
- * request may wait that long behind one; on PostgreSQL a statement waits for no request here, and larger
- * batches save round trips.
+ * How the Pacer runs batches: on SQLite each takes ~10 ms, as long as a request may wait behind one, and is
+ * followed by as long a rest; on PostgreSQL a statement holds up no request here, and batches of ~50 ms save
+ * round trips.
  */
-const BATCH_TARGET_MS = { embedded: 10, server: 50 };
+const PACE = { embedded: { targetMs: 10, rest: 1 }, server: { targetMs: 50, rest: 0.5 } };
 /**
  * The mark phase reads repositories in slices of about this many rows (manifests, references, links and
  * tagged manifests): the slice grows or shrinks to it, from SLICE_START repositories, up to SLICE_MAX.
@@ -174,11 +174,11 @@ export class GarbageCollector {
       phases,
     };
     const total = await this.collection.repositoryCount();
-    const targetMs = this.collection.embedded ? BATCH_TARGET_MS.embedded : BATCH_TARGET_MS.server;
+    const how = this.collection.embedded ? PACE.embedded : PACE.server;
     const pace: Pacing = {
-      sweeps: new Pacer({ start: 64, max: BATCH, targetMs }),
-      claims: new Pacer({ start: 256, max: CLAIM_BATCH, targetMs }),
-      reads: new Pacer({ start: 1, max: 1, targetMs }),
+      sweeps: new Pacer({ start: 64, max: BATCH, ...how }),
+      claims: new Pacer({ start: 256, max: CLAIM_BATCH, ...how }),
+      reads: new Pacer({ start: 1, max: 1, ...how }),
     };
     // Dry run: digest → links a run would delete, for blobs also linked from a slice not yet marked.
     const unlinking = new Map<string, number>();

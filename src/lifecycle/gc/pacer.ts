@@ -6,13 +6,23 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * pushes waiting 1–3 s during a run, as each of a push's dozen callbacks waited for a batch. So each batch is
  * sized to take about `targetMs` (grown or shrunk from how long the last one took), and is followed by a rest
  * as long as it took: the collector has at most half of the thread, in slices short enough that a request
- * waits for one at most a few milliseconds. On PostgreSQL the same keeps the collector to half of what the
- * database gives this node.
+ * waits for one at most a few milliseconds. On PostgreSQL, whose statements hold no thread of ours, batches
+ * are sized alike (to fewer round trips) with no more rest than a turn of the event loop.
  */
 export class Pacer {
   private size: number;
 
-  constructor(private readonly options: { start: number; max: number; targetMs: number }) {
+  constructor(
+    private readonly options: {
+      start: number;
+      max: number;
+      targetMs: number;
+      /** The rest after a batch, as a share of the time it took (1: the collector has half of the time). */
+      rest: number;
+      /** The clock, in milliseconds (tests). */
+      now?: () => number;
+    },
+  ) {
     this.size = options.start;
   }
 
@@ -32,16 +42,17 @@ export class Pacer {
 
   /** Runs one unit of work of `count` items (a batch sized by batchSize, or not), then rests. */
   async timed<R>(count: number, work: () => Promise<R>): Promise<R> {
-    const start = performance.now();
+    const now = this.options.now ?? (() => performance.now());
+    const start = now();
     const result = await work();
-    const took = performance.now() - start;
+    const took = now() - start;
     if (count > 0) {
       // Towards targetMs per batch, at most doubling at a time (one fast batch proves little).
       const fit = Math.round((count * this.options.targetMs) / Math.max(took, 0.1));
       this.size = Math.max(1, Math.min(this.options.max, fit, this.size * 2));
     }
     // At least one turn of the event loop, so requests' callbacks run in between.
-    await sleep(Math.max(1, Math.round(took)));
+    await sleep(Math.max(1, Math.round(took * this.options.rest)));
     return result;
   }
 }
