@@ -17,6 +17,9 @@ parentPort.on('message', ({ id, paths }) => {
 });
 `;
 
+/** How long a thread with nothing to do is kept. */
+const IDLE_MS = 5_000;
+
 export interface UnlinkFailure {
   path: string;
   error: Error;
@@ -27,7 +30,7 @@ export interface UnlinkFailure {
  * four threads, which every request's file operations share, and a return to the event loop before the next:
  * garbage collection's deletes either queued ahead of pushes (sixteen in flight: pushes 8× slower) or crawled
  * (two: 40,000 files in ~7 s on a busy server). Here a batch runs as plain unlink(2) calls, off both.
- * The thread starts on first use and does not keep the process alive.
+ * A thread starts on first use, ends after a few idle seconds, and never keeps the process alive.
  */
 export class UnlinkWorker {
   private readonly threads: UnlinkThread[];
@@ -58,9 +61,11 @@ class UnlinkThread {
     { resolve: (failed: UnlinkFailure[]) => void; reject: (error: Error) => void }
   >();
   private next = 0;
+  private idle: NodeJS.Timeout | undefined;
 
   unlink(paths: string[]): Promise<UnlinkFailure[]> {
     if (paths.length === 0) return Promise.resolve([]);
+    clearTimeout(this.idle);
     const worker = this.started();
     const id = this.next++;
     return new Promise((resolve, reject) => {
@@ -71,10 +76,12 @@ class UnlinkThread {
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.idle);
     const worker = this.worker;
     this.worker = undefined;
     await worker?.terminate();
   }
+
   private started(): Worker {
     if (this.worker) return this.worker;
     const worker = new Worker(PROGRAM, { eval: true });
@@ -84,7 +91,11 @@ class UnlinkThread {
       ({ id, failed }: { id: number; failed: { path: string; code: string; message: string }[] }) => {
         const waiting = this.pending.get(id);
         this.pending.delete(id);
-        if (this.pending.size === 0) worker.unref();
+        if (this.pending.size === 0) {
+          worker.unref();
+          // A thread costs ~10 MB of RSS: it goes once a run has stopped using it.
+          this.idle = setTimeout(() => void this.close(), IDLE_MS).unref();
+        }
         waiting?.resolve(
           failed.map(({ path, code, message }) => ({
             path,
