@@ -9,6 +9,7 @@ import {
 import type { BlobStore } from '../../storage/index.js';
 import type { JobContext, JobRunner } from '../jobs/job-runner.js';
 import { dueAt } from '../jobs/schedule.js';
+import { holdCompactHeap } from './heap-growth.js';
 import { Pacer } from './pacer.js';
 import { type CollectionPlan, planCollection } from './plan.js';
 
@@ -149,6 +150,15 @@ export class GarbageCollector {
    * the whole registry's.
    */
   async collect(context: JobContext, dryRun: boolean): Promise<CollectionSummary> {
+    const release = holdCompactHeap();
+    try {
+      return await this.collectAll(context, dryRun);
+    } finally {
+      release();
+    }
+  }
+
+  private async collectAll(context: JobContext, dryRun: boolean): Promise<CollectionSummary> {
     const began = Date.now();
     const cutoff = began - this.options.graceMs;
     const phases: Record<string, number> = {};
