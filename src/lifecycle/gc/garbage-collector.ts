@@ -227,7 +227,7 @@ export class GarbageCollector {
     context.progress({ phase: 'blobs', done: 0 });
     await timed('blobs', () => this.sweepBlobs(context, cutoff, dryRun, summary, pace));
     context.progress({ phase: 'orphans', done: 0 });
-    await timed('orphans', () => this.sweepOrphans(context, cutoff, dryRun, summary));
+    await timed('orphans', () => this.sweepOrphans(context, cutoff, dryRun, summary, pace));
     context.progress({ phase: 'uploads' });
     await timed('uploads', async () => {
       summary.uploads = dryRun ? await this.registry.uploads.countStale() : await this.purgeUploads();
@@ -433,13 +433,14 @@ export class GarbageCollector {
     cutoff: number,
     dryRun: boolean,
     summary: CollectionSummary,
+    pace: Pacing,
   ): Promise<void> {
     let batch: { digest: string; key: string; modified?: Date | undefined }[] = [];
     let seen = 0;
     const flush = async () => {
       stopIfAborted(context);
-      await letRequestsIn();
-      await this.removeOrphans(batch, cutoff, dryRun, summary);
+      // Paced like the mark's reads: back to back, these lookups held the thread (pushes at 1M: p50 59 ms).
+      await pace.reads.timed(0, () => this.removeOrphans(batch, cutoff, dryRun, summary));
       batch = [];
       context.progress({ phase: 'orphans', done: seen });
     };
