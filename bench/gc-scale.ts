@@ -102,7 +102,8 @@ async function main(): Promise<void> {
     try {
       const pusher = new Pusher(server.url, repositories);
       const idle = await pusher.pushFor(idleSeconds * 1000);
-      console.log(`pushes, idle:        ${latencies(idle)}`);
+      console.log(`pushes, idle:        ${latencies(idle.map((p) => p.ms))}`);
+      console.log(`  the slowest 1% of them spent their time in: ${slowestSteps(idle)}`);
       for (const dryRun of [true, false]) {
         const during = dryRun ? undefined : pusher.pushUntil();
         const report = await server.collect(dryRun);
@@ -116,6 +117,7 @@ async function main(): Promise<void> {
         );
         if (pushes) {
           console.log(`pushes, during GC:   ${latencies(pushes.map((p) => p.ms))}`);
+          console.log(`  the slowest 1% of them spent their time in: ${slowestSteps(pushes)}`);
           // By the phase the collector was in when each push ended (phases seen by 0.5 s polls: approximate;
           // a slice's mark, manifests and links alternate).
           const byPhase = new Map<string, number[]>();
@@ -131,7 +133,7 @@ async function main(): Promise<void> {
         }
       }
       const after = await pusher.pushFor(idleSeconds * 1000);
-      console.log(`pushes, idle after:  ${latencies(after)}`);
+      console.log(`pushes, idle after:  ${latencies(after.map((p) => p.ms))}`);
       await server.exit();
       const { db: check } = await openDatabase(url);
       try {
@@ -287,29 +289,58 @@ function freePort(): Promise<number> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+interface PushTiming {
+  ms: number;
+  at: number;
+  /** Milliseconds by request kind (upload start, PUT blob, PUT manifest). */
+  steps: Record<string, number>;
+}
+
+/** Where the slowest 1% of pushes spent their time, by request kind (shares of their summed time). */
+function slowestSteps(pushes: PushTiming[]): string {
+  const sorted = [...pushes].sort((a, b) => b.ms - a.ms);
+  const slow = sorted.slice(0, Math.max(1, Math.ceil(sorted.length / 100)));
+  const sums: Record<string, number> = {};
+  for (const push of slow)
+    for (const [step, ms] of Object.entries(push.steps)) sums[step] = (sums[step] ?? 0) + ms;
+  const total = Object.values(sums).reduce((a, b) => a + b, 0) || 1;
+  return Object.entries(sums)
+    .sort((a, b) => b[1] - a[1])
+    .map(([step, ms]) => `${step} ${Math.round((100 * ms) / total)}%`)
+    .join(', ');
+}
+
 /** Pushes small tagged images one after another into the built repositories, timing each whole push. */
 class Pusher {
   pushed = 0;
   private running = false;
+  /** Milliseconds of the push under way by request kind. */
+  private steps: Record<string, number> = {};
 
   constructor(
     private readonly base: string,
     private readonly repositories: number,
   ) {}
 
-  async pushFor(ms: number): Promise<number[]> {
+  async pushFor(ms: number): Promise<PushTiming[]> {
     const deadline = Date.now() + ms;
-    const times: number[] = [];
-    while (Date.now() < deadline) times.push(await this.pushOne());
+    const times: PushTiming[] = [];
+    while (Date.now() < deadline) {
+      const took = await this.pushOne();
+      times.push({ ms: took, at: performance.now(), steps: this.steps });
+    }
     return times;
   }
 
-  /** Pushes until stop(); resolves to the push times and when each ended (performance.now()). */
-  pushUntil(): Promise<{ ms: number; at: number }[]> {
+  /** Pushes until stop(); resolves to the push times, when each ended (performance.now()) and its requests. */
+  pushUntil(): Promise<PushTiming[]> {
     this.running = true;
     return (async () => {
-      const times: { ms: number; at: number }[] = [];
-      while (this.running) times.push({ ms: await this.pushOne(), at: performance.now() });
+      const times: PushTiming[] = [];
+      while (this.running) {
+        const ms = await this.pushOne();
+        times.push({ ms, at: performance.now(), steps: this.steps });
+      }
       return times;
     })();
   }
@@ -320,6 +351,7 @@ class Pusher {
   }
 
   private async pushOne(): Promise<number> {
+    this.steps = {};
     const n = this.pushed++;
     const repository = `scale/repo${n % this.repositories}`;
     const started = performance.now();
@@ -354,11 +386,14 @@ class Pusher {
   }
 
   private async call(method: string, path: string, status: number, body?: Buffer, type?: string) {
+    const started = performance.now();
     const res = await fetch(new URL(path, this.base), {
       method,
       ...(body && { body, headers: { 'content-type': type as string } }),
     });
     await res.arrayBuffer();
+    const step = `${method} ${path.includes('/manifests/') ? 'manifest' : path.includes('/uploads/') && method === 'POST' ? 'upload start' : 'blob'}`;
+    this.steps[step] = (this.steps[step] ?? 0) + performance.now() - started;
     if (res.status !== status) throw new Error(`${method} ${path}: HTTP ${res.status}, expected ${status}`);
     return res;
   }
