@@ -12,7 +12,8 @@
  * starts on that data, and the bench:
  * 1. pushes small images (a config, a layer, a tagged manifest) one after another for --idle-seconds: the
  *    idle push latency;
- * 2. asks that server for a dry run, then a real run while the same pusher goes on (the latency under GC);
+ * 2. asks that server for a dry run, then a real run while the same pusher goes on (the latency under GC, also
+ *    by the collector's phase, and where the slowest 1% of pushes waited, by request kind);
  *    each run's summary and the server's peak RSS during it (VmHWM, reset before each run);
  * 3. pushes for --idle-seconds again, and checks that exactly the referenced and the pushed blobs are left.
  *
