@@ -144,6 +144,12 @@ interface Resume {
   connection(url: URL): Promise<Connection>;
 }
 
+/** The store's refusal or failure: the code its XML error body names (else Http<status>) as the error's name. */
+function storeError(status: number, body: string, when = ''): ObjectReadError {
+  const code = /<Code>([^<]+)<\/Code>/.exec(body)?.[1] ?? `Http${status}`;
+  return new ObjectReadError(code, `the object store answered ${status} ${code}${when}`, status);
+}
+
 /** Failures worth another try: the store unreachable or failing before the body began. */
 function retryable(error: unknown): boolean {
   if (error instanceof ObjectReadError) {
@@ -510,14 +516,7 @@ class ObjectBody extends Readable implements ReadTarget {
     const head = parseHead(bytes.toString('latin1', 0, end));
     const rest = bytes.subarray(end + 4);
     const from = this.first + this.delivered;
-    if (head.status >= 300) {
-      const code = /<Code>([^<]+)<\/Code>/.exec(rest.toString('utf8'))?.[1] ?? `Http${head.status}`;
-      throw new ObjectReadError(
-        code,
-        `the object store answered ${head.status} ${code} to a resumed read`,
-        head.status,
-      );
-    }
+    if (head.status >= 300) throw storeError(head.status, rest.toString('utf8'), ' to a resumed read');
     const range = head.range;
     if (
       head.status !== 206 ||
@@ -604,8 +603,7 @@ class ObjectBody extends Readable implements ReadTarget {
       got >= 4096 ||
       slab.bytes.length - filled < MIN_READ;
     if (!whole) return;
-    const code = /<Code>([^<]+)<\/Code>/.exec(body)?.[1] ?? `Http${head.status}`;
-    this.fail(new ObjectReadError(code, `the object store answered ${head.status} ${code}`, head.status));
+    this.fail(storeError(head.status, body));
   }
 
   /** Hands on body bytes `from`..`to` of `use`'s slab. */
