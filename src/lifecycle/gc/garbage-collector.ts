@@ -60,8 +60,9 @@ export type GcAdmin = Pick<GarbageCollector, 'start' | 'runs' | 'run'>;
 const BATCH = 256;
 /**
  * How the Pacer runs batches: on SQLite each takes ~10 ms, as long as a request may wait behind one, and is
- * followed by as long a rest; on PostgreSQL a statement holds up no request here, and batches of ~50 ms save
- * round trips.
+ * followed by as long a rest. On PostgreSQL a statement holds no thread of ours: batches of ~50 ms save round
+ * trips, and a rest half as long shares the database (at 100k, full rests made a run of 18 s, none 12.5 s,
+ * with pushes' p99 within noise of each other; BENCHMARKS.md, GC third round).
  */
 const PACE = { embedded: { targetMs: 10, rest: 1 }, server: { targetMs: 50, rest: 0.5 } };
 /**

@@ -5,9 +5,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * on the event loop's thread: back to back, batches of a few hundred deletes (~50 ms each at 1M blobs) kept
  * pushes waiting 1–3 s during a run, as each of a push's dozen callbacks waited for a batch. So each batch is
  * sized to take about `targetMs` (grown or shrunk from how long the last one took), and is followed by a rest
- * as long as it took: the collector has at most half of the thread, in slices short enough that a request
- * waits for one at most a few milliseconds. On PostgreSQL, whose statements hold no thread of ours, batches
- * are sized alike (to fewer round trips) with no more rest than a turn of the event loop.
+ * of `rest` times as long: with 1, the collector has at most half of the thread, in slices short enough that
+ * a request waits for one at most a few milliseconds. (The collector's choices per database: PACE there.)
  */
 export class Pacer {
   private size: number;
