@@ -43,9 +43,8 @@ export class UnlinkWorker {
   /** Unlinks the paths (absent ones are fine); resolves to those that could not be, with why. */
   async unlink(paths: string[]): Promise<UnlinkFailure[]> {
     const share = Math.ceil(paths.length / this.threads.length);
-    const parts = this.threads
-      .map((thread, i) => thread.unlink(paths.slice(i * share, (i + 1) * share)))
-      .filter((_, i) => i * share < paths.length);
+    // A thread whose share is empty answers at once without starting.
+    const parts = this.threads.map((thread, i) => thread.unlink(paths.slice(i * share, (i + 1) * share)));
     return (await Promise.all(parts)).flat();
   }
 
