@@ -28,9 +28,9 @@ import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Insertable, type Kysely, sql } from 'kysely';
-import pg from 'pg';
 import type { CollectionSummary } from '../src/lifecycle/index.js';
 import { type Database, openDatabase } from '../src/metadata/index.js';
+import { createBenchDatabase, dropBenchDatabase } from './bench-database.js';
 
 function flag(name: string): string | undefined {
   return process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -59,24 +59,9 @@ async function main(): Promise<void> {
   const idleSeconds = Number(flag('idle-seconds') ?? 20);
   const postgresUrl = flag('postgres');
   const dir = await mkdtemp(join(tmpdir(), 'berth-gc-scale-'));
-  let url = `sqlite:${join(dir, 'berth.db')}`;
-  let dropDatabase: (() => Promise<void>) | undefined;
-  if (postgresUrl) {
-    const name = `berth_gc_scale_${randomUUID().replaceAll('-', '')}`;
-    const admin = new pg.Client({ connectionString: postgresUrl });
-    await admin.connect();
-    await admin.query(`create database ${name}`);
-    await admin.end();
-    const target = new URL(postgresUrl);
-    target.pathname = `/${name}`;
-    url = target.toString();
-    dropDatabase = async () => {
-      const again = new pg.Client({ connectionString: postgresUrl });
-      await again.connect();
-      await again.query(`drop database if exists ${name} with (force)`);
-      await again.end();
-    };
-  }
+  // --postgres=URL names the server's administrative database; the bench's own is made there and dropped.
+  const created = postgresUrl ? await createBenchDatabase(postgresUrl) : undefined;
+  const url = created?.url ?? `sqlite:${join(dir, 'berth.db')}`;
   const database = postgresUrl ? 'PostgreSQL' : 'SQLite';
   console.log(
     `load average at start: ${loadavg()
@@ -157,7 +142,7 @@ async function main(): Promise<void> {
         .map((n) => n.toFixed(1))
         .join(' ')}`,
     );
-    await dropDatabase?.();
+    if (created) await dropBenchDatabase(created.name, postgresUrl);
     await rm(dir, { recursive: true, force: true });
   }
 }
@@ -315,8 +300,6 @@ function slowestSteps(pushes: PushTiming[]): string {
 class Pusher {
   pushed = 0;
   private running = false;
-  /** Milliseconds of the push under way by request kind. */
-  private steps: Record<string, number> = {};
 
   constructor(
     private readonly base: string,
@@ -326,22 +309,16 @@ class Pusher {
   async pushFor(ms: number): Promise<PushTiming[]> {
     const deadline = Date.now() + ms;
     const times: PushTiming[] = [];
-    while (Date.now() < deadline) {
-      const took = await this.pushOne();
-      times.push({ ms: took, at: performance.now(), steps: this.steps });
-    }
+    while (Date.now() < deadline) times.push(await this.pushOne());
     return times;
   }
 
-  /** Pushes until stop(); resolves to the push times, when each ended (performance.now()) and its requests. */
+  /** Pushes until stop(); resolves to the pushes' timings. */
   pushUntil(): Promise<PushTiming[]> {
     this.running = true;
     return (async () => {
       const times: PushTiming[] = [];
-      while (this.running) {
-        const ms = await this.pushOne();
-        times.push({ ms, at: performance.now(), steps: this.steps });
-      }
+      while (this.running) times.push(await this.pushOne());
       return times;
     })();
   }
@@ -351,10 +328,10 @@ class Pusher {
     return during;
   }
 
-  private async pushOne(): Promise<number> {
-    this.steps = {};
+  private async pushOne(): Promise<PushTiming> {
     const n = this.pushed++;
     const repository = `scale/repo${n % this.repositories}`;
+    const steps: Record<string, number> = {};
     const started = performance.now();
     const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', nonce: randomUUID() }));
     const layer = randomBytes(1024);
@@ -364,10 +341,18 @@ class Pusher {
       [layer, 'application/vnd.oci.image.layer.v1.tar+gzip'],
     ] as const) {
       const digest = `sha256:${sha256Hex(blob)}`;
-      const post = await this.call('POST', `/v2/${repository}/blobs/uploads/`, 202);
+      const post = await this.call(steps, 'POST', 'upload start', `/v2/${repository}/blobs/uploads/`, 202);
       const location = new URL(post.headers.get('location') as string, this.base);
       location.searchParams.set('digest', digest);
-      await this.call('PUT', location.pathname + location.search, 201, blob, 'application/octet-stream');
+      await this.call(
+        steps,
+        'PUT',
+        'blob',
+        location.pathname + location.search,
+        201,
+        blob,
+        'application/octet-stream',
+      );
       descriptors.push({ mediaType, digest, size: blob.length });
     }
     const manifest = JSON.stringify({
@@ -376,25 +361,30 @@ class Pusher {
       config: descriptors[0],
       layers: [descriptors[1]],
     });
-    await this.call(
-      'PUT',
-      `/v2/${repository}/manifests/pushed-${n}`,
-      201,
-      Buffer.from(manifest),
-      OCI_MANIFEST,
-    );
-    return performance.now() - started;
+    const path = `/v2/${repository}/manifests/pushed-${n}`;
+    await this.call(steps, 'PUT', 'manifest', path, 201, Buffer.from(manifest), OCI_MANIFEST);
+    const at = performance.now();
+    return { ms: at - started, at, steps };
   }
 
-  private async call(method: string, path: string, status: number, body?: Buffer, type?: string) {
+  /** Sends the request; its time is added to `steps` under its method and `kind`. */
+  private async call(
+    steps: Record<string, number>,
+    method: string,
+    kind: string,
+    path: string,
+    status: number,
+    body?: Buffer,
+    type?: string,
+  ) {
     const started = performance.now();
     const res = await fetch(new URL(path, this.base), {
       method,
       ...(body && { body, headers: { 'content-type': type as string } }),
     });
     await res.arrayBuffer();
-    const step = `${method} ${path.includes('/manifests/') ? 'manifest' : path.includes('/uploads/') && method === 'POST' ? 'upload start' : 'blob'}`;
-    this.steps[step] = (this.steps[step] ?? 0) + performance.now() - started;
+    const step = `${method} ${kind}`;
+    steps[step] = (steps[step] ?? 0) + performance.now() - started;
     if (res.status !== status) throw new Error(`${method} ${path}: HTTP ${res.status}, expected ${status}`);
     return res;
   }
