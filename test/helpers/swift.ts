@@ -2,6 +2,8 @@
 // does not answer yet. Missing Swift is fatal in CI (CI must run it); locally the S3 tests skip with a warning.
 import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +16,7 @@ import {
   ListObjectsV2Command,
   S3Client,
 } from '@aws-sdk/client-s3';
+import type { BlobStore } from '../../src/storage/blob-store.js';
 import { run } from '../fixtures/image.js';
 
 export interface S3Endpoint {
@@ -154,4 +157,29 @@ export async function emptyPrefix(client: S3Client, bucket: string, prefix = '')
 export async function deleteBucket(client: S3Client, bucket: string): Promise<void> {
   await emptyPrefix(client, bucket);
   await client.send(new DeleteBucketCommand({ Bucket: bucket }));
+}
+
+/**
+ * Serves a store's objects over HTTP as the registry serves a blob: GET /<key>[?start=&end=] pipes the read
+ * into the response, and a read failing mid-body ends the response, as Fastify does (the client sees it cut).
+ */
+export async function serveReads(store: BlobStore): Promise<{ base: string; close(): void }> {
+  const server = createServer((request, response) => {
+    const url = new URL(request.url ?? '/', 'http://x');
+    const start = url.searchParams.get('start');
+    const end = url.searchParams.get('end');
+    const range = start === null ? undefined : { start: Number(start), end: Number(end) };
+    store.read(url.pathname.slice(1), range).then(
+      (body) => {
+        body.once('error', () => response.destroy());
+        body.pipe(response);
+      },
+      (error: Error) => response.writeHead(500).end(error.message),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => server.close(),
+  };
 }

@@ -3,8 +3,6 @@
 // and the bytes the pool grants never pass its limit, counted by the pool itself.
 import { Buffer } from 'node:buffer';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -12,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
 import { ReadBufferPool, SLAB_BYTES } from '../../src/storage/read-buffer-pool.js';
 import { S3BlobStore } from '../../src/storage/s3.js';
-import { createBucket, deleteBucket, ensureSwift, s3Client } from '../helpers/swift.js';
+import { createBucket, deleteBucket, ensureSwift, s3Client, serveReads } from '../helpers/swift.js';
 
 const swift = await ensureSwift();
 const KiB = 1024;
@@ -39,8 +37,7 @@ async function digestOf(stream: Readable, slow: boolean): Promise<{ digest: stri
 describe.skipIf(!swift)('S3 streamed reads through the read-buffer pool (Swift s3api)', () => {
   let client: S3Client;
   let bucket: string;
-  let server: Server;
-  let base: string;
+  let server: Awaited<ReturnType<typeof serveReads>>;
   const pool = new ReadBufferPool(LIMIT, SLAB_BYTES, NEVER_STUCK_MS);
   let store: S3BlobStore;
   /** Objects of several sizes: bigger than the whole pool, a slab and a bit, a few bytes, none. */
@@ -78,19 +75,7 @@ describe.skipIf(!swift)('S3 streamed reads through the read-buffer pool (Swift s
       await store.commit(`uploads/${key}`, key);
     }
     // A blob GET as the registry serves it: the stream piped into the response.
-    server = createServer((request, response) => {
-      const url = new URL(request.url ?? '/', 'http://x');
-      const key = url.pathname.slice(1);
-      const start = url.searchParams.get('start');
-      const end = url.searchParams.get('end');
-      const range = start === null ? undefined : { start: Number(start), end: Number(end) };
-      store.read(key, range).then(
-        (body) => body.pipe(response),
-        (error: Error) => response.writeHead(500).end(error.message),
-      );
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server = await serveReads(store);
   }, 120_000);
 
   afterAll(async () => {
@@ -124,7 +109,7 @@ describe.skipIf(!swift)('S3 streamed reads through the read-buffer pool (Swift s
     const results = await Promise.all(
       jobs.map(async (read) => {
         const query = read.range ? `?start=${read.range.start}&end=${read.range.end}` : '';
-        const response = await fetch(`${base}/${read.key}${query}`);
+        const response = await fetch(`${server.base}/${read.key}${query}`);
         const body = Buffer.from(await response.arrayBuffer());
         return { status: response.status, digest: sha256(body), bytes: body.length };
       }),

@@ -14,7 +14,7 @@ import { ReadBufferPool, SLAB_BYTES } from '../../src/storage/read-buffer-pool.j
 import { S3BlobStore } from '../../src/storage/s3.js';
 import { S3ObjectReader } from '../../src/storage/s3-object-reader.js';
 import { FaultProxy } from '../fault/fault-proxy.js';
-import { createBucket, deleteBucket, ensureSwift, s3Client } from '../helpers/swift.js';
+import { createBucket, deleteBucket, ensureSwift, s3Client, serveReads } from '../helpers/swift.js';
 
 const swift = await ensureSwift();
 const KiB = 1024;
@@ -48,8 +48,7 @@ describe.skipIf(!swift)('S3 streamed reads resume a body the store cut short (Sw
   let direct: S3BlobStore;
   let store: S3BlobStore;
   let stalling: S3BlobStore;
-  let server: Server;
-  let base: string;
+  let server: Awaited<ReturnType<typeof serveReads>>;
   const pool = new ReadBufferPool(16 * SLAB_BYTES, SLAB_BYTES, NEVER_STUCK_MS);
   const data = randomBytes(4 * MiB + 13);
   const key = 'blobs/resumed';
@@ -69,18 +68,7 @@ describe.skipIf(!swift)('S3 streamed reads resume a body the store cut short (Sw
     store = new S3BlobStore({ ...endpoint, ...through() });
     stalling = new S3BlobStore({ ...endpoint, ...through(), requestTimeoutMs: STALL_MS });
     // A blob GET as the registry serves it: the stream piped into the response (the reader's other mode).
-    server = createServer((request, response) => {
-      store.read((request.url ?? '/').slice(1)).then(
-        (body) => {
-          // As Fastify does: a read that fails mid-body ends the response (the client sees it cut short).
-          body.once('error', () => response.destroy());
-          body.pipe(response);
-        },
-        (error: Error) => response.writeHead(500).end(error.message),
-      );
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server = await serveReads(store);
   }, 120_000);
 
   afterAll(async () => {
@@ -124,7 +112,7 @@ describe.skipIf(!swift)('S3 streamed reads resume a body the store cut short (Sw
       const cutsBefore = proxy.cuts;
       // 600 KiB per connection: the 4 MiB object needs 7 of them.
       proxy.cut({ afterBytes: 600 * KiB, times, how });
-      const response = await fetch(`${base}/${key}`);
+      const response = await fetch(`${server.base}/${key}`);
       const bytes = Buffer.from(await response.arrayBuffer());
       expect(response.status).toBe(200);
       expect({ size: bytes.length, digest: sha256(bytes) }).toEqual({
