@@ -16,6 +16,7 @@ import pg from 'pg';
 import { reportingUnavailable } from './database-errors.js';
 import { type Dialect, StaticMigrationProvider } from './migrations.js';
 import type { Database } from './schema.js';
+import { WalCheckpointer } from './wal-checkpointer.js';
 
 /** An open metadata database and which engine it runs on. */
 export interface MetadataDatabase {
@@ -89,8 +90,15 @@ class ImmediateTransactionDriver extends SqliteDriver {
   constructor(
     config: SqliteDialectConfig,
     private readonly sqlite: SQLite.Database,
+    private readonly checkpointer: WalCheckpointer,
   ) {
     super(config);
+  }
+
+  /** The checkpoint thread's connection goes first, so that the main one is the last to close. */
+  override async destroy(): Promise<void> {
+    await this.checkpointer.close();
+    await super.destroy();
   }
 
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
@@ -109,16 +117,18 @@ class ImmediateTransactionDriver extends SqliteDriver {
 class SqliteImmediateDialect extends SqliteDialect {
   readonly #config: SqliteDialectConfig;
   readonly #sqlite: SQLite.Database;
+  readonly #checkpointer: WalCheckpointer;
 
-  constructor(sqlite: SQLite.Database) {
+  constructor(sqlite: SQLite.Database, checkpointer: WalCheckpointer) {
     const config = { database: withStatementCache(sqlite) };
     super(config);
     this.#config = config;
     this.#sqlite = sqlite;
+    this.#checkpointer = checkpointer;
   }
 
   override createDriver(): Driver {
-    return new ImmediateTransactionDriver(this.#config, this.#sqlite);
+    return new ImmediateTransactionDriver(this.#config, this.#sqlite, this.#checkpointer);
   }
 }
 
@@ -133,7 +143,7 @@ function openSqlite(url: string): Kysely<Database> {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   return new Kysely<Database>({
-    dialect: new SqliteImmediateDialect(sqlite),
+    dialect: new SqliteImmediateDialect(sqlite, new WalCheckpointer(sqlite, path)),
   });
 }
 
