@@ -49,6 +49,7 @@ import { setupConsole } from './console/index.js';
 import { errorHandler } from './error-handler.js';
 import { sendJsonMediaTypeAsSet } from './json-media-type.js';
 import { serverOptions, setupLimits } from './limits/index.js';
+import { RequestActivity } from './request-activity.js';
 import { refuseWhileClosing } from './shutdown-gate.js';
 
 export interface Berth {
@@ -261,10 +262,12 @@ export async function createBerth(config: Config, options: BerthOptions = {}): P
   registry.manifests.onChange((event) => scanning.apply(event));
   registry.manifests.onPut((event) => scanning.onPut(event));
   const retention = new Retention({ db: meta.db, manifests: registry.manifests, runner });
+  const activity = new RequestActivity();
   const gc = new GarbageCollector(store, new CollectionStore(meta.db), registry, runner, {
     graceMs: config.gc.graceSeconds * 1000,
     schedule: config.gc.schedule,
     untagged: config.gc.untagged,
+    serving: () => activity.busy,
   });
   const scrub = new Scrubber(store, meta.db, runner, quarantine, {
     schedule: config.scrub.schedule,
@@ -329,6 +332,7 @@ export async function createBerth(config: Config, options: BerthOptions = {}): P
   });
   let accepting = true;
   refuseWhileClosing(app, () => accepting);
+  activity.track(app);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
     // While shutting down, let no keep-alive connection outlive its last in-flight response.

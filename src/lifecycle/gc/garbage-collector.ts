@@ -22,6 +22,11 @@ export interface GarbageCollectorOptions {
   untagged?: boolean;
   /** How long a claim on a blob being deleted lasts (default COLLECTOR_CLAIM_MS); renewed as it goes. */
   claimMs?: number;
+  /**
+   * Whether this process is serving requests (RequestActivity): the run rests between batches while it is,
+   * and goes at full speed while it is not. Absent: always resting, as if serving.
+   */
+  serving?: () => boolean;
 }
 
 export interface RunRequest {
@@ -59,17 +64,24 @@ export type GcAdmin = Pick<GarbageCollector, 'start' | 'runs' | 'run'>;
 /** Work is done in batches of at most this many items (one transaction and one delete statement each). */
 const BATCH = 256;
 /**
- * How the Pacer runs batches: on SQLite each takes ~10 ms, as long as a request may wait behind one, and is
- * followed by as long a rest. On PostgreSQL a statement holds no thread of ours: batches of ~50 ms save round
- * trips, and a rest half as long shares the database (at 100k, full rests made a run of 18 s, none 12.5 s,
- * with pushes' p99 within noise of each other; BENCHMARKS.md, GC third round).
+ * How the Pacer runs batches. On SQLite every statement runs on the event loop's thread: each batch takes
+ * ~10 ms, as long as a request may wait behind one, and is followed by a rest three times as long while
+ * requests are being served (the collector then has a quarter of the thread: with equal rests, pushes during
+ * a run at 100k saw 2.3–3× their idle p99, with three times, 1.9–2×; BENCHMARKS.md, GC fourth round). On
+ * PostgreSQL a statement holds no thread of ours: batches of ~50 ms save round trips, and a rest half as long
+ * shares the database (at 100k, full rests made a run of 18 s, none 12.5 s, with pushes' p99 within noise of
+ * each other; GC third round). With no request for a moment, a batch follows the last after one turn of the
+ * event loop.
  */
-const PACE = { embedded: { targetMs: 10, rest: 1 }, server: { targetMs: 50, rest: 0.5 } };
+const PACE = {
+  embedded: { targetMs: 10, rest: 3, quietRest: 0, sliceRows: 1_500 },
+  server: { targetMs: 50, rest: 0.5, quietRest: 0, sliceRows: 5_000 },
+};
 /**
- * The mark phase reads repositories in slices of about this many rows (manifests, references, links and
- * tagged manifests): the slice grows or shrinks to it, from SLICE_START repositories, up to SLICE_MAX.
+ * The mark phase reads repositories in slices of about `sliceRows` rows (manifests, references, links and
+ * tagged manifests; on SQLite a read of 1,500 takes a few milliseconds of the thread): the slice grows or
+ * shrinks to it, from SLICE_START repositories, up to SLICE_MAX.
  */
-const SLICE_ROWS = 5_000;
 const SLICE_START = 32;
 const SLICE_MAX = 1000;
 /** Blobs read per page when looking for those no link keeps. */
@@ -185,7 +197,9 @@ export class GarbageCollector {
       phases,
     };
     const total = await this.collection.repositoryCount();
-    const how = this.collection.embedded ? PACE.embedded : PACE.server;
+    const { targetMs, rest, quietRest, sliceRows } = this.collection.embedded ? PACE.embedded : PACE.server;
+    const serving = this.options.serving ?? (() => true);
+    const how = { targetMs, rest: () => (serving() ? rest : quietRest) };
     const pace: Pacing = {
       sweeps: new Pacer({ start: 64, max: BATCH, ...how }),
       claims: new Pacer({ start: 256, max: CLAIM_BATCH, ...how }),
@@ -204,7 +218,7 @@ export class GarbageCollector {
         const graph = await pace.reads.timed(0, () => this.collection.graph(repositories));
         const rows =
           graph.manifests.length + graph.references.length + graph.links.length + graph.tagged.size;
-        slice = Math.max(1, Math.min(SLICE_MAX, Math.round((slice * SLICE_ROWS) / Math.max(rows, 1))));
+        slice = Math.max(1, Math.min(SLICE_MAX, Math.round((slice * sliceRows) / Math.max(rows, 1))));
         const plan = planCollection(graph, { cutoff, untagged: this.options.untagged !== false });
         return { repositories, plan };
       });

@@ -16,10 +16,14 @@ export class Pacer {
       start: number;
       max: number;
       targetMs: number;
-      /** The rest after a batch, as a share of the time it took (1: the collector has half of the time). */
-      rest: number;
-      /** The clock, in milliseconds (tests). */
+      /**
+       * The rest after a batch, as a share of the time it took (1: the collector has half of the time); a
+       * function is asked after every batch.
+       */
+      rest: number | (() => number);
+      /** The clock, in milliseconds, and how to wait (tests). */
       now?: () => number;
+      sleep?: (ms: number) => Promise<unknown>;
     },
   ) {
     this.size = options.start;
@@ -50,8 +54,9 @@ export class Pacer {
       const fit = Math.round((count * this.options.targetMs) / Math.max(took, 0.1));
       this.size = Math.max(1, Math.min(this.options.max, fit, this.size * 2));
     }
+    const rest = typeof this.options.rest === 'number' ? this.options.rest : this.options.rest();
     // At least one turn of the event loop, so requests' callbacks run in between.
-    await sleep(Math.max(1, Math.round(took * this.options.rest)));
+    await (this.options.sleep ?? sleep)(Math.max(1, Math.round(took * rest)));
     return result;
   }
 }

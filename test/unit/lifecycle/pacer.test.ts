@@ -56,4 +56,26 @@ describe('Pacer', () => {
     ).rejects.toThrow('stopped');
     expect(seen).toEqual([1, 2, 3, 4]);
   });
+
+  it('rests after each batch as long as the batch took times the rest asked for then', async () => {
+    const clock = fakeClock();
+    const slept: number[] = [];
+    let serving = true;
+    const pacer = new Pacer({
+      start: 1,
+      max: 1,
+      targetMs: 10,
+      rest: () => (serving ? 3 : 0),
+      now: clock.now,
+      sleep: async (ms) => {
+        slept.push(ms);
+      },
+    });
+    await pacer.each([1, 2, 3], async (batch) => {
+      clock.advance(10);
+      if (batch[0] === 2) serving = false;
+    });
+    // Three times the batch while serving; one turn of the event loop (1 ms) once quiet.
+    expect(slept).toEqual([30, 1, 1]);
+  });
 });
