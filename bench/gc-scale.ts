@@ -18,7 +18,9 @@
  * 3. pushes for --idle-seconds again, and checks that exactly the referenced and the pushed blobs are left.
  *
  * Flags: --blobs=N referenced blobs (default 100000; 1000000 for the issue-17 scale), --repositories=N,
- * --postgres=URL (metadata on PostgreSQL: a fresh database, dropped at the end), --idle-seconds=S (20).
+ * --postgres=URL (metadata on PostgreSQL: a fresh database, dropped at the end), --idle-seconds=S (20),
+ * --quiet-run (the real run with no pushes going on: the collector paces itself only while requests are
+ * served, so this is its speed on a quiet server).
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
@@ -58,6 +60,8 @@ async function main(): Promise<void> {
   const repositories = Number(flag('repositories') ?? Math.max(1, Math.round(referencedBlobs / 100)));
   const idleSeconds = Number(flag('idle-seconds') ?? 20);
   const postgresUrl = flag('postgres');
+  // The real run with no pushes going on: how long a run takes on a server with nothing else to do.
+  const quietRun = process.argv.includes('--quiet-run');
   const dir = await mkdtemp(join(tmpdir(), 'berth-gc-scale-'));
   // --postgres=URL names the server's administrative database; the bench's own is made there and dropped.
   const created = postgresUrl ? await createBenchDatabase(postgresUrl) : undefined;
@@ -91,7 +95,7 @@ async function main(): Promise<void> {
       console.log(`pushes, idle:        ${latencies(idle.map((p) => p.ms))}`);
       console.log(`  the slowest 1% of them spent their time in: ${slowestSteps(idle)}`);
       for (const dryRun of [true, false]) {
-        const during = dryRun ? undefined : pusher.pushUntil();
+        const during = dryRun || quietRun ? undefined : pusher.pushUntil();
         const report = await server.collect(dryRun);
         const pushes = await pusher.stop(during);
         const s = report.summary;

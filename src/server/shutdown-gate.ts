@@ -5,7 +5,7 @@ import { RegistryError } from '../registry/index.js';
 export const SHUTDOWN_RETRY_AFTER_SECONDS = 5;
 
 /** The probes answer for themselves while shutting down (/readyz says "shutting down" with its own 503). */
-const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
+export const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
 
 /**
  * Once a graceful shutdown has begun, a request that still reaches the server (pipelined behind a response in

@@ -18,39 +18,28 @@ describe('RequestActivity', () => {
     expect(activity.busy).toBe(true);
     activity.ended();
     expect(activity.busy).toBe(true);
-    now += 249;
+    now += 99;
     expect(activity.busy).toBe(true);
     now += 2;
     expect(activity.busy).toBe(false);
   });
 
-  it('counts a server’s requests from arrival to response, including one whose client went away', async () => {
+  it('counts a server’s requests from arrival to response, but not probes, and a request whose client left', async () => {
     let now = 0;
     const activity = new RequestActivity(() => now);
     const app = Fastify({ forceCloseConnections: true });
     activity.track(app);
-    let release: () => void = () => {};
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let arrived: () => void = () => {};
-    const arrival = new Promise<void>((resolve) => {
-      arrived = resolve;
-    });
-    app.get('/slow', async () => {
-      arrived();
-      await held;
+    // Each held route says when a request arrived and answers when released.
+    let arrived = gate();
+    let released = gate();
+    const held = async () => {
+      arrived.open();
+      await released.wait;
       return { ok: true };
-    });
+    };
+    app.get('/slow', held);
+    app.get('/healthz', held);
     app.get('/fast', async () => ({ ok: true }));
-    let unhang: () => void = () => {};
-    const hanging = new Promise<void>((resolve) => {
-      unhang = resolve;
-    });
-    app.get('/hang', async () => {
-      arrived();
-      await hanging;
-    });
     await app.listen({ host: '127.0.0.1', port: 0 });
     try {
       const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
@@ -59,21 +48,28 @@ describe('RequestActivity', () => {
       expect(activity.busy).toBe(false);
 
       const slow = fetch(`${base}/slow`);
-      await arrival;
+      await arrived.wait;
       now += 1000;
       expect(activity.busy).toBe(true);
-      release();
+      released.open();
       expect((await slow).status).toBe(200);
       now += 1000;
       expect(activity.busy).toBe(false);
 
+      // A probe is not traffic: /healthz held open leaves the server quiet.
+      [arrived, released] = [gate(), gate()];
+      const probe = fetch(`${base}/healthz`);
+      await arrived.wait;
+      now += 1000;
+      expect(activity.busy).toBe(false);
+      released.open();
+      expect((await probe).status).toBe(200);
+
       // A client that gives up mid-request: its response never completes, its connection closes.
-      const hung = new Promise<void>((resolve) => {
-        arrived = resolve;
-      });
+      [arrived, released] = [gate(), gate()];
       const gone = new AbortController();
-      const abandoned = fetch(`${base}/hang`, { signal: gone.signal }).catch(() => 'aborted');
-      await hung;
+      const abandoned = fetch(`${base}/slow`, { signal: gone.signal }).catch(() => 'aborted');
+      await arrived.wait;
       now += 1000;
       expect(activity.busy).toBe(true);
       gone.abort();
@@ -85,8 +81,17 @@ describe('RequestActivity', () => {
         now += 1000;
       }
     } finally {
-      unhang();
+      released.open();
       await app.close();
     }
   });
 });
+
+/** A promise and the function that resolves it. */
+function gate(): { wait: Promise<void>; open: () => void } {
+  let open: () => void = () => {};
+  const wait = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { wait, open };
+}

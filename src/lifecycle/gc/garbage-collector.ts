@@ -65,21 +65,21 @@ export type GcAdmin = Pick<GarbageCollector, 'start' | 'runs' | 'run'>;
 const BATCH = 256;
 /**
  * How the Pacer runs batches. On SQLite every statement runs on the event loop's thread: each batch takes
- * ~10 ms, as long as a request may wait behind one, and is followed by a rest three times as long while
- * requests are being served (the collector then has a quarter of the thread: with equal rests, pushes during
- * a run at 100k saw 2.3–3× their idle p99, with three times, 1.9–2×; BENCHMARKS.md, GC fourth round). On
- * PostgreSQL a statement holds no thread of ours: batches of ~50 ms save round trips, and a rest half as long
- * shares the database (at 100k, full rests made a run of 18 s, none 12.5 s, with pushes' p99 within noise of
- * each other; GC third round). With no request for a moment, a batch follows the last after one turn of the
- * event loop.
+ * ~5 ms, as long as a request may wait behind one, and is followed by a rest four times as long while
+ * requests are being served (the collector then has a fifth of the thread). At 100k with a pusher running,
+ * pushes saw 2.3–3× their idle p99 with 10 ms batches and equal rests, 1.6–2× with three times, 1.1–1.7× with
+ * 5 ms batches and four times (BENCHMARKS.md, GC fourth round). On PostgreSQL a statement holds no thread of
+ * ours: batches of ~50 ms save round trips, and a rest half as long shares the database (at 100k, full rests
+ * made a run of 18 s, none 12.5 s, with pushes' p99 within noise of each other; GC third round). With no
+ * request for a moment, a batch follows the last after one turn of the event loop.
  */
 const PACE = {
-  embedded: { targetMs: 10, rest: 3, quietRest: 0, sliceRows: 1_500 },
+  embedded: { targetMs: 5, rest: 4, quietRest: 0, sliceRows: 1_000 },
   server: { targetMs: 50, rest: 0.5, quietRest: 0, sliceRows: 5_000 },
 };
 /**
  * The mark phase reads repositories in slices of about `sliceRows` rows (manifests, references, links and
- * tagged manifests; on SQLite a read of 1,500 takes a few milliseconds of the thread): the slice grows or
+ * tagged manifests; on SQLite a read of 1,000 takes a few milliseconds of the thread): the slice grows or
  * shrinks to it, from SLICE_START repositories, up to SLICE_MAX.
  */
 const SLICE_START = 32;
