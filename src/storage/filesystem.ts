@@ -11,15 +11,9 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
+import { unlinkAll } from '../threads/disk-threads.js';
 import type { BlobStore, PutOptions } from './blob-store.js';
 import { noSpaceAsFull } from './storage-errors.js';
-import { UnlinkWorker } from './unlink-worker.js';
-
-/**
- * Threads that garbage collection's unlinks share (see UnlinkWorker). Several, because an unlink waits for the
- * journal whenever a push's fsync is committing it, and unlinks waiting together go into one commit.
- */
-const UNLINK_THREADS = 2;
 
 const KEY_PATTERN = /^[a-zA-Z0-9._-]+(?:\/[a-zA-Z0-9._-]+)*\/?$/;
 
@@ -27,7 +21,6 @@ const KEY_PATTERN = /^[a-zA-Z0-9._-]+(?:\/[a-zA-Z0-9._-]+)*\/?$/;
 export class FilesystemBlobStore implements BlobStore {
   readonly root: string;
   private readonly knownDirs = new Set<string>();
-  private readonly unlinker = new UnlinkWorker(UNLINK_THREADS);
 
   constructor(root: string) {
     this.root = resolve(root);
@@ -161,10 +154,10 @@ export class FilesystemBlobStore implements BlobStore {
     if (this.knownDirs.size < 100_000) this.knownDirs.add(dir);
   }
 
-  /** On a thread of its own, not libuv's that requests share (see UnlinkWorker). */
+  /** On the disk threads, not libuv's that requests share (threads/disk-threads.ts). */
   async deleteAll(keys: string[]): Promise<{ key: string; error: Error }[]> {
     const keyOf = new Map(keys.map((key) => [this.path(key), key]));
-    const failed = await this.unlinker.unlink([...keyOf.keys()]);
+    const failed = await unlinkAll([...keyOf.keys()]);
     return failed.map(({ path, error }) => ({ key: keyOf.get(path) ?? path, error }));
   }
 
@@ -220,10 +213,6 @@ export class FilesystemBlobStore implements BlobStore {
   async ping(): Promise<void> {
     await mkdir(this.root, { recursive: true });
     await stat(this.root);
-  }
-
-  async close(): Promise<void> {
-    await this.unlinker.close();
   }
 }
 
