@@ -122,8 +122,15 @@ async function main(): Promise<void> {
           }
         }
       }
+      // The same pushes with no run going on: what the server's RSS does without the collector (its caches
+      // fill with what is pushed, during a run as well).
+      server.resetPeak();
       const after = await pusher.pushFor(idleSeconds * 1000);
+      const memory = server.peak();
       console.log(`pushes, idle after:  ${latencies(after.map((p) => p.ms))}`);
+      console.log(
+        `  server RSS after them ${Math.round(memory.rssMiB)} MiB, peak while they ran ${Math.round(memory.peakMiB)} MiB`,
+      );
       await server.exit();
       const { db: check } = await openDatabase(url);
       try {
@@ -243,6 +250,13 @@ async function startServer(dataDir: string, metadataUrl: string) {
           phaseStarts,
         };
       }
+    },
+    /** Resets the peak RSS (VmHWM) to the current RSS; `peak()` then reports the peak since, MiB. */
+    resetPeak(): void {
+      writeFileSync(`/proc/${proc.pid}/clear_refs`, '5');
+    },
+    peak(): { rssMiB: number; peakMiB: number } {
+      return { rssMiB: kib('VmRSS') / 1024, peakMiB: kib('VmHWM') / 1024 };
     },
     async exit(): Promise<void> {
       if (proc.exitCode !== null) return;
