@@ -64,18 +64,19 @@ export type GcAdmin = Pick<GarbageCollector, 'start' | 'runs' | 'run'>;
 /** Work is done in batches of at most this many items (one transaction and one delete statement each). */
 const BATCH = 256;
 /**
- * How the Pacer runs batches. On SQLite every statement runs on the event loop's thread: each batch takes
- * ~5 ms, as long as a request may wait behind one, and is followed by a rest four times as long while
- * requests are being served (the collector then has a fifth of the thread). At 100k with a pusher running,
- * pushes saw 2.3–3× their idle p99 with 10 ms batches and equal rests, 1.6–2× with three times, 1.1–1.7× with
- * 5 ms batches and four times (BENCHMARKS.md, GC fourth round). On PostgreSQL a statement holds no thread of
- * ours: batches of ~50 ms save round trips, and a rest half as long shares the database (at 100k, full rests
- * made a run of 18 s, none 12.5 s, with pushes' p99 within noise of each other; GC third round). With no
- * request for a moment, a batch follows the last after one turn of the event loop.
+ * How the Pacer runs batches while the server is serving requests (RequestActivity); with no request for a
+ * moment, a batch follows the last after one turn of the event loop, so a run on a quiet server goes at full
+ * speed. On SQLite every statement runs on the event loop's thread: each batch takes ~5 ms, as long as a
+ * request may wait behind one, and is followed by a rest four times as long, a fifth of the thread. At 100k
+ * with a pusher running, pushes saw 2.3–3× their idle p99 with 10 ms batches and equal rests, 1.6–2× with
+ * rests three times as long, 1.1–1.7× with 5 ms batches and four times. On PostgreSQL a statement holds no
+ * thread of ours but shares the database: batches of ~50 ms save round trips, and rests three times as long
+ * kept pushes at 0.8–1.6× for a run of 32 s (half as long: 0.9–2.1× in 17.5 s; a quiet run takes 10.9 s).
+ * BENCHMARKS.md, GC fourth round.
  */
 const PACE = {
   embedded: { targetMs: 5, rest: 4, quietRest: 0, sliceRows: 1_000 },
-  server: { targetMs: 50, rest: 0.5, quietRest: 0, sliceRows: 5_000 },
+  server: { targetMs: 50, rest: 3, quietRest: 0, sliceRows: 5_000 },
 };
 /**
  * The mark phase reads repositories in slices of about `sliceRows` rows (manifests, references, links and
