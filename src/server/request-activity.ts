@@ -5,9 +5,9 @@ import { PROBES } from './shutdown-gate.js';
 const LINGER_MS = 100;
 
 /**
- * Whether this process is serving requests, now or a moment ago. Background work that shares the event
- * loop's thread (garbage collection on the embedded database) takes a smaller share of it while requests
- * are being served, and goes at full speed on a quiet server.
+ * Whether this process is serving requests, now or a moment ago. Garbage collection, which shares the event
+ * loop's thread and the database with requests, takes a smaller share of both while they are being served,
+ * and goes at full speed on a quiet server.
  */
 export class RequestActivity {
   private inFlight = 0;
