@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { PROBES } from './shutdown-gate.js';
+import { isProbe } from './shutdown-gate.js';
 
 /** How long after its last response a server still counts as serving (a client between two requests). */
 const LINGER_MS = 100;
@@ -21,7 +21,7 @@ export class RequestActivity {
    */
   track(app: FastifyInstance): void {
     app.addHook('onRequest', async (request, reply) => {
-      if (PROBES.has(request.url.split('?', 1)[0] ?? '')) return;
+      if (isProbe(request)) return;
       this.started();
       // 'close' comes once the response is sent or the connection is gone, whichever way a request ends.
       reply.raw.once('close', () => this.ended());

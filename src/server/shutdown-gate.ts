@@ -1,11 +1,16 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { RegistryError } from '../registry/index.js';
 
 /** Seconds a client refused by a node shutting down is asked to wait (another node, or this one restarted). */
 export const SHUTDOWN_RETRY_AFTER_SECONDS = 5;
 
 /** The probes answer for themselves while shutting down (/readyz says "shutting down" with its own 503). */
-export const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
+const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
+
+/** Whether a request is one of the probes (health, readiness, metrics). */
+export function isProbe(request: FastifyRequest): boolean {
+  return PROBES.has(request.url.split('?', 1)[0] ?? '');
+}
 
 /**
  * Once a graceful shutdown has begun, a request that still reaches the server (pipelined behind a response in
@@ -16,9 +21,7 @@ export const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
  */
 export function refuseWhileClosing(app: FastifyInstance, isAccepting: () => boolean): void {
   app.addHook('onRequest', async (request) => {
-    if (isAccepting()) return;
-    const path = request.url.split('?', 1)[0] ?? '';
-    if (PROBES.has(path)) return;
+    if (isAccepting() || isProbe(request)) return;
     throw new RegistryError('UNAVAILABLE', {
       message: 'the registry is shutting down; retry in a moment',
       headers: { 'retry-after': String(SHUTDOWN_RETRY_AFTER_SECONDS) },
