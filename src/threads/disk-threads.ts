@@ -47,7 +47,10 @@ parentPort.on('message', ({ id, task, paths, module, path }) => {
 
 /** How long a thread with nothing to do is kept (each costs ~14 MB of RSS). */
 const IDLE_MS = 5_000;
-/** How many threads the process has for such work. */
+/**
+ * How many threads the process has for such work. Two, because an unlink waits for the ext4 journal whenever
+ * a push's fsync is committing it, and unlinks waiting together go into one commit.
+ */
 const THREADS = 2;
 
 export interface UnlinkFailure {
@@ -162,11 +165,12 @@ export async function unlinkAll(paths: string[]): Promise<UnlinkFailure[]> {
 }
 
 // Checkpoints run on the first thread, which keeps each database's connection.
-const sqliteModule = () => createRequire(import.meta.url).resolve('better-sqlite3');
+let sqliteModule: string | undefined;
 
 /** A PASSIVE checkpoint of the SQLite database at `path`, on a connection of the thread's own. */
 export function checkpointWal(path: string): Promise<CheckpointResult> {
-  return (threads[0] as DiskThread).run({ task: 'checkpoint', module: sqliteModule(), path });
+  sqliteModule ??= createRequire(import.meta.url).resolve('better-sqlite3');
+  return (threads[0] as DiskThread).run({ task: 'checkpoint', module: sqliteModule, path });
 }
 
 /** Closes the thread's connection to `path`, if it has one (before the main connection closes). */
