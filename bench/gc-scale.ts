@@ -126,7 +126,7 @@ async function main(): Promise<void> {
       // fill with what is pushed, during a run as well).
       server.resetPeak();
       const after = await pusher.pushFor(idleSeconds * 1000);
-      const memory = server.peak();
+      const memory = server.memory();
       console.log(`pushes, idle after:  ${latencies(after.map((p) => p.ms))}`);
       console.log(
         `  server RSS after them ${Math.round(memory.rssMiB)} MiB, peak while they ran ${Math.round(memory.peakMiB)} MiB`,
@@ -219,12 +219,18 @@ async function startServer(dataDir: string, metadataUrl: string) {
   await api(url, 'GET', '/api/v1/gc/runs');
   const status = () => readFileSync(`/proc/${proc.pid}/status`, 'utf8');
   const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status())?.[1] ?? 0);
+  /** Resets the server's peak RSS (VmHWM) to its current RSS: `memory()` then reports the peak since. */
+  const resetPeak = () => writeFileSync(`/proc/${proc.pid}/clear_refs`, '5');
+  /** The server's RSS now and its peak, MiB. */
+  const memory = () => ({ rssMiB: kib('VmRSS') / 1024, peakMiB: kib('VmHWM') / 1024 });
   return {
     url,
+    resetPeak,
+    memory,
     async collect(dryRun: boolean): Promise<RunReport> {
-      // Resets the server's VmHWM (peak RSS) to its current RSS: the peak reported is this run's.
-      writeFileSync(`/proc/${proc.pid}/clear_refs`, '5');
-      const startMiB = kib('VmRSS') / 1024;
+      // The peak reported is this run's.
+      resetPeak();
+      const startMiB = memory().rssMiB;
       // The RSS seen while each phase was reported (sampled every 0.5 s), MiB.
       const rssByPhase: Record<string, number> = {};
       const phaseStarts: { phase: string; at: number }[] = [{ phase: 'start', at: performance.now() }];
@@ -239,24 +245,17 @@ async function startServer(dataDir: string, metadataUrl: string) {
         }>(url, 'GET', `/api/v1/gc/runs/${started.id}`);
         const phase = run.progress?.phase ?? 'start';
         if (phaseStarts.at(-1)?.phase !== phase) phaseStarts.push({ phase, at: performance.now() });
-        rssByPhase[phase] = Math.max(rssByPhase[phase] ?? 0, Math.round(kib('VmRSS') / 1024));
+        rssByPhase[phase] = Math.max(rssByPhase[phase] ?? 0, Math.round(memory().rssMiB));
         if (run.status === 'running') continue;
         if (run.status !== 'succeeded' || !run.summary) throw new Error(`gc ${run.status}: ${run.error}`);
         return {
           summary: run.summary,
           startMiB,
-          peakMiB: kib('VmHWM') / 1024,
+          peakMiB: memory().peakMiB,
           rssByPhase,
           phaseStarts,
         };
       }
-    },
-    /** Resets the peak RSS (VmHWM) to the current RSS; `peak()` then reports the peak since, MiB. */
-    resetPeak(): void {
-      writeFileSync(`/proc/${proc.pid}/clear_refs`, '5');
-    },
-    peak(): { rssMiB: number; peakMiB: number } {
-      return { rssMiB: kib('VmRSS') / 1024, peakMiB: kib('VmHWM') / 1024 };
     },
     async exit(): Promise<void> {
       if (proc.exitCode !== null) return;
